@@ -1,0 +1,72 @@
+"""sansio-chat: a multi-client chat server as a sans-IO state machine.
+
+Backends feed events (bytes received, EOF, bytes flushed, time) to a server
+state and carry out the actions it returns (send, close, pause reading).
+"""
+
+from ._actions import Abort, Action, Close, Log, LogLevel, PauseReading, ResumeReading, Send
+from ._base import ServerBase as ServerState
+from ._chat import ChatServerState
+from ._config import (
+    DEFAULT_MAX_CLIENTS,
+    DEFAULT_MAX_LINE_BYTES,
+    DEFAULT_MAX_PENDING_BYTES,
+    DEFAULT_RATE_BURST,
+    DEFAULT_RATE_LINES,
+    Mode,
+    ServerConfig,
+)
+from ._events import (
+    BytesFlushed,
+    ConnectionOpened,
+    ConnectionReset,
+    ConnId,
+    DataReceived,
+    EofReceived,
+    Event,
+    ShutdownRequested,
+    Tick,
+)
+from ._lab import EchoServerState, RelayServerState
+
+__all__ = [
+    "DEFAULT_MAX_CLIENTS",
+    "DEFAULT_MAX_LINE_BYTES",
+    "DEFAULT_MAX_PENDING_BYTES",
+    "DEFAULT_RATE_BURST",
+    "DEFAULT_RATE_LINES",
+    "Abort",
+    "Action",
+    "BytesFlushed",
+    "ChatServerState",
+    "Close",
+    "ConnId",
+    "ConnectionOpened",
+    "ConnectionReset",
+    "DataReceived",
+    "EchoServerState",
+    "EofReceived",
+    "Event",
+    "Log",
+    "LogLevel",
+    "Mode",
+    "PauseReading",
+    "RelayServerState",
+    "ResumeReading",
+    "Send",
+    "ServerConfig",
+    "ServerState",
+    "ShutdownRequested",
+    "Tick",
+    "new_server_state",
+]
+
+
+def new_server_state(config: ServerConfig) -> ServerState:
+    """The state machine for ``config.mode``."""
+    states: dict[Mode, type[ServerState]] = {
+        Mode.ECHO: EchoServerState,
+        Mode.RELAY: RelayServerState,
+        Mode.CHAT: ChatServerState,
+    }
+    return states[config.mode](config)

@@ -1,0 +1,69 @@
+"""Actions: what the core asks an I/O backend to do, in order.
+
+A backend carries out the actions of one call in the order given; that order
+is the protocol's order.  ``Send`` names several connections at once so that a
+broadcast is rendered once and its single ``bytes`` object is shared by every
+recipient's output queue.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from ._events import ConnId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Send:
+    """Queue ``data`` for each connection in ``conns``, in that call's order."""
+
+    conns: tuple[ConnId, ...]
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Close:
+    """Flush everything queued for ``conn``, then close it."""
+
+    conn: ConnId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Abort:
+    """Close ``conn`` now, discarding what is queued (a consumer too slow to keep)."""
+
+    conn: ConnId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PauseReading:
+    """Stop reading from ``conn`` (flood control): TCP back-pressure slows it alone."""
+
+    conn: ConnId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResumeReading:
+    """Read from ``conn`` again."""
+
+    conn: ConnId
+
+
+class LogLevel(enum.IntEnum):
+    """Severity of a log line; the values are those of the stdlib ``logging``."""
+
+    DEBUG = 10
+    INFO = 20
+    WARNING = 30
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Log:
+    """A line for the operator's log (connects, disconnects, nick changes, kills)."""
+
+    level: LogLevel
+    message: str
+
+
+Action = Send | Close | Abort | PauseReading | ResumeReading | Log

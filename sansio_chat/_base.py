@@ -1,0 +1,257 @@
+"""What every server state shares: open connections, queued bytes, line pumping.
+
+The three modes (echo, relay, chat) differ only in what they do with the
+bytes; opening, the slow-consumer rule, flood control, shutdown and the
+action list are decided here once.
+"""
+
+from __future__ import annotations
+
+from ._actions import Abort, Action, Close, Log, LogLevel, PauseReading, ResumeReading, Send
+from ._config import ServerConfig
+from ._events import (
+    BytesFlushed,
+    ConnectionOpened,
+    ConnectionReset,
+    ConnId,
+    DataReceived,
+    EofReceived,
+    Event,
+    ShutdownRequested,
+    Tick,
+)
+from ._flood import TokenBucket
+from ._framing import Framing, LineBuffer
+
+
+class ServerBase:
+    """Turns events into actions; subclasses say what the bytes mean.
+
+    ``receive`` is the only entry point.  Each call returns the actions it
+    produced, in the order a backend must carry them out.
+    """
+
+    def __init__(self, config: ServerConfig | None = None) -> None:
+        self.config = config if config is not None else ServerConfig()
+        self._now = 0.0
+        self._actions: list[Action] = []
+        # Open connections, in connection order, and the bytes queued for each
+        # that the backend has not yet reported flushed.
+        self._pending: dict[ConnId, int] = {}
+        self._overflowed: list[ConnId] = []
+        self._shutting_down = False
+
+    # -- the public face -------------------------------------------------
+
+    def receive(self, event: Event) -> list[Action]:
+        """Consume one event; return what the backend must do, in order."""
+        actions: list[Action] = []
+        self._actions = actions
+        match event:
+            case DataReceived(conn=conn, data=data):
+                if conn in self._pending:
+                    self._on_data(conn, data)
+            case BytesFlushed(conn=conn, count=count):
+                if conn in self._pending:
+                    self._pending[conn] -= count
+            case Tick(now=now):
+                self._now = now
+                self._on_tick()
+            case ConnectionOpened(conn=conn, peer=peer):
+                self._open(conn, peer)
+            case EofReceived(conn=conn) | ConnectionReset(conn=conn):
+                if conn in self._pending:
+                    self._on_eof(conn)
+            case ShutdownRequested():
+                if not self._shutting_down:
+                    self._shutting_down = True
+                    self._on_shutdown()
+        while self._overflowed:
+            conn = self._overflowed.pop()
+            if self._pending.get(conn, 0) > self.config.max_pending_bytes:
+                self._on_too_slow(conn)
+        return actions
+
+    @property
+    def next_wakeup(self) -> float | None:
+        """When the core next needs a ``Tick`` (a paused reader may resume), or None."""
+        return None
+
+    @property
+    def connection_count(self) -> int:
+        """Open connections (closing ones are no longer counted)."""
+        return len(self._pending)
+
+    # -- helpers for subclasses -----------------------------------------
+
+    def _open(self, conn: ConnId, peer: str) -> None:
+        if self._shutting_down:
+            self._actions.append(Close(conn=conn))
+            return
+        if len(self._pending) >= self.config.max_clients:
+            self._log(LogLevel.WARNING, f"refused {peer}: server full")
+            self._on_refused(conn)
+            self._actions.append(Close(conn=conn))
+            return
+        self._pending[conn] = 0
+        self._on_open(conn, peer)
+
+    def _send(self, conns: tuple[ConnId, ...], data: bytes) -> None:
+        """Queue ``data`` for open connections and account for it."""
+        self._actions.append(Send(conns=conns, data=data))
+        size = len(data)
+        limit = self.config.max_pending_bytes
+        pending = self._pending
+        for conn in conns:
+            queued = pending[conn] + size
+            pending[conn] = queued
+            if queued > limit:
+                self._overflowed.append(conn)
+
+    def _send_unaccounted(self, conn: ConnId, data: bytes) -> None:
+        """Queue ``data`` for a connection that is not open (being refused)."""
+        self._actions.append(Send(conns=(conn,), data=data))
+
+    def _close(self, conn: ConnId) -> None:
+        """Forget an open connection; the backend flushes it, then closes it."""
+        self._forget(conn)
+        self._actions.append(Close(conn=conn))
+
+    def _abort(self, conn: ConnId) -> None:
+        """Forget an open connection; the backend drops its queue and closes it."""
+        self._forget(conn)
+        self._actions.append(Abort(conn=conn))
+
+    def _forget(self, conn: ConnId) -> None:
+        del self._pending[conn]
+
+    def _log(self, level: LogLevel, message: str) -> None:
+        self._actions.append(Log(level=level, message=message))
+
+    # -- what subclasses define -------------------------------------------
+
+    def _on_open(self, conn: ConnId, peer: str) -> None:
+        raise NotImplementedError
+
+    def _on_refused(self, conn: ConnId) -> None:
+        """Say why to a connection refused for lack of room (nothing, by default)."""
+
+    def _on_data(self, conn: ConnId, data: bytes) -> None:
+        raise NotImplementedError
+
+    def _on_eof(self, conn: ConnId) -> None:
+        raise NotImplementedError
+
+    def _on_too_slow(self, conn: ConnId) -> None:
+        self._abort(conn)
+
+    def _on_shutdown(self) -> None:
+        for conn in list(self._pending):
+            self._close(conn)
+
+    def _on_tick(self) -> None:
+        """Time moved on; nothing waits for it by default."""
+
+
+class LineReader:
+    """One connection's line-oriented input: its buffer, flood bucket and state."""
+
+    __slots__ = ("at_eof", "bucket", "conn", "held", "lines", "paused")
+
+    def __init__(self, conn: ConnId, config: ServerConfig, now: float) -> None:
+        self.conn = conn
+        self.lines = LineBuffer(config.max_line_bytes)
+        self.bucket = TokenBucket(config.rate_lines, config.rate_burst, now) if config.rate_lines else None
+        # A line taken from the buffer while the bucket was empty: it goes first.
+        self.held: bytes | Framing | None = None
+        self.paused = False
+        self.at_eof = False
+
+
+class LineServerBase(ServerBase):
+    """A server fed with lines: framing, flood control and end of stream.
+
+    Lines are taken from a connection's buffer one at a time; when its token
+    bucket is empty the line waits, reading pauses, and a later ``Tick``
+    resumes it.  No line is dropped for flooding and the order never changes.
+    """
+
+    def __init__(self, config: ServerConfig | None = None) -> None:
+        super().__init__(config)
+        self._readers: dict[ConnId, LineReader] = {}
+        self._paused: dict[ConnId, LineReader] = {}
+
+    @property
+    def next_wakeup(self) -> float | None:
+        if not self._paused:
+            return None
+        return min(reader.bucket.ready_at() for reader in self._paused.values() if reader.bucket)
+
+    def _new_reader(self, conn: ConnId) -> LineReader:
+        reader = LineReader(conn, self.config, self._now)
+        self._readers[conn] = reader
+        return reader
+
+    def _on_data(self, conn: ConnId, data: bytes) -> None:
+        reader = self._readers[conn]
+        reader.lines.feed(data)
+        if not reader.paused:
+            self._pump(reader)
+
+    def _on_eof(self, conn: ConnId) -> None:
+        reader = self._readers[conn]
+        reader.at_eof = True
+        self._end_of_stream(reader)
+        if not reader.paused:
+            self._pump(reader)
+
+    def _on_tick(self) -> None:
+        now = self._now
+        for reader in list(self._paused.values()):
+            assert reader.bucket is not None  # only a bucket pauses a reader
+            if reader.bucket.ready_at() <= now:
+                self._pump(reader)
+
+    def _pump(self, reader: LineReader) -> None:
+        """Handle buffered lines until none is left, the bucket is empty, or the connection closed."""
+        conn = reader.conn
+        bucket = reader.bucket
+        pending = self._pending
+        while conn in pending:
+            item = reader.held
+            if item is None:
+                item = reader.lines.next_line()
+                if item is None:
+                    break
+            else:
+                reader.held = None
+            if bucket is not None and not bucket.try_take(self._now):
+                reader.held = item
+                if not reader.paused:
+                    reader.paused = True
+                    self._paused[conn] = reader
+                    self._actions.append(PauseReading(conn=conn))
+                return
+            self._on_line(reader, item)
+        if conn not in pending:
+            return
+        if reader.paused:
+            reader.paused = False
+            del self._paused[conn]
+            self._actions.append(ResumeReading(conn=conn))
+        if reader.at_eof:
+            self._on_stream_end(conn)
+
+    def _forget(self, conn: ConnId) -> None:
+        super()._forget(conn)
+        del self._readers[conn]
+        self._paused.pop(conn, None)
+
+    def _end_of_stream(self, reader: LineReader) -> None:
+        """The peer sent its last byte; subclasses choose what to do with a partial line."""
+
+    def _on_line(self, reader: LineReader, line: bytes | Framing) -> None:
+        raise NotImplementedError
+
+    def _on_stream_end(self, conn: ConnId) -> None:
+        raise NotImplementedError

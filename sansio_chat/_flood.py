@@ -1,0 +1,35 @@
+"""Flood control: a token bucket whose clock is an input."""
+
+from __future__ import annotations
+
+
+class TokenBucket:
+    """Allows ``rate`` lines per second on average, ``burst`` at once.
+
+    Time only ever comes in as an argument, so a test can replay any arrival
+    pattern exactly.
+    """
+
+    __slots__ = ("_burst", "_rate", "_tokens", "_updated")
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._updated = now
+
+    def try_take(self, now: float) -> bool:
+        """Take one token if one is available at ``now``."""
+        if now > self._updated:
+            self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
+            self._updated = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+    def ready_at(self) -> float:
+        """The earliest time at which ``try_take`` will succeed."""
+        if self._tokens >= 1.0:
+            return self._updated
+        return self._updated + (1.0 - self._tokens) / self._rate
