@@ -1,0 +1,381 @@
+"""The ``select`` backend: one thread, non-blocking sockets, a selector loop.
+
+This is the lab's ``select`` server grown up: ``selectors.DefaultSelector``
+(epoll on Linux), or classic ``select()`` on request.  Each loop pass reads
+what is ready, feeds it to the core, and then writes each connection's queued
+output with a single ``send``, so a broadcast to N clients costs N system
+calls however many lines it carried.
+"""
+
+from __future__ import annotations
+
+import errno
+import selectors
+import signal
+import socket
+import time
+from dataclasses import replace
+from types import FrameType
+
+from sansio_chat import ConnId
+
+from ._common import (
+    LINGER_SECONDS,
+    RECV_SIZE,
+    SHUTDOWN_FLUSH_SECONDS,
+    CoreDriver,
+    OutputQueue,
+    ServeOptions,
+    announce,
+    configure_client,
+    format_address,
+    log,
+    open_listener,
+    raise_open_files_limit,
+)
+
+#: Connections accepted per loop pass at most, so a storm of joins cannot starve the rest.
+ACCEPTS_PER_PASS = 256
+#: How long to stop accepting after running out of file descriptors.
+ACCEPT_BACKOFF_SECONDS = 0.1
+#: Descriptors ``select()`` can watch (FD_SETSIZE), less a few for the listener and wakeup.
+SELECT_MAX_CLIENTS = 1000
+
+
+class _Connection:
+    """One client socket and what the loop knows about it."""
+
+    __slots__ = ("closing", "conn", "eof", "linger_until", "mask", "out", "paused", "sock")
+
+    def __init__(self, conn: ConnId, sock: socket.socket) -> None:
+        self.conn = conn
+        self.sock = sock
+        self.out = OutputQueue()
+        self.mask = 0  # events registered with the selector
+        self.paused = False  # flood control: the core asked us to stop reading
+        self.eof = False  # the peer sent FIN
+        self.closing = False  # the core closed it: flush, FIN, then linger
+        self.linger_until: float | None = None  # set once our FIN is sent
+
+
+class SelectorServer:
+    """The loop; it is also the core's action sink."""
+
+    def __init__(self, options: ServeOptions, listener: socket.socket) -> None:
+        if options.selector == "select":
+            self._selector: selectors.BaseSelector = selectors.SelectSelector()
+        else:
+            self._selector = selectors.DefaultSelector()
+        self._listener: socket.socket | None = listener
+        self._driver = CoreDriver(options, self)
+        self._conns: dict[ConnId, _Connection] = {}
+        self._dirty: list[_Connection] = []  # got output this pass, not yet written
+        self._lingering: dict[ConnId, _Connection] = {}
+        self._accept_paused_until: float | None = None
+        self._signals = 0
+        self._wakeup_r, self._wakeup_w = socket.socketpair()
+
+    # -- the loop -----------------------------------------------------------
+
+    def run(self) -> int:
+        listener = self._listener
+        assert listener is not None
+        listener.setblocking(False)
+        self._wakeup_r.setblocking(False)
+        self._wakeup_w.setblocking(False)
+        self._selector.register(listener, selectors.EVENT_READ, None)
+        self._selector.register(self._wakeup_r, selectors.EVENT_READ, self._wakeup_r)
+        previous_fd = signal.set_wakeup_fd(self._wakeup_w.fileno(), warn_on_full_buffer=False)
+        handlers = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self._serve_until_signal()
+            self._shut_down()
+        finally:
+            signal.set_wakeup_fd(previous_fd)
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+            for conn in list(self._conns.values()):
+                self._close_now(conn)
+            self._selector.close()
+            self._wakeup_r.close()
+            self._wakeup_w.close()
+            if self._listener is not None:
+                self._listener.close()
+        return 0
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._signals += 1
+
+    def _serve_until_signal(self) -> None:
+        while not self._signals:
+            self._pass(self._timeout(None))
+
+    def _shut_down(self) -> None:
+        """Tell everyone, stop accepting, flush with a lingering close, all within a bound."""
+        self._stop_accepting()
+        self._driver.shutdown()
+        deadline = time.monotonic() + SHUTDOWN_FLUSH_SECONDS
+        handled = self._signals
+        while self._conns and self._signals == handled:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self._pass(self._timeout(left))
+        if self._conns:
+            log.info("shutdown: closing %d connections that did not finish in time", len(self._conns))
+
+    def _timeout(self, limit: float | None) -> float | None:
+        """Sleep no longer than the next thing the loop must do by itself."""
+        now = time.monotonic()
+        candidates = [limit, self._driver.seconds_to_wakeup()]
+        if self._accept_paused_until is not None:
+            candidates.append(self._accept_paused_until - now)
+        candidates.extend(c.linger_until - now for c in self._lingering.values() if c.linger_until)
+        present = [c for c in candidates if c is not None]
+        return max(0.0, min(present)) if present else None
+
+    def _pass(self, timeout: float | None) -> None:
+        for key, mask in self._selector.select(timeout):
+            data = key.data
+            if data is None:
+                self._accept()
+            elif isinstance(data, _Connection):
+                if mask & selectors.EVENT_READ:
+                    self._read(data)
+                if mask & selectors.EVENT_WRITE and data.conn in self._conns:
+                    self._write(data)
+            else:
+                self._drain_wakeup()
+        wakeup = self._driver.state.next_wakeup
+        if wakeup is not None and wakeup <= time.monotonic():
+            self._driver.tick()
+        self._flush_dirty()
+        if self._lingering:
+            self._expire_lingering()
+        if self._accept_paused_until is not None and self._accept_paused_until <= time.monotonic():
+            self._resume_accepting()
+
+    # -- accepting ----------------------------------------------------------
+
+    def _accept(self) -> None:
+        listener = self._listener
+        assert listener is not None
+        for _ in range(ACCEPTS_PER_PASS):
+            try:
+                sock, address = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    log.warning("cannot accept: %s; pausing accepts briefly", exc.strerror)
+                    self._pause_accepting()
+                else:
+                    log.debug("accept failed: %s", exc)
+                return
+            self._add(sock, address)
+
+    def _add(self, sock: socket.socket, address: object) -> None:
+        try:
+            sock.setblocking(False)
+            configure_client(sock)
+        except OSError:  # reset before we even looked at it
+            sock.close()
+            return
+        conn = _Connection(self._driver.new_conn_id(), sock)
+        try:
+            self._selector.register(sock, selectors.EVENT_READ, conn)
+        except ValueError:  # beyond FD_SETSIZE with classic select()
+            log.warning("select() cannot watch descriptor %d; refusing %s", sock.fileno(), address)
+            sock.close()
+            return
+        conn.mask = selectors.EVENT_READ
+        self._conns[conn.conn] = conn
+        self._driver.opened(conn.conn, format_address(address))
+
+    def _pause_accepting(self) -> None:
+        if self._listener is not None:
+            self._selector.unregister(self._listener)
+            self._accept_paused_until = time.monotonic() + ACCEPT_BACKOFF_SECONDS
+
+    def _resume_accepting(self) -> None:
+        self._accept_paused_until = None
+        if self._listener is not None:
+            self._selector.register(self._listener, selectors.EVENT_READ, None)
+
+    def _stop_accepting(self) -> None:
+        if self._listener is not None:
+            if self._accept_paused_until is None:
+                self._selector.unregister(self._listener)
+            self._listener.close()
+            self._listener = None
+            self._accept_paused_until = None
+
+    def _drain_wakeup(self) -> None:
+        try:
+            while self._wakeup_r.recv(4096):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+
+    # -- reading and writing ------------------------------------------------
+
+    def _read(self, conn: _Connection) -> None:
+        try:
+            data = conn.sock.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._lost(conn)
+            return
+        if conn.closing:  # lingering: input is discarded until the peer's FIN
+            if not data:
+                self._close_now(conn)
+            return
+        if data:
+            self._driver.received(conn.conn, data)
+        else:
+            conn.eof = True
+            self._update(conn)
+            self._driver.eof(conn.conn)
+
+    def _write(self, conn: _Connection) -> None:
+        out = conn.out
+        try:
+            sent = conn.sock.send(out.next_write())
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            self._lost(conn)
+            return
+        if sent:
+            out.consume(sent)
+            self._driver.flushed(conn.conn, sent)
+        if out:
+            if not conn.mask & selectors.EVENT_WRITE:
+                self._update(conn)
+        elif conn.closing:
+            self._finish(conn)
+        elif conn.mask & selectors.EVENT_WRITE:
+            self._update(conn)
+
+    def _flush_dirty(self) -> None:
+        while self._dirty:
+            dirty, self._dirty = self._dirty, []
+            for conn in dirty:
+                if conn.out and conn.conn in self._conns:
+                    self._write(conn)
+
+    def _lost(self, conn: _Connection) -> None:
+        """The socket failed: forget it first, so the core's replies to it go nowhere."""
+        closing = conn.closing
+        self._close_now(conn)
+        if not closing:
+            self._driver.reset(conn.conn)
+
+    # -- the core's actions -------------------------------------------------
+
+    def send(self, conns: tuple[ConnId, ...], data: bytes) -> None:
+        get = self._conns.get
+        dirty = self._dirty
+        for target in conns:
+            conn = get(target)
+            if conn is not None:
+                if not conn.out:
+                    dirty.append(conn)
+                conn.out.append(data)
+
+    def close(self, conn_id: ConnId) -> None:
+        conn = self._conns.get(conn_id)
+        if conn is None or conn.closing:
+            return
+        conn.closing = True
+        conn.paused = False
+        if not conn.out:
+            self._finish(conn)
+        else:
+            self._update(conn)
+
+    def abort(self, conn_id: ConnId) -> None:
+        conn = self._conns.get(conn_id)
+        if conn is not None:
+            self._close_now(conn)
+
+    def pause_reading(self, conn_id: ConnId) -> None:
+        conn = self._conns.get(conn_id)
+        if conn is not None and not conn.closing:
+            conn.paused = True
+            self._update(conn)
+
+    def resume_reading(self, conn_id: ConnId) -> None:
+        conn = self._conns.get(conn_id)
+        if conn is not None and not conn.closing:
+            conn.paused = False
+            self._update(conn)
+
+    # -- closing --------------------------------------------------------------
+
+    def _finish(self, conn: _Connection) -> None:
+        """All output is flushed: send our FIN, then linger until the peer's."""
+        if conn.eof:
+            self._close_now(conn)
+            return
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._close_now(conn)
+            return
+        conn.linger_until = time.monotonic() + LINGER_SECONDS
+        self._lingering[conn.conn] = conn
+        self._update(conn)
+
+    def _expire_lingering(self) -> None:
+        now = time.monotonic()
+        for conn in list(self._lingering.values()):
+            if conn.linger_until is not None and conn.linger_until <= now:
+                self._close_now(conn)
+
+    def _close_now(self, conn: _Connection) -> None:
+        if self._conns.pop(conn.conn, None) is None:
+            return
+        self._lingering.pop(conn.conn, None)
+        if conn.mask:
+            self._selector.unregister(conn.sock)
+            conn.mask = 0
+        conn.out.clear()
+        conn.sock.close()
+
+    def _update(self, conn: _Connection) -> None:
+        """Register for exactly the events this connection needs now."""
+        wanted = 0
+        if conn.closing:
+            if conn.linger_until is not None:
+                wanted = selectors.EVENT_READ
+            elif conn.out:
+                wanted = selectors.EVENT_WRITE
+        else:
+            if not conn.paused and not conn.eof:
+                wanted = selectors.EVENT_READ
+            if conn.out:
+                wanted |= selectors.EVENT_WRITE
+        if wanted == conn.mask:
+            return
+        if not wanted:
+            self._selector.unregister(conn.sock)
+        elif not conn.mask:
+            self._selector.register(conn.sock, wanted, conn)
+        else:
+            self._selector.modify(conn.sock, wanted, conn)
+        conn.mask = wanted
+
+
+def serve(options: ServeOptions) -> int:
+    """Run the ``select`` backend until SIGINT or SIGTERM; return the exit status."""
+    config = raise_open_files_limit(options.config)
+    if options.selector == "select" and config.max_clients > SELECT_MAX_CLIENTS:
+        log.warning("classic select() caps max-clients at %d", SELECT_MAX_CLIENTS)
+        config = replace(config, max_clients=SELECT_MAX_CLIENTS)
+    options = replace(options, config=config)
+    listener = open_listener(options.host, options.port)
+    server = SelectorServer(options, listener)
+    announce(listener, "select", config)
+    return server.run()

@@ -1,0 +1,276 @@
+"""A tiny in-memory network for driving the sans-IO core in tests.
+
+``FakeNetwork`` holds one server state and plays the backend: it opens
+connections with fresh ids, turns what a test client types into events, and
+carries out the actions the core returns on per-connection transcripts.  It
+also checks the backend contract as it goes, so every test checks it for free:
+
+* nothing is sent to, paused on or closed on a connection that is closed;
+* each connection is closed (``Close`` or ``Abort``) at most once;
+* ``PauseReading`` and ``ResumeReading`` alternate, starting with a pause.
+
+Output is queued per connection, as in a real backend.  With ``auto_flush``
+(the default) everything queued is reported flushed after each event, so the
+slow-consumer limit never triggers; without it a test flushes by hand with
+``Client.flush``.  ``Close`` delivers the queue, ``Abort`` discards it.
+
+While a connection's reading is paused, what its client types waits in the
+driver (as it would in the kernel) and is delivered on ``ResumeReading``.
+Time is a fake clock moved by ``advance``/``tick``; with ``auto_tick`` the
+driver ticks to ``next_wakeup`` after each event until nothing waits.
+"""
+
+from __future__ import annotations
+
+from sansio_chat import (
+    Abort,
+    Action,
+    BytesFlushed,
+    Close,
+    ConnectionOpened,
+    ConnectionReset,
+    ConnId,
+    DataReceived,
+    EofReceived,
+    Event,
+    Log,
+    PauseReading,
+    ResumeReading,
+    Send,
+    ServerConfig,
+    ServerState,
+    ShutdownRequested,
+    Tick,
+    new_server_state,
+)
+
+#: The operator password the tests' chat servers are configured with.
+OPER_PASSWORD = "s3cret"
+
+#: More consecutive ticks than this without the core going idle is a livelock.
+MAX_TICKS = 100_000
+
+
+class ContractViolation(AssertionError):
+    """The core asked for something no backend can do (e.g. send after close)."""
+
+
+class Client:
+    """One end of a fake connection, as its user sees it."""
+
+    def __init__(self, net: FakeNetwork, conn: ConnId) -> None:
+        self.net = net
+        self.conn = conn
+        self.received = bytearray()  # delivered to the client, in order
+        self.queued = bytearray()  # sent by the core, not yet flushed
+        self.closed = False  # by Close or Abort
+        self.aborted = False
+        self.paused = False
+        self.typed_while_paused: list[Event] = []
+        self._read = 0  # how much of ``received`` lines() has returned
+
+    # -- what the user does ---------------------------------------------
+
+    def send(self, text: str) -> list[Action]:
+        """Type one line: ``text`` and a LF, UTF-8 encoded."""
+        return self.send_bytes(text.encode() + b"\n")
+
+    def send_bytes(self, data: bytes) -> list[Action]:
+        return self._deliver(DataReceived(conn=self.conn, data=data))
+
+    def eof(self) -> list[Action]:
+        return self._deliver(EofReceived(conn=self.conn))
+
+    def reset(self) -> list[Action]:
+        return self._deliver(ConnectionReset(conn=self.conn))
+
+    def flush(self, count: int | None = None) -> list[Action]:
+        """Let the kernel take ``count`` queued bytes (all by default) and tell the core."""
+        size = len(self.queued) if count is None else count
+        self.received += self.queued[:size]
+        del self.queued[:size]
+        return self.net.receive(BytesFlushed(conn=self.conn, count=size))
+
+    # -- what the user sees ---------------------------------------------
+
+    def lines(self) -> list[str]:
+        """The complete lines received since the last call, decoded, without LF."""
+        end = self.received.rfind(b"\n") + 1
+        new = bytes(self.received[self._read : end])
+        self._read = max(self._read, end)
+        return new.decode().splitlines() if new else []
+
+    @property
+    def is_open(self) -> bool:
+        return not self.closed
+
+    # -- internals --------------------------------------------------------
+
+    def _deliver(self, event: Event) -> list[Action]:
+        if self.paused:
+            self.typed_while_paused.append(event)
+            return []
+        return self.net.receive(event)
+
+
+class FakeNetwork:
+    """A server state plus the backend that runs it in memory."""
+
+    def __init__(
+        self,
+        config: ServerConfig | None = None,
+        *,
+        state: ServerState | None = None,
+        auto_flush: bool = True,
+        auto_tick: bool = False,
+    ) -> None:
+        self.config = config if config is not None else ServerConfig()
+        self.state = state if state is not None else new_server_state(self.config)
+        self.auto_flush = auto_flush
+        self.auto_tick = auto_tick
+        self.now = 0.0
+        self.clients: dict[ConnId, Client] = {}
+        self.actions: list[Action] = []  # every action, in order
+        self.closes: list[ConnId] = []  # Close and Abort, in order
+        self._next_conn = 1
+        self._settling = False
+
+    # -- events -----------------------------------------------------------
+
+    def connect(self, peer: str | None = None) -> Client:
+        conn = self._next_conn
+        self._next_conn += 1
+        client = Client(self, conn)
+        self.clients[conn] = client
+        self.receive(ConnectionOpened(conn=conn, peer=peer or f"192.0.2.1:{40000 + conn}"))
+        return client
+
+    def connect_many(self, count: int) -> list[Client]:
+        return [self.connect() for _ in range(count)]
+
+    def join(self, *nicks: str) -> list[Client]:
+        """Connect one client per nickname, name them, and forget what everyone received so far."""
+        clients = self.connect_many(len(nicks))
+        for client, nick in zip(clients, nicks, strict=True):
+            client.send(f"NICK {nick}")
+        for client in self.clients.values():
+            client.lines()
+        return clients
+
+    def receive(self, event: Event) -> list[Action]:
+        """Give the core one event and carry out its actions; return them.
+
+        Then, as a backend loop would: flush (with ``auto_flush``), deliver
+        what resumed clients typed while paused, and tick (with ``auto_tick``)
+        until nothing more happens.
+        """
+        actions = self._step(event)
+        if not self._settling:
+            self._settling = True
+            try:
+                self._settle()
+            finally:
+                self._settling = False
+        return actions
+
+    def tick(self, now: float) -> list[Action]:
+        return self.receive(Tick(now=now))
+
+    def advance(self, seconds: float) -> list[Action]:
+        return self.tick(self.now + seconds)
+
+    def run_timers(self) -> list[Action]:
+        """Tick at each ``next_wakeup`` until the core waits for nothing."""
+        done: list[Action] = []
+        for _ in range(MAX_TICKS):
+            wakeup = self.state.next_wakeup
+            if wakeup is None:
+                return done
+            done += self.tick(max(self.now, wakeup))
+        raise ContractViolation(f"still waiting after {MAX_TICKS} ticks: next_wakeup={wakeup}")
+
+    def shutdown(self) -> list[Action]:
+        return self.receive(ShutdownRequested())
+
+    # -- what happened ----------------------------------------------------
+
+    @property
+    def open_clients(self) -> list[Client]:
+        return [c for c in self.clients.values() if c.is_open]
+
+    def logs(self) -> list[str]:
+        return [a.message for a in self.actions if isinstance(a, Log)]
+
+    def sends(self) -> list[Send]:
+        return [a for a in self.actions if isinstance(a, Send)]
+
+    # -- carrying out actions --------------------------------------------
+
+    def _client(self, conn: ConnId, action: Action) -> Client:
+        client = self.clients.get(conn)
+        if client is None:
+            raise ContractViolation(f"{action!r} names a connection that was never opened")
+        if client.closed:
+            raise ContractViolation(f"{action!r} names a closed connection")
+        return client
+
+    def _apply(self, action: Action) -> None:
+        match action:
+            case Send(conns=conns, data=data):
+                if len(set(conns)) != len(conns):
+                    raise ContractViolation(f"{action!r} names a connection twice")
+                for conn in conns:
+                    self._client(conn, action).queued += data
+            case Close(conn=conn):
+                client = self._client(conn, action)
+                client.received += client.queued
+                client.queued.clear()
+                client.closed = True
+                self.closes.append(conn)
+            case Abort(conn=conn):
+                client = self._client(conn, action)
+                client.queued.clear()
+                client.closed = client.aborted = True
+                self.closes.append(conn)
+            case PauseReading(conn=conn):
+                client = self._client(conn, action)
+                if client.paused:
+                    raise ContractViolation(f"{action!r}: already paused")
+                client.paused = True
+            case ResumeReading(conn=conn):
+                client = self._client(conn, action)
+                if not client.paused:
+                    raise ContractViolation(f"{action!r}: not paused")
+                client.paused = False
+            case Log():
+                pass
+
+    def _step(self, event: Event) -> list[Action]:
+        if isinstance(event, Tick):
+            self.now = event.now
+        actions = self.state.receive(event)
+        self.actions += actions
+        for action in actions:
+            self._apply(action)
+        return actions
+
+    def _settle(self) -> None:
+        for _ in range(MAX_TICKS):
+            progressed = False
+            for client in list(self.clients.values()):
+                if client.closed:
+                    continue
+                if self.auto_flush and client.queued:
+                    client.flush()
+                    progressed = True
+                # What a resumed client typed while paused reaches the core now, in order.
+                if client.typed_while_paused and not client.paused:
+                    self._step(client.typed_while_paused.pop(0))
+                    progressed = True
+            wakeup = self.state.next_wakeup
+            if not progressed and self.auto_tick and wakeup is not None:
+                self._step(Tick(now=max(self.now, wakeup)))
+                progressed = True
+            if not progressed:
+                return
+        raise ContractViolation(f"no quiet state after {MAX_TICKS} steps: next_wakeup={wakeup}")
