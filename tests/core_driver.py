@@ -98,7 +98,7 @@ class Client:
         end = self.received.rfind(b"\n") + 1
         new = bytes(self.received[self._read : end])
         self._read = max(self._read, end)
-        return new.decode().splitlines() if new else []
+        return new.decode().split("\n")[:-1]
 
     @property
     def is_open(self) -> bool:
@@ -139,11 +139,8 @@ class FakeNetwork:
 
     def connect(self, peer: str | None = None) -> Client:
         conn = self._next_conn
-        self._next_conn += 1
-        client = Client(self, conn)
-        self.clients[conn] = client
         self.receive(ConnectionOpened(conn=conn, peer=peer or f"192.0.2.1:{40000 + conn}"))
-        return client
+        return self.clients[conn]
 
     def connect_many(self, count: int) -> list[Client]:
         return [self.connect() for _ in range(count)]
@@ -248,6 +245,11 @@ class FakeNetwork:
     def _step(self, event: Event) -> list[Action]:
         if isinstance(event, Tick):
             self.now = event.now
+        elif isinstance(event, ConnectionOpened):
+            if event.conn in self.clients:
+                raise ContractViolation(f"{event!r} reuses a connection id")
+            self.clients[event.conn] = Client(self, event.conn)
+            self._next_conn = max(self._next_conn, event.conn + 1)
         actions = self.state.receive(event)
         self.actions += actions
         for action in actions:

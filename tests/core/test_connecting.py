@@ -1,0 +1,122 @@
+"""Connecting: welcome, join notices, guest nicknames, server full."""
+
+from __future__ import annotations
+
+from sansio_chat import (
+    BytesFlushed,
+    Close,
+    ConnectionOpened,
+    ConnectionReset,
+    DataReceived,
+    EofReceived,
+    Send,
+    ServerConfig,
+)
+from tests.core_driver import FakeNetwork
+
+WELCOME = "[server] Welcome to the chat, {}! Type HELP for the list of commands."
+
+
+def test_first_line_is_the_welcome_with_the_guest_nickname(net: FakeNetwork) -> None:
+    alice = net.connect()
+    assert alice.lines() == [WELCOME.format("guest1")]
+
+
+def test_every_other_client_is_told_who_connected(net: FakeNetwork) -> None:
+    first, second = net.connect_many(2)
+    first.lines()
+    third = net.connect()
+    assert first.lines() == ["[server] guest3 is connected"]
+    assert second.lines() == [WELCOME.format("guest2"), "[server] guest3 is connected"]
+    assert third.lines() == [WELCOME.format("guest3")]
+
+
+def test_welcome_and_join_notice_are_one_step(net: FakeNetwork) -> None:
+    first = net.connect()
+    actions = net.receive(ConnectionOpened(conn=2, peer="peer"))
+    sends = [a for a in actions if isinstance(a, Send)]
+    assert sends == [
+        Send(conns=(2,), data=(WELCOME.format("guest2") + "\n").encode()),
+        Send(conns=(first.conn,), data=b"[server] guest2 is connected\n"),
+    ]
+
+
+def test_guest_number_is_the_connection_sequence_number(net: FakeNetwork) -> None:
+    first, second = net.connect_many(2)
+    first.send("QUIT")
+    third = net.connect()
+    assert third.lines() == [WELCOME.format("guest3")]
+    second.send("WHO")
+    assert second.lines()[-1] == "[server] Users (2): guest2 guest3"
+
+
+def test_guest_number_taken_by_a_nickname_moves_to_the_next_free_one(net: FakeNetwork) -> None:
+    (alice,) = net.join("guest2")
+    bob = net.connect()  # connection 2 would be guest2
+    assert bob.lines() == [WELCOME.format("guest3")]
+    (carol,) = net.join("GUEST4")  # casefold: guest4 is taken too
+    dave = net.connect()  # connection 4
+    assert dave.lines() == [WELCOME.format("guest5")]
+    alice.lines()
+    alice.send("WHO")
+    assert alice.lines() == ["[server] Users (4): guest2 guest3 GUEST4 guest5"]
+
+
+def test_next_free_number_skips_several_taken_numbers(net: FakeNetwork) -> None:
+    net.join("guest2", "guest3")  # connections 1 and 2
+    third = net.connect()
+    assert third.lines() == [WELCOME.format("guest4")]
+
+
+def test_server_full_refuses_with_an_error_and_tells_nobody() -> None:
+    net = FakeNetwork(ServerConfig(max_clients=2))
+    first, second = net.connect_many(2)
+    first.lines()
+    second.lines()
+    third = net.connect()
+    assert third.lines() == ["[server] Error: server full"]
+    assert third.closed and not third.aborted
+    assert first.lines() == [] and second.lines() == []
+    assert net.state.connection_count == 2
+
+
+def test_server_full_sends_the_error_then_closes() -> None:
+    net = FakeNetwork(ServerConfig(max_clients=1))
+    net.connect()
+    actions = net.receive(ConnectionOpened(conn=99, peer="peer"))
+    assert [a for a in actions if isinstance(a, Send | Close)] == [
+        Send(conns=(99,), data=b"[server] Error: server full\n"),
+        Close(conn=99),
+    ]
+
+
+def test_events_for_a_refused_connection_are_ignored() -> None:
+    net = FakeNetwork(ServerConfig(max_clients=1))
+    first = net.connect()
+    refused = net.connect()
+    first.lines()
+    for event in (
+        DataReceived(conn=refused.conn, data=b"MSG hi\n"),
+        BytesFlushed(conn=refused.conn, count=5),
+        EofReceived(conn=refused.conn),
+        ConnectionReset(conn=refused.conn),
+    ):
+        assert net.state.receive(event) == []
+    assert first.lines() == []
+
+
+def test_room_freed_by_a_departure_can_be_taken_again() -> None:
+    net = FakeNetwork(ServerConfig(max_clients=1))
+    first = net.connect()
+    first.send("QUIT")
+    second = net.connect()
+    assert second.lines() == [WELCOME.format("guest2")]
+    assert not second.closed
+
+
+def test_connection_count_counts_open_connections(net: FakeNetwork) -> None:
+    assert net.state.connection_count == 0
+    first, _ = net.connect_many(2)
+    assert net.state.connection_count == 2
+    first.send("QUIT")
+    assert net.state.connection_count == 1
