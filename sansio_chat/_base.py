@@ -7,6 +7,8 @@ action list are decided here once.
 
 from __future__ import annotations
 
+from typing import assert_never
+
 from ._actions import Abort, Action, Close, Log, LogLevel, PauseReading, ResumeReading, Send
 from ._config import ServerConfig
 from ._events import (
@@ -66,6 +68,8 @@ class ServerBase:
                 if not self._shutting_down:
                     self._shutting_down = True
                     self._on_shutdown()
+            case _:
+                assert_never(event)
         while self._overflowed:
             conn = self._overflowed.pop()
             if self._pending.get(conn, 0) > self.config.max_pending_bytes:
@@ -143,6 +147,7 @@ class ServerBase:
         raise NotImplementedError
 
     def _on_too_slow(self, conn: ConnId) -> None:
+        self._log(LogLevel.INFO, f"connection {conn} dropped (too slow)")
         self._abort(conn)
 
     def _on_shutdown(self) -> None:

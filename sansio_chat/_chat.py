@@ -8,6 +8,7 @@ the same ``bytes`` object is queued for every recipient.
 from __future__ import annotations
 
 import hmac
+from typing import assert_never
 
 from ._actions import LogLevel
 from ._base import LineReader, LineServerBase
@@ -187,6 +188,8 @@ class ChatServerState(LineServerBase):
                 self._reply(user, Error(kind=ErrorKind.INVALID_COMMAND, detail=word))
             case BadLine(fault=fault):
                 self._reply(user, _FAULT_ERRORS[fault])
+            case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
+                assert_never(command)
 
     def _change_nick(self, user: _User, new: str) -> None:
         if not is_valid_nickname(new):

@@ -19,9 +19,12 @@ class TokenBucket:
         self._updated = now
 
     def try_take(self, now: float) -> bool:
-        """Take one token if one is available at ``now``."""
+        """Take one token if one is available at ``now``; always so from ``ready_at()`` on."""
         if now > self._updated:
-            self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
+            tokens = self._tokens + (now - self._updated) * self._rate
+            if now >= self.ready_at():
+                tokens = max(tokens, 1.0)  # rounding must not break ready_at's promise
+            self._tokens = min(self._burst, tokens)
             self._updated = now
         if self._tokens >= 1.0:
             self._tokens -= 1.0

@@ -63,11 +63,6 @@ class LineBuffer:
         if self._buf:
             self._buf += b"\n"
 
-    @property
-    def buffered(self) -> int:
-        """Bytes held, complete lines and the incomplete tail alike."""
-        return len(self._buf)
-
     def _too_long(self, line: bytes | bytearray) -> bool:
         size = len(line)
         if size and line[-1] == _CR:

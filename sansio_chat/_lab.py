@@ -21,10 +21,6 @@ class EchoServerState(ServerBase):
         self._log(LogLevel.INFO, f"connection {conn} closed")
         self._close(conn)
 
-    def _on_too_slow(self, conn: ConnId) -> None:
-        self._log(LogLevel.INFO, f"connection {conn} dropped (too slow)")
-        self._abort(conn)
-
 
 class RelayServerState(LineServerBase):
     """Every complete line, byte for byte, to every other client; no commands, no notices.
@@ -48,7 +44,3 @@ class RelayServerState(LineServerBase):
     def _on_stream_end(self, conn: ConnId) -> None:
         self._log(LogLevel.INFO, f"connection {conn} closed")
         self._close(conn)
-
-    def _on_too_slow(self, conn: ConnId) -> None:
-        self._log(LogLevel.INFO, f"connection {conn} dropped (too slow)")
-        self._abort(conn)

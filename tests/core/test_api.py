@@ -1,0 +1,170 @@
+"""The public face: names, events and actions, configuration, shared bytes, logs."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import pytest
+
+import sansio_chat
+from sansio_chat import (
+    Abort,
+    BytesFlushed,
+    Close,
+    ConnectionOpened,
+    ConnectionReset,
+    DataReceived,
+    EofReceived,
+    Log,
+    LogLevel,
+    PauseReading,
+    ResumeReading,
+    Send,
+    ServerConfig,
+    ShutdownRequested,
+    Tick,
+)
+from tests.core_driver import OPER_PASSWORD, FakeNetwork
+
+EVENTS = [
+    ConnectionOpened(conn=1, peer="p"),
+    DataReceived(conn=1, data=b"x"),
+    EofReceived(conn=1),
+    ConnectionReset(conn=1),
+    BytesFlushed(conn=1, count=1),
+    Tick(now=1.0),
+    ShutdownRequested(),
+]
+ACTIONS = [
+    Send(conns=(1,), data=b"x"),
+    Close(conn=1),
+    Abort(conn=1),
+    PauseReading(conn=1),
+    ResumeReading(conn=1),
+    Log(level=LogLevel.INFO, message="m"),
+]
+
+
+def test_all_lists_exactly_the_public_names() -> None:
+    public = {name for name in vars(sansio_chat) if not name.startswith("_")}
+    assert set(sansio_chat.__all__) == public
+
+
+@pytest.mark.parametrize("value", [*EVENTS, *ACTIONS, ServerConfig()], ids=lambda v: type(v).__name__)
+def test_events_actions_and_config_are_frozen_and_slotted(value: object) -> None:
+    assert dataclasses.is_dataclass(value)
+    assert not hasattr(value, "__dict__")
+    fields = dataclasses.fields(value)
+    if fields:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, fields[0].name, None)
+    assert value == dataclasses.replace(value)  # type: ignore[type-var]
+    hash(value)
+
+
+def test_events_and_actions_are_keyword_only() -> None:
+    with pytest.raises(TypeError):
+        Send((1,), b"x")  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        DataReceived(1, b"x")  # type: ignore[call-arg]
+
+
+def test_anything_but_an_event_is_refused_loudly(net: FakeNetwork) -> None:
+    with pytest.raises(AssertionError):
+        net.state.receive(Send(conns=(1,), data=b"x"))  # type: ignore[arg-type]
+
+
+def test_log_levels_are_those_of_logging() -> None:
+    assert (LogLevel.DEBUG, LogLevel.INFO, LogLevel.WARNING) == (logging.DEBUG, logging.INFO, logging.WARNING)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_clients": 0}, "max_clients must be at least 1"),
+        ({"max_line_bytes": 0}, "max_line_bytes must be at least 1"),
+        ({"max_pending_bytes": 0}, "max_pending_bytes must be at least 1"),
+        ({"rate_lines": -1}, "rate_lines must not be negative"),
+        ({"rate_lines": 5, "rate_burst": 0}, "rate_burst must be at least 1 when rate_lines is set"),
+    ],
+)
+def test_config_refuses_unsafe_limits(kwargs: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ServerConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_config_accepts_the_smallest_limits() -> None:
+    config = ServerConfig(max_clients=1, max_line_bytes=1, max_pending_bytes=1, rate_lines=0, rate_burst=0)
+    assert config.rate_burst == 0
+
+
+# -- one broadcast, one bytes object ---------------------------------------------
+
+
+def test_a_broadcast_is_rendered_once_and_shared(net: FakeNetwork) -> None:
+    alice, bob, carol = net.join("alice", "bob", "carol")
+    actions = alice.send("MSG hi")
+    assert len(actions) == 1
+    assert isinstance(actions[0], Send)
+    assert actions[0].conns == (bob.conn, carol.conn)
+
+
+def test_every_notice_to_several_clients_is_a_single_send(net: FakeNetwork) -> None:
+    alice, _, carol, dave = net.join("alice", "bob", "carol", "dave")
+    alice.send(f"OPER {OPER_PASSWORD}")
+    start = len(net.actions)
+    net.connect()
+    alice.send("NICK ally")
+    alice.send("KILL bob")
+    carol.send("QUIT bye")
+    dave.eof()
+    net.shutdown()
+    seen: dict[bytes, list[Send]] = {}
+    for action in net.actions[start:]:
+        if isinstance(action, Send):
+            seen.setdefault(action.data, []).append(action)
+    for data, sends in seen.items():
+        assert len(sends) == 1, data  # each distinct line was rendered and queued once
+
+
+# -- logs ----------------------------------------------------------------------
+
+
+def test_the_operator_log_tells_what_happened(net: FakeNetwork) -> None:
+    alice, _ = net.join("alice", "bob")
+    alice.send("OPER nope")
+    alice.send(f"OPER {OPER_PASSWORD}")
+    alice.send("KILL bob")
+    assert net.logs() == [
+        "guest1 connected from 192.0.2.1:40001",
+        "guest2 connected from 192.0.2.1:40002",
+        "guest1 is now known as alice",
+        "guest2 is now known as bob",
+        "alice failed OPER (1/3)",
+        "alice is now an operator",
+        "bob disconnected (killed by alice)",
+    ]
+
+
+def test_log_levels_of_refusals_and_failures() -> None:
+    net = FakeNetwork(ServerConfig(max_clients=1))
+    alice = net.connect()
+    net.connect(peer="203.0.113.9:5555")
+    alice.send("OPER x")
+    warnings = [a.message for a in net.actions if isinstance(a, Log) and a.level is LogLevel.WARNING]
+    assert warnings == ["refused 203.0.113.9:5555: server full", "guest1 failed OPER (1/3)"]
+
+
+def test_logs_of_departures_name_the_reason(net: FakeNetwork) -> None:
+    alice, bob, _ = net.join("alice", "bob", "carol")
+    alice.send("QUIT")
+    bob.send("OPER a")
+    bob.send("OPER b")
+    bob.send("OPER c")
+    net.shutdown()
+    assert [line for line in net.logs() if "disconnected" in line or "shutting" in line] == [
+        "alice disconnected (left)",
+        "bob disconnected (too many failed OPER attempts)",
+        "shutting down, closing 1 connections",
+    ]
