@@ -192,19 +192,21 @@ class LineServerBase(ServerBase):
             return None
         return min(reader.bucket.ready_at() for reader in self._paused.values() if reader.bucket)
 
-    def _new_reader(self, conn: ConnId) -> LineReader:
-        reader = LineReader(conn, self.config, self._now)
-        self._readers[conn] = reader
+    def _reader(self, conn: ConnId) -> LineReader:
+        """The connection's reader, made on its first bytes: idle connections stay small."""
+        reader = self._readers.get(conn)
+        if reader is None:
+            reader = self._readers[conn] = LineReader(conn, self.config, self._now)
         return reader
 
     def _on_data(self, conn: ConnId, data: bytes) -> None:
-        reader = self._readers[conn]
+        reader = self._reader(conn)
         reader.lines.feed(data)
         if not reader.paused:
             self._pump(reader)
 
     def _on_eof(self, conn: ConnId) -> None:
-        reader = self._readers[conn]
+        reader = self._reader(conn)
         reader.at_eof = True
         self._end_of_stream(reader)
         if not reader.paused:
@@ -249,7 +251,7 @@ class LineServerBase(ServerBase):
 
     def _forget(self, conn: ConnId) -> None:
         super()._forget(conn)
-        del self._readers[conn]
+        self._readers.pop(conn, None)
         self._paused.pop(conn, None)
 
     def _end_of_stream(self, reader: LineReader) -> None:

@@ -60,11 +60,10 @@ _FAULT_ERRORS = {
 class _User:
     """A connected user: the chat-level state of one connection."""
 
-    __slots__ = ("conn", "is_operator", "key", "nick", "oper_failures", "peer")
+    __slots__ = ("conn", "is_operator", "key", "nick", "oper_failures")
 
-    def __init__(self, conn: ConnId, peer: str, nick: str) -> None:
+    def __init__(self, conn: ConnId, nick: str) -> None:
         self.conn = conn
-        self.peer = peer
         self.nick = nick
         self.key = nick_key(nick)
         self.is_operator = False
@@ -94,12 +93,11 @@ class ChatServerState(LineServerBase):
     def _on_open(self, conn: ConnId, peer: str) -> None:
         self._joined_count += 1
         nick = self._free_guest_nick(self._joined_count)
-        user = _User(conn, peer, nick)
+        user = _User(conn, nick)
         others = self._everyone
         self._users[conn] = user
         self._by_key[user.key] = user
         self._everyone = (*others, conn)
-        self._new_reader(conn)
         self._reply(user, Welcome(nick=nick))
         if others:
             self._send(others, self._dialect.render(Joined(nick=nick)))

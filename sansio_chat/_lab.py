@@ -29,7 +29,6 @@ class RelayServerState(LineServerBase):
     """
 
     def _on_open(self, conn: ConnId, peer: str) -> None:
-        self._new_reader(conn)
         self._log(LogLevel.INFO, f"connection {conn} from {peer}")
 
     def _on_line(self, reader: LineReader, line: bytes | Framing) -> None:

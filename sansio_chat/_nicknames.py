@@ -20,5 +20,10 @@ def is_valid_nickname(nick: str) -> bool:
 
 
 def nick_key(nick: str) -> str:
-    """The form under which nicknames are compared for uniqueness."""
-    return nick.casefold()
+    """The form under which nicknames are compared for uniqueness.
+
+    An already case-folded nickname (every ``guest<N>``) is returned as is, so
+    that an idle user does not hold two copies of the same string.
+    """
+    key = nick.casefold()
+    return nick if key == nick else key
