@@ -40,7 +40,6 @@ class ServerBase:
         # Open connections, in connection order, and the bytes queued for each
         # that the backend has not yet reported flushed.
         self._pending: dict[ConnId, int] = {}
-        self._overflowed: list[ConnId] = []
         self._shutting_down = False
 
     # -- the public face -------------------------------------------------
@@ -55,7 +54,7 @@ class ServerBase:
                     self._on_data(conn, data)
             case BytesFlushed(conn=conn, count=count):
                 if conn in self._pending:
-                    self._pending[conn] -= count
+                    self._flushed(conn, count)
             case Tick(now=now):
                 self._now = now
                 self._on_tick()
@@ -70,10 +69,6 @@ class ServerBase:
                     self._on_shutdown()
             case _:
                 assert_never(event)
-        while self._overflowed:
-            conn = self._overflowed.pop()
-            if self._pending.get(conn, 0) > self.config.max_pending_bytes:
-                self._on_too_slow(conn)
         return actions
 
     @property
@@ -101,16 +96,26 @@ class ServerBase:
         self._on_open(conn, peer)
 
     def _send(self, conns: tuple[ConnId, ...], data: bytes) -> None:
-        """Queue ``data`` for open connections and account for it."""
+        """Queue ``data`` for open connections and count it as pending."""
         self._actions.append(Send(conns=conns, data=data))
         size = len(data)
-        limit = self.config.max_pending_bytes
         pending = self._pending
         for conn in conns:
-            queued = pending[conn] + size
-            pending[conn] = queued
-            if queued > limit:
-                self._overflowed.append(conn)
+            pending[conn] += size
+
+    def _flushed(self, conn: ConnId, count: int) -> None:
+        """The backend tried to write to ``conn`` and the kernel took ``count`` bytes.
+
+        The slow-consumer rule is judged here, right after a write attempt:
+        whatever is still unsent then is what the client failed to take.
+        Judging when output is queued instead would drop a client that reads
+        promptly but was handed a large batch the backend had not yet tried
+        to write.
+        """
+        held = self._pending[conn] - count
+        self._pending[conn] = held
+        if held > self.config.max_pending_bytes:
+            self._on_too_slow(conn)
 
     def _send_unaccounted(self, conn: ConnId, data: bytes) -> None:
         """Queue ``data`` for a connection that is not open (being refused)."""

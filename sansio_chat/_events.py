@@ -45,10 +45,13 @@ class ConnectionReset:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BytesFlushed:
-    """The kernel accepted ``count`` more bytes queued for ``conn``.
+    """The backend tried to write to ``conn``; the kernel accepted ``count`` bytes.
 
-    The core counts queued minus flushed bytes per connection; that is how the
-    slow-consumer limit is enforced the same way on every backend.
+    Backends report every write attempt, ``count=0`` included (the kernel's
+    buffer was full).  The core counts queued minus flushed bytes per
+    connection and, after each attempt, drops a client that still has more
+    than ``max_pending_bytes`` unsent: the slow-consumer rule, enforced the
+    same way on every backend.
     """
 
     conn: ConnId

@@ -11,8 +11,11 @@ also checks the backend contract as it goes, so every test checks it for free:
 
 Output is queued per connection, as in a real backend.  With ``auto_flush``
 (the default, also settable per client) everything queued is reported
-flushed after each event, so the slow-consumer limit never triggers; without
-it a test flushes by hand with ``Client.flush``.  ``Close`` delivers the
+flushed after each event, so the slow-consumer limit never triggers.  Without
+it the client models a peer that has stopped reading: after each event that
+gave it output, the driver reports a write attempt the kernel refused
+(``BytesFlushed(count=0)``), as a backend would; a test lets bytes through
+by hand with ``Client.flush``.  ``Close`` delivers the
 queue, ``Abort`` discards it.
 
 While a connection's reading is paused, what its client types waits in the
@@ -65,6 +68,7 @@ class Client:
         self.auto_flush = net.auto_flush  # does this client read everything at once?
         self.received = bytearray()  # delivered to the client, in order
         self.queued = bytearray()  # sent by the core, not yet flushed
+        self.unattempted = False  # output queued since the last write attempt
         self.closed = False  # by Close or Abort
         self.aborted = False
         self.paused = False
@@ -89,6 +93,7 @@ class Client:
     def flush(self, count: int | None = None) -> list[Action]:
         """Let the kernel take ``count`` queued bytes (all by default) and tell the core."""
         size = len(self.queued) if count is None else count
+        self.unattempted = False
         self.received += self.queued[:size]
         del self.queued[:size]
         return self.net.receive(BytesFlushed(conn=self.conn, count=size))
@@ -217,7 +222,9 @@ class FakeNetwork:
                 if len(set(conns)) != len(conns):
                     raise ContractError(f"{action!r} names a connection twice")
                 for conn in conns:
-                    self._client(conn, action).queued += data
+                    client = self._client(conn, action)
+                    client.queued += data
+                    client.unattempted = True
             case Close(conn=conn):
                 client = self._client(conn, action)
                 client.received += client.queued
@@ -265,6 +272,9 @@ class FakeNetwork:
                     continue
                 if client.auto_flush and client.queued:
                     client.flush()
+                    progressed = True
+                elif client.unattempted:
+                    client.flush(0)
                     progressed = True
                 # What a resumed client typed while paused reaches the core now, in order.
                 if client.typed_while_paused and not client.paused:

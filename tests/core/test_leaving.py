@@ -9,6 +9,8 @@ import pytest
 from sansio_chat import (
     DEFAULT_MAX_PENDING_BYTES,
     Abort,
+    BytesFlushed,
+    ChatServerState,
     Close,
     ConnectionOpened,
     ConnectionReset,
@@ -133,14 +135,14 @@ def msg_for(size: int) -> str:
 
 
 def test_a_client_over_the_pending_limit_is_aborted() -> None:
-    _, alice, bob, carol = slow_room(1000)
+    net, alice, bob, carol = slow_room(1000)
     for _ in range(10):
         alice.send(msg_for(100))
     assert len(bob.queued) == 1000
     assert bob.is_open
-    actions = alice.send(msg_for(100))
+    alice.send(msg_for(100))
     assert bob.aborted
-    assert [a for a in actions if not isinstance(a, Log)][-2:] == [
+    assert [a for a in net.actions if not isinstance(a, Log)][-2:] == [
         Send(conns=(alice.conn, carol.conn), data=b"[server] bob is disconnected (too slow)\n"),
         Abort(conn=bob.conn),
     ]
@@ -163,6 +165,31 @@ def test_a_client_that_leaves_while_over_the_limit_is_not_dropped_again() -> Non
     assert bob.closed and not bob.aborted
     assert carol.lines() == ["[server] bob is disconnected"]
     assert net.closes == [bob.conn]
+
+
+def test_a_prompt_reader_handed_one_batch_over_the_limit_stays() -> None:
+    _, alice, bob, carol = slow_room(100)
+    bob.auto_flush = True  # the kernel takes whatever is written
+    alice.send_bytes((msg_for(60) + "\n").encode() * 5)  # 300 bytes for each, in one step
+    assert bob.is_open and carol.is_open
+    assert len(bob.lines()) == 5
+
+
+def test_the_limit_is_judged_after_a_write_attempt() -> None:
+    # Straight to the state machine: no driver making write attempts on its own.
+    state = ChatServerState(ServerConfig(max_pending_bytes=100))
+    state.receive(ConnectionOpened(conn=1, peer="alice"))
+    welcome = state.receive(ConnectionOpened(conn=2, peer="bob"))[0]
+    assert isinstance(welcome, Send)
+    state.receive(BytesFlushed(conn=2, count=len(welcome.data)))
+    line = b"MSG " + b"x" * 191 + b"\n"
+    assert state.receive(DataReceived(conn=1, data=line)) == [
+        Send(conns=(2,), data=b"[guest1] " + b"x" * 191 + b"\n")
+    ], "queued output alone never drops a client"
+    state.receive(BytesFlushed(conn=2, count=150))  # 51 left: under the limit
+    assert state.connection_count == 2
+    actions = state.receive(BytesFlushed(conn=2, count=0))
+    assert state.connection_count == 2 and actions == []
 
 
 def test_an_aborted_client_gets_nothing_more() -> None:

@@ -84,9 +84,9 @@ def test_echo_drops_a_slow_consumer() -> None:
     alice = net.connect()
     alice.send_bytes(b"0123456789")
     assert alice.is_open
-    actions = alice.send_bytes(b"x")
+    alice.send_bytes(b"x")
     dropped = Log(level=LogLevel.INFO, message="connection 1 dropped (too slow)")
-    assert actions[-2:] == [dropped, Abort(conn=alice.conn)]
+    assert net.actions[-2:] == [dropped, Abort(conn=alice.conn)]
     assert alice.aborted and alice.received == b""
 
 
