@@ -155,7 +155,8 @@ def open_listener(host: str | None, port: int) -> socket.socket:
         return _bind(socket.AF_INET, ("0.0.0.0", port), dual_stack=False)
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     family, _, _, _, address = infos[0]
-    return _bind(family, address, dual_stack=False)
+    # An explicit "::" (IPv6 any) takes IPv4 too, like the default; other addresses are v6-only.
+    return _bind(family, address, dual_stack=family == socket.AF_INET6 and address[0] == "::")
 
 
 def _bind(family: int, address: tuple[object, ...] | tuple[str, int], *, dual_stack: bool) -> socket.socket:
