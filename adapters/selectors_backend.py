@@ -88,6 +88,8 @@ class SelectorServer:
         self._selector.register(self._wakeup_r, selectors.EVENT_READ, self._wakeup_r)
         previous_fd = signal.set_wakeup_fd(self._wakeup_w.fileno(), warn_on_full_buffer=False)
         handlers = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        # Only now, with the signal handlers in place, may a supervisor see us ready.
+        announce(listener, "select", self._driver.state.config)
         try:
             self._serve_until_signal()
             self._shut_down()
@@ -382,6 +384,4 @@ def serve(options: ServeOptions) -> int:
         config = replace(config, max_clients=SELECT_MAX_CLIENTS)
     options = replace(options, config=config)
     listener = open_listener(options.host, options.port)
-    server = SelectorServer(options, listener)
-    announce(listener, "select", config)
-    return server.run()
+    return SelectorServer(options, listener).run()
