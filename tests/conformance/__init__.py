@@ -1,0 +1,1 @@
+"""Real-socket conformance tests: every backend, as a child process, over loopback."""

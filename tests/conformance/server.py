@@ -1,0 +1,155 @@
+"""The server under test as a child process: started, watched, stopped and checked."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from .client import Client
+
+#: The repository root (the directory holding ``adapters`` and ``sansio_chat``).
+REPO_ROOT = Path(__file__).resolve().parents[2]
+OPER_PASSWORD = "s3cret pass"
+STARTUP_TIMEOUT = 10.0
+STOP_TIMEOUT = 15.0  # the server's own flush bound is 5 s
+
+_STARTUP = re.compile(
+    r"listening on (?P<address>\S+):(?P<port>\d+) \(backend (?P<backend>\S+), mode (?P<mode>\S+)\)"
+)
+
+
+class ServerProcess:
+    """One ``python -m adapters.cli serve`` child; its output is drained by a thread."""
+
+    def __init__(self, backend: str, args: Sequence[str] = (), *, host: str = "127.0.0.1") -> None:
+        self.backend = backend
+        self.host = host
+        self.command = [
+            sys.executable,
+            "-m",
+            "adapters.cli",
+            "serve",
+            "--backend",
+            backend,
+            "--host",
+            host,
+            "--port",
+            "0",
+            "--oper-password",
+            OPER_PASSWORD,
+            *args,
+        ]
+        self.clients: list[Client] = []
+        self.port = 0
+        self.mode = ""
+        self.returncode: int | None = None
+        self._output: list[str] = []
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self._proc = subprocess.Popen(
+            self.command,
+            cwd=REPO_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        self._drainer = threading.Thread(target=self._drain, name=f"drain-{backend}", daemon=True)
+        self._drainer.start()
+        if not self._ready.wait(STARTUP_TIMEOUT) or not self.port:
+            self._proc.kill()
+            self._proc.wait()
+            self._drainer.join(STARTUP_TIMEOUT)
+            raise AssertionError(f"server did not start: {self.command}\n{self.output}")
+
+    def _drain(self) -> None:
+        stream = self._proc.stdout
+        assert stream is not None
+        for raw in stream:
+            line = raw.decode(errors="replace")
+            with self._lock:
+                self._output.append(line)
+            if not self._ready.is_set():
+                match = _STARTUP.search(line)
+                if match:
+                    assert match["backend"] == self.backend, line
+                    self.port = int(match["port"])
+                    self.mode = match["mode"]
+                    self._ready.set()
+        stream.close()
+        self._ready.set()
+
+    @property
+    def output(self) -> str:
+        """Everything the server logged so far (stderr and stdout together)."""
+        with self._lock:
+            return "".join(self._output)
+
+    # -- clients ----------------------------------------------------------------
+
+    def connect(
+        self, *, host: str | None = None, chat: bool | None = None, rcvbuf: int | None = None
+    ) -> Client:
+        """A new connection, without reading anything; closed when the server stops."""
+        if host is None:
+            host = "::1" if self.host == "::" else self.host
+        client = Client.connect(
+            host,
+            self.port,
+            chat=self.mode == "chat" if chat is None else chat,
+            name=f"conn{len(self.clients) + 1}",
+            rcvbuf=rcvbuf,
+        )
+        self.clients.append(client)
+        return client
+
+    def join(self, nick: str | None = None, *, host: str | None = None, rcvbuf: int | None = None) -> Client:
+        """A chat client past its welcome line; ``nick`` checks the guest name given."""
+        client = self.connect(host=host, rcvbuf=rcvbuf)
+        welcome = client.read_line()
+        match = re.fullmatch(
+            r"\[server\] Welcome to the chat, (\S+)! Type HELP for the list of commands\.", welcome
+        )
+        assert match, f"not a welcome line: {welcome!r}"
+        client.name = match[1]
+        if nick is not None:
+            assert client.name == nick, welcome
+        return client
+
+    # -- stopping ---------------------------------------------------------------
+
+    def send_signal(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        """Send ``sig`` to the server if it is still running."""
+        if self.returncode is None and self._proc.poll() is None:
+            self._proc.send_signal(sig)
+
+    def wait(self) -> int:
+        """The exit status, waiting (bounded) for the process to end."""
+        if self.returncode is None:
+            try:
+                self.returncode = self._proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+                self._drainer.join(STOP_TIMEOUT)
+                raise AssertionError(f"server still running after {STOP_TIMEOUT} s\n{self.output}") from None
+            self._drainer.join(STOP_TIMEOUT)
+        return self.returncode
+
+    def terminate(self, sig: signal.Signals = signal.SIGTERM) -> int:
+        """Send ``sig`` and wait for the exit status."""
+        self.send_signal(sig)
+        return self.wait()
+
+    def stop(self) -> None:
+        """Close the clients, SIGTERM, and check a clean exit: status 0, no traceback."""
+        for client in self.clients:
+            client.close()
+        status = self.terminate()
+        output = self.output
+        assert "Traceback" not in output, f"{self.backend}: traceback in server output:\n{output}"
+        assert status == 0, f"{self.backend}: exit status {status}\n{output}"
