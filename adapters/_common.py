@@ -16,7 +16,6 @@ from typing import Protocol
 
 from sansio_chat import (
     Abort,
-    BytesFlushed,
     Close,
     ConnectionOpened,
     ConnectionReset,
@@ -25,6 +24,7 @@ from sansio_chat import (
     EofReceived,
     Event,
     Log,
+    OutputBacklog,
     PauseReading,
     ResumeReading,
     Send,
@@ -103,8 +103,9 @@ class CoreDriver:
     def reset(self, conn: ConnId) -> None:
         self._run(ConnectionReset(conn=conn))
 
-    def flushed(self, conn: ConnId, count: int) -> None:
-        self._run(BytesFlushed(conn=conn, count=count))
+    def backlog(self, conn: ConnId, unsent: int) -> None:
+        """After a write attempt the kernel did not take in full: ``unsent`` bytes are still held."""
+        self._run(OutputBacklog(conn=conn, unsent=unsent))
 
     def tick(self) -> None:
         self._run(Tick(now=self._clock()))

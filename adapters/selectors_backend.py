@@ -242,21 +242,26 @@ class SelectorServer:
             self._driver.eof(conn.conn)
 
     def _write(self, conn: _Connection) -> None:
+        """Send until the queue is empty or the kernel takes less than offered."""
         out = conn.out
-        try:
-            sent = conn.sock.send(out.next_write())
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError:
-            self._lost(conn)
-            return
-        if sent:
+        send = conn.sock.send
+        while out:
+            view = out.next_write()
+            try:
+                sent = send(view)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                self._lost(conn)
+                return
             out.consume(sent)
-        # Every attempt is reported, 0 included: the core judges slow consumers right after one.
-        self._driver.flushed(conn.conn, sent)
-        if conn.conn not in self._conns:  # dropped as too slow
-            return
+            if sent < len(view):
+                break
         if out:
+            # What the kernel would not take: the core judges slow consumers on it.
+            self._driver.backlog(conn.conn, out.size)
+            if conn.conn not in self._conns:  # dropped as too slow
+                return
             if not conn.mask & selectors.EVENT_WRITE:
                 self._update(conn)
         elif conn.closing:

@@ -1,6 +1,6 @@
 """sansio-chat: a multi-client chat server as a sans-IO state machine.
 
-Backends feed events (bytes received, EOF, bytes flushed, time) to a server
+Backends feed events (bytes received, EOF, output backlog, time) to a server
 state and carry out the actions it returns (send, close, pause reading).
 """
 
@@ -17,13 +17,13 @@ from ._config import (
     ServerConfig,
 )
 from ._events import (
-    BytesFlushed,
     ConnectionOpened,
     ConnectionReset,
     ConnId,
     DataReceived,
     EofReceived,
     Event,
+    OutputBacklog,
     ShutdownRequested,
     Tick,
 )
@@ -37,7 +37,6 @@ __all__ = [
     "DEFAULT_RATE_LINES",
     "Abort",
     "Action",
-    "BytesFlushed",
     "ChatServerState",
     "Close",
     "ConnId",
@@ -50,6 +49,7 @@ __all__ = [
     "Log",
     "LogLevel",
     "Mode",
+    "OutputBacklog",
     "PauseReading",
     "RelayServerState",
     "ResumeReading",

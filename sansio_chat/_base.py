@@ -12,13 +12,13 @@ from typing import assert_never
 from ._actions import Abort, Action, Close, Log, LogLevel, PauseReading, ResumeReading, Send
 from ._config import ServerConfig
 from ._events import (
-    BytesFlushed,
     ConnectionOpened,
     ConnectionReset,
     ConnId,
     DataReceived,
     EofReceived,
     Event,
+    OutputBacklog,
     ShutdownRequested,
     Tick,
 )
@@ -37,9 +37,8 @@ class ServerBase:
         self.config = config if config is not None else ServerConfig()
         self._now = 0.0
         self._actions: list[Action] = []
-        # Open connections, in connection order, and the bytes queued for each
-        # that the backend has not yet reported flushed.
-        self._pending: dict[ConnId, int] = {}
+        # Open connections, in connection order (a dict used as an ordered set).
+        self._conns: dict[ConnId, None] = {}
         self._shutting_down = False
 
     # -- the public face -------------------------------------------------
@@ -50,18 +49,18 @@ class ServerBase:
         self._actions = actions
         match event:
             case DataReceived(conn=conn, data=data):
-                if conn in self._pending:
+                if conn in self._conns:
                     self._on_data(conn, data)
-            case BytesFlushed(conn=conn, count=count):
-                if conn in self._pending:
-                    self._flushed(conn, count)
+            case OutputBacklog(conn=conn, unsent=unsent):
+                if unsent > self.config.max_pending_bytes and conn in self._conns:
+                    self._on_too_slow(conn)
             case Tick(now=now):
                 self._now = now
                 self._on_tick()
             case ConnectionOpened(conn=conn, peer=peer):
                 self._open(conn, peer)
             case EofReceived(conn=conn) | ConnectionReset(conn=conn):
-                if conn in self._pending:
+                if conn in self._conns:
                     self._on_eof(conn)
             case ShutdownRequested():
                 if not self._shutting_down:
@@ -79,7 +78,7 @@ class ServerBase:
     @property
     def connection_count(self) -> int:
         """Open connections (closing ones are no longer counted)."""
-        return len(self._pending)
+        return len(self._conns)
 
     # -- helpers for subclasses -----------------------------------------
 
@@ -87,35 +86,17 @@ class ServerBase:
         if self._shutting_down:
             self._actions.append(Close(conn=conn))
             return
-        if len(self._pending) >= self.config.max_clients:
+        if len(self._conns) >= self.config.max_clients:
             self._log(LogLevel.WARNING, f"refused {peer}: server full")
             self._on_refused(conn)
             self._actions.append(Close(conn=conn))
             return
-        self._pending[conn] = 0
+        self._conns[conn] = None
         self._on_open(conn, peer)
 
     def _send(self, conns: tuple[ConnId, ...], data: bytes) -> None:
-        """Queue ``data`` for open connections and count it as pending."""
+        """Queue ``data`` for open connections: one action, whatever the number of recipients."""
         self._actions.append(Send(conns=conns, data=data))
-        size = len(data)
-        pending = self._pending
-        for conn in conns:
-            pending[conn] += size
-
-    def _flushed(self, conn: ConnId, count: int) -> None:
-        """The backend tried to write to ``conn`` and the kernel took ``count`` bytes.
-
-        The slow-consumer rule is judged here, right after a write attempt:
-        whatever is still unsent then is what the client failed to take.
-        Judging when output is queued instead would drop a client that reads
-        promptly but was handed a large batch the backend had not yet tried
-        to write.
-        """
-        held = self._pending[conn] - count
-        self._pending[conn] = held
-        if held > self.config.max_pending_bytes:
-            self._on_too_slow(conn)
 
     def _send_unaccounted(self, conn: ConnId, data: bytes) -> None:
         """Queue ``data`` for a connection that is not open (being refused)."""
@@ -132,7 +113,7 @@ class ServerBase:
         self._actions.append(Abort(conn=conn))
 
     def _forget(self, conn: ConnId) -> None:
-        del self._pending[conn]
+        del self._conns[conn]
 
     def _log(self, level: LogLevel, message: str) -> None:
         self._actions.append(Log(level=level, message=message))
@@ -156,7 +137,7 @@ class ServerBase:
         self._abort(conn)
 
     def _on_shutdown(self) -> None:
-        for conn in list(self._pending):
+        for conn in list(self._conns):
             self._close(conn)
 
     def _on_tick(self) -> None:
@@ -228,8 +209,8 @@ class LineServerBase(ServerBase):
         """Handle buffered lines until none is left, the bucket is empty, or the connection closed."""
         conn = reader.conn
         bucket = reader.bucket
-        pending = self._pending
-        while conn in pending:
+        open_conns = self._conns
+        while conn in open_conns:
             item = reader.held
             if item is None:
                 item = reader.lines.next_line()
@@ -245,7 +226,7 @@ class LineServerBase(ServerBase):
                     self._actions.append(PauseReading(conn=conn))
                 return
             self._on_line(reader, item)
-        if conn not in pending:
+        if conn not in open_conns:
             return
         if reader.paused:
             reader.paused = False

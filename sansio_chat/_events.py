@@ -44,18 +44,20 @@ class ConnectionReset:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class BytesFlushed:
-    """The backend tried to write to ``conn``; the kernel accepted ``count`` bytes.
+class OutputBacklog:
+    """After a write attempt, ``unsent`` bytes queued for ``conn`` are still held.
 
-    Backends report every write attempt, ``count=0`` included (the kernel's
-    buffer was full).  The core counts queued minus flushed bytes per
-    connection and, after each attempt, drops a client that still has more
-    than ``max_pending_bytes`` unsent: the slow-consumer rule, enforced the
-    same way on every backend.
+    Backends report it after every write attempt the kernel did not take in
+    full (0 bytes taken included), at least once per loop pass for a
+    connection that got new output.  The core judges the slow-consumer rule
+    on it: a client holding more than ``max_pending_bytes`` is dropped, the
+    same way on every backend.  What the kernel took counts as sent; what
+    the backend still holds is pending.  A write taken in full needs no
+    report, which keeps a fast fan-out free of per-write events.
     """
 
     conn: ConnId
-    count: int
+    unsent: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,5 +73,5 @@ class ShutdownRequested:
 
 
 Event = (
-    ConnectionOpened | DataReceived | EofReceived | ConnectionReset | BytesFlushed | Tick | ShutdownRequested
+    ConnectionOpened | DataReceived | EofReceived | ConnectionReset | OutputBacklog | Tick | ShutdownRequested
 )

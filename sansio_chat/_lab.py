@@ -35,7 +35,7 @@ class RelayServerState(LineServerBase):
         if line is Framing.TOO_LONG:
             return
         assert isinstance(line, bytes)
-        conns = tuple(self._pending)
+        conns = tuple(self._conns)
         if len(conns) > 1:
             at = conns.index(reader.conn)
             self._send(conns[:at] + conns[at + 1 :], line + b"\n")

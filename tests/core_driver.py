@@ -14,7 +14,7 @@ Output is queued per connection, as in a real backend.  With ``auto_flush``
 flushed after each event, so the slow-consumer limit never triggers.  Without
 it the client models a peer that has stopped reading: after each event that
 gave it output, the driver reports a write attempt the kernel refused
-(``BytesFlushed(count=0)``), as a backend would; a test lets bytes through
+(``OutputBacklog`` with all of its queue), as a backend would; a test lets bytes through
 by hand with ``Client.flush``.  ``Close`` delivers the
 queue, ``Abort`` discards it.
 
@@ -29,7 +29,6 @@ from __future__ import annotations
 from sansio_chat import (
     Abort,
     Action,
-    BytesFlushed,
     Close,
     ConnectionOpened,
     ConnectionReset,
@@ -38,6 +37,7 @@ from sansio_chat import (
     EofReceived,
     Event,
     Log,
+    OutputBacklog,
     PauseReading,
     ResumeReading,
     Send,
@@ -91,12 +91,14 @@ class Client:
         return self._deliver(ConnectionReset(conn=self.conn))
 
     def flush(self, count: int | None = None) -> list[Action]:
-        """Let the kernel take ``count`` queued bytes (all by default) and tell the core."""
+        """Let the kernel take ``count`` queued bytes (all by default); report what is left."""
         size = len(self.queued) if count is None else count
         self.unattempted = False
         self.received += self.queued[:size]
         del self.queued[:size]
-        return self.net.receive(BytesFlushed(conn=self.conn, count=size))
+        if not self.queued:
+            return []  # a write taken in full needs no report
+        return self.net.receive(OutputBacklog(conn=self.conn, unsent=len(self.queued)))
 
     # -- what the user sees ---------------------------------------------
 

@@ -10,7 +10,6 @@ import pytest
 import sansio_chat
 from sansio_chat import (
     Abort,
-    BytesFlushed,
     Close,
     ConnectionOpened,
     ConnectionReset,
@@ -18,6 +17,7 @@ from sansio_chat import (
     EofReceived,
     Log,
     LogLevel,
+    OutputBacklog,
     PauseReading,
     ResumeReading,
     Send,
@@ -32,7 +32,7 @@ EVENTS = [
     DataReceived(conn=1, data=b"x"),
     EofReceived(conn=1),
     ConnectionReset(conn=1),
-    BytesFlushed(conn=1, count=1),
+    OutputBacklog(conn=1, unsent=1),
     Tick(now=1.0),
     ShutdownRequested(),
 ]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from sansio_chat import (
-    BytesFlushed,
     Close,
     ConnectionOpened,
     ConnectionReset,
     DataReceived,
     EofReceived,
+    OutputBacklog,
     Send,
     ServerConfig,
 )
@@ -97,7 +97,7 @@ def test_events_for_a_refused_connection_are_ignored() -> None:
     first.lines()
     for event in (
         DataReceived(conn=refused.conn, data=b"MSG hi\n"),
-        BytesFlushed(conn=refused.conn, count=5),
+        OutputBacklog(conn=refused.conn, unsent=1 << 30),
         EofReceived(conn=refused.conn),
         ConnectionReset(conn=refused.conn),
     ):

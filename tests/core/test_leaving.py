@@ -9,7 +9,6 @@ import pytest
 from sansio_chat import (
     DEFAULT_MAX_PENDING_BYTES,
     Abort,
-    BytesFlushed,
     ChatServerState,
     Close,
     ConnectionOpened,
@@ -17,6 +16,7 @@ from sansio_chat import (
     DataReceived,
     EofReceived,
     Log,
+    OutputBacklog,
     Send,
     ServerConfig,
     ShutdownRequested,
@@ -175,21 +175,23 @@ def test_a_prompt_reader_handed_one_batch_over_the_limit_stays() -> None:
     assert len(bob.lines()) == 5
 
 
-def test_the_limit_is_judged_after_a_write_attempt() -> None:
-    # Straight to the state machine: no driver making write attempts on its own.
+def test_the_limit_is_judged_on_the_backlog_a_backend_reports() -> None:
+    # Straight to the state machine: queued output alone never drops anyone.
     state = ChatServerState(ServerConfig(max_pending_bytes=100))
     state.receive(ConnectionOpened(conn=1, peer="alice"))
-    welcome = state.receive(ConnectionOpened(conn=2, peer="bob"))[0]
-    assert isinstance(welcome, Send)
-    state.receive(BytesFlushed(conn=2, count=len(welcome.data)))
-    line = b"MSG " + b"x" * 191 + b"\n"
+    state.receive(ConnectionOpened(conn=2, peer="bob"))
+    line = b"MSG " + b"x" * 500 + b"\n"
     assert state.receive(DataReceived(conn=1, data=line)) == [
-        Send(conns=(2,), data=b"[guest1] " + b"x" * 191 + b"\n")
-    ], "queued output alone never drops a client"
-    state.receive(BytesFlushed(conn=2, count=150))  # 51 left: under the limit
+        Send(conns=(2,), data=b"[guest1] " + b"x" * 500 + b"\n")
+    ]
+    assert state.receive(OutputBacklog(conn=2, unsent=100)) == []  # at the limit: kept
     assert state.connection_count == 2
-    actions = state.receive(BytesFlushed(conn=2, count=0))
-    assert state.connection_count == 2 and actions == []
+    actions = state.receive(OutputBacklog(conn=2, unsent=101))
+    assert [a for a in actions if not isinstance(a, Log)] == [
+        Send(conns=(1,), data=b"[server] guest2 is disconnected (too slow)\n"),
+        Abort(conn=2),
+    ]
+    assert state.connection_count == 1
 
 
 def test_an_aborted_client_gets_nothing_more() -> None:

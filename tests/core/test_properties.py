@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from sansio_chat import (
     Abort,
     Action,
-    BytesFlushed,
     Close,
     ConnectionOpened,
     ConnectionReset,
@@ -19,6 +18,7 @@ from sansio_chat import (
     EofReceived,
     Event,
     Mode,
+    OutputBacklog,
     PauseReading,
     ResumeReading,
     Send,
@@ -166,7 +166,7 @@ def event_scripts(draw: st.DrawFn) -> list[Event]:
         elif kind == "reset":
             events.append(ConnectionReset(conn=conn))
         elif kind == "flushed":
-            events.append(BytesFlushed(conn=conn, count=draw(st.integers(0, 300))))
+            events.append(OutputBacklog(conn=conn, unsent=draw(st.integers(0, 600))))
         elif kind == "tick":
             now += draw(st.floats(0, 5, allow_nan=False))
             events.append(Tick(now=now))

@@ -1,0 +1,411 @@
+"""The asyncio backend: one ``Protocol`` per client, writes coalesced once per loop pass.
+
+Protocol callbacks feed the core through the shared ``CoreDriver``; the sink
+only queues.  A send appends the core's shared ``bytes`` to each recipient's
+output list, and the first append makes the connection dirty; one callback
+per loop pass (scheduled with ``call_soon`` at most once) hands each dirty
+connection's output to its transport in a single ``write``.  The output is a
+plain list rather than ``OutputQueue``: the transport buffers what the kernel
+does not take, so there is no partly sent buffer to resume, and a list append
+is the cheapest thing the per-recipient loop can do.  Set
+``SANSIO_CHAT_UVLOOP=1`` to run on uvloop when it is installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import errno
+import logging
+import os
+import signal
+import socket
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, cast
+
+from sansio_chat import ConnId
+
+from ._common import (
+    LINGER_SECONDS,
+    LISTEN_BACKLOG,
+    SHUTDOWN_FLUSH_SECONDS,
+    CoreDriver,
+    ServeOptions,
+    announce,
+    configure_client,
+    format_address,
+    log,
+    open_listener,
+    raise_open_files_limit,
+)
+
+#: Set to ``1`` to run the event loop on uvloop (when it is importable).
+UVLOOP_ENV = "SANSIO_CHAT_UVLOOP"
+
+#: OS errors that are a client's ordinary misfortune, logged at debug level only.
+_ORDINARY_ERRNOS = frozenset(
+    {errno.ENOTCONN, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN, errno.EPROTO}
+)
+
+
+class _State(enum.Enum):
+    OPEN = "open"  # the core knows it: its input goes to the core
+    CLOSING = "closing"  # the core closed it: flush, FIN, read and discard until EOF or linger ends
+    CLOSED = "closed"  # aborted or lost: only connection_lost is left to come
+
+
+class _Connection(asyncio.Protocol):
+    """One client: its transport, its pending output and where its close has got to.
+
+    Backlog reporting.  ``transport.write`` hands the kernel what it takes at
+    once and keeps the rest in the transport's buffer, which drains later on
+    its own.  What the transport still holds right after a write is what the
+    client failed to take: a non-zero backlog is reported to the core, which
+    judges the slow-consumer rule on it.  A write taken in full needs no
+    report, so a fast fan-out costs no event per write.
+    """
+
+    __slots__ = (
+        "conn",
+        "fin_sent",
+        "linger",
+        "linger_mark",
+        "out",
+        "paused",
+        "peer_eof",
+        "server",
+        "state",
+        "transport",
+    )
+
+    transport: asyncio.Transport
+
+    def __init__(self, server: _Server) -> None:
+        self.server = server
+        self.conn: ConnId = 0
+        self.state = _State.OPEN
+        self.out: list[bytes] = []  # queued for the next flush; non-empty <=> in the dirty list
+        self.paused = False  # the core paused our reading (flood control)
+        self.peer_eof = False  # the client sent its FIN: nothing more to read
+        self.fin_sent = False  # closing: the last write and the FIN are with the transport
+        self.linger: asyncio.TimerHandle | None = None
+        self.linger_mark = 0  # closing: buffer size at the last linger check
+
+    # -- transport callbacks -------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.set_write_buffer_limits(high=0, low=0)  # resume_writing <=> buffer empty
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                configure_client(sock)
+            except OSError as exc:
+                log.debug("cannot configure a client socket: %s", exc)
+        server = self.server
+        self.conn = server.driver.new_conn_id()
+        server.conns[self.conn] = self
+        server.driver.opened(self.conn, format_address(transport.get_extra_info("peername")))
+
+    def data_received(self, data: bytes) -> None:
+        if self.state is _State.OPEN:
+            self.server.driver.received(self.conn, data)
+        # closing: input is read only so that closing sends no RST; it is discarded
+
+    def eof_received(self) -> bool:
+        if not self.peer_eof:
+            self.peer_eof = True
+            if self.state is _State.OPEN:
+                self.server.driver.eof(self.conn)
+            elif self.state is _State.CLOSING and self.fin_sent:
+                self.transport.close()  # lingering is over: the client has read our FIN
+        return True  # keep the transport open: the replies still have to go out
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        was_open = self.state is _State.OPEN
+        self.state = _State.CLOSED
+        self.server.forget(self)
+        if was_open:
+            if exc is not None:
+                log.debug("connection %d lost: %s", self.conn, exc)
+            self.server.driver.reset(self.conn)
+
+    def resume_writing(self) -> None:
+        # The transport's buffer has just run empty (limits are 0).
+        if self.fin_sent and self.state is _State.CLOSING:
+            self._arm_linger()  # the FIN goes out now: linger from here
+
+    # -- what the server does to it ------------------------------------------
+
+    def flush(self) -> None:
+        """Hand everything queued to the transport in one write."""
+        out = self.out
+        transport = self.transport
+        if self.state is _State.CLOSED or self.fin_sent or transport.is_closing():
+            out.clear()  # nothing more can go out (and the core sends nothing after a Close)
+            return
+        data = b"".join(out)  # one item: that very object, not a copy
+        out.clear()
+        transport.write(data)
+        if self.state is _State.OPEN:  # the core has forgotten a closing connection
+            backlog = transport.get_write_buffer_size()
+            if backlog:
+                self.server.driver.backlog(self.conn, backlog)  # may find it too slow: Abort
+
+    def send_fin(self) -> None:
+        """Closing, with everything handed to the transport: the FIN goes after it."""
+        transport = self.transport
+        if self.state is not _State.CLOSING or self.fin_sent or transport.is_closing():
+            return
+        self.fin_sent = True
+        if self.peer_eof or not transport.can_write_eof():
+            transport.close()  # nothing left to read: close once the buffer is out
+        else:
+            transport.write_eof()  # the transport sends the FIN after its buffer
+        self.linger_mark = transport.get_write_buffer_size()
+        self._arm_linger()
+
+    def _arm_linger(self) -> None:
+        if self.linger is not None:
+            self.linger.cancel()
+        self.linger = self.server.loop.call_later(LINGER_SECONDS, self._linger_expired)
+
+    def _linger_expired(self) -> None:
+        self.linger = None
+        transport = self.transport
+        size = transport.get_write_buffer_size()
+        if not size:
+            transport.close()  # flushed, FIN sent, lingered: done
+        elif size < self.linger_mark:
+            self.linger_mark = size  # still draining, slowly: wait on
+            self._arm_linger()
+        else:
+            transport.abort()  # the client stopped reading: what is left cannot be delivered
+
+
+class _Server:
+    """The action sink, the per-pass flush, the flood-control timer and shutdown."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, options: ServeOptions) -> None:
+        self.loop = loop
+        self.driver = CoreDriver(options, self)
+        self.conns: dict[ConnId, _Connection] = {}  # every live transport, closing ones too
+        self._dirty: list[_Connection] = []  # got output since the last pass
+        self._closing: list[_Connection] = []  # closed by the core since the last pass
+        self._pass_scheduled = False
+        self._wakeup: asyncio.Handle | None = None
+        self._wakeup_at = 0.0  # when the armed _wakeup fires, on the loop's clock
+        self.stop_requested: asyncio.Future[None] = loop.create_future()
+        self._stopping = False
+        self._all_closed = asyncio.Event()
+
+    def new_connection(self) -> _Connection:
+        return _Connection(self)
+
+    # -- ActionSink ------------------------------------------------------------
+
+    def send(self, conns: tuple[ConnId, ...], data: bytes) -> None:
+        # The hot loop: one lookup and one append per recipient.
+        get = self.conns.get
+        dirty = self._dirty
+        for conn in conns:
+            c = get(conn)
+            if c is not None:
+                out = c.out
+                if not out:
+                    dirty.append(c)
+                out.append(data)
+        self._schedule_pass()
+
+    def close(self, conn: ConnId) -> None:
+        c = self.conns.get(conn)
+        if c is None or c.state is not _State.OPEN:
+            return
+        c.state = _State.CLOSING
+        if c.paused:
+            c.paused = False
+            if not c.peer_eof:
+                c.transport.resume_reading()  # read and discard while lingering
+        self._closing.append(c)
+        self._schedule_pass()
+
+    def abort(self, conn: ConnId) -> None:
+        c = self.conns.get(conn)
+        if c is None or c.state is _State.CLOSED:
+            return
+        c.state = _State.CLOSED
+        c.out.clear()
+        c.transport.abort()  # connection_lost follows and forgets it
+
+    def pause_reading(self, conn: ConnId) -> None:
+        c = self.conns.get(conn)
+        if c is None or c.state is not _State.OPEN or c.paused:
+            return
+        c.paused = True
+        if not c.peer_eof:  # after EOF the transport reads no more (and resuming would re-read the EOF)
+            c.transport.pause_reading()
+        self._schedule_pass()  # the core now wants a wakeup: the pass arms it
+
+    def resume_reading(self, conn: ConnId) -> None:
+        c = self.conns.get(conn)
+        if c is None or c.state is not _State.OPEN or not c.paused:
+            return
+        c.paused = False
+        if not c.peer_eof:
+            c.transport.resume_reading()
+
+    # -- the per-pass work -------------------------------------------------------
+
+    def _schedule_pass(self) -> None:
+        if not self._pass_scheduled:
+            self._pass_scheduled = True
+            self.loop.call_soon(self._run_pass)
+
+    def _run_pass(self) -> None:
+        """Flush every dirty connection once, FIN the closed ones, report drains, arm the flood timer."""
+        self._pass_scheduled = False
+        dirty = self._dirty
+        if dirty:
+            self._dirty = []
+            for c in dirty:
+                c.flush()
+        closing = self._closing
+        if closing:
+            self._closing = []
+            for c in closing:
+                c.send_fin()
+        self._arm_wakeup()
+
+    def _arm_wakeup(self) -> None:
+        # The core wants a tick earlier only after it paused a reader, and every
+        # pause_reading schedules a pass; the timer re-arms itself after ticking.
+        delay = self.driver.seconds_to_wakeup()
+        if delay is None:
+            return
+        when = self.loop.time() + delay
+        if self._wakeup is not None:
+            if self._wakeup_at <= when:
+                return
+            self._wakeup.cancel()
+        self._wakeup_at = when  # not handle.when(): uvloop's handle for a due time has none
+        self._wakeup = self.loop.call_at(when, self._on_wakeup)
+
+    def _on_wakeup(self) -> None:
+        self._wakeup = None
+        self.driver.tick()
+        self._arm_wakeup()
+
+    # -- endings -------------------------------------------------------------------
+
+    def forget(self, c: _Connection) -> None:
+        """A transport is gone: drop everything about it."""
+        self.conns.pop(c.conn, None)
+        c.out.clear()
+        if c.linger is not None:
+            c.linger.cancel()
+            c.linger = None
+        if self._stopping and not self.conns:
+            self._all_closed.set()
+
+    def on_signal(self, signum: int) -> None:
+        if not self.stop_requested.done():
+            log.debug("received %s", signal.Signals(signum).name)
+            self.stop_requested.set_result(None)
+        else:
+            log.warning("received %s again: closing all connections now", signal.Signals(signum).name)
+            self.abort_all()
+            self._all_closed.set()
+
+    async def shut_down(self, listening: asyncio.AbstractServer) -> None:
+        """Tell everyone, stop accepting, let the closes finish for a while, abort the rest."""
+        self._stopping = True
+        self.driver.shutdown()
+        listening.close()
+        if self.conns:
+            try:
+                await asyncio.wait_for(self._all_closed.wait(), SHUTDOWN_FLUSH_SECONDS)
+            except TimeoutError:
+                log.warning(
+                    "%d connections still closing after %ss: aborting them",
+                    len(self.conns),
+                    SHUTDOWN_FLUSH_SECONDS,
+                )
+        self.abort_all()
+        await asyncio.sleep(0)  # let the aborted transports call connection_lost
+
+    def abort_all(self) -> None:
+        for c in list(self.conns.values()):
+            if c.state is not _State.CLOSED:
+                c.state = _State.CLOSED
+                c.out.clear()
+                c.transport.abort()
+
+
+class _LoopErrors:
+    """The loop's exception handler: ordinary network errors without a traceback.
+
+    Anything that is not an OS error is a bug and is logged as asyncio would.
+    Other OS errors (EMFILE on accept, say) are warnings, at most one per
+    ``REPEAT_SECONDS``: asyncio retries a failing ``accept`` in a tight loop
+    and reports every attempt.
+    """
+
+    REPEAT_SECONDS = 5.0
+
+    def __init__(self) -> None:
+        self._quiet_until = float("-inf")
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if not isinstance(exc, OSError):
+            loop.default_exception_handler(context)
+            return
+        level = logging.DEBUG
+        ordinary = isinstance(exc, ConnectionError | TimeoutError) or exc.errno in _ORDINARY_ERRNOS
+        if not ordinary and loop.time() >= self._quiet_until:
+            self._quiet_until = loop.time() + self.REPEAT_SECONDS
+            level = logging.WARNING
+        log.log(level, "%s: %s", context.get("message"), exc)
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    if os.environ.get(UVLOOP_ENV) != "1":
+        return None
+    try:
+        import uvloop  # noqa: PLC0415 - optional, and only when asked for
+    except ImportError:
+        log.warning("%s=1 but uvloop is not installed: using the standard event loop", UVLOOP_ENV)
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+async def _serve(options: ServeOptions, listener: socket.socket) -> int:
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_LoopErrors())
+    server = _Server(loop, options)
+    listening = await loop.create_server(
+        server.new_connection, sock=listener, backlog=LISTEN_BACKLOG, start_serving=False
+    )
+    announce(listener, "asyncio", options.config)
+    if type(loop).__module__.startswith("uvloop"):
+        log.info("event loop: uvloop")
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, server.on_signal, signum)
+    await listening.start_serving()
+    await server.stop_requested
+    await server.shut_down(listening)
+    return 0
+
+
+def serve(options: ServeOptions) -> int:
+    """Run the server on an asyncio event loop until SIGINT or SIGTERM; return the exit status."""
+    options = replace(options, config=raise_open_files_limit(options.config))
+    listener = open_listener(options.host, options.port)
+    listener.setblocking(False)
+    try:
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            return runner.run(_serve(options, listener))
+    finally:
+        listener.close()
