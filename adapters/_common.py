@@ -84,6 +84,7 @@ class CoreDriver:
         self.state: ServerState = new_server_state(options.config)
         self._sink = sink
         self._clock = clock
+        self._timed = self.state.uses_clock
         self._ids = _counter()
 
     def new_conn_id(self) -> ConnId:
@@ -94,7 +95,8 @@ class CoreDriver:
         self._run(ConnectionOpened(conn=conn, peer=peer))
 
     def received(self, conn: ConnId, data: bytes) -> None:
-        self._run(Tick(now=self._clock()))
+        if self._timed:
+            self._run(Tick(now=self._clock()))
         self._run(DataReceived(conn=conn, data=data))
 
     def eof(self, conn: ConnId) -> None:

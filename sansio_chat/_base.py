@@ -76,6 +76,11 @@ class ServerBase:
         return None
 
     @property
+    def uses_clock(self) -> bool:
+        """Whether time matters: if not, a backend need not send ``Tick`` before its data."""
+        return False
+
+    @property
     def connection_count(self) -> int:
         """Open connections (closing ones are no longer counted)."""
         return len(self._conns)
@@ -173,6 +178,10 @@ class LineServerBase(ServerBase):
         self._paused: dict[ConnId, LineReader] = {}
 
     @property
+    def uses_clock(self) -> bool:
+        return self.config.rate_lines > 0
+
+    @property
     def next_wakeup(self) -> float | None:
         if not self._paused:
             return None
@@ -199,6 +208,8 @@ class LineServerBase(ServerBase):
             self._pump(reader)
 
     def _on_tick(self) -> None:
+        if not self._paused:
+            return
         now = self._now
         for reader in list(self._paused.values()):
             assert reader.bucket is not None  # only a bucket pauses a reader

@@ -8,6 +8,7 @@ same way however TCP happened to split it.
 from __future__ import annotations
 
 import enum
+from collections import deque
 
 _LF = 10
 _CR = 13
@@ -25,61 +26,65 @@ class LineBuffer:
     Lines come out without their LF; a CR right before the LF is kept (the
     chat dialect drops it, the relay forwards it byte for byte) but never
     counts towards ``max_line_bytes``.  After a too-long line the buffer
-    discards everything up to the next LF.  It remembers how far it has
-    searched, so no byte is scanned twice for a LF.
+    discards everything up to the next LF.
+
+    Received bytes are split into lines as they arrive, with one C-level
+    ``split`` per chunk, so no byte is scanned twice; only the incomplete
+    tail is kept as bytes, and it is bounded by the limit.  Complete lines
+    wait in a queue until taken, which is how flood control delays them.
     """
 
-    __slots__ = ("_buf", "_discarding", "_max", "_scanned")
+    __slots__ = ("_discarding", "_lines", "_max", "_tail")
 
     def __init__(self, max_line_bytes: int) -> None:
-        self._buf = bytearray()
-        self._scanned = 0
+        self._lines: deque[bytes | Framing] = deque()
+        self._tail = bytearray()  # bytes after the last LF
         self._max = max_line_bytes
-        self._discarding = False
+        self._discarding = False  # inside a too-long line: drop up to the next LF
 
     def feed(self, data: bytes) -> None:
-        """Append received bytes; nothing is parsed until ``next_line``."""
-        self._buf += data
+        """Split received bytes into complete lines and a bounded incomplete tail."""
+        if b"\n" not in data:
+            if not self._discarding:
+                self._tail += data
+                self._check_tail()
+            return
+        parts = data.split(b"\n")
+        tail = parts.pop()
+        if self._tail:
+            self._tail += parts[0]
+            parts[0] = bytes(self._tail)
+            self._tail.clear()
+        if self._discarding:
+            self._discarding = False
+            del parts[0]
+        lines = self._lines
+        limit = self._max
+        for line in parts:
+            # A CR right before the LF does not count towards the limit.
+            if len(line) > limit and (len(line) > limit + 1 or line[-1] != _CR):
+                lines.append(Framing.TOO_LONG)
+            else:
+                lines.append(line)
+        if tail:
+            self._tail += tail
+            self._check_tail()
 
     def next_line(self) -> bytes | Framing | None:
         """Return the next complete line, ``TOO_LONG`` once per over-long line, or None."""
-        buf = self._buf
-        while True:
-            end = buf.find(b"\n", self._scanned)
-            if end < 0:
-                return self._check_incomplete()
-            line = bytes(buf[:end])
-            del buf[: end + 1]
-            self._scanned = 0
-            if self._discarding:
-                self._discarding = False
-                continue
-            if self._too_long(line):
-                return Framing.TOO_LONG
-            return line
+        return self._lines.popleft() if self._lines else None
 
     def end_stream(self) -> None:
         """The peer sent its last byte: bytes after the last LF become one final line."""
-        if self._buf:
-            self._buf += b"\n"
+        if self._tail:
+            self.feed(b"\n")
 
-    def _too_long(self, line: bytes | bytearray) -> bool:
-        size = len(line)
-        if size and line[-1] == _CR:
-            size -= 1
-        return size > self._max
-
-    def _check_incomplete(self) -> Framing | None:
-        buf = self._buf
-        self._scanned = len(buf)
-        if self._discarding:
-            buf.clear()
-            self._scanned = 0
-            return None
+    def _check_tail(self) -> None:
+        """Refuse the incomplete line as soon as it passes the limit."""
+        tail = self._tail
+        limit = self._max
         # A CR at the very end may be the one before the LF: it does not count yet.
-        if self._too_long(buf):
+        if len(tail) > limit and (len(tail) > limit + 1 or tail[-1] != _CR):
+            self._lines.append(Framing.TOO_LONG)
+            tail.clear()
             self._discarding = True
-            buf.clear()
-            self._scanned = 0
-            return Framing.TOO_LONG
-        return None

@@ -10,10 +10,12 @@ import pytest
 import sansio_chat
 from sansio_chat import (
     Abort,
+    ChatServerState,
     Close,
     ConnectionOpened,
     ConnectionReset,
     DataReceived,
+    EchoServerState,
     EofReceived,
     Log,
     LogLevel,
@@ -168,3 +170,9 @@ def test_logs_of_departures_name_the_reason(net: FakeNetwork) -> None:
         "bob disconnected (too many failed OPER attempts)",
         "shutting down, closing 1 connections",
     ]
+
+
+def test_only_flood_control_makes_time_matter() -> None:
+    assert ChatServerState(ServerConfig()).uses_clock
+    assert not ChatServerState(ServerConfig(rate_lines=0)).uses_clock
+    assert not EchoServerState(ServerConfig()).uses_clock
