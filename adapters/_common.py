@@ -6,6 +6,7 @@ thread per client, an asyncio event loop); everything else lives here once.
 
 from __future__ import annotations
 
+import errno
 import logging
 import resource
 import socket
@@ -45,6 +46,12 @@ SHUTDOWN_FLUSH_SECONDS = 5.0
 KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 60, 15, 4
 #: Backlog for the listening socket: large, since scanners and bursts of joins happen.
 LISTEN_BACKLOG = 4096
+#: Connections accepted in one go at most, so a storm of joins cannot starve the rest.
+ACCEPTS_PER_PASS = 256
+#: How long to stop accepting after running out of descriptors or memory.
+ACCEPT_BACKOFF_SECONDS = 0.1
+#: ``accept`` errors that mean "out of resources, try again shortly", not "bad peer".
+OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,7 +9,6 @@ calls however many lines it carried.
 
 from __future__ import annotations
 
-import errno
 import selectors
 import signal
 import socket
@@ -20,7 +19,10 @@ from types import FrameType
 from sansio_chat import ConnId
 
 from ._common import (
+    ACCEPT_BACKOFF_SECONDS,
+    ACCEPTS_PER_PASS,
     LINGER_SECONDS,
+    OUT_OF_RESOURCES,
     RECV_SIZE,
     SHUTDOWN_FLUSH_SECONDS,
     CoreDriver,
@@ -34,10 +36,6 @@ from ._common import (
     raise_open_files_limit,
 )
 
-#: Connections accepted per loop pass at most, so a storm of joins cannot starve the rest.
-ACCEPTS_PER_PASS = 256
-#: How long to stop accepting after running out of file descriptors.
-ACCEPT_BACKOFF_SECONDS = 0.1
 #: Descriptors ``select()`` can watch (FD_SETSIZE), less a few for the listener and wakeup.
 SELECT_MAX_CLIENTS = 1000
 
@@ -169,7 +167,7 @@ class SelectorServer:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
-                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                if exc.errno in OUT_OF_RESOURCES:
                     log.warning("cannot accept: %s; pausing accepts briefly", exc.strerror)
                     self._pause_accepting()
                 else:

@@ -59,7 +59,6 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import errno
 import math
 import selectors
 import signal
@@ -73,7 +72,10 @@ from types import FrameType
 from sansio_chat import ConnId
 
 from ._common import (
+    ACCEPT_BACKOFF_SECONDS,
+    ACCEPTS_PER_PASS,
     LINGER_SECONDS,
+    OUT_OF_RESOURCES,
     RECV_SIZE,
     SHUTDOWN_FLUSH_SECONDS,
     WRITE_CHUNK,
@@ -95,16 +97,10 @@ THREAD_STACK_SIZE = 256 * 1024
 #: After that it is dropped, so a client that never reads cannot hold two
 #: threads forever.
 CLOSE_FLUSH_SECONDS = 10.0
-#: Connections accepted in one pass before the loop checks for a signal again.
-ACCEPTS_PER_PASS = 256
-#: How long to stop accepting after running out of descriptors or memory.
-ACCEPT_BACKOFF_SECONDS = 0.1
 #: How often the shutdown wait checks for a second signal.
 SIGNAL_CHECK_SECONDS = 0.1
 #: How long ``serve`` waits for the threads of connections it shut down at the end.
 JOIN_SECONDS = 2.0
-
-_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
 class _Phase(enum.Enum):
@@ -486,7 +482,7 @@ class ThreadsServer:
             except (BlockingIOError, InterruptedError):
                 break
             except OSError as exc:
-                if exc.errno in _OUT_OF_RESOURCES:
+                if exc.errno in OUT_OF_RESOURCES:
                     self._warn_accept(exc)
                     time.sleep(ACCEPT_BACKOFF_SECONDS)
                 else:
