@@ -244,39 +244,44 @@ class OutputQueue:
 
     Coalescing many queued lines into one ``send`` is what keeps fan-out
     cheap; a partly sent buffer is resumed from an offset, never copied again.
+    The hot path appends to ``chunks`` directly (a list append, no Python
+    call); ``size`` is computed only when a backlog has to be reported.
     """
 
-    __slots__ = ("_chunks", "_offset", "size")
+    __slots__ = ("_offset", "chunks")
 
     def __init__(self) -> None:
-        self._chunks: list[bytes] = []
-        self._offset = 0  # bytes of _chunks[0] already sent
-        self.size = 0  # bytes queued and not yet sent
+        self.chunks: list[bytes] = []  # queued, oldest first
+        self._offset = 0  # bytes of chunks[0] already sent
 
     def __bool__(self) -> bool:
-        return self.size > 0
+        return bool(self.chunks)
+
+    @property
+    def size(self) -> int:
+        """Bytes queued and not yet sent."""
+        return sum(map(len, self.chunks)) - self._offset
 
     def append(self, data: bytes) -> None:
-        self._chunks.append(data)
-        self.size += len(data)
+        self.chunks.append(data)
 
     def next_write(self) -> memoryview:
         """The bytes for the next ``send`` call: the queue head, joined up to ``WRITE_CHUNK``."""
-        chunks = self._chunks
-        if len(chunks) > 1 and len(chunks[0]) - self._offset < WRITE_CHUNK:
-            head = chunks[0][self._offset :] if self._offset else chunks[0]
+        chunks = self.chunks
+        offset = self._offset
+        if len(chunks) > 1 and len(chunks[0]) - offset < WRITE_CHUNK:
+            head = chunks[0][offset:] if offset else chunks[0]
             taken, total = 1, len(head)
             while taken < len(chunks) and total < WRITE_CHUNK:
                 total += len(chunks[taken])
                 taken += 1
             chunks[:taken] = [b"".join([head, *chunks[1:taken]])]
-            self._offset = 0
-        return memoryview(chunks[0])[self._offset :]
+            self._offset = offset = 0
+        return memoryview(chunks[0])[offset:]
 
     def consume(self, count: int) -> None:
         """Drop ``count`` bytes that the kernel took, from the front."""
-        self.size -= count
-        chunks = self._chunks
+        chunks = self.chunks
         while count:
             left = len(chunks[0]) - self._offset
             if count < left:
@@ -288,16 +293,15 @@ class OutputQueue:
 
     def take_all(self) -> bytes:
         """Everything queued as one ``bytes`` (for a blocking ``sendall``), emptying the queue."""
-        data = b"".join(self._chunks)
+        data = b"".join(self.chunks)
         if self._offset:
             data = data[self._offset :]
         self.clear()
         return data
 
     def clear(self) -> None:
-        self._chunks.clear()
+        self.chunks.clear()
         self._offset = 0
-        self.size = 0
 
 
 def announce(listener: socket.socket, backend: str, config: ServerConfig) -> None:

@@ -26,7 +26,6 @@ from ._common import (
     RECV_SIZE,
     SHUTDOWN_FLUSH_SECONDS,
     CoreDriver,
-    OutputQueue,
     ServeOptions,
     announce,
     configure_client,
@@ -48,7 +47,7 @@ class _Connection:
     def __init__(self, conn: ConnId, sock: socket.socket) -> None:
         self.conn = conn
         self.sock = sock
-        self.out = OutputQueue()
+        self.out = bytearray()  # queued, not yet taken by the kernel
         self.dirty = False  # got output this pass: a write is attempted at the end of the pass
         self.mask = 0  # events registered with the selector
         self.paused = False  # flood control: the core asked us to stop reading
@@ -127,8 +126,11 @@ class SelectorServer:
 
     def _timeout(self, limit: float | None) -> float | None:
         """Sleep no longer than the next thing the loop must do by itself."""
+        wakeup = self._driver.seconds_to_wakeup()
+        if not self._lingering and self._accept_paused_until is None:  # the usual case, kept cheap
+            return wakeup if limit is None or (wakeup is not None and wakeup < limit) else limit
         now = time.monotonic()
-        candidates = [limit, self._driver.seconds_to_wakeup()]
+        candidates = [limit, wakeup]
         if self._accept_paused_until is not None:
             candidates.append(self._accept_paused_until - now)
         candidates.extend(c.linger_until - now for c in self._lingering.values() if c.linger_until)
@@ -147,8 +149,8 @@ class SelectorServer:
                     self._write(data)
             else:
                 self._drain_wakeup()
-        wakeup = self._driver.state.next_wakeup
-        if wakeup is not None and wakeup <= time.monotonic():
+        wakeup = self._driver.seconds_to_wakeup()
+        if wakeup is not None and wakeup <= 0:
             self._driver.tick()
         self._flush_dirty()
         if self._lingering:
@@ -240,24 +242,19 @@ class SelectorServer:
             self._driver.eof(conn.conn)
 
     def _write(self, conn: _Connection) -> None:
-        """Send until the queue is empty or the kernel takes less than offered."""
+        """One ``send`` of everything queued; what the kernel does not take stays queued."""
         out = conn.out
-        send = conn.sock.send
-        while out:
-            view = out.next_write()
-            try:
-                sent = send(view)
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError:
-                self._lost(conn)
-                return
-            out.consume(sent)
-            if sent < len(view):
-                break
+        try:
+            sent = conn.sock.send(out)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            self._lost(conn)
+            return
+        del out[:sent]  # O(1): a bytearray drops its head without moving the rest
         if out:
             # What the kernel would not take: the core judges slow consumers on it.
-            self._driver.backlog(conn.conn, out.size)
+            self._driver.backlog(conn.conn, len(out))
             if conn.conn not in self._conns:  # dropped as too slow
                 return
             if not conn.mask & selectors.EVENT_WRITE:
@@ -290,7 +287,7 @@ class SelectorServer:
         for target in conns:
             conn = get(target)
             if conn is not None:
-                conn.out.append(data)
+                conn.out += data
                 if not conn.dirty:
                     conn.dirty = True
                     dirty.append(conn)
