@@ -388,11 +388,12 @@ async def _serve(options: ServeOptions, listener: socket.socket) -> int:
     listening = await loop.create_server(
         server.new_connection, sock=listener, backlog=LISTEN_BACKLOG, start_serving=False
     )
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, server.on_signal, signum)
+    # Only now, with the signal handlers in place, may a supervisor see us ready.
     announce(listener, "asyncio", options.config)
     if type(loop).__module__.startswith("uvloop"):
         log.info("event loop: uvloop")
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, server.on_signal, signum)
     await listening.start_serving()
     await server.stop_requested
     await server.shut_down(listening)
