@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 
 import pytest
 
@@ -47,8 +47,8 @@ def start_server(backend: str, request: pytest.FixtureRequest) -> Iterator[Start
     """Start servers with extra CLI arguments; each is stopped and checked after the test."""
     servers: list[ServerProcess] = []
 
-    def start(*args: str, host: str = "127.0.0.1") -> ServerProcess:
-        server = ServerProcess(backend, args, host=host)
+    def start(*args: str, host: str = "127.0.0.1", wrapper: Sequence[str] = ()) -> ServerProcess:
+        server = ServerProcess(backend, args, host=host, wrapper=wrapper)
         servers.append(server)
         return server
 

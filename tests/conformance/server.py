@@ -26,10 +26,18 @@ _STARTUP = re.compile(
 class ServerProcess:
     """One ``python -m adapters.cli serve`` child; its output is drained by a thread."""
 
-    def __init__(self, backend: str, args: Sequence[str] = (), *, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        backend: str,
+        args: Sequence[str] = (),
+        *,
+        host: str = "127.0.0.1",
+        wrapper: Sequence[str] = (),  # a command to run the server under (prlimit, taskset...)
+    ) -> None:
         self.backend = backend
         self.host = host
         self.command = [
+            *wrapper,
             sys.executable,
             "-m",
             "adapters.cli",
@@ -82,6 +90,11 @@ class ServerProcess:
                     self._ready.set()
         stream.close()
         self._ready.set()
+
+    @property
+    def pid(self) -> int:
+        """The server's process id (for reading ``/proc/<pid>``)."""
+        return self._proc.pid
 
     @property
     def output(self) -> str:
