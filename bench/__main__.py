@@ -1,0 +1,158 @@
+"""``python -m bench``: run the benchmarks, or regenerate the report from saved results.
+
+python -m bench run                 # everything: ~15 min on 2 cores
+python -m bench run --quick         # smaller shapes, under 2 minutes
+python -m bench run --shapes 100x10 --reps 5 --servers select,floor-select
+python -m bench core                # the core alone
+python -m bench report [FILE]       # docs table and plot from bench/results/latest.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from . import core_bench, report, runner
+from .servers import SERVERS
+
+GROUPS = {
+    "backends": ["select", "threads", "asyncio"],
+    "floors": ["floor-select", "floor-threads", "floor-asyncio"],
+}
+
+
+def _names(text: str, known: Sequence[str], what: str) -> list[str]:
+    names: list[str] = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        for name in GROUPS.get(item, [item]):
+            if name not in known:
+                raise SystemExit(f"unknown {what} {name!r}; choose from {', '.join(known)}")
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    table = runner.QUICK_SHAPES if args.quick else runner.SHAPES
+    shapes = (
+        [table[n] for n in _names(args.shapes, list(table), "shape")] if args.shapes else list(table.values())
+    )
+    servers = [SERVERS[n] for n in _names(args.servers, list(SERVERS), "server")]
+    reps = args.reps if args.reps is not None else 3
+    started = time.time()
+    command = "python -m bench " + " ".join(sys.argv[1:]) if sys.argv[1:] else "python -m bench run"
+    document: dict[str, Any] = {
+        "meta": {
+            "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(started)),
+            "command": command,
+            "reps": reps,
+            "quick": args.quick,
+            "shapes": [asdict(s) for s in shapes],
+            "servers": [s.name for s in servers],
+            "machine": runner.machine(),
+            "code": runner.code_fingerprint(),
+        }
+    }
+    if not args.no_core:
+        lines = 5_000 if args.quick else 20_000
+        document["core_check"] = core_bench.check_rendered_once() or ""
+        core = core_bench.run(lines=lines)
+        document["core"] = [asdict(c) for c in core]
+        for c in core:
+            _print(f"core  {c.workload:<32} {c.us_per_line:7.2f} us/line  {c.lines_per_s:>9,.0f} lines/s")
+        if document["core_check"]:
+            _print(f"core  BROADCAST NOT RENDERED ONCE: {document['core_check']}")
+    records = runner.run_matrix(servers, shapes, reps, _print)
+    document["runs"] = runner.records_to_json(records)
+    document["summary"] = runner.summarise(records)
+    document["targets"] = runner.checks_to_json(runner.targets(records, document["summary"]))
+    document["meta"]["seconds"] = round(time.time() - started, 1)
+    if runner.code_fingerprint() != document["meta"]["code"]:
+        document["meta"]["code_changed"] = True
+        _print(
+            "WARNING: sansio_chat/ or adapters/ changed during the run: the repetitions are not comparable"
+        )
+    name = time.strftime("run-%Y%m%d-%H%M%S.json", time.localtime(started))
+    path = runner.save(document, name, latest=not args.no_doc)
+    _print(f"results: {path} ({document['meta']['seconds']:.0f}s)")
+    _publish(document, args.no_doc)
+    return 0
+
+
+def _publish(document: dict[str, Any], no_doc: bool) -> None:
+    text = report.markdown(document)
+    _print("")
+    _print(text)
+    if no_doc:
+        return
+    report.update_doc(document)
+    if report.plot(document):
+        _print(f"updated {report.DOC} and {report.PLOT}")
+    else:
+        _print(f"updated {report.DOC} (no plot: matplotlib is not installed; pip install '.[bench]')")
+
+
+def cmd_core(args: argparse.Namespace) -> int:
+    problem = core_bench.check_rendered_once()
+    _print(f"broadcast rendered once: {'yes' if not problem else 'NO: ' + problem}")
+    for c in core_bench.run(lines=args.lines):
+        _print(f"{c.workload:<32} {c.us_per_line:7.2f} us/line  {c.lines_per_s:>9,.0f} lines/s")
+    return 1 if problem else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    path = Path(args.file) if args.file else runner.RESULTS_DIR / "latest.json"
+    document = json.loads(path.read_text())
+    _publish(document, no_doc=False)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description="sansio-chat benchmarks")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run servers side by side and write results, docs table and plot")
+    run.add_argument("--quick", action="store_true", help="small shapes (idle 1k): under 2 minutes")
+    run.add_argument(
+        "--shapes", default="", help="comma-separated: 10x10,100x10,1000x10,idle10k (quick: idle1k)"
+    )
+    run.add_argument(
+        "--servers",
+        "--backends",
+        default="backends,floors,miniircd",
+        help="comma-separated server names or groups: backends, floors, "
+        + ", ".join(SERVERS)
+        + " (default: all)",
+    )
+    run.add_argument("--reps", type=int, default=None, help="alternating repetitions (default 3)")
+    run.add_argument("--no-core", action="store_true", help="skip the core-only benchmark")
+    run.add_argument(
+        "--no-doc", action="store_true", help="leave docs/benchmarks.md, its plot and latest.json alone"
+    )
+    run.set_defaults(func=cmd_run)
+    core = commands.add_parser("core", help="the core alone, no sockets")
+    core.add_argument("--lines", type=int, default=20_000)
+    core.set_defaults(func=cmd_core)
+    rep = commands.add_parser("report", help="regenerate the docs table and plot from a results file")
+    rep.add_argument("file", nargs="?", default="")
+    rep.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    status: int = args.func(args)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""What the benchmark reads about a server process from ``/proc``, and small process helpers."""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import socket
+from pathlib import Path
+
+#: Clock ticks per second, the unit of utime and stime in ``/proc/PID/stat``.
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+#: The line every server in this benchmark logs once it listens (the sansio-chat CLI and the floors).
+LISTENING = re.compile(rb"listening on [^\s]*:(\d+)\b")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a whole process (all its threads), in seconds."""
+    stat = Path(f"/proc/{pid}/stat").read_bytes()
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    # After the command name: state is field 3; utime and stime are fields 14 and 15.
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / CLOCK_TICKS
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of a process (VmRSS), in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise LookupError(f"no VmRSS for process {pid}")
+
+
+def thread_count(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    raise LookupError(f"no Threads for process {pid}")
+
+
+def raise_open_files_limit() -> int:
+    """Raise the soft open-files limit to the hard one; return the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    return soft
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now (for servers that cannot be told port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port

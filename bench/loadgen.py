@@ -1,0 +1,433 @@
+"""The load generator: N clients, K of them senders, a closed-loop window, every delivery checked.
+
+Run as its own process (``python -m bench.loadgen ...``) next to the server
+under test.  It
+
+1. opens N connections (a bounded number at a time) and waits until each is
+   registered: the chat welcome, the IRC end of the channel's NAMES, or
+   simply connected for a floor relay;
+2. proves that every client is in the broadcast set: the last client sends a
+   probe message, repeated until one probe has reached all N-1 others;
+3. lets K senders send M messages each, a sender never having more than W
+   messages not yet read by every receiver (so nothing piles up in buffers);
+   each line carries its sender, its sequence number and the send time;
+4. checks at every receiver that each message arrived exactly once and in
+   per-sender order, and measures the server's CPU time (``/proc/PID/stat``)
+   over the measured phase only.
+
+With no senders it measures the server's RSS before and after opening the
+connections instead.  The result is one JSON line on stdout; the process
+then waits for its standard input to close (the runner stops the server
+first, so that closing N connections does not cost the server anything that
+is measured), bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import resource
+import socket
+import sys
+import time
+from array import array
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Literal, cast
+
+from ._proc import cpu_seconds, raise_open_files_limit, rss_kib
+
+Dialect = Literal["chat", "irc", "floor"]
+
+#: Marks a benchmark payload inside a relayed line, whatever the server put before it.
+MARK = b"@@"
+#: The channel the IRC dialect joins.
+CHANNEL = b"#bench"
+#: How long one probe waits for all receivers before a new probe is sent.
+PROBE_RETRY_SECONDS = 1.0
+
+
+@dataclass(slots=True, kw_only=True)
+class LoadResult:
+    """What one generator run found; ``ok`` is false with an ``error`` when it did not finish."""
+
+    ok: bool = False
+    error: str = ""
+    dialect: str = ""
+    clients: int = 0
+    senders: int = 0
+    messages: int = 0
+    window: int = 0
+    connected: int = 0
+    connect_s: float = 0.0
+    probes: int = 0
+    deliveries: int = 0
+    elapsed_s: float = 0.0
+    deliveries_per_s: float = 0.0
+    messages_per_s: float = 0.0
+    p50_us: float = 0.0
+    p99_us: float = 0.0
+    max_us: float = 0.0
+    server_cpu_s: float = 0.0
+    server_cpu_us_per_delivery: float = 0.0
+    loadgen_cpu_s: float = 0.0
+    rss_before_kib: int = 0
+    rss_after_kib: int = 0
+    rss_per_conn_bytes: float = 0.0
+    open_server_cpu_s: float = 0.0
+    server_errors: int = 0
+
+
+class LoadError(Exception):
+    """The run cannot go on: a lost connection, a missing, duplicated or reordered message."""
+
+
+class Run:
+    """State shared by every client of one run."""
+
+    def __init__(self, dialect: Dialect, clients: int, senders: int, messages: int, window: int) -> None:
+        self.dialect: Dialect = dialect
+        self.n = clients
+        self.k = senders
+        self.m = messages
+        self.window = window
+        self.loop = asyncio.get_running_loop()
+        # acks[s][q]: receivers that have read message q of sender s; done[s]: messages read by all.
+        self.acks = [array("i", bytes(4 * messages)) for _ in range(senders)]
+        self.done = [0] * senders
+        self.waiters: list[asyncio.Future[None] | None] = [None] * senders
+        self.total_done = 0
+        self.all_done: asyncio.Future[None] = self.loop.create_future()
+        self.latencies_ns = array("q")
+        self.probe_id = 0
+        self.probe_seen = 0
+        self.probe_reached: asyncio.Future[None] | None = None
+        self.server_errors = 0
+        self.failed: asyncio.Future[None] = self.loop.create_future()
+        self.measuring = False
+
+    def fail(self, message: str) -> None:
+        if not self.failed.done():
+            self.failed.set_exception(LoadError(message))
+            self.failed.exception()  # retrieved: no "never retrieved" warning if nobody waits
+
+    def completed(self, sender: int, seq: int) -> None:
+        """Message ``seq`` of ``sender`` has been read by every receiver."""
+        if seq != self.done[sender]:
+            self.fail(f"message {seq} of sender {sender} completed before message {self.done[sender]}")
+            return
+        self.done[sender] = seq + 1
+        waiter = self.waiters[sender]
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        self.total_done += 1
+        if self.total_done == self.k * self.m and not self.all_done.done():
+            self.all_done.set_result(None)
+
+    def probe_arrived(self, probe: int) -> None:
+        if probe == self.probe_id:
+            self.probe_seen += 1
+            reached = self.probe_reached
+            if self.probe_seen == self.n - 1 and reached is not None and not reached.done():
+                reached.set_result(None)
+
+
+class Client(asyncio.Protocol):
+    """One connection of the generator: registers, reads, checks, and (for senders) writes."""
+
+    def __init__(self, run: Run, index: int) -> None:
+        self.run = run
+        self.index = index
+        self.transport: asyncio.Transport | None = None
+        self.tail = b""
+        self.registered: asyncio.Future[None] = run.loop.create_future()
+        # next_seq[s]: the sequence number expected next from sender s.
+        self.next_seq = [0] * run.k
+        self.lost = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.run.dialect == "irc":
+            nick = b"b%d" % self.index
+            transport.write(b"NICK %s\r\nUSER %s 0 * :bench\r\nJOIN %s\r\n" % (nick, nick, CHANNEL))
+        elif self.run.dialect == "floor":
+            self.registered.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        if not self.registered.done():
+            self.registered.set_exception(LoadError(f"client {self.index} closed before registering: {exc}"))
+        self.run.fail(f"client {self.index} lost its connection: {exc or 'EOF'}")
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.tail + data if self.tail else data
+        if MARK not in buf and self.registered.done():
+            # Only server chatter (join notices and the like): skip it without splitting lines.
+            if (self.run.dialect == "irc" and b"PING" in buf) or b"[server] Error" in buf:
+                self._control_lines(buf)
+            end = buf.rfind(b"\n") + 1
+            self.tail = buf[end:] if end else buf
+            return
+        lines = buf.split(b"\n")
+        self.tail = lines.pop()
+        now = time.perf_counter_ns()
+        run = self.run
+        next_seq = self.next_seq
+        acks = run.acks
+        latencies = run.latencies_ns
+        need = run.n - 1
+        for line in lines:
+            at = line.find(MARK)
+            if at < 0:
+                self._control(line)
+                continue
+            payload = line[at + 2 :]
+            if payload[:1] == b"M":
+                _, s_text, q_text, t_text, _ = payload.split(b" ", 4)
+                sender, seq = int(s_text), int(q_text)
+                if seq != next_seq[sender] or sender == self.index:
+                    run.fail(
+                        f"client {self.index} got message {seq} of sender {sender},"
+                        f" expected {next_seq[sender]}"
+                    )
+                    return
+                next_seq[sender] = seq + 1
+                latencies.append(now - int(t_text))
+                counts = acks[sender]
+                count = counts[seq] + 1
+                counts[seq] = count
+                if count == need:
+                    run.completed(sender, seq)
+            elif payload[:1] == b"P":
+                run.probe_arrived(int(payload.split(b" ", 2)[1]))
+
+    def _control_lines(self, buf: bytes) -> None:
+        for line in buf.split(b"\n")[:-1]:
+            self._control(line)
+
+    def _control(self, line: bytes) -> None:
+        """A line that is not a benchmark payload: registration, PING, errors."""
+        if self.run.dialect == "chat":
+            if line.startswith(b"[server] Welcome"):
+                if not self.registered.done():
+                    self.registered.set_result(None)
+            elif line.startswith(b"[server] Error"):
+                self.run.server_errors += 1
+        elif self.run.dialect == "irc":
+            if line.startswith(b"PING"):
+                assert self.transport is not None
+                self.transport.write(b"PONG" + line[4:].rstrip(b"\r") + b"\r\n")
+            elif b" 366 " in line:  # end of NAMES: the JOIN is done
+                if not self.registered.done():
+                    self.registered.set_result(None)
+            elif b" 4" in line[:20] or line.startswith(b"ERROR"):  # a 4xx numeric or ERROR
+                self.run.server_errors += 1
+
+    def send_payload(self, payload: bytes) -> None:
+        assert self.transport is not None
+        if self.run.dialect == "irc":
+            self.transport.write(b"PRIVMSG %s :%s\r\n" % (CHANNEL, payload))
+        else:
+            self.transport.write(b"MSG %s\n" % payload)
+
+
+async def _open(
+    run: Run, clients: list[Client], *, host: str, port: int, count: int, concurrency: int
+) -> None:
+    """Open ``count`` connections into ``clients``, ``concurrency`` at a time, each until registered."""
+    gate = asyncio.Semaphore(concurrency)
+    loop = run.loop
+
+    async def connect(index: int) -> None:
+        async with gate:
+            client = Client(run, index)
+            clients.append(client)
+            await loop.create_connection(lambda: client, host, port)
+            await client.registered
+
+    tasks = [asyncio.ensure_future(connect(i)) for i in range(count)]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+    clients.sort(key=lambda c: c.index)
+
+
+async def _prove_ready(run: Run, clients: Sequence[Client], deadline: float) -> None:
+    """Probe from the last client until one probe has reached every other client."""
+    prober = clients[-1]
+    while True:
+        run.probe_id += 1
+        run.probe_seen = 0
+        run.probe_reached = run.loop.create_future()
+        prober.send_payload(b"%sP %d ." % (MARK, run.probe_id))
+        wait = min(PROBE_RETRY_SECONDS, deadline - time.monotonic())
+        if wait <= 0:
+            raise LoadError(f"probe {run.probe_id} reached {run.probe_seen} of {run.n - 1} clients")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(run.probe_reached), wait)
+            return
+
+
+async def _send_all(run: Run, client: Client, sender: int, padding: bytes) -> None:
+    assert client.transport is not None
+    write = client.transport.write
+    done = run.done
+    window = run.window
+    loop = run.loop
+    prefix = b"PRIVMSG %s :" % CHANNEL if run.dialect == "irc" else b"MSG "
+    end = b"\r\n" if run.dialect == "irc" else b"\n"
+    template = prefix + MARK + b"M %d %d %d " + padding + end
+    clock = time.perf_counter_ns
+    for seq in range(run.m):
+        while seq - done[sender] >= window:
+            waiter: asyncio.Future[None] = loop.create_future()
+            run.waiters[sender] = waiter
+            await waiter
+        write(template % (sender, seq, clock()))
+
+
+def _percentile(sorted_values: Sequence[int], fraction: float) -> float:
+    if not sorted_values:
+        return 0.0
+    at = min(len(sorted_values) - 1, round(fraction * (len(sorted_values) - 1)))
+    return float(sorted_values[at])
+
+
+async def _race(run: Run, awaitable: asyncio.Future[None], timeout: float, what: str) -> None:
+    """Wait for ``awaitable``, failing early if the run fails, and at ``timeout``."""
+    done, _ = await asyncio.wait({awaitable, run.failed}, timeout=timeout, return_when="FIRST_COMPLETED")
+    if run.failed in done:
+        run.failed.result()
+    if awaitable not in done:
+        raise LoadError(f"timed out after {timeout:.0f}s while {what}")
+    awaitable.result()
+
+
+def _self_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def run_load(args: argparse.Namespace, result: LoadResult, clients: list[Client]) -> None:
+    run = Run(args.dialect, args.clients, args.senders, args.messages, args.window)
+    result.dialect, result.clients, result.senders = args.dialect, args.clients, args.senders
+    result.messages, result.window = args.messages, args.window
+    pid: int = args.server_pid
+    if args.senders == 0:
+        result.rss_before_kib = rss_kib(pid)
+    cpu_before_open = cpu_seconds(pid)
+    started = time.monotonic()
+    opening = asyncio.ensure_future(
+        _open(run, clients, host=args.host, port=args.port, count=args.clients, concurrency=args.concurrency)
+    )
+    try:
+        await _race(run, opening, args.connect_timeout, f"opening {args.clients} connections")
+    except (LoadError, OSError) as exc:
+        opening.cancel()
+        result.connected = sum(1 for c in clients if c.registered.done() and c.transport and not c.lost)
+        raise LoadError(f"{exc} ({result.connected} of {args.clients} registered)") from exc
+    result.connected = len(clients)
+    await _prove_ready(run, clients, started + args.connect_timeout)
+    result.connect_s = time.monotonic() - started
+    result.probes = run.probe_id
+    if args.senders == 0:
+        result.open_server_cpu_s = cpu_seconds(pid) - cpu_before_open
+        await asyncio.sleep(args.settle)
+        result.rss_after_kib = rss_kib(pid)
+        result.rss_per_conn_bytes = (result.rss_after_kib - result.rss_before_kib) * 1024 / args.clients
+        result.ok = True
+        return
+
+    padding = b"x" * max(1, args.payload_bytes)
+    cpu_before, self_before = cpu_seconds(pid), _self_cpu()
+    t0 = time.perf_counter()
+    senders = [asyncio.ensure_future(_send_all(run, clients[s], s, padding)) for s in range(args.senders)]
+    try:
+        await _race(run, run.all_done, args.timeout, "sending")
+    finally:
+        for task in senders:
+            task.cancel()
+        result.deliveries = sum(sum(c.next_seq) for c in clients)
+    elapsed = time.perf_counter() - t0
+    result.server_cpu_s = cpu_seconds(pid) - cpu_before
+    result.loadgen_cpu_s = _self_cpu() - self_before
+    for client in clients:
+        for sender in range(args.senders):
+            want = 0 if sender == client.index else args.messages
+            if client.next_seq[sender] != want:
+                raise LoadError(f"client {client.index} read {client.next_seq[sender]} of sender {sender}")
+    result.server_errors = run.server_errors
+    result.elapsed_s = elapsed
+    result.deliveries_per_s = result.deliveries / elapsed
+    result.messages_per_s = args.senders * args.messages / elapsed
+    result.server_cpu_us_per_delivery = result.server_cpu_s * 1e6 / result.deliveries
+    latencies = sorted(run.latencies_ns)
+    result.p50_us = _percentile(latencies, 0.50) / 1000
+    result.p99_us = _percentile(latencies, 0.99) / 1000
+    result.max_us = latencies[-1] / 1000 if latencies else 0.0
+    result.ok = True
+
+
+async def _main(args: argparse.Namespace) -> int:
+    result = LoadResult()
+    clients: list[Client] = []
+    try:
+        await run_load(args, result, clients)
+    except (LoadError, OSError) as exc:
+        result.error = str(exc) or type(exc).__name__
+    sys.stdout.write(json.dumps(asdict(result)) + "\n")
+    sys.stdout.flush()
+    # Keep the connections open until the runner has stopped the server (stdin closes), bounded.
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(loop.run_in_executor(None, sys.stdin.buffer.read), args.linger)
+    for client in clients:
+        if client.transport is not None:
+            client.transport.abort()
+    return 0 if result.ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.loadgen", description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--server-pid", type=int, required=True, help="whose CPU time and RSS to read")
+    parser.add_argument("--dialect", choices=["chat", "irc", "floor"], default="chat")
+    parser.add_argument("--clients", type=int, default=10, help="N: connections")
+    parser.add_argument("--senders", type=int, default=10, help="K: senders among them (0: idle RSS run)")
+    parser.add_argument("--messages", type=int, default=1000, help="M: messages per sender")
+    parser.add_argument("--window", type=int, default=4, help="W: unread messages a sender may have")
+    parser.add_argument("--payload-bytes", type=int, default=32, help="padding after the header")
+    parser.add_argument("--concurrency", type=int, default=100, help="connections being opened at once")
+    parser.add_argument("--connect-timeout", type=float, default=60.0)
+    parser.add_argument("--timeout", type=float, default=60.0, help="limit for the measured phase")
+    parser.add_argument("--settle", type=float, default=1.0, help="idle run: seconds before reading RSS")
+    parser.add_argument("--linger", type=float, default=60.0, help="most seconds to wait for stdin to close")
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="uvloop")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.senders > args.clients or (args.senders == 0 and args.clients < 2) or args.clients < 2:
+        raise SystemExit("need at least 2 clients and no more senders than clients")
+    raise_open_files_limit()
+    if args.loop == "uvloop":
+        try:
+            import uvloop  # noqa: PLC0415 - optional
+        except ImportError:
+            args.loop = "asyncio"
+        else:
+            return int(uvloop.run(_main(args)))
+    return asyncio.run(_main(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

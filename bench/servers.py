@@ -1,0 +1,162 @@
+"""The servers under test: how to start each one, find its port, and stop it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Literal
+
+from ._proc import LISTENING, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+#: How long a server may take to start listening.
+START_TIMEOUT = 15.0
+
+Kind = Literal["backend", "floor", "reference"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerSpec:
+    """One server of the comparison."""
+
+    name: str
+    kind: Kind
+    style: str  # the I/O style: select, threads, asyncio (miniircd: select)
+    dialect: Literal["chat", "irc", "floor"]
+    #: Connections the generator opens at once (miniircd listens with a backlog of 5).
+    concurrency: int = 100
+    #: Run on uvloop (asyncio backend: SANSIO_CHAT_UVLOOP=1; asyncio floor: --loop uvloop).
+    uvloop: bool = False
+
+    def argv(self, port: int) -> list[str]:
+        python = sys.executable
+        if self.kind == "backend":
+            return [
+                python, "-m", "adapters.cli", "serve", "--backend", self.style, "--host", HOST,
+                "--port", "0", "--rate-lines", "0", "--oper-password", secrets.token_hex(8),
+            ]  # fmt: skip
+        if self.kind == "floor":
+            loop = ["--loop", "uvloop"] if self.uvloop else []
+            return [python, "-m", f"bench.floors.{self.style}_floor", "--host", HOST, "--port", "0", *loop]
+        return [
+            python, "-m", "miniircd", "--listen", HOST, "--ports", str(port), *_miniircd_user(),
+        ]  # fmt: skip
+
+
+def _miniircd_user() -> list[str]:
+    """miniircd refuses to run as root unless told to stay root explicitly."""
+    return ["--setuid", "root"] if os.getuid() == 0 else []
+
+
+SERVERS: dict[str, ServerSpec] = {
+    spec.name: spec
+    for spec in (
+        ServerSpec(name="select", kind="backend", style="select", dialect="chat"),
+        ServerSpec(name="threads", kind="backend", style="threads", dialect="chat"),
+        ServerSpec(name="asyncio", kind="backend", style="asyncio", dialect="chat"),
+        ServerSpec(name="floor-select", kind="floor", style="selectors", dialect="floor"),
+        ServerSpec(name="floor-threads", kind="floor", style="threads", dialect="floor"),
+        ServerSpec(name="floor-asyncio", kind="floor", style="asyncio", dialect="floor"),
+        ServerSpec(name="miniircd", kind="reference", style="select", dialect="irc", concurrency=4),
+        # Not run by default: the asyncio pair again on uvloop.
+        ServerSpec(name="asyncio-uvloop", kind="backend", style="asyncio", dialect="chat", uvloop=True),
+        ServerSpec(name="floor-asyncio-uvloop", kind="floor", style="asyncio", dialect="floor", uvloop=True),
+    )
+}
+#: Which floor a backend is compared with.
+FLOOR_OF = {
+    "select": "floor-select",
+    "threads": "floor-threads",
+    "asyncio": "floor-asyncio",
+    "asyncio-uvloop": "floor-asyncio-uvloop",
+}
+
+
+class StartError(Exception):
+    """The server did not come up; the message carries the end of its log."""
+
+
+class RunningServer:
+    """A started server process, its port, and its log file."""
+
+    def __init__(self, spec: ServerSpec, log_path: Path) -> None:
+        self.spec = spec
+        self.log_path = log_path
+        port = free_port(HOST) if spec.kind == "reference" else 0
+        self._log: IO[bytes] = log_path.open("wb")
+        env = dict(os.environ)
+        env.pop("SANSIO_CHAT_UVLOOP", None)
+        if spec.uvloop:
+            env["SANSIO_CHAT_UVLOOP"] = "1"
+        self.process = subprocess.Popen(
+            spec.argv(port),
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=self._log,
+            start_new_session=True,  # a Ctrl-C at the terminal reaches the runner only
+        )
+        self.pid = self.process.pid
+        try:
+            self.port = port or self._port_from_log()
+            self._wait_connectable()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _port_from_log(self) -> int:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            match = LISTENING.search(self.log_path.read_bytes())
+            if match:
+                return int(match[1])
+            self._check_alive()
+            time.sleep(0.05)
+        raise StartError(
+            f"{self.spec.name} did not log its port within {START_TIMEOUT:.0f}s{self.log_tail()}"
+        )
+
+    def _wait_connectable(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            self._check_alive()
+            try:
+                with socket.create_connection((HOST, self.port), timeout=1.0):
+                    return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise StartError(f"{self.spec.name} is not accepting on port {self.port}") from None
+                time.sleep(0.05)
+
+    def _check_alive(self) -> None:
+        status = self.process.poll()
+        if status is not None:
+            raise StartError(f"{self.spec.name} exited with status {status}{self.log_tail()}")
+
+    def log_tail(self, lines: int = 6) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return (": " + " | ".join(text[-lines:])) if text else ""
+
+    def exit_status(self) -> int | None:
+        return self.process.poll()
+
+    def stop(self) -> None:
+        """Kill it: what it does on shutdown is not measured, and closing 10k clients is slow."""
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(10)
+        self._log.close()
