@@ -56,7 +56,11 @@ def _non_negative_float(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sansio-chat", description="A multi-client TCP chat server.")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the server until SIGINT or SIGTERM")
+    serve = commands.add_parser(
+        "serve",
+        help="run the server until SIGINT or SIGTERM",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     serve.add_argument("--backend", choices=sorted(BACKENDS), default=DEFAULT_BACKEND)
     serve.add_argument("--host", default=None, help="address to listen on (default: :: dual stack)")
     serve.add_argument("--port", type=_non_negative_int, default=7777, help="0 picks a free port")
