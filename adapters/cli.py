@@ -53,29 +53,47 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+class _HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Show each option's default, except where there is none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sansio-chat", description="A multi-client TCP chat server.")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
         "serve",
         help="run the server until SIGINT or SIGTERM",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpWithDefaults,
     )
-    serve.add_argument("--backend", choices=sorted(BACKENDS), default=DEFAULT_BACKEND)
+    serve.add_argument("--backend", choices=sorted(BACKENDS), default=DEFAULT_BACKEND, help="I/O backend")
     serve.add_argument("--host", default=None, help="address to listen on (default: :: dual stack)")
     serve.add_argument("--port", type=_non_negative_int, default=7777, help="0 picks a free port")
-    serve.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.CHAT.value)
+    serve.add_argument(
+        "--mode", choices=[m.value for m in Mode], default=Mode.CHAT.value, help="the lab stage to serve"
+    )
     serve.add_argument("--oper-password", default=None, help=f"default: ${PASSWORD_ENV}, else random")
-    serve.add_argument("--max-clients", type=_positive, default=DEFAULT_MAX_CLIENTS)
-    serve.add_argument("--max-line-bytes", type=_positive, default=DEFAULT_MAX_LINE_BYTES)
-    serve.add_argument("--max-pending-bytes", type=_positive, default=DEFAULT_MAX_PENDING_BYTES)
+    serve.add_argument("--max-clients", type=_positive, default=DEFAULT_MAX_CLIENTS, help="clients at once")
+    serve.add_argument(
+        "--max-line-bytes", type=_positive, default=DEFAULT_MAX_LINE_BYTES, help="longest line accepted"
+    )
+    serve.add_argument(
+        "--max-pending-bytes",
+        type=_positive,
+        default=DEFAULT_MAX_PENDING_BYTES,
+        help="unsent output after which a client is dropped as too slow",
+    )
     serve.add_argument(
         "--rate-lines",
         type=_non_negative_float,
         default=DEFAULT_RATE_LINES,
         help="lines/s per client (0: off)",
     )
-    serve.add_argument("--rate-burst", type=_positive, default=DEFAULT_RATE_BURST)
+    serve.add_argument("--rate-burst", type=_positive, default=DEFAULT_RATE_BURST, help="lines at once")
     serve.add_argument(
         "--selector",
         choices=["default", "select"],
@@ -83,7 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="select backend only: the OS's best selector (epoll) or classic select()",
     )
     serve.add_argument(
-        "--log-level", choices=["debug", "info", "warning", "error"], default="info", type=str.lower
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default="info",
+        type=str.lower,
+        help="what to log on stderr",
     )
     return parser
 
