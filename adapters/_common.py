@@ -38,6 +38,8 @@ from sansio_chat import (
 
 log = logging.getLogger("sansio_chat")
 
+#: Idle seconds after some work before freed memory is handed back to the OS.
+TRIM_AFTER_IDLE_SECONDS = 1.0
 #: Bytes asked of the kernel per read.
 RECV_SIZE = 64 * 1024
 #: How long shutdown waits for clients to take their last bytes before closing anyway.
@@ -302,6 +304,32 @@ class OutputQueue:
     def clear(self) -> None:
         self.chunks.clear()
         self._offset = 0
+
+
+def _find_malloc_trim() -> Callable[[int], int] | None:
+    try:
+        import ctypes  # noqa: PLC0415 - only where the C library has malloc_trim
+
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError, ImportError):
+        return None
+    return trim
+
+
+_malloc_trim = _find_malloc_trim()
+
+
+def release_free_memory() -> None:
+    """Hand memory freed after a burst (joins announced to everyone) back to the OS.
+
+    glibc keeps freed heap memory for reuse; after a burst of joins each
+    client's output buffer briefly held hundreds of notices, and without a
+    trim that high-water mark would stay in the server's RSS for good.  Called
+    when the server goes idle; a no-op where the C library has no
+    ``malloc_trim``.
+    """
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 
 def announce(listener: socket.socket, backend: str, config: ServerConfig) -> None:

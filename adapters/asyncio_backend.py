@@ -30,6 +30,7 @@ from ._common import (
     LINGER_SECONDS,
     LISTEN_BACKLOG,
     SHUTDOWN_FLUSH_SECONDS,
+    TRIM_AFTER_IDLE_SECONDS,
     CoreDriver,
     ServeOptions,
     announce,
@@ -38,6 +39,7 @@ from ._common import (
     log,
     open_listener,
     raise_open_files_limit,
+    release_free_memory,
 )
 
 #: Set to ``1`` to run the event loop on uvloop (when it is importable).
@@ -199,6 +201,8 @@ class _Server:
         self.stop_requested: asyncio.Future[None] = loop.create_future()
         self._stopping = False
         self._all_closed = asyncio.Event()
+        self._last_pass = 0.0  # loop time of the last pass
+        self._trim: asyncio.TimerHandle | None = None
 
     def new_connection(self) -> _Connection:
         return _Connection(self)
@@ -263,8 +267,11 @@ class _Server:
             self.loop.call_soon(self._run_pass)
 
     def _run_pass(self) -> None:
-        """Flush every dirty connection once, FIN the closed ones, report drains, arm the flood timer."""
+        """Flush every dirty connection once, FIN the closed ones, arm the flood and idle timers."""
         self._pass_scheduled = False
+        self._last_pass = self.loop.time()
+        if self._trim is None:
+            self._trim = self.loop.call_later(TRIM_AFTER_IDLE_SECONDS, self._trim_when_idle)
         dirty = self._dirty
         if dirty:
             self._dirty = []
@@ -290,6 +297,15 @@ class _Server:
             self._wakeup.cancel()
         self._wakeup_at = when  # not handle.when(): uvloop's handle for a due time has none
         self._wakeup = self.loop.call_at(when, self._on_wakeup)
+
+    def _trim_when_idle(self) -> None:
+        """A quiet second after some work: hand freed memory back to the OS."""
+        idle = self.loop.time() - self._last_pass
+        if idle < TRIM_AFTER_IDLE_SECONDS:
+            self._trim = self.loop.call_later(TRIM_AFTER_IDLE_SECONDS - idle, self._trim_when_idle)
+            return
+        self._trim = None
+        release_free_memory()
 
     def _on_wakeup(self) -> None:
         self._wakeup = None

@@ -25,6 +25,7 @@ from ._common import (
     OUT_OF_RESOURCES,
     RECV_SIZE,
     SHUTDOWN_FLUSH_SECONDS,
+    TRIM_AFTER_IDLE_SECONDS,
     CoreDriver,
     ServeOptions,
     announce,
@@ -33,6 +34,7 @@ from ._common import (
     log,
     open_listener,
     raise_open_files_limit,
+    release_free_memory,
 )
 
 #: Descriptors ``select()`` can watch (FD_SETSIZE), less a few for the listener and wakeup.
@@ -107,8 +109,13 @@ class SelectorServer:
         self._signals += 1
 
     def _serve_until_signal(self) -> None:
+        busy = False
         while not self._signals:
-            self._pass(self._timeout(None))
+            if self._pass(self._timeout(TRIM_AFTER_IDLE_SECONDS if busy else None)):
+                busy = True
+            elif busy:  # a quiet second after some work
+                release_free_memory()
+                busy = False
 
     def _shut_down(self) -> None:
         """Tell everyone, stop accepting, flush with a lingering close, all within a bound."""
@@ -137,8 +144,10 @@ class SelectorServer:
         present = [c for c in candidates if c is not None]
         return max(0.0, min(present)) if present else None
 
-    def _pass(self, timeout: float | None) -> None:
-        for key, mask in self._selector.select(timeout):
+    def _pass(self, timeout: float | None) -> int:
+        """One loop pass; returns how many ready events it handled."""
+        events = self._selector.select(timeout)
+        for key, mask in events:
             data = key.data
             if data is None:
                 self._accept()
@@ -157,6 +166,7 @@ class SelectorServer:
             self._expire_lingering()
         if self._accept_paused_until is not None and self._accept_paused_until <= time.monotonic():
             self._resume_accepting()
+        return len(events)
 
     # -- accepting ----------------------------------------------------------
 

@@ -75,6 +75,7 @@ from ._common import (
     OUT_OF_RESOURCES,
     RECV_SIZE,
     SHUTDOWN_FLUSH_SECONDS,
+    TRIM_AFTER_IDLE_SECONDS,
     CoreDriver,
     OutputQueue,
     ServeOptions,
@@ -84,6 +85,7 @@ from ._common import (
     log,
     open_listener,
     raise_open_files_limit,
+    release_free_memory,
 )
 
 #: Stack size of the reader threads.  Their code is shallow, and there may be thousands.
@@ -461,9 +463,16 @@ class ThreadsServer:
         lock, driver, selector = self._lock, self._driver, self._selector
         selector.register(self._writer_r, selectors.EVENT_READ)
         timeout: float | None = None
+        busy = False
         while True:
             has_room = []
-            for key, _ in selector.select(timeout):
+            ready = selector.select(TRIM_AFTER_IDLE_SECONDS if busy and timeout is None else timeout)
+            if ready:
+                busy = True
+            elif busy and timeout is None:  # a quiet second after some work
+                release_free_memory()
+                busy = False
+            for key, _ in ready:
                 if key.fileobj is self._writer_r:
                     _drain(self._writer_r)
                 else:
