@@ -18,10 +18,6 @@ def assert_quiet_log(server: ServerProcess, *, allowed: Sequence[str] = ()) -> N
     assert not loud, f"{server.backend}: warnings or errors in the server's log: {loud[:10]}"
 
 
-def without(lines: Sequence[str], unwanted: str) -> list[str]:
-    return [line for line in lines if not line.startswith(unwanted)]
-
-
 def assert_same_order(sequences: dict[str, list[str]]) -> list[str]:
     """Every sequence is the same; returns it (messages from a peer's point of view must agree)."""
     items = iter(sequences.items())

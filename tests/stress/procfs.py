@@ -6,6 +6,7 @@ import os
 import re
 import resource
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,25 @@ def _status(pid: int, field: str) -> int:
 def rss_kib(pid: int) -> int:
     """Resident set size now (VmRSS), in KiB."""
     return _status(pid, "VmRSS")
+
+
+def settled_rss_kib(pid: int, *, quiet: float = 2.0, timeout: float = 15.0, tolerance: int = 64) -> int:
+    """VmRSS once it has stayed within ``tolerance`` KiB for ``quiet`` seconds (bounded polling).
+
+    An idle server may hand freed memory back to the OS a moment after a
+    burst; there is nothing to wait on but the number itself.
+    """
+    deadline = time.monotonic() + timeout
+    value = rss_kib(pid)
+    since = time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now_value = rss_kib(pid)
+        if abs(now_value - value) > tolerance:
+            value, since = now_value, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            break
+    return value
 
 
 def peak_rss_kib(pid: int) -> int:

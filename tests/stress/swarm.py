@@ -36,7 +36,6 @@ TIMEOUT = 30.0
 SELECT_SLICE = 0.05
 
 _WELCOME = re.compile(r"\[server\] Welcome to the chat, (guest(\d+))! Type HELP for the list of commands\.")
-_CHAT_LINE = re.compile(r"\[[^\[\]\s]+\] .*", re.DOTALL)
 _LINGER_RESET = struct.pack("ii", 1, 0)
 
 
@@ -136,7 +135,6 @@ class Swarm:
         self._awaiting = 0  # barriers not yet answered
         self.done_count = 0  # peers that reached EOF or failed
         self.fin_on_eof = False  # answer the server's FIN with ours, as most clients do
-        self.recv_calls = 0
 
     # -- opening ----------------------------------------------------------------
 
@@ -313,7 +311,6 @@ class Swarm:
         except OSError as exc:
             self._failed(peer, exc)
             return
-        self.recv_calls += 1
         if not data:
             peer.eof = True
             if self.fin_on_eof and not peer.write_closed:
@@ -478,8 +475,3 @@ class Swarm:
         else:
             self._selector.modify(peer.sock, wanted, peer)
         peer.mask = wanted
-
-
-def well_formed(lines: Iterable[str]) -> list[str]:
-    """The lines that are not ``[sender] text`` (should be none)."""
-    return [line for line in lines if not _CHAT_LINE.fullmatch(line)]
