@@ -338,6 +338,9 @@ def announce(listener: socket.socket, backend: str, config: ServerConfig) -> Non
     log.info("listening on %s (backend %s, mode %s)", address, backend, config.mode.value)
 
 
+#: How long a connection the core has closed may take to take its last bytes;
+#: after that it is dropped, so a client that never reads cannot hold it forever.
+CLOSE_FLUSH_SECONDS = 10.0
 #: After the last byte is flushed and a FIN sent, how long a closing connection is
 #: still read (and the bytes discarded) so that its unread input cannot turn the
 #: close into a reset that destroys the last lines in flight to the client.

@@ -21,6 +21,7 @@ from sansio_chat import ConnId
 from ._common import (
     ACCEPT_BACKOFF_SECONDS,
     ACCEPTS_PER_PASS,
+    CLOSE_FLUSH_SECONDS,
     LINGER_SECONDS,
     OUT_OF_RESOURCES,
     RECV_SIZE,
@@ -44,7 +45,7 @@ SELECT_MAX_CLIENTS = 1000
 class _Connection:
     """One client socket and what the loop knows about it."""
 
-    __slots__ = ("closing", "conn", "dirty", "eof", "linger_until", "mask", "out", "paused", "sock")
+    __slots__ = ("closing", "conn", "deadline", "dirty", "eof", "fin_sent", "mask", "out", "paused", "sock")
 
     def __init__(self, conn: ConnId, sock: socket.socket) -> None:
         self.conn = conn
@@ -55,7 +56,8 @@ class _Connection:
         self.paused = False  # flood control: the core asked us to stop reading
         self.eof = False  # the peer sent FIN
         self.closing = False  # the core closed it: flush, FIN, then linger
-        self.linger_until: float | None = None  # set once our FIN is sent
+        self.fin_sent = False  # closing, flushed, FIN sent: lingering
+        self.deadline = 0.0  # closing: when it is closed anyway
 
 
 class SelectorServer:
@@ -70,7 +72,7 @@ class SelectorServer:
         self._driver = CoreDriver(options, self)
         self._conns: dict[ConnId, _Connection] = {}
         self._dirty: list[_Connection] = []  # got output this pass, not yet written
-        self._lingering: dict[ConnId, _Connection] = {}
+        self._closing_conns: dict[ConnId, _Connection] = {}  # closing connections, with deadlines
         self._accept_paused_until: float | None = None
         self._signals = 0
         self._wakeup_r, self._wakeup_w = socket.socketpair()
@@ -134,13 +136,13 @@ class SelectorServer:
     def _timeout(self, limit: float | None) -> float | None:
         """Sleep no longer than the next thing the loop must do by itself."""
         wakeup = self._driver.seconds_to_wakeup()
-        if not self._lingering and self._accept_paused_until is None:  # the usual case, kept cheap
+        if not self._closing_conns and self._accept_paused_until is None:  # the usual case, kept cheap
             return wakeup if limit is None or (wakeup is not None and wakeup < limit) else limit
         now = time.monotonic()
         candidates = [limit, wakeup]
         if self._accept_paused_until is not None:
             candidates.append(self._accept_paused_until - now)
-        candidates.extend(c.linger_until - now for c in self._lingering.values() if c.linger_until)
+        candidates.extend(c.deadline - now for c in self._closing_conns.values())
         present = [c for c in candidates if c is not None]
         return max(0.0, min(present)) if present else None
 
@@ -162,8 +164,8 @@ class SelectorServer:
         if wakeup is not None and wakeup <= 0:
             self._driver.tick()
         self._flush_dirty()
-        if self._lingering:
-            self._expire_lingering()
+        if self._closing_conns:
+            self._expire_closing()
         if self._accept_paused_until is not None and self._accept_paused_until <= time.monotonic():
             self._resume_accepting()
         return len(events)
@@ -308,6 +310,9 @@ class SelectorServer:
             return
         conn.closing = True
         conn.paused = False
+        # A client that will not take its last bytes cannot hold the connection forever.
+        conn.deadline = time.monotonic() + CLOSE_FLUSH_SECONDS
+        self._closing_conns[conn.conn] = conn
         if not conn.out:
             self._finish(conn)
         else:
@@ -342,20 +347,21 @@ class SelectorServer:
         except OSError:
             self._close_now(conn)
             return
-        conn.linger_until = time.monotonic() + LINGER_SECONDS
-        self._lingering[conn.conn] = conn
+        conn.fin_sent = True
+        conn.deadline = time.monotonic() + LINGER_SECONDS
+        self._closing_conns[conn.conn] = conn
         self._update(conn)
 
-    def _expire_lingering(self) -> None:
+    def _expire_closing(self) -> None:
         now = time.monotonic()
-        for conn in list(self._lingering.values()):
-            if conn.linger_until is not None and conn.linger_until <= now:
+        for conn in list(self._closing_conns.values()):
+            if conn.deadline <= now:
                 self._close_now(conn)
 
     def _close_now(self, conn: _Connection) -> None:
         if self._conns.pop(conn.conn, None) is None:
             return
-        self._lingering.pop(conn.conn, None)
+        self._closing_conns.pop(conn.conn, None)
         if conn.mask:
             self._selector.unregister(conn.sock)
             conn.mask = 0
@@ -366,7 +372,7 @@ class SelectorServer:
         """Register for exactly the events this connection needs now."""
         wanted = 0
         if conn.closing:
-            if conn.linger_until is not None:
+            if conn.fin_sent:
                 wanted = selectors.EVENT_READ
             elif conn.out:
                 wanted = selectors.EVENT_WRITE

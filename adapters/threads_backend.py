@@ -71,6 +71,7 @@ from sansio_chat import ConnId
 from ._common import (
     ACCEPT_BACKOFF_SECONDS,
     ACCEPTS_PER_PASS,
+    CLOSE_FLUSH_SECONDS,
     LINGER_SECONDS,
     OUT_OF_RESOURCES,
     RECV_SIZE,
@@ -90,9 +91,6 @@ from ._common import (
 
 #: Stack size of the reader threads.  Their code is shallow, and there may be thousands.
 THREAD_STACK_SIZE = 256 * 1024
-#: How long a connection the core has closed may take to take its last bytes,
-#: so that a client that never reads cannot keep its reader thread forever.
-CLOSE_FLUSH_SECONDS = 10.0
 #: How often the shutdown wait checks for a second signal.
 SIGNAL_CHECK_SECONDS = 0.1
 #: How long the end of ``run`` waits for the readers of connections it shut down.
