@@ -121,7 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description="sansio-chat benchmarks")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run servers side by side and write results, docs table and plot")
-    run.add_argument("--quick", action="store_true", help="small shapes (idle 1k): under 2 minutes")
+    run.add_argument(
+        "--quick", action="store_true", help="smaller shapes, no 1000x10, idle 500: under 2 minutes"
+    )
     run.add_argument(
         "--shapes", default="", help="comma-separated: 10x10,100x10,1000x10,idle10k (quick: idle1k)"
     )

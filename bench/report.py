@@ -93,12 +93,23 @@ def markdown(document: dict[str, Any]) -> str:
 
 
 def _failure(text: str) -> str:
+    exited = re.search(r"; (server exited with status -?\d+)", text)
+    if exited:  # keep the client's view, the status and the server's last log line (its error)
+        last_line = text[exited.end() :].lstrip(": ").rsplit(" | ", maxsplit=1)[-1].strip()
+        text = f"{text[: exited.start()]}; {exited[1]}: {last_line}"
     return _short(text) if text.startswith("skipped") else "failed: " + _short(text)
 
 
 def _short(text: str, limit: int = 200) -> str:
     text = text.replace("|", "/").replace("\n", " ")
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _colour_index(server: str) -> int:
+    """tab20 pairs: a backend in the dark shade, its floor in the light one; miniircd grey."""
+    base = server.removeprefix("floor-")
+    pairs = {"select": 0, "threads": 2, "asyncio": 4, "asyncio-uvloop": 8, "miniircd": 14}
+    return pairs.get(base, 16) + (1 if server.startswith("floor-") else 0)
 
 
 def _ordered(names: Any) -> list[str]:
@@ -125,6 +136,7 @@ def plot(document: dict[str, Any], path: Path = PLOT) -> bool:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt  # noqa: PLC0415
+        from matplotlib.ticker import FuncFormatter  # noqa: PLC0415
     except ImportError:
         return False
     summary: dict[str, dict[str, dict[str, Any]]] = document["summary"]
@@ -132,14 +144,16 @@ def plot(document: dict[str, Any], path: Path = PLOT) -> bool:
     idle_shapes = [s for s in summary if s.startswith("idle")]
     servers = _ordered({name for shape in summary.values() for name in shape})
     panels: list[tuple[str, Sequence[str], str, float, bool]] = [
-        ("server CPU per delivery (µs)", load_shapes, "server_cpu_us_per_delivery", 1.0, False),
+        ("server CPU per delivery (µs, log scale)", load_shapes, "server_cpu_us_per_delivery", 1.0, True),
         ("p99 latency (ms, log scale)", load_shapes, "p99_us", 1e-3, True),
     ]
     if idle_shapes:
-        panels.append(("RSS per idle connection (KiB)", idle_shapes, "rss_per_conn_bytes", 1 / 1024, False))
+        panels.append(
+            ("RSS per idle connection (KiB, log scale)", idle_shapes, "rss_per_conn_bytes", 1 / 1024, True)
+        )
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.4), squeeze=False)
     width = 0.8 / max(1, len(servers))
-    colours = plt.get_cmap("tab10")
+    palette = plt.get_cmap("tab20")
     for ax, (title, shapes, figure, scale, log) in zip(axes[0], panels, strict=True):
         for i, server in enumerate(servers):
             xs, ys = [], []
@@ -149,17 +163,23 @@ def plot(document: dict[str, Any], path: Path = PLOT) -> bool:
                     xs.append(j + (i - (len(servers) - 1) / 2) * width)
                     ys.append(float(value) * scale)
             hatch = "//" if server.startswith("floor") else None
-            ax.bar(xs, ys, width, label=server, color=colours(i), hatch=hatch)
+            ax.bar(xs, ys, width, label=server, color=palette(_colour_index(server)), hatch=hatch)
         ax.set_xticks(range(len(shapes)), shapes)
         ax.set_title(title)
         if log:
             ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+            ax.yaxis.set_minor_formatter(
+                FuncFormatter(lambda value, _: f"{value:g}" if f"{value:.0e}"[0] in "25" else "")
+            )
+            ax.tick_params(axis="y", which="minor", labelsize=7)
         ax.grid(axis="y", alpha=0.3)
-    axes[0][0].legend(fontsize=8)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
     fig.suptitle(
         f"sansio-chat benchmarks, {document['meta']['date']} (medians of {document['meta']['reps']})"
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True

@@ -122,7 +122,7 @@ def run_one(spec: ServerSpec, shape: Shape, rep: int, logs: Path) -> RunRecord:
                 status = server.process.wait(2.0)
         if status is not None:
             record.ok = False
-            record.error = f"{record.error}; server exited with status {status}{server.log_tail(3)}"
+            record.error = f"{record.error}; server exited with status {status}{server.log_tail(1)}"
     finally:
         server.stop()
         with contextlib.suppress(OSError):
