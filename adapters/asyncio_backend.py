@@ -27,6 +27,7 @@ from typing import Any, cast
 from sansio_chat import ConnId
 
 from ._common import (
+    CLOSE_FLUSH_SECONDS,
     LINGER_SECONDS,
     LISTEN_BACKLOG,
     SHUTDOWN_FLUSH_SECONDS,
@@ -69,10 +70,10 @@ class _Connection(asyncio.Protocol):
     """
 
     __slots__ = (
+        "close_by",
         "conn",
         "fin_sent",
         "linger",
-        "linger_mark",
         "out",
         "paused",
         "peer_eof",
@@ -92,7 +93,7 @@ class _Connection(asyncio.Protocol):
         self.peer_eof = False  # the client sent its FIN: nothing more to read
         self.fin_sent = False  # closing: the last write and the FIN are with the transport
         self.linger: asyncio.TimerHandle | None = None
-        self.linger_mark = 0  # closing: buffer size at the last linger check
+        self.close_by = 0.0  # closing: loop time by which it is closed anyway
 
     # -- transport callbacks -------------------------------------------------
 
@@ -165,7 +166,7 @@ class _Connection(asyncio.Protocol):
             transport.close()  # nothing left to read: close once the buffer is out
         else:
             transport.write_eof()  # the transport sends the FIN after its buffer
-        self.linger_mark = transport.get_write_buffer_size()
+        self.close_by = self.server.loop.time() + CLOSE_FLUSH_SECONDS
         self._arm_linger()
 
     def _arm_linger(self) -> None:
@@ -179,11 +180,10 @@ class _Connection(asyncio.Protocol):
         size = transport.get_write_buffer_size()
         if not size:
             transport.close()  # flushed, FIN sent, lingered: done
-        elif size < self.linger_mark:
-            self.linger_mark = size  # still draining, slowly: wait on
-            self._arm_linger()
+        elif self.server.loop.time() < self.close_by:
+            self._arm_linger()  # still taking its last bytes: wait on
         else:
-            transport.abort()  # the client stopped reading: what is left cannot be delivered
+            transport.abort()  # it would not take them in time: what is left cannot be delivered
 
 
 class _Server:
