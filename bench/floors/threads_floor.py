@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sys
 import threading
 
 from . import RECV_SIZE, announce, listen, parse_args, relayed
@@ -87,10 +88,22 @@ def main() -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             joined += 1
             conn = _Conn(sock, joined, hub.lock)
+            try:
+                threading.Thread(target=hub.write_loop, args=(conn,), daemon=True).start()
+            except RuntimeError as exc:  # out of threads: refuse this client, keep serving the others
+                print(f"floor: refusing a client: {exc}", file=sys.stderr, flush=True)
+                sock.close()
+                continue
             with hub.lock:
                 hub.conns[conn] = None
-            threading.Thread(target=hub.read_loop, args=(conn,), daemon=True).start()
-            threading.Thread(target=hub.write_loop, args=(conn,), daemon=True).start()
+            try:
+                threading.Thread(target=hub.read_loop, args=(conn,), daemon=True).start()
+            except RuntimeError as exc:
+                print(f"floor: refusing a client: {exc}", file=sys.stderr, flush=True)
+                with hub.lock:
+                    hub.conns.pop(conn, None)
+                    conn.closed = True
+                    conn.wake.notify()
 
 
 if __name__ == "__main__":
