@@ -113,9 +113,11 @@ class SelectorServer:
     def _serve_until_signal(self) -> None:
         busy = False
         while not self._signals:
-            if self._pass(self._timeout(TRIM_AFTER_IDLE_SECONDS if busy else None)):
+            timeout = self._timeout(None)
+            idle_wait = busy and timeout is None  # nothing is due: wait a second, then trim
+            if self._pass(TRIM_AFTER_IDLE_SECONDS if idle_wait else timeout):
                 busy = True
-            elif busy:  # a quiet second after some work
+            elif idle_wait:  # a quiet second after some work
                 release_free_memory()
                 busy = False
 
