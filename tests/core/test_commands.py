@@ -6,6 +6,7 @@ import pytest
 
 from sansio_chat import Close, Log, Send, ServerConfig
 from tests.core_driver import OPER_PASSWORD, Client, FakeNetwork
+from tests.expected import HELP
 
 # -- MSG ---------------------------------------------------------------------
 
@@ -505,18 +506,6 @@ def test_operator_status_survives_a_nick_change(room: tuple[Client, Client, Clie
 
 
 # -- HELP and PING -----------------------------------------------------------
-
-HELP = [
-    "[server] Commands (case-insensitive):",
-    "[server]   MSG <text>                send <text> to everyone else",
-    "[server]   NICK <nickname>           change your nickname",
-    "[server]   WHO                       list connected users",
-    "[server]   QUIT [<text>]             leave, with an optional last message",
-    "[server]   OPER <password>           become an operator",
-    "[server]   KILL <nickname> [<text>]  disconnect a user (operators only)",
-    "[server]   PING [<token>]            the server answers PONG <token>",
-    "[server]   HELP                      this list",
-]
 
 
 def test_help_lists_every_command_with_its_syntax(net: FakeNetwork) -> None:

@@ -13,8 +13,7 @@ from sansio_chat import (
     ServerConfig,
 )
 from tests.core_driver import FakeNetwork
-
-WELCOME = "[server] Welcome to the chat, {}! Type HELP for the list of commands."
+from tests.expected import WELCOME
 
 
 def test_first_line_is_the_welcome_with_the_guest_nickname(net: FakeNetwork) -> None:
