@@ -16,7 +16,14 @@ from ._events import ConnId
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Send:
-    """Queue ``data`` for each connection in ``conns``, in that call's order."""
+    """Queue ``data`` for each connection in ``conns``, in that call's order.
+
+    ``data`` may hold several lines: consecutive lines to the same recipients
+    within one ``receive`` call come as one ``Send``.  A sender's broadcasts
+    name the same ``conns`` tuple object until membership changes, so a
+    backend may keep its lookup of a tuple's connections and reuse it when
+    the same object comes back (``adapters/_table.py`` does).
+    """
 
     conns: tuple[ConnId, ...]
     data: bytes

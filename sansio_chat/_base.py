@@ -31,12 +31,21 @@ class ServerBase:
 
     ``receive`` is the only entry point.  Each call returns the actions it
     produced, in the order a backend must carry them out.
+
+    Consecutive sends to the same recipients tuple (the same object) within
+    one call become a single ``Send`` of the joined bytes.  A read often
+    carries a burst of lines from one sender; each recipient then gets one
+    queue entry for the burst instead of one per line, with the same bytes
+    in the same order.
     """
 
     def __init__(self, config: ServerConfig | None = None) -> None:
         self.config = config if config is not None else ServerConfig()
         self._now = 0.0
         self._actions: list[Action] = []
+        # The send being gathered: its recipients and its parts, not yet an action.
+        self._batch_conns: tuple[ConnId, ...] | None = None
+        self._batch: list[bytes] = []
         # Open connections, in connection order (a dict used as an ordered set).
         self._conns: dict[ConnId, None] = {}
         self._shutting_down = False
@@ -47,6 +56,7 @@ class ServerBase:
         """Consume one event; return what the backend must do, in order."""
         actions: list[Action] = []
         self._actions = actions
+        self._batch_conns = None  # nothing gathered is carried over, even after a failure
         match event:
             case DataReceived(conn=conn, data=data):
                 if conn in self._conns:
@@ -68,6 +78,8 @@ class ServerBase:
                     self._on_shutdown()
             case _:
                 assert_never(event)
+        if self._batch_conns is not None:
+            self._end_batch()
         return actions
 
     @property
@@ -89,39 +101,62 @@ class ServerBase:
 
     def _open(self, conn: ConnId, peer: str) -> None:
         if self._shutting_down:
-            self._actions.append(Close(conn=conn))
+            self._emit(Close(conn=conn))
             return
         if len(self._conns) >= self.config.max_clients:
             self._log(LogLevel.WARNING, f"refused {peer}: server full")
             self._on_refused(conn)
-            self._actions.append(Close(conn=conn))
+            self._emit(Close(conn=conn))
             return
         self._conns[conn] = None
         self._on_open(conn, peer)
 
     def _send(self, conns: tuple[ConnId, ...], data: bytes) -> None:
-        """Queue ``data`` for open connections: one action, whatever the number of recipients."""
-        self._actions.append(Send(conns=conns, data=data))
+        """Queue ``data`` for open connections: one action, whatever the number of recipients.
+
+        Joined to the previous send when that went to the very same tuple and
+        nothing came between.
+        """
+        if conns is self._batch_conns:
+            self._batch.append(data)
+            return
+        if self._batch_conns is not None:
+            self._end_batch()
+        self._batch_conns = conns
+        self._batch = [data]
+
+    def _end_batch(self) -> None:
+        """Turn the gathered send into its action (there is one)."""
+        conns, batch = self._batch_conns, self._batch
+        assert conns is not None
+        self._batch_conns = None
+        self._actions.append(Send(conns=conns, data=batch[0] if len(batch) == 1 else b"".join(batch)))
+
+    def _emit(self, action: Action) -> None:
+        """Add any other action, after the send being gathered."""
+        if self._batch_conns is not None:
+            self._end_batch()
+        self._actions.append(action)
 
     def _send_unaccounted(self, conn: ConnId, data: bytes) -> None:
         """Queue ``data`` for a connection that is not open (being refused)."""
-        self._actions.append(Send(conns=(conn,), data=data))
+        self._emit(Send(conns=(conn,), data=data))
 
     def _close(self, conn: ConnId) -> None:
         """Forget an open connection; the backend flushes it, then closes it."""
         self._forget(conn)
-        self._actions.append(Close(conn=conn))
+        self._emit(Close(conn=conn))
 
     def _abort(self, conn: ConnId) -> None:
         """Forget an open connection; the backend drops its queue and closes it."""
         self._forget(conn)
-        self._actions.append(Abort(conn=conn))
+        self._emit(Abort(conn=conn))
 
     def _forget(self, conn: ConnId) -> None:
         del self._conns[conn]
 
     def _log(self, level: LogLevel, message: str) -> None:
-        self._actions.append(Log(level=level, message=message))
+        self._emit(Log(level=level, message=message))
 
     # -- what subclasses define -------------------------------------------
 
@@ -234,7 +269,7 @@ class LineServerBase(ServerBase):
                 if not reader.paused:
                     reader.paused = True
                     self._paused[conn] = reader
-                    self._actions.append(PauseReading(conn=conn))
+                    self._emit(PauseReading(conn=conn))
                 return
             self._on_line(reader, item)
         if conn not in open_conns:
@@ -242,7 +277,7 @@ class LineServerBase(ServerBase):
         if reader.paused:
             reader.paused = False
             del self._paused[conn]
-            self._actions.append(ResumeReading(conn=conn))
+            self._emit(ResumeReading(conn=conn))
         if reader.at_eof:
             self._on_stream_end(conn)
 

@@ -49,6 +49,7 @@ from ._replies import (
     UserList,
     Welcome,
 )
+from ._roster import Roster
 from ._text_dialect import Dialect, TextDialect
 
 _FAULT_ERRORS = {
@@ -60,7 +61,7 @@ _FAULT_ERRORS = {
 class _User:
     """A connected user: the chat-level state of one connection."""
 
-    __slots__ = ("conn", "is_operator", "key", "nick", "oper_failures")
+    __slots__ = ("conn", "is_operator", "key", "nick", "only", "oper_failures")
 
     def __init__(self, conn: ConnId, nick: str) -> None:
         self.conn = conn
@@ -68,6 +69,7 @@ class _User:
         self.key = nick_key(nick)
         self.is_operator = False
         self.oper_failures = 0
+        self.only = (conn,)  # the recipients of replies: one tuple, so that replies batch
 
 
 class ChatServerState(LineServerBase):
@@ -82,7 +84,7 @@ class ChatServerState(LineServerBase):
         self._dialect = dialect if dialect is not None else TextDialect()
         self._users: dict[ConnId, _User] = {}  # in connection order
         self._by_key: dict[str, _User] = {}
-        self._everyone: tuple[ConnId, ...] = ()
+        self._roster = Roster()  # the users' connections, for broadcasts
         self._joined_count = 0
         self._too_long = self._dialect.render(
             Error(kind=ErrorKind.LINE_TOO_LONG, detail=str(self.config.max_line_bytes))
@@ -94,10 +96,10 @@ class ChatServerState(LineServerBase):
         self._joined_count += 1
         nick = self._free_guest_nick(self._joined_count)
         user = _User(conn, nick)
-        others = self._everyone
+        others = self._roster.everyone
         self._users[conn] = user
         self._by_key[user.key] = user
-        self._everyone = (*others, conn)
+        self._roster.add(conn)
         self._reply(user, Welcome(nick=nick))
         if others:
             self._send(others, self._dialect.render(Joined(nick=nick)))
@@ -124,19 +126,20 @@ class ChatServerState(LineServerBase):
         self._abort(conn)
 
     def _on_shutdown(self) -> None:
-        if self._everyone:
-            self._send(self._everyone, self._dialect.render(ShuttingDown()))
-        self._log(LogLevel.INFO, f"shutting down, closing {len(self._everyone)} connections")
-        for conn in self._everyone:
+        everyone = self._roster.everyone
+        if everyone:
+            self._send(everyone, self._dialect.render(ShuttingDown()))
+        self._log(LogLevel.INFO, f"shutting down, closing {len(everyone)} connections")
+        for conn in everyone:
             self._close(conn)
 
     def _depart(self, user: _User, notice: Left) -> None:
         """Take a user off the roster and tell everyone else; the caller closes it."""
         del self._users[user.conn]
         del self._by_key[user.key]
-        self._everyone = tuple(self._users)
-        if self._everyone:
-            self._send(self._everyone, self._dialect.render(notice))
+        self._roster.remove(user.conn)
+        if self._roster:
+            self._send(self._roster.everyone, self._dialect.render(notice))
         reason = (
             notice.reason.value if notice.reason is not LeaveReason.KILLED else f"killed by {notice.killer}"
         )
@@ -147,14 +150,14 @@ class ChatServerState(LineServerBase):
         user = self._users.pop(conn, None)
         if user is not None:  # closed without departing: shutdown
             del self._by_key[user.key]
-            self._everyone = tuple(self._users)
+            self._roster.remove(conn)
 
     # -- lines and commands -----------------------------------------------
 
     def _on_line(self, reader: LineReader, line: bytes | Framing) -> None:
         user = self._users[reader.conn]
         if line is Framing.TOO_LONG:
-            self._send((user.conn,), self._too_long)
+            self._send(user.only, self._too_long)
             return
         assert isinstance(line, bytes)
         command = self._dialect.parse(line)
@@ -162,7 +165,7 @@ class ChatServerState(LineServerBase):
             case None:
                 pass
             case SendMessage(text=text):
-                others = self._others(user.conn)
+                others = self._roster.others(user.conn)
                 if others:
                     self._send(others, self._dialect.render(Chat(nick=user.nick, text=text)))
             case ChangeNick(nick=nick):
@@ -205,14 +208,14 @@ class ChatServerState(LineServerBase):
         del self._by_key[user.key]
         user.nick, user.key = new, key
         self._by_key[key] = user
-        others = self._others(user.conn)
+        others = self._roster.others(user.conn)
         if others:
             self._send(others, self._dialect.render(NickChanged(old=old, new=new)))
         self._log(LogLevel.INFO, f"{old} is now known as {new}")
 
     def _quit(self, user: _User, text: str) -> None:
         if text:
-            others = self._others(user.conn)
+            others = self._roster.others(user.conn)
             if others:
                 self._send(others, self._dialect.render(Chat(nick=user.nick, text=text)))
         self._reply(user, Goodbye(nick=user.nick))
@@ -254,10 +257,5 @@ class ChatServerState(LineServerBase):
 
     # -- sending ------------------------------------------------------------
 
-    def _others(self, conn: ConnId) -> tuple[ConnId, ...]:
-        everyone = self._everyone
-        at = everyone.index(conn)
-        return everyone[:at] + everyone[at + 1 :]
-
     def _reply(self, user: _User, reply: Reply) -> None:
-        self._send((user.conn,), self._dialect.render(reply))
+        self._send(user.only, self._dialect.render(reply))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from ._actions import LogLevel
 from ._base import LineReader, LineServerBase, ServerBase
+from ._config import ServerConfig
 from ._events import ConnId
 from ._framing import Framing
+from ._roster import Roster
 
 
 class EchoServerState(ServerBase):
@@ -28,17 +30,25 @@ class RelayServerState(LineServerBase):
     A line over the limit is dropped silently, as is an unterminated last line.
     """
 
+    def __init__(self, config: ServerConfig | None = None) -> None:
+        super().__init__(config)
+        self._roster = Roster()
+
     def _on_open(self, conn: ConnId, peer: str) -> None:
+        self._roster.add(conn)
         self._log(LogLevel.INFO, f"connection {conn} from {peer}")
+
+    def _forget(self, conn: ConnId) -> None:
+        super()._forget(conn)
+        self._roster.remove(conn)
 
     def _on_line(self, reader: LineReader, line: bytes | Framing) -> None:
         if line is Framing.TOO_LONG:
             return
         assert isinstance(line, bytes)
-        conns = tuple(self._conns)
-        if len(conns) > 1:
-            at = conns.index(reader.conn)
-            self._send(conns[:at] + conns[at + 1 :], line + b"\n")
+        others = self._roster.others(reader.conn)
+        if others:
+            self._send(others, line + b"\n")
 
     def _on_stream_end(self, conn: ConnId) -> None:
         self._log(LogLevel.INFO, f"connection {conn} closed")

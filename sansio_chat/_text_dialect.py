@@ -124,7 +124,9 @@ class TextDialect:
             text = line.decode()
         except UnicodeDecodeError:
             return BadLine(fault=LineFault.INVALID_UTF8)
-        if _CONTROL.search(text):
+        # Every control character is unprintable: the regex runs only on the rare line
+        # with a TAB or an unprintable character, to tell which it is.
+        if not text.isprintable() and _CONTROL.search(text):
             return BadLine(fault=LineFault.CONTROL_CHARACTER)
         text = text.strip(_BLANKS)
         if not text:
@@ -172,6 +174,9 @@ class TextDialect:
 
 def _split_word(text: str) -> tuple[str, str]:
     """Split stripped, non-empty text into its first word and the rest."""
+    word, _, rest = text.partition(" ")
+    if "\t" not in word:  # the usual case, without the regex
+        return word, rest.lstrip(_BLANKS)
     match = _WORD_AND_REST.fullmatch(text)
     assert match is not None  # stripped non-empty text always starts with a word
     return match[1], match[2]

@@ -10,15 +10,18 @@ import pytest
 import sansio_chat
 from sansio_chat import (
     Abort,
+    Action,
     ChatServerState,
     Close,
     ConnectionOpened,
     ConnectionReset,
+    ConnId,
     DataReceived,
     EchoServerState,
     EofReceived,
     Log,
     LogLevel,
+    Mode,
     OutputBacklog,
     PauseReading,
     ResumeReading,
@@ -26,6 +29,7 @@ from sansio_chat import (
     ServerConfig,
     ShutdownRequested,
     Tick,
+    _roster,
 )
 from tests.core_driver import OPER_PASSWORD, FakeNetwork
 
@@ -110,6 +114,67 @@ def test_a_broadcast_is_rendered_once_and_shared(net: FakeNetwork) -> None:
     assert len(actions) == 1
     assert isinstance(actions[0], Send)
     assert actions[0].conns == (bob.conn, carol.conn)
+
+
+def _recipients(actions: list[Action]) -> tuple[ConnId, ...]:
+    (send,) = actions
+    assert isinstance(send, Send)
+    return send.conns
+
+
+@pytest.mark.parametrize("mode", [Mode.CHAT, Mode.RELAY])
+def test_a_sender_names_the_same_recipient_tuple_until_membership_changes(mode: Mode) -> None:
+    net = FakeNetwork(ServerConfig(mode=mode))
+    alice, bob, carol = net.connect_many(3)
+    for client in (alice, bob, carol):
+        client.lines()
+    first = _recipients(alice.send("MSG one"))
+    assert first == (bob.conn, carol.conn)
+    assert _recipients(bob.send("MSG two")) == (alice.conn, carol.conn)
+    assert _recipients(alice.send("MSG three")) is first  # a backend may reuse its lookup
+    dave = net.connect()
+    dave.lines()
+    after_join = _recipients(alice.send("MSG four"))
+    assert after_join == (bob.conn, carol.conn, dave.conn)
+    carol.eof()
+    assert _recipients(alice.send("MSG five")) == (bob.conn, dave.conn)
+
+
+def test_recipient_tuples_stay_within_their_budget_and_stay_right(
+    net: FakeNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_roster, "OTHERS_BUDGET", 5)  # room for two tuples of 2 (and a third alone)
+    clients = net.connect_many(3)
+    for client in clients:
+        client.lines()
+    for round_ in range(3):
+        for sender in clients:
+            expected = tuple(c.conn for c in clients if c is not sender)
+            assert _recipients(sender.send(f"MSG {round_}")) == expected
+    for client in clients:
+        assert len(client.lines()) == 6  # two from each of the others, three rounds
+
+
+def test_a_burst_of_lines_to_the_same_recipients_is_one_send_in_order(net: FakeNetwork) -> None:
+    alice, bob, carol = net.join("alice", "bob", "carol")
+    actions = alice.send_bytes(b"MSG one\nMSG two\nMSG three\n")
+    assert actions == [Send(conns=(bob.conn, carol.conn), data=b"[alice] one\n[alice] two\n[alice] three\n")]
+    replies = alice.send_bytes(b"PING a\nPING b\n")
+    assert replies == [Send(conns=(alice.conn,), data=b"[server] PONG a\n[server] PONG b\n")]
+
+
+def test_a_burst_keeps_its_order_across_recipients_and_other_actions(net: FakeNetwork) -> None:
+    alice, bob = net.join("alice", "bob")
+    actions = alice.send_bytes(b"MSG one\nPING x\nMSG two\nNICK ally\nMSG three\n")
+    assert actions == [
+        Send(conns=(bob.conn,), data=b"[alice] one\n"),
+        Send(conns=(alice.conn,), data=b"[server] PONG x\n"),
+        Send(conns=(bob.conn,), data=b"[alice] two\n"),
+        Send(conns=(alice.conn,), data=b"[server] You are now known as ally\n"),
+        Send(conns=(bob.conn,), data=b"[server] alice is now known as ally\n"),
+        Log(level=LogLevel.INFO, message="alice is now known as ally"),
+        Send(conns=(bob.conn,), data=b"[ally] three\n"),
+    ]
 
 
 def test_every_notice_to_several_clients_is_a_single_send(net: FakeNetwork) -> None:

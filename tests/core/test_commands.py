@@ -414,8 +414,7 @@ def test_kill_actions_are_in_protocol_order(room: tuple[Client, Client, Client])
     alice, bob, carol = room
     actions = [a for a in alice.send("KILL bob bye") if not isinstance(a, Log)]
     assert actions == [
-        Send(conns=(bob.conn,), data=b"[alice] bye\n"),
-        Send(conns=(bob.conn,), data=b"[server] You have been killed by alice\n"),
+        Send(conns=(bob.conn,), data=b"[alice] bye\n[server] You have been killed by alice\n"),
         Send(conns=(alice.conn, carol.conn), data=b"[server] bob is disconnected (killed by alice)\n"),
         Close(conn=bob.conn),
     ]
