@@ -42,6 +42,7 @@ from ._common import (
     raise_open_files_limit,
     release_free_memory,
 )
+from ._table import ConnectionTable
 
 #: Set to ``1`` to run the event loop on uvloop (when it is importable).
 UVLOOP_ENV = "SANSIO_CHAT_UVLOOP"
@@ -80,6 +81,7 @@ class _Connection(asyncio.Protocol):
         "server",
         "state",
         "transport",
+        "write_paused",
     )
 
     transport: asyncio.Transport
@@ -94,6 +96,7 @@ class _Connection(asyncio.Protocol):
         self.fin_sent = False  # closing: the last write and the FIN are with the transport
         self.linger: asyncio.TimerHandle | None = None
         self.close_by = 0.0  # closing: loop time by which it is closed anyway
+        self.write_paused = False  # the transport holds bytes the kernel has not taken
 
     # -- transport callbacks -------------------------------------------------
 
@@ -108,7 +111,7 @@ class _Connection(asyncio.Protocol):
                 log.debug("cannot configure a client socket: %s", exc)
         server = self.server
         self.conn = server.driver.new_conn_id()
-        server.conns[self.conn] = self
+        server.conns.add(self.conn, self)
         server.driver.opened(self.conn, format_address(transport.get_extra_info("peername")))
 
     def data_received(self, data: bytes) -> None:
@@ -134,27 +137,17 @@ class _Connection(asyncio.Protocol):
                 log.debug("connection %d lost: %s", self.conn, exc)
             self.server.driver.reset(self.conn)
 
+    def pause_writing(self) -> None:
+        # A write left bytes in the transport's buffer (limits are 0).
+        self.write_paused = True
+
     def resume_writing(self) -> None:
         # The transport's buffer has just run empty (limits are 0).
+        self.write_paused = False
         if self.fin_sent and self.state is _State.CLOSING:
             self._arm_linger()  # the FIN goes out now: linger from here
 
     # -- what the server does to it ------------------------------------------
-
-    def flush(self) -> None:
-        """Hand everything queued to the transport in one write."""
-        out = self.out
-        transport = self.transport
-        if self.state is _State.CLOSED or self.fin_sent or transport.is_closing():
-            out.clear()  # nothing more can go out (and the core sends nothing after a Close)
-            return
-        data = b"".join(out)  # one item: that very object, not a copy
-        out.clear()
-        transport.write(data)
-        if self.state is _State.OPEN:  # the core has forgotten a closing connection
-            backlog = transport.get_write_buffer_size()
-            if backlog:
-                self.server.driver.backlog(self.conn, backlog)  # may find it too slow: Abort
 
     def send_fin(self) -> None:
         """Closing, with everything handed to the transport: the FIN goes after it."""
@@ -192,7 +185,7 @@ class _Server:
     def __init__(self, loop: asyncio.AbstractEventLoop, options: ServeOptions) -> None:
         self.loop = loop
         self.driver = CoreDriver(options, self)
-        self.conns: dict[ConnId, _Connection] = {}  # every live transport, closing ones too
+        self.conns: ConnectionTable[_Connection] = ConnectionTable()  # live transports, closing ones too
         self._dirty: list[_Connection] = []  # got output since the last pass
         self._closing: list[_Connection] = []  # closed by the core since the last pass
         self._pass_scheduled = False
@@ -210,16 +203,13 @@ class _Server:
     # -- ActionSink ------------------------------------------------------------
 
     def send(self, conns: tuple[ConnId, ...], data: bytes) -> None:
-        # The hot loop: one lookup and one append per recipient.
-        get = self.conns.get
+        # The hot loop: one append per recipient.
         dirty = self._dirty
-        for conn in conns:
-            c = get(conn)
-            if c is not None:
-                out = c.out
-                if not out:
-                    dirty.append(c)
-                out.append(data)
+        for c in self.conns.recipients(conns):
+            out = c.out
+            if not out:
+                dirty.append(c)
+            out.append(data)
         self._schedule_pass()
 
     def close(self, conn: ConnId) -> None:
@@ -272,17 +262,38 @@ class _Server:
         self._last_pass = self.loop.time()
         if self._trim is None:
             self._trim = self.loop.call_later(TRIM_AFTER_IDLE_SECONDS, self._trim_when_idle)
-        dirty = self._dirty
-        if dirty:
-            self._dirty = []
-            for c in dirty:
-                c.flush()
+        if self._dirty:
+            self._flush()
         closing = self._closing
         if closing:
             self._closing = []
             for c in closing:
                 c.send_fin()
         self._arm_wakeup()
+
+    def _flush(self) -> None:
+        """Hand each dirty connection's queued output to its transport in one write.
+
+        Inlined over the dirty list rather than a method per connection: this
+        loop runs once per recipient per pass, the costliest place of a fan-out.
+        """
+        dirty, self._dirty = self._dirty, []
+        opened, closing = _State.OPEN, _State.CLOSING
+        for c in dirty:
+            out = c.out
+            data = b"".join(out)  # one item: that very object, not a copy
+            out.clear()
+            state = c.state
+            # Closed or lingering: nothing more can go out (the core sends nothing after a Close).
+            if state is opened or (state is closing and not c.fin_sent):
+                try:
+                    c.transport.write(data)
+                except RuntimeError:  # uvloop: a write error closed it; connection_lost follows
+                    continue
+                # Only a write the kernel did not take in full pauses writing: a backlog to
+                # report (for open connections: the core has forgotten the closing ones).
+                if c.write_paused and c.state is opened:
+                    self.driver.backlog(c.conn, c.transport.get_write_buffer_size())
 
     def _arm_wakeup(self) -> None:
         # The core wants a tick earlier only after it paused a reader, and every
@@ -316,7 +327,7 @@ class _Server:
 
     def forget(self, c: _Connection) -> None:
         """A transport is gone: drop everything about it."""
-        self.conns.pop(c.conn, None)
+        self.conns.pop(c.conn)
         c.out.clear()
         if c.linger is not None:
             c.linger.cancel()
@@ -351,7 +362,7 @@ class _Server:
         await asyncio.sleep(0)  # let the aborted transports call connection_lost
 
     def abort_all(self) -> None:
-        for c in list(self.conns.values()):
+        for c in self.conns:
             if c.state is not _State.CLOSED:
                 c.state = _State.CLOSED
                 c.out.clear()

@@ -37,6 +37,7 @@ from ._common import (
     raise_open_files_limit,
     release_free_memory,
 )
+from ._table import ConnectionTable
 
 #: Descriptors ``select()`` can watch (FD_SETSIZE), less a few for the listener and wakeup.
 SELECT_MAX_CLIENTS = 1000
@@ -45,7 +46,19 @@ SELECT_MAX_CLIENTS = 1000
 class _Connection:
     """One client socket and what the loop knows about it."""
 
-    __slots__ = ("closing", "conn", "deadline", "dirty", "eof", "fin_sent", "mask", "out", "paused", "sock")
+    __slots__ = (
+        "closed",
+        "closing",
+        "conn",
+        "deadline",
+        "dirty",
+        "eof",
+        "fin_sent",
+        "mask",
+        "out",
+        "paused",
+        "sock",
+    )
 
     def __init__(self, conn: ConnId, sock: socket.socket) -> None:
         self.conn = conn
@@ -58,6 +71,7 @@ class _Connection:
         self.closing = False  # the core closed it: flush, FIN, then linger
         self.fin_sent = False  # closing, flushed, FIN sent: lingering
         self.deadline = 0.0  # closing: when it is closed anyway
+        self.closed = False  # the socket is closed and the connection forgotten
 
 
 class SelectorServer:
@@ -70,7 +84,7 @@ class SelectorServer:
             self._selector = selectors.DefaultSelector()
         self._listener: socket.socket | None = listener
         self._driver = CoreDriver(options, self)
-        self._conns: dict[ConnId, _Connection] = {}
+        self._conns: ConnectionTable[_Connection] = ConnectionTable()
         self._dirty: list[_Connection] = []  # got output this pass, not yet written
         self._closing_conns: dict[ConnId, _Connection] = {}  # closing connections, with deadlines
         self._accept_paused_until: float | None = None
@@ -98,7 +112,7 @@ class SelectorServer:
             signal.set_wakeup_fd(previous_fd)
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
-            for conn in list(self._conns.values()):
+            for conn in self._conns:
                 self._close_now(conn)
             self._selector.close()
             self._wakeup_r.close()
@@ -158,7 +172,7 @@ class SelectorServer:
             elif isinstance(data, _Connection):
                 if mask & selectors.EVENT_READ:
                     self._read(data)
-                if mask & selectors.EVENT_WRITE and data.conn in self._conns:
+                if mask & selectors.EVENT_WRITE and not data.closed:
                     self._write(data)
             else:
                 self._drain_wakeup()
@@ -206,7 +220,7 @@ class SelectorServer:
             sock.close()
             return
         conn.mask = selectors.EVENT_READ
-        self._conns[conn.conn] = conn
+        self._conns.add(conn.conn, conn)
         self._driver.opened(conn.conn, format_address(address))
 
     def _pause_accepting(self) -> None:
@@ -269,7 +283,7 @@ class SelectorServer:
         if out:
             # What the kernel would not take: the core judges slow consumers on it.
             self._driver.backlog(conn.conn, len(out))
-            if conn.conn not in self._conns:  # dropped as too slow
+            if conn.closed:  # dropped as too slow
                 return
             if not conn.mask & selectors.EVENT_WRITE:
                 self._update(conn)
@@ -283,7 +297,7 @@ class SelectorServer:
             dirty, self._dirty = self._dirty, []
             for conn in dirty:
                 conn.dirty = False
-                if conn.out and conn.conn in self._conns:
+                if conn.out and not conn.closed:
                     self._write(conn)
 
     def _lost(self, conn: _Connection) -> None:
@@ -296,15 +310,12 @@ class SelectorServer:
     # -- the core's actions -------------------------------------------------
 
     def send(self, conns: tuple[ConnId, ...], data: bytes) -> None:
-        get = self._conns.get
         dirty = self._dirty
-        for target in conns:
-            conn = get(target)
-            if conn is not None:
-                conn.out += data
-                if not conn.dirty:
-                    conn.dirty = True
-                    dirty.append(conn)
+        for conn in self._conns.recipients(conns):
+            conn.out += data
+            if not conn.dirty:
+                conn.dirty = True
+                dirty.append(conn)
 
     def close(self, conn_id: ConnId) -> None:
         conn = self._conns.get(conn_id)
@@ -361,8 +372,9 @@ class SelectorServer:
                 self._close_now(conn)
 
     def _close_now(self, conn: _Connection) -> None:
-        if self._conns.pop(conn.conn, None) is None:
+        if self._conns.pop(conn.conn) is None:
             return
+        conn.closed = True
         self._closing_conns.pop(conn.conn, None)
         if conn.mask:
             self._selector.unregister(conn.sock)

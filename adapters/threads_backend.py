@@ -88,6 +88,7 @@ from ._common import (
     raise_open_files_limit,
     release_free_memory,
 )
+from ._table import ConnectionTable
 
 #: Stack size of the reader threads.  Their code is shallow, and there may be thousands.
 THREAD_STACK_SIZE = 256 * 1024
@@ -160,7 +161,7 @@ class ThreadsServer:
         self._config = options.config
         self._lock = threading.Lock()
         self._all_closed = threading.Condition(self._lock)
-        self._conns: dict[ConnId, _Connection] = {}
+        self._conns: ConnectionTable[_Connection] = ConnectionTable()
         self._driver = CoreDriver(options, self)
         # The writer's list, and whether a wake-up byte is on its way (lock held).
         self._listed: list[_Connection] = []
@@ -199,7 +200,7 @@ class ThreadsServer:
             for sock in (self._wakeup_r, self._wakeup_w):
                 sock.close()
             if not writer.is_alive():
-                for conn in list(self._conns.values()):  # readers that somehow still hang on
+                for conn in self._conns:  # readers that somehow still hang on
                     conn.sock.close()
                 for sock in (self._writer_r, self._writer_w):
                     sock.close()
@@ -241,7 +242,7 @@ class ThreadsServer:
             return
         with self._lock:
             remaining = len(self._conns)
-            for conn in list(self._conns.values()):
+            for conn in self._conns:
                 self._kill(conn)
         if self._stops == handled:
             log.info("shutdown: closing %d connections that did not finish in time", remaining)
@@ -302,7 +303,7 @@ class ThreadsServer:
         with self._lock:
             for sock, address in accepted:
                 conn = _Connection(self._driver.new_conn_id(), sock, self._lock)
-                self._conns[conn.conn] = conn
+                self._conns.add(conn.conn, conn)
                 self._driver.opened(conn.conn, format_address(address))
                 opened.append(conn)
         for conn in opened:
@@ -329,11 +330,10 @@ class ThreadsServer:
     # -- the core's actions (lock held) -----------------------------------------
 
     def send(self, conns: tuple[ConnId, ...], data: bytes) -> None:
-        get = self._conns.get
         listed = self._listed
-        for target in conns:
-            conn = get(target)
-            if conn is not None and conn.phase is _Phase.OPEN:
+        opened = _Phase.OPEN
+        for conn in self._conns.recipients(conns):
+            if conn.phase is opened:
                 conn.out.append(data)
                 if not conn.listed:
                     conn.listed = True
@@ -578,7 +578,7 @@ class ThreadsServer:
 
     def _retire(self, conn: _Connection) -> None:
         """Close the socket (its reader is out) and forget the connection."""
-        if self._conns.pop(conn.conn, None) is None:
+        if self._conns.pop(conn.conn) is None:
             return
         self._closing.pop(conn.conn, None)
         self._watch(conn, 0)
