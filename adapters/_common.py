@@ -39,7 +39,7 @@ from sansio_chat import (
 log = logging.getLogger("sansio_chat")
 
 #: Idle seconds after some work before freed memory is handed back to the OS.
-TRIM_AFTER_IDLE_SECONDS = 1.0
+TRIM_AFTER_IDLE_SECONDS = 0.25
 #: Bytes asked of the kernel per read.
 RECV_SIZE = 64 * 1024
 #: How long shutdown waits for clients to take their last bytes before closing anyway.

@@ -310,7 +310,7 @@ class _Server:
         self._wakeup = self.loop.call_at(when, self._on_wakeup)
 
     def _trim_when_idle(self) -> None:
-        """A quiet second after some work: hand freed memory back to the OS."""
+        """A quiet moment after some work: hand freed memory back to the OS."""
         idle = self.loop.time() - self._last_pass
         if idle < TRIM_AFTER_IDLE_SECONDS:
             self._trim = self.loop.call_later(TRIM_AFTER_IDLE_SECONDS - idle, self._trim_when_idle)

@@ -128,10 +128,10 @@ class SelectorServer:
         busy = False
         while not self._signals:
             timeout = self._timeout(None)
-            idle_wait = busy and timeout is None  # nothing is due: wait a second, then trim
+            idle_wait = busy and timeout is None  # nothing is due: wait a moment, then trim
             if self._pass(TRIM_AFTER_IDLE_SECONDS if idle_wait else timeout):
                 busy = True
-            elif idle_wait:  # a quiet second after some work
+            elif idle_wait:  # a quiet moment after some work
                 release_free_memory()
                 busy = False
 

@@ -467,7 +467,7 @@ class ThreadsServer:
             ready = selector.select(TRIM_AFTER_IDLE_SECONDS if busy and timeout is None else timeout)
             if ready:
                 busy = True
-            elif busy and timeout is None:  # a quiet second after some work
+            elif busy and timeout is None:  # a quiet moment after some work
                 release_free_memory()
                 busy = False
             for key, _ in ready:

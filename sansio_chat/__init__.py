@@ -4,8 +4,11 @@ Backends feed events (bytes received, EOF, output backlog, time) to a server
 state and carry out the actions it returns (send, close, pause reading).
 """
 
+from typing import Any as _Any
+from typing import TypeAlias as _TypeAlias
+
 from ._actions import Abort, Action, Close, Log, LogLevel, PauseReading, ResumeReading, Send
-from ._base import ServerBase as ServerState
+from ._base import ServerBase as _ServerBase
 from ._chat import ChatServerState
 from ._config import (
     DEFAULT_MAX_CLIENTS,
@@ -60,6 +63,10 @@ __all__ = [
     "Tick",
     "new_server_state",
 ]
+
+
+#: Any mode's state machine: what a backend drives.
+ServerState: _TypeAlias = _ServerBase[_Any]
 
 
 def new_server_state(config: ServerConfig) -> ServerState:

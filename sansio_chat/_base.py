@@ -7,7 +7,7 @@ action list are decided here once.
 
 from __future__ import annotations
 
-from typing import assert_never
+from typing import Generic, TypeVar, assert_never
 
 from ._actions import Abort, Action, Close, Log, LogLevel, PauseReading, ResumeReading, Send
 from ._config import ServerConfig
@@ -25,15 +25,18 @@ from ._events import (
 from ._flood import TokenBucket
 from ._framing import Framing, LineBuffer
 
+#: What a mode keeps about each open connection (a chat user; nothing for echo).
+S = TypeVar("S")
 
-class ServerBase:
+
+class ServerBase(Generic[S]):
     """Turns events into actions; subclasses say what the bytes mean.
 
     ``receive`` is the only entry point.  Each call returns the actions it
     produced, in the order a backend must carry them out.
 
-    Consecutive sends to the same recipients tuple (the same object) within
-    one call become a single ``Send`` of the joined bytes.  A read often
+    Consecutive sends to the same recipients within one call become a
+    single ``Send`` of the joined bytes.  A read often
     carries a burst of lines from one sender; each recipient then gets one
     queue entry for the burst instead of one per line, with the same bytes
     in the same order.
@@ -46,8 +49,8 @@ class ServerBase:
         # The send being gathered: its recipients and its parts, not yet an action.
         self._batch_conns: tuple[ConnId, ...] | None = None
         self._batch: list[bytes] = []
-        # Open connections, in connection order (a dict used as an ordered set).
-        self._conns: dict[ConnId, None] = {}
+        # Open connections in connection order, each with what its mode keeps about it.
+        self._conns: dict[ConnId, S] = {}
         self._shutting_down = False
 
     # -- the public face -------------------------------------------------
@@ -108,19 +111,20 @@ class ServerBase:
             self._on_refused(conn)
             self._emit(Close(conn=conn))
             return
-        self._conns[conn] = None
-        self._on_open(conn, peer)
+        self._conns[conn] = self._on_open(conn, peer)
 
     def _send(self, conns: tuple[ConnId, ...], data: bytes) -> None:
         """Queue ``data`` for open connections: one action, whatever the number of recipients.
 
-        Joined to the previous send when that went to the very same tuple and
-        nothing came between.
+        Joined to the previous send when that went to the same recipients and
+        nothing came between: the very same tuple (a sender's broadcasts), or
+        the same single connection (replies).
         """
-        if conns is self._batch_conns:
+        batch_conns = self._batch_conns
+        if conns is batch_conns or (len(conns) == 1 and conns == batch_conns):
             self._batch.append(data)
             return
-        if self._batch_conns is not None:
+        if batch_conns is not None:
             self._end_batch()
         self._batch_conns = conns
         self._batch = [data]
@@ -160,7 +164,8 @@ class ServerBase:
 
     # -- what subclasses define -------------------------------------------
 
-    def _on_open(self, conn: ConnId, peer: str) -> None:
+    def _on_open(self, conn: ConnId, peer: str) -> S:
+        """Welcome an admitted connection; return what to keep about it while it is open."""
         raise NotImplementedError
 
     def _on_refused(self, conn: ConnId) -> None:
@@ -199,7 +204,7 @@ class LineReader:
         self.at_eof = False
 
 
-class LineServerBase(ServerBase):
+class LineServerBase(ServerBase[S]):
     """A server fed with lines: framing, flood control and end of stream.
 
     Lines are taken from a connection's buffer one at a time; when its token

@@ -61,7 +61,7 @@ _FAULT_ERRORS = {
 class _User:
     """A connected user: the chat-level state of one connection."""
 
-    __slots__ = ("conn", "is_operator", "key", "nick", "only", "oper_failures")
+    __slots__ = ("conn", "is_operator", "key", "nick", "oper_failures")
 
     def __init__(self, conn: ConnId, nick: str) -> None:
         self.conn = conn
@@ -69,10 +69,9 @@ class _User:
         self.key = nick_key(nick)
         self.is_operator = False
         self.oper_failures = 0
-        self.only = (conn,)  # the recipients of replies: one tuple, so that replies batch
 
 
-class ChatServerState(LineServerBase):
+class ChatServerState(LineServerBase[_User]):
     """The chat protocol of docs/protocol.md as a state machine.
 
     Feed it events with ``receive``; it returns actions.  It never performs
@@ -82,7 +81,6 @@ class ChatServerState(LineServerBase):
     def __init__(self, config: ServerConfig | None = None, dialect: Dialect | None = None) -> None:
         super().__init__(config)
         self._dialect = dialect if dialect is not None else TextDialect()
-        self._users: dict[ConnId, _User] = {}  # in connection order
         self._by_key: dict[str, _User] = {}
         self._roster = Roster()  # the users' connections, for broadcasts
         self._joined_count = 0
@@ -92,18 +90,18 @@ class ChatServerState(LineServerBase):
 
     # -- arrivals and departures ------------------------------------------
 
-    def _on_open(self, conn: ConnId, peer: str) -> None:
+    def _on_open(self, conn: ConnId, peer: str) -> _User:
         self._joined_count += 1
         nick = self._free_guest_nick(self._joined_count)
         user = _User(conn, nick)
         others = self._roster.everyone
-        self._users[conn] = user
         self._by_key[user.key] = user
         self._roster.add(conn)
         self._reply(user, Welcome(nick=nick))
         if others:
             self._send(others, self._dialect.render(Joined(nick=nick)))
         self._log(LogLevel.INFO, f"{nick} connected from {peer}")
+        return user
 
     def _on_refused(self, conn: ConnId) -> None:
         self._send_unaccounted(conn, self._dialect.render(Error(kind=ErrorKind.SERVER_FULL)))
@@ -117,11 +115,12 @@ class ChatServerState(LineServerBase):
         reader.lines.end_stream()
 
     def _on_stream_end(self, conn: ConnId) -> None:
-        self._depart(self._users[conn], Left(nick=self._users[conn].nick, reason=LeaveReason.LEFT))
+        user = self._conns[conn]
+        self._depart(user, Left(nick=user.nick, reason=LeaveReason.LEFT))
         self._close(conn)
 
     def _on_too_slow(self, conn: ConnId) -> None:
-        user = self._users[conn]
+        user = self._conns[conn]
         self._depart(user, Left(nick=user.nick, reason=LeaveReason.TOO_SLOW))
         self._abort(conn)
 
@@ -134,30 +133,26 @@ class ChatServerState(LineServerBase):
             self._close(conn)
 
     def _depart(self, user: _User, notice: Left) -> None:
-        """Take a user off the roster and tell everyone else; the caller closes it."""
-        del self._users[user.conn]
-        del self._by_key[user.key]
-        self._roster.remove(user.conn)
-        if self._roster:
-            self._send(self._roster.everyone, self._dialect.render(notice))
+        """Tell everyone else that a user leaves; the caller closes it, which forgets it."""
+        others = self._roster.others(user.conn)
+        if others:
+            self._send(others, self._dialect.render(notice))
         reason = (
             notice.reason.value if notice.reason is not LeaveReason.KILLED else f"killed by {notice.killer}"
         )
         self._log(LogLevel.INFO, f"{user.nick} disconnected ({reason})")
 
     def _forget(self, conn: ConnId) -> None:
+        del self._by_key[self._conns[conn].key]
+        self._roster.remove(conn)
         super()._forget(conn)
-        user = self._users.pop(conn, None)
-        if user is not None:  # closed without departing: shutdown
-            del self._by_key[user.key]
-            self._roster.remove(conn)
 
     # -- lines and commands -----------------------------------------------
 
     def _on_line(self, reader: LineReader, line: bytes | Framing) -> None:
-        user = self._users[reader.conn]
+        user = self._conns[reader.conn]
         if line is Framing.TOO_LONG:
-            self._send(user.only, self._too_long)
+            self._send((user.conn,), self._too_long)
             return
         assert isinstance(line, bytes)
         command = self._dialect.parse(line)
@@ -171,7 +166,7 @@ class ChatServerState(LineServerBase):
             case ChangeNick(nick=nick):
                 self._change_nick(user, nick)
             case ListUsers():
-                nicks = tuple(u.nick for u in self._users.values())
+                nicks = tuple(u.nick for u in self._conns.values())
                 self._reply(user, UserList(nicks=nicks))
             case Quit(text=text):
                 self._quit(user, text)
@@ -258,4 +253,4 @@ class ChatServerState(LineServerBase):
     # -- sending ------------------------------------------------------------
 
     def _reply(self, user: _User, reply: Reply) -> None:
-        self._send(user.only, self._dialect.render(reply))
+        self._send((user.conn,), self._dialect.render(reply))

@@ -10,7 +10,7 @@ from ._framing import Framing
 from ._roster import Roster
 
 
-class EchoServerState(ServerBase):
+class EchoServerState(ServerBase[None]):
     """Every byte goes back to its sender unchanged; nothing else is ever sent."""
 
     def _on_open(self, conn: ConnId, peer: str) -> None:
@@ -24,7 +24,7 @@ class EchoServerState(ServerBase):
         self._close(conn)
 
 
-class RelayServerState(LineServerBase):
+class RelayServerState(LineServerBase[None]):
     """Every complete line, byte for byte, to every other client; no commands, no notices.
 
     A line over the limit is dropped silently, as is an unterminated last line.

@@ -18,18 +18,19 @@ OTHERS_BUDGET = 1 << 17
 
 
 class Roster:
-    """Members in arrival order, with cached recipient tuples."""
+    """Members in arrival order, with cached recipient tuples.
 
-    __slots__ = ("_cached_slots", "_everyone", "_members", "_others")
+    Membership is kept as the ``everyone`` tuple itself (8 bytes a member):
+    joining and leaving rebuild it, which costs O(n) as the notice to
+    everyone does anyway.
+    """
+
+    __slots__ = ("_cached_slots", "_everyone", "_others")
 
     def __init__(self) -> None:
-        self._members: dict[ConnId, None] = {}  # an insertion-ordered set
         self._everyone: tuple[ConnId, ...] = ()
         self._others: dict[ConnId, tuple[ConnId, ...]] = {}  # oldest first
         self._cached_slots = 0
-
-    def __len__(self) -> int:
-        return len(self._members)
 
     @property
     def everyone(self) -> tuple[ConnId, ...]:
@@ -37,28 +38,31 @@ class Roster:
         return self._everyone
 
     def add(self, conn: ConnId) -> None:
-        self._members[conn] = None
-        self._changed()
+        """A new member (not one already in), last in arrival order."""
+        self._changed((*self._everyone, conn))
 
     def remove(self, conn: ConnId) -> None:
-        del self._members[conn]
-        self._changed()
+        """Take out a member."""
+        self._changed(self._without(conn))
 
     def others(self, conn: ConnId) -> tuple[ConnId, ...]:
         """Every member but ``conn`` (a member), in arrival order."""
         cached = self._others.get(conn)
         if cached is not None:
             return cached
-        everyone = self._everyone
-        at = everyone.index(conn)
-        others = everyone[:at] + everyone[at + 1 :]
+        others = self._without(conn)
         self._cached_slots += len(others)
         while self._cached_slots > OTHERS_BUDGET and self._others:
             self._cached_slots -= len(self._others.pop(next(iter(self._others))))
         self._others[conn] = others
         return others
 
-    def _changed(self) -> None:
-        self._everyone = tuple(self._members)
+    def _without(self, conn: ConnId) -> tuple[ConnId, ...]:
+        everyone = self._everyone
+        at = everyone.index(conn)
+        return everyone[:at] + everyone[at + 1 :]
+
+    def _changed(self, everyone: tuple[ConnId, ...]) -> None:
+        self._everyone = everyone
         self._others.clear()
         self._cached_slots = 0
