@@ -499,9 +499,9 @@ class ThreadsServer:
     def _take_writes(self, conns: Iterable[_Connection]) -> list[tuple[_Connection, memoryview]]:
         """Settle what needs no write, and take a buffer from each connection that has output."""
         writes = []
-        known = self._conns
+        known = self._conns.get
         for conn in conns:
-            if conn.conn not in known:  # closed already
+            if known(conn.conn) is None:  # closed already
                 continue
             if conn.phase is _Phase.DEAD:
                 if conn.reading:  # it is being shut down: stop watching it until its reader is out
