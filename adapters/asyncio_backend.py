@@ -1,6 +1,7 @@
-"""The asyncio backend: one ``Protocol`` per client, writes coalesced once per loop pass.
+"""The asyncio backend: one ``BufferedProtocol`` per client, writes coalesced once per loop pass.
 
-Protocol callbacks feed the core through the shared ``CoreDriver``; the sink
+Protocol callbacks feed the core through the shared ``CoreDriver`` (reads land
+in one shared buffer and are copied out at their own size); the sink
 only queues.  A send appends the core's shared ``bytes`` to each recipient's
 output list, and the first append makes the connection dirty; one callback
 per loop pass (scheduled with ``call_soon`` at most once) hands each dirty
@@ -30,6 +31,7 @@ from ._common import (
     CLOSE_FLUSH_SECONDS,
     LINGER_SECONDS,
     LISTEN_BACKLOG,
+    RECV_SIZE,
     SHUTDOWN_FLUSH_SECONDS,
     TRIM_AFTER_IDLE_SECONDS,
     CoreDriver,
@@ -59,7 +61,7 @@ class _State(enum.Enum):
     CLOSED = "closed"  # aborted or lost: only connection_lost is left to come
 
 
-class _Connection(asyncio.Protocol):
+class _Connection(asyncio.BufferedProtocol):
     """One client: its transport, its pending output and where its close has got to.
 
     Backlog reporting.  ``transport.write`` hands the kernel what it takes at
@@ -114,9 +116,12 @@ class _Connection(asyncio.Protocol):
         server.conns.add(self.conn, self)
         server.driver.opened(self.conn, format_address(transport.get_extra_info("peername")))
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.server.read_buffer  # shared: each read is handed on before the next one
+
+    def buffer_updated(self, nbytes: int) -> None:
         if self.state is _State.OPEN:
-            self.server.driver.received(self.conn, data)
+            self.server.driver.received(self.conn, self.server.read_buffer[:nbytes].tobytes())
         # closing: input is read only so that closing sends no RST; it is discarded
 
     def eof_received(self) -> bool:
@@ -185,6 +190,11 @@ class _Server:
     def __init__(self, loop: asyncio.AbstractEventLoop, options: ServeOptions) -> None:
         self.loop = loop
         self.driver = CoreDriver(options, self)
+        # Every read lands here, then is copied out at its own size.  A plain Protocol
+        # would get a fresh bytes object per read, allocated at the transport's full
+        # read size (256 KiB) and shrunk: past glibc's mmap threshold, that is an
+        # mmap, mremap and munmap per read.
+        self.read_buffer = memoryview(bytearray(RECV_SIZE))
         self.conns: ConnectionTable[_Connection] = ConnectionTable()  # live transports, closing ones too
         self._dirty: list[_Connection] = []  # got output since the last pass
         self._closing: list[_Connection] = []  # closed by the core since the last pass
