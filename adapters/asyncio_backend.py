@@ -57,7 +57,8 @@ _ORDINARY_ERRNOS = frozenset(
 
 class _State(enum.Enum):
     OPEN = "open"  # the core knows it: its input goes to the core
-    CLOSING = "closing"  # the core closed it: flush, FIN, read and discard until EOF or linger ends
+    CLOSING = "closing"  # the core closed it: what is queued still goes out, then the FIN
+    LINGERING = "lingering"  # the FIN is with the transport: read and discard until EOF or linger ends
     CLOSED = "closed"  # aborted or lost: only connection_lost is left to come
 
 
@@ -75,7 +76,6 @@ class _Connection(asyncio.BufferedProtocol):
     __slots__ = (
         "close_by",
         "conn",
-        "fin_sent",
         "linger",
         "out",
         "paused",
@@ -95,7 +95,6 @@ class _Connection(asyncio.BufferedProtocol):
         self.out: list[bytes] = []  # queued for the next flush; non-empty <=> in the dirty list
         self.paused = False  # the core paused our reading (flood control)
         self.peer_eof = False  # the client sent its FIN: nothing more to read
-        self.fin_sent = False  # closing: the last write and the FIN are with the transport
         self.linger: asyncio.TimerHandle | None = None
         self.close_by = 0.0  # closing: loop time by which it is closed anyway
         self.write_paused = False  # the transport holds bytes the kernel has not taken
@@ -129,7 +128,7 @@ class _Connection(asyncio.BufferedProtocol):
             self.peer_eof = True
             if self.state is _State.OPEN:
                 self.server.driver.eof(self.conn)
-            elif self.state is _State.CLOSING and self.fin_sent:
+            elif self.state is _State.LINGERING:
                 self.transport.close()  # lingering is over: the client has read our FIN
         return True  # keep the transport open: the replies still have to go out
 
@@ -149,7 +148,7 @@ class _Connection(asyncio.BufferedProtocol):
     def resume_writing(self) -> None:
         # The transport's buffer has just run empty (limits are 0).
         self.write_paused = False
-        if self.fin_sent and self.state is _State.CLOSING:
+        if self.state is _State.LINGERING:
             self._arm_linger()  # the FIN goes out now: linger from here
 
     # -- what the server does to it ------------------------------------------
@@ -157,9 +156,9 @@ class _Connection(asyncio.BufferedProtocol):
     def send_fin(self) -> None:
         """Closing, with everything handed to the transport: the FIN goes after it."""
         transport = self.transport
-        if self.state is not _State.CLOSING or self.fin_sent or transport.is_closing():
+        if self.state is not _State.CLOSING or transport.is_closing():
             return
-        self.fin_sent = True
+        self.state = _State.LINGERING
         if self.peer_eof or not transport.can_write_eof():
             transport.close()  # nothing left to read: close once the buffer is out
         else:
@@ -295,7 +294,7 @@ class _Server:
             out.clear()
             state = c.state
             # Closed or lingering: nothing more can go out (the core sends nothing after a Close).
-            if state is opened or (state is closing and not c.fin_sent):
+            if state is opened or state is closing:
                 try:
                     c.transport.write(data)
                 except RuntimeError:  # uvloop: a write error closed it; connection_lost follows

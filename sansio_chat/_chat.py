@@ -61,14 +61,18 @@ _FAULT_ERRORS = {
 class _User:
     """A connected user: the chat-level state of one connection."""
 
-    __slots__ = ("conn", "is_operator", "key", "nick", "oper_failures")
+    __slots__ = ("conn", "is_operator", "nick", "oper_failures")
 
     def __init__(self, conn: ConnId, nick: str) -> None:
         self.conn = conn
         self.nick = nick
-        self.key = nick_key(nick)
         self.is_operator = False
         self.oper_failures = 0
+
+    @property
+    def key(self) -> str:
+        """The nickname as compared for uniqueness (computed: an idle user stays small)."""
+        return nick_key(self.nick)
 
 
 class ChatServerState(LineServerBase[_User]):
@@ -201,7 +205,7 @@ class ChatServerState(LineServerBase[_User]):
         if new == old:
             return
         del self._by_key[user.key]
-        user.nick, user.key = new, key
+        user.nick = new
         self._by_key[key] = user
         others = self._roster.others(user.conn)
         if others:
