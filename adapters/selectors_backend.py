@@ -9,6 +9,7 @@ calls however many lines it carried.
 
 from __future__ import annotations
 
+import enum
 import selectors
 import signal
 import socket
@@ -43,22 +44,17 @@ from ._table import ConnectionTable
 SELECT_MAX_CLIENTS = 1000
 
 
+class _State(enum.Enum):
+    OPEN = "open"  # the core knows it: its input goes to the core
+    CLOSING = "closing"  # the core closed it: what is queued still goes out, then our FIN
+    LINGERING = "lingering"  # FIN sent: read and discard until the peer's FIN or the deadline
+    CLOSED = "closed"  # socket closed, connection forgotten
+
+
 class _Connection:
     """One client socket and what the loop knows about it."""
 
-    __slots__ = (
-        "closed",
-        "closing",
-        "conn",
-        "deadline",
-        "dirty",
-        "eof",
-        "fin_sent",
-        "mask",
-        "out",
-        "paused",
-        "sock",
-    )
+    __slots__ = ("conn", "deadline", "dirty", "eof", "mask", "out", "paused", "sock", "state")
 
     def __init__(self, conn: ConnId, sock: socket.socket) -> None:
         self.conn = conn
@@ -68,10 +64,8 @@ class _Connection:
         self.mask = 0  # events registered with the selector
         self.paused = False  # flood control: the core asked us to stop reading
         self.eof = False  # the peer sent FIN
-        self.closing = False  # the core closed it: flush, FIN, then linger
-        self.fin_sent = False  # closing, flushed, FIN sent: lingering
-        self.deadline = 0.0  # closing: when it is closed anyway
-        self.closed = False  # the socket is closed and the connection forgotten
+        self.state = _State.OPEN
+        self.deadline = 0.0  # closing or lingering: when it is closed anyway
 
 
 class SelectorServer:
@@ -172,7 +166,7 @@ class SelectorServer:
             elif isinstance(data, _Connection):
                 if mask & selectors.EVENT_READ:
                     self._read(data)
-                if mask & selectors.EVENT_WRITE and not data.closed:
+                if mask & selectors.EVENT_WRITE and data.state is not _State.CLOSED:
                     self._write(data)
             else:
                 self._drain_wakeup()
@@ -258,7 +252,7 @@ class SelectorServer:
         except OSError:
             self._lost(conn)
             return
-        if conn.closing:  # lingering: input is discarded until the peer's FIN
+        if conn.state is not _State.OPEN:  # closing: input is discarded until the peer's FIN
             if not data:
                 self._close_now(conn)
             return
@@ -283,28 +277,29 @@ class SelectorServer:
         if out:
             # What the kernel would not take: the core judges slow consumers on it.
             self._driver.backlog(conn.conn, len(out))
-            if conn.closed:  # dropped as too slow
+            if conn.state is _State.CLOSED:  # dropped as too slow
                 return
             if not conn.mask & selectors.EVENT_WRITE:
                 self._update(conn)
-        elif conn.closing:
+        elif conn.state is _State.CLOSING:
             self._finish(conn)
         elif conn.mask & selectors.EVENT_WRITE:
             self._update(conn)
 
     def _flush_dirty(self) -> None:
+        closed = _State.CLOSED
         while self._dirty:
             dirty, self._dirty = self._dirty, []
             for conn in dirty:
                 conn.dirty = False
-                if conn.out and not conn.closed:
+                if conn.out and conn.state is not closed:
                     self._write(conn)
 
     def _lost(self, conn: _Connection) -> None:
         """The socket failed: forget it first, so the core's replies to it go nowhere."""
-        closing = conn.closing
+        was_open = conn.state is _State.OPEN
         self._close_now(conn)
-        if not closing:
+        if was_open:
             self._driver.reset(conn.conn)
 
     # -- the core's actions -------------------------------------------------
@@ -319,9 +314,9 @@ class SelectorServer:
 
     def close(self, conn_id: ConnId) -> None:
         conn = self._conns.get(conn_id)
-        if conn is None or conn.closing:
+        if conn is None or conn.state is not _State.OPEN:
             return
-        conn.closing = True
+        conn.state = _State.CLOSING
         conn.paused = False
         # A client that will not take its last bytes cannot hold the connection forever.
         conn.deadline = time.monotonic() + CLOSE_FLUSH_SECONDS
@@ -338,13 +333,13 @@ class SelectorServer:
 
     def pause_reading(self, conn_id: ConnId) -> None:
         conn = self._conns.get(conn_id)
-        if conn is not None and not conn.closing:
+        if conn is not None and conn.state is _State.OPEN:
             conn.paused = True
             self._update(conn)
 
     def resume_reading(self, conn_id: ConnId) -> None:
         conn = self._conns.get(conn_id)
-        if conn is not None and not conn.closing:
+        if conn is not None and conn.state is _State.OPEN:
             conn.paused = False
             self._update(conn)
 
@@ -360,7 +355,7 @@ class SelectorServer:
         except OSError:
             self._close_now(conn)
             return
-        conn.fin_sent = True
+        conn.state = _State.LINGERING
         conn.deadline = time.monotonic() + LINGER_SECONDS
         self._closing_conns[conn.conn] = conn
         self._update(conn)
@@ -374,7 +369,7 @@ class SelectorServer:
     def _close_now(self, conn: _Connection) -> None:
         if self._conns.pop(conn.conn) is None:
             return
-        conn.closed = True
+        conn.state = _State.CLOSED
         self._closing_conns.pop(conn.conn, None)
         if conn.mask:
             self._selector.unregister(conn.sock)
@@ -385,10 +380,10 @@ class SelectorServer:
     def _update(self, conn: _Connection) -> None:
         """Register for exactly the events this connection needs now."""
         wanted = 0
-        if conn.closing:
-            if conn.fin_sent:
-                wanted = selectors.EVENT_READ
-            elif conn.out:
+        if conn.state is _State.LINGERING:
+            wanted = selectors.EVENT_READ
+        elif conn.state is _State.CLOSING:
+            if conn.out:
                 wanted = selectors.EVENT_WRITE
         else:
             if not conn.paused and not conn.eof:
