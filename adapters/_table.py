@@ -40,9 +40,6 @@ class ConnectionTable(Generic[C]):
     def __len__(self) -> int:
         return len(self._by_id)
 
-    def __contains__(self, conn_id: ConnId) -> bool:
-        return conn_id in self._by_id
-
     def __iter__(self) -> Iterator[C]:
         """The connections (not their ids), as a snapshot: safe to close them while iterating."""
         return iter(list(self._by_id.values()))

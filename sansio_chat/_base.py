@@ -35,11 +35,10 @@ class ServerBase(Generic[S]):
     ``receive`` is the only entry point.  Each call returns the actions it
     produced, in the order a backend must carry them out.
 
-    Consecutive sends to the same recipients within one call become a
-    single ``Send`` of the joined bytes.  A read often
-    carries a burst of lines from one sender; each recipient then gets one
-    queue entry for the burst instead of one per line, with the same bytes
-    in the same order.
+    Consecutive sends to the same recipients within one call become a single
+    ``Send`` of the joined bytes.  A read often carries a burst of lines from
+    one sender; each recipient then gets one queue entry for the burst
+    instead of one per line, with the same bytes in the same order.
     """
 
     def __init__(self, config: ServerConfig | None = None) -> None:

@@ -1,0 +1,85 @@
+"""The backends' connection table: broadcasts resolved to connections, reused safely."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters import _table
+from adapters._table import CACHE_FROM, ConnectionTable
+
+
+class Conn:
+    """A stand-in for a backend's connection object."""
+
+    def __init__(self, conn_id: int) -> None:
+        self.conn_id = conn_id
+
+    def __repr__(self) -> str:
+        return f"Conn({self.conn_id})"
+
+
+def table_of(count: int) -> tuple[ConnectionTable[Conn], list[Conn]]:
+    table: ConnectionTable[Conn] = ConnectionTable()
+    conns = [Conn(i) for i in range(1, count + 1)]
+    for conn in conns:
+        table.add(conn.conn_id, conn)
+    return table, conns
+
+
+def test_recipients_come_in_the_order_named_and_unknown_ids_are_skipped() -> None:
+    table, conns = table_of(6)
+    assert table.recipients((5, 99, 1, 3, 2)) == [conns[4], conns[0], conns[2], conns[1]]
+    assert table.recipients((99,)) == []
+
+
+def test_the_same_tuple_object_reuses_its_list_and_an_equal_one_is_looked_up_anew() -> None:
+    table, conns = table_of(6)
+    broadcast = (1, 2, 3, 4, 5)
+    first = table.recipients(broadcast)
+    assert first == conns[:5]
+    assert table.recipients(broadcast) is first
+    equal = tuple(list(broadcast))
+    assert equal is not broadcast
+    again = table.recipients(equal)
+    assert again == first and again is not first
+
+
+def test_short_tuples_are_not_kept() -> None:
+    table, _ = table_of(6)
+    reply = tuple(range(1, CACHE_FROM))
+    assert table.recipients(reply) is not table.recipients(reply)
+
+
+@pytest.mark.parametrize("change", ["add", "pop"])
+def test_any_change_to_the_table_drops_every_kept_list(change: str) -> None:
+    table, conns = table_of(6)
+    broadcast = (1, 2, 3, 4, 5, 6)
+    kept = table.recipients(broadcast)
+    if change == "add":
+        table.add(7, Conn(7))
+    else:
+        assert table.pop(3) is conns[2]
+        assert table.pop(3) is None
+    fresh = table.recipients(broadcast)
+    assert fresh is not kept
+    assert fresh == ([c for c in conns if c.conn_id != 3] if change == "pop" else conns)
+
+
+def test_kept_lists_stay_within_their_budget_and_stay_right(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_table, "RECIPIENTS_BUDGET", 10)  # two lists of 5, not three
+    table, conns = table_of(6)
+    senders = [tuple(i for i in range(1, 7) if i != sender) for sender in range(1, 7)]
+    lists = [table.recipients(others) for others in senders]
+    assert table.recipients(senders[-1]) is lists[-1]  # the newest is kept
+    assert table.recipients(senders[0]) is not lists[0]  # the oldest made room
+    for sender, others in enumerate(senders, start=1):
+        assert table.recipients(others) == [c for c in conns if c.conn_id != sender]
+
+
+def test_iterating_gives_the_connections_and_survives_removing_them() -> None:
+    table, conns = table_of(3)
+    for conn in table:
+        table.pop(conn.conn_id)
+    assert len(table) == 0
+    assert list(table) == []
+    assert [c for c in conns if table.get(c.conn_id)] == []
