@@ -8,17 +8,32 @@ creates one per received chunk.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 ConnId = int
 
 
+class DialectName(enum.Enum):
+    """The wire format a listener speaks; the core picks a connection's session by it."""
+
+    TEXT = "text"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionOpened:
-    """A client connected; ``peer`` is its printable address (for logs)."""
+    """A client connected; ``peer`` is its printable address (for logs).
+
+    ``dialect`` is the wire format of the listener it came through, and
+    ``secure`` whether its bytes crossed the network encrypted (TLS).  A
+    connection is opened only once its transport is ready: after the TLS
+    handshake or the WebSocket upgrade, never for a plain page fetch.
+    """
 
     conn: ConnId
     peer: str
+    dialect: DialectName = DialectName.TEXT
+    secure: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
