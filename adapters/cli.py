@@ -1,14 +1,22 @@
-"""The ``sansio-chat`` command: parse options, fill the core's config, start a backend."""
+"""The ``sansio-chat`` command: parse options, fill the core's config, start a backend.
+
+Exit status: 0 after a stop by SIGINT or SIGTERM; 1 when the server cannot
+serve (a listener cannot be opened, say) or its loop fails; 2 for a command
+line that cannot be honoured, reported on one line.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
+import importlib.util
 import logging
 import os
 import secrets
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from sansio_chat import (
     DEFAULT_MAX_CLIENTS,
@@ -20,63 +28,121 @@ from sansio_chat import (
     ServerConfig,
 )
 
-from ._common import ServeOptions
+from ._listeners import LISTENER_KINDS, ListenAddress, default_addresses, parse_listen, parse_port
+from ._options import ServeOptions
 
-#: Backend name on the command line -> module that runs it.
+#: Backend name on the command line -> module of this package that runs it.
 BACKENDS = {
-    "select": "adapters.selectors_backend",
-    "threads": "adapters.threads_backend",
-    "asyncio": "adapters.asyncio_backend",
+    "select": "selectors_backend",
+    "threads": "threads_backend",
+    "asyncio": "asyncio_backend",
 }
 DEFAULT_BACKEND = "select"
 PASSWORD_ENV = "SANSIO_CHAT_OPER_PASSWORD"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+#: Exit status for a command line that cannot be honoured (as argparse's).
+USAGE_ERROR = 2
+
+log = logging.getLogger("sansio_chat.cli")
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr and exit status 2."""
 
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, not {value}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, not {text}")
-    return value
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 class _HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
     """Show each option's default, except where there is none to show."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default is None:
+        if action.default is None or action.default == []:
             return action.help
         return super()._get_help_string(action)
 
 
+def _positive(text: str) -> int:
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, not {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number, at least 0, not {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        return parse_port(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _listen(text: str) -> ListenAddress:
+    try:
+        return parse_listen(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("sansio-chat")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sansio-chat", description="A multi-client TCP chat server.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="sansio-chat", description="A multi-client chat server.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser(
         "serve",
         help="run the server until SIGINT or SIGTERM",
+        description="Run the server until SIGINT or SIGTERM (a second one cuts the goodbyes short).",
         formatter_class=_HelpWithDefaults,
     )
-    serve.add_argument("--backend", choices=sorted(BACKENDS), default=DEFAULT_BACKEND, help="I/O backend")
-    serve.add_argument("--host", default=None, help="address to listen on (default: :: dual stack)")
-    serve.add_argument("--port", type=_non_negative_int, default=7777, help="0 picks a free port")
+    serve.add_argument("--backend", choices=list(BACKENDS), default=DEFAULT_BACKEND, help="I/O backend")
+    kinds = ", ".join(LISTENER_KINDS)
+    defaults = " and ".join(str(address) for address in default_addresses())
+    serve.add_argument(
+        "--listen",
+        action="append",
+        type=_listen,
+        default=[],
+        metavar="KIND://HOST:PORT",
+        help=(
+            f"open a listener (repeatable); KIND is one of: {kinds}; an IPv6 HOST goes in brackets, "
+            f"an empty one means every interface. Without --listen, --host or --port: {defaults}"
+        ),
+    )
+    serve.add_argument(
+        "--host", default=None, help="a text listener's address (default: every interface, IPv4 and IPv6)"
+    )
+    serve.add_argument(
+        "--port", type=_port, default=None, help="a text listener's port (default: 7777; 0 picks a free one)"
+    )
     serve.add_argument(
         "--mode", choices=[m.value for m in Mode], default=Mode.CHAT.value, help="the lab stage to serve"
     )
-    serve.add_argument("--oper-password", default=None, help=f"default: ${PASSWORD_ENV}, else random")
+    serve.add_argument(
+        "--oper-password", default=None, help=f"chat mode (default: ${PASSWORD_ENV}, else a random one)"
+    )
     serve.add_argument("--max-clients", type=_positive, default=DEFAULT_MAX_CLIENTS, help="clients at once")
     serve.add_argument(
         "--max-line-bytes", type=_positive, default=DEFAULT_MAX_LINE_BYTES, help="longest line accepted"
@@ -97,8 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--selector",
         choices=["default", "select"],
-        default="default",
-        help="select backend only: the OS's best selector (epoll) or classic select()",
+        default=None,
+        help="select backend only: the OS's best selector (epoll, the default) or classic select()",
+    )
+    serve.add_argument(
+        "--loop",
+        choices=["asyncio", "uvloop"],
+        default=None,
+        help="asyncio backend only: the standard event loop (the default) or uvloop (pip install uvloop)",
     )
     serve.add_argument(
         "--log-level",
@@ -108,6 +180,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="what to log on stderr",
     )
     return parser
+
+
+def _listen_addresses(args: argparse.Namespace) -> tuple[ListenAddress, ...]:
+    """Exactly the listeners given; the defaults when none is."""
+    addresses: list[ListenAddress] = list(args.listen)
+    if args.host is not None or args.port is not None:
+        text = LISTENER_KINDS["text"]
+        port = text.default_port if args.port is None else args.port
+        addresses.insert(0, ListenAddress(kind=text, host=args.host or None, port=port))
+    return tuple(addresses) if addresses else default_addresses()
+
+
+def _check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    serve = f"{parser.prog} serve"
+    if args.selector is not None and args.backend != "select":
+        _usage_error(serve, f"--selector is an option of the select backend, not of {args.backend}")
+    if args.loop is not None and args.backend != "asyncio":
+        _usage_error(serve, f"--loop is an option of the asyncio backend, not of {args.backend}")
+    if args.loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
+        _usage_error(serve, "--loop uvloop: uvloop is not installed (pip install uvloop)")
+
+
+def _usage_error(prog: str, message: str) -> NoReturn:
+    sys.stderr.write(f"{prog}: error: {message}\n")
+    sys.exit(USAGE_ERROR)
 
 
 def _oper_password(given: str | None) -> str:
@@ -122,27 +219,36 @@ def _oper_password(given: str | None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _check_combination(parser, args)
+    logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
+    mode = Mode(args.mode)
     config = ServerConfig(
-        mode=Mode(args.mode),
-        oper_password=_oper_password(args.oper_password),
+        mode=mode,
+        oper_password=_oper_password(args.oper_password) if mode is Mode.CHAT else "",
         max_clients=args.max_clients,
         max_line_bytes=args.max_line_bytes,
         max_pending_bytes=args.max_pending_bytes,
         rate_lines=args.rate_lines,
         rate_burst=args.rate_burst,
     )
-    options = ServeOptions(host=args.host, port=args.port, config=config, selector=args.selector)
-    backend = importlib.import_module(BACKENDS[args.backend])
+    options = ServeOptions(
+        listen=_listen_addresses(args),
+        config=config,
+        selector=args.selector or "default",
+        loop=args.loop or "asyncio",
+    )
+    backend = importlib.import_module(f".{BACKENDS[args.backend]}", __package__)
     try:
         status: int = backend.serve(options)
     except OSError as exc:
-        logging.getLogger("sansio_chat").error("cannot serve: %s", exc)
+        log.error("cannot serve: %s", exc)
+        return 1
+    except KeyboardInterrupt:  # before the signal handlers were in place
+        return 130
+    except Exception:
+        log.exception("the server failed")
         return 1
     return status
 

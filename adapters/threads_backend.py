@@ -17,436 +17,291 @@ It races:
 
 How this design removes those races:
 
-* Every protocol decision is the sans-IO core's, and every call into it is
-  made with one lock held, so events are handled one at a time in a single
-  order.  The core's actions are carried out under the same lock, in order.
+* Every protocol decision is the sans-IO core's, and every call into it (all
+  through the shared driver) is made with one lock held, so events are
+  handled one at a time in a single order.  The core's actions are carried
+  out under the same lock, in order.
 * Carrying out a ``Send`` only appends the shared ``bytes`` to each
-  recipient's FIFO output queue.  Since that happens under the lock in action
-  order, all queues receive broadcasts in one global order, and nothing done
-  under the lock ever waits for the network.
-* One writer thread sends for everybody.  A connection that gets output while
-  it had none is put on the writer's list, and the writer is woken through a
-  socket pair, at most once per wake-up however many connections got output.
-  Per wake-up the writer takes each listed connection's queue (joined, one
-  buffer), sends all of them with the lock released, each ``send``
-  non-blocking, and then accounts for them under the lock again.  So a
-  broadcast to N clients costs N ``send`` calls and one wake-up, not N thread
-  switches.  When the kernel takes less than offered, the writer reports the
-  backlog it still holds (the core drops the client as too slow past
-  ``--max-pending-bytes``) and watches that socket for room; fresh output is
-  tried at once anyway, which is how a client that never reads gets judged.
-  A client that stops reading thus blocks nobody.
+  recipient's pending output.  Since that happens under the lock in action
+  order, all connections receive broadcasts in one global order, and nothing
+  done under the lock ever waits for the network.
+* One writer thread sends for everybody.  The driver's dirty list holds the
+  connections with output, and the writer is woken through a socket pair at
+  most once per wake-up however many connections got output.  Per wake-up
+  the writer takes each dirty connection's output (joined, one buffer), sends
+  all of them with the lock released, each ``send`` non-blocking, and then
+  accounts for them under the lock again.  So a broadcast to N clients costs
+  N ``send`` calls and one wake-up, not N thread switches.  When the kernel
+  takes less than offered, the writer reports the backlog (the core drops the
+  client as too slow past ``--max-pending-bytes``) and watches that socket
+  for room; fresh output is tried at once anyway, which is how a client that
+  never reads gets judged.  A client that stops reading thus blocks nobody.
 * Each connection's reader thread does a blocking ``recv`` and then calls the
-  core under the lock.  When flood control pauses it, it waits on a condition
-  before its next ``recv``.  The writer's ``select`` timeout is the core's
-  next wakeup, so the writer also ticks the core.
-* A closed connection is flushed, gets a FIN, and its input is read (by its
-  reader) and discarded until the peer's FIN or ``LINGER_SECONDS``.  An
-  aborted or failed one is shut down at once, which wakes its reader.  Only
+  driver under the lock.  When flood control pauses it, it waits on a
+  condition before its next ``recv``, having let go of the bytes it read (the
+  core keeps its own copy).  The writer's ``select`` timeout is the driver's
+  next deadline, so the writer also runs the timers: the core's tick, close
+  deadlines, memory trimming.
+* Closing follows the shared lifecycle (``_lifecycle.py``): flushed, FIN, and
+  the reader reads and discards until the peer's FIN or the linger deadline.
+  A dropped connection is shut down at once, which wakes its reader.  Only
   the writer closes sockets, and only once the reader has finished, so a
   descriptor is never closed under a thread still using it, nor reused while
   the writer's selector still holds it.
 * The main thread accepts connections and handles SIGINT/SIGTERM: the signal
-  handler only counts, and the wakeup descriptor wakes the accept loop.
-  Shutdown then runs under ``SHUTDOWN_FLUSH_SECONDS``, and whatever is left at
-  the end is shut down.
+  handler only counts, and the wake-up socket wakes the accept loop.
 """
 
 from __future__ import annotations
 
 import contextlib
-import enum
-import math
+import logging
 import selectors
-import signal
 import socket
 import threading
-import time
-from collections.abc import Callable, Iterable
 from dataclasses import replace
-from types import FrameType
 
 from sansio_chat import ConnId
 
-from ._common import (
-    ACCEPT_BACKOFF_SECONDS,
-    ACCEPTS_PER_PASS,
-    CLOSE_FLUSH_SECONDS,
-    LINGER_SECONDS,
-    OUT_OF_RESOURCES,
-    RECV_SIZE,
-    SHUTDOWN_FLUSH_SECONDS,
-    TRIM_AFTER_IDLE_SECONDS,
-    CoreDriver,
-    OutputQueue,
-    ServeOptions,
-    announce,
-    configure_client,
-    format_address,
-    log,
-    open_listener,
-    raise_open_files_limit,
-    release_free_memory,
-)
-from ._table import ConnectionTable
+from ._accept import AcceptThrottle
+from ._connection import RECV_SIZE, Connection
+from ._driver import Driver, announce
+from ._lifecycle import Phase, Stop, StopPhase
+from ._listeners import Listener, ListenerKind, accept_ready, open_listeners
+from ._options import ServeOptions
+from ._output import OutputQueue
+from ._process import Wakeup, catch_stop_signals, raise_open_files_limit
+
+NAME = "threads"
+log = logging.getLogger(f"sansio_chat.{NAME}")
 
 #: Stack size of the reader threads.  Their code is shallow, and there may be thousands.
 THREAD_STACK_SIZE = 256 * 1024
-#: How often the shutdown wait checks for a second signal.
+#: How often the shutdown wait looks at the signals.
 SIGNAL_CHECK_SECONDS = 0.1
 #: How long the end of ``run`` waits for the readers of connections it shut down.
 JOIN_SECONDS = 2.0
 
-
-class _Phase(enum.Enum):
-    """Where a connection is in its life."""
-
-    OPEN = "open"  # the core owns it: input goes to the core, output is sent
-    CLOSING = "closing"  # the core closed it: flush, FIN, discard input until EOF or the deadline
-    DEAD = "dead"  # aborted or failed: nothing more is read or sent; the writer closes it
+_READ, _WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 
 
-class _Connection:
-    """One client socket and its output queue.
+class _Connection(Connection):
+    """One client socket, its reader thread's state, and what the writer knows of it.
 
     Everything but ``sock`` is read and written with the server's lock held;
     ``readable`` uses that lock.  ``mask`` and the selector belong to the writer.
     """
 
-    __slots__ = (
-        "conn",
-        "deadline",
-        "eof",
-        "fin_sent",
-        "listed",
-        "mask",
-        "out",
-        "paused",
-        "phase",
-        "readable",
-        "reading",
-        "sock",
-    )
+    __slots__ = ("attended", "mask", "out", "readable", "reading", "sock")
 
-    def __init__(self, conn: ConnId, sock: socket.socket, lock: threading.Lock) -> None:
-        self.conn = conn
+    def __init__(
+        self, conn_id: ConnId, kind: ListenerKind, sock: socket.socket, lock: threading.Lock
+    ) -> None:
+        super().__init__(conn_id, kind)
         self.sock = sock
-        self.out = OutputQueue()
-        self.phase = _Phase.OPEN
-        self.paused = False  # flood control: the reader waits before its next recv
-        self.reading = True  # the reader thread has not finished
-        self.eof = False  # the peer sent its FIN
-        self.listed = False  # on the writer's list of connections to attend to
-        self.fin_sent = False  # CLOSING and flushed: our FIN is out, the reader discards input
-        self.deadline: float | None = None  # CLOSING: flushed and lingered by then, or dropped
+        self.out = OutputQueue()  # taken from pending; not yet taken by the kernel
+        self.reading = True  # its reader thread has not finished
+        self.attended = False  # on the writer's attention list
         self.mask = 0  # EVENT_WRITE while the writer waits for room in the socket
         self.readable = threading.Condition(lock)  # a paused reader waits here
 
-    @property
-    def dead(self) -> bool:
-        # The core may kill the connection in any call, so this is asked afresh
-        # each time (type checkers do not narrow a property).
-        return self.phase is _Phase.DEAD
-
 
 class ThreadsServer:
-    """The accept loop (in the calling thread), the readers, the writer; also the core's sink.
+    """The accept loop (in the calling thread), the readers, the writer; also the driver's ``Port``."""
 
-    ``run`` serves until SIGINT or SIGTERM (when called in the main thread) or
-    until ``stop``; a second signal or ``stop`` cuts the shutdown short.
-    """
-
-    def __init__(self, options: ServeOptions, listener: socket.socket) -> None:
-        self._listener = listener
-        self._config = options.config
+    def __init__(self, options: ServeOptions, listeners: list[Listener]) -> None:
+        self._listeners = listeners
         self._lock = threading.Lock()
         self._all_closed = threading.Condition(self._lock)
-        self._conns: ConnectionTable[_Connection] = ConnectionTable()
-        self._driver = CoreDriver(options, self)
-        # The writer's list, and whether a wake-up byte is on its way (lock held).
-        self._listed: list[_Connection] = []
-        self._signalled = False
-        self._closing: dict[ConnId, _Connection] = {}  # those with a deadline
+        self._driver: Driver[_Connection] = Driver(options.config, self, log)
+        self._throttle = AcceptThrottle()
+        self._stop = Stop()
+        self._wakeup = Wakeup()  # the accept loop's: signals and stop()
+        # The writer's: its selector (sockets waiting for room), wake-up, and what it must look at.
+        self._selector = selectors.DefaultSelector()
+        self._writer_wakeup = Wakeup()
+        self._attention: list[_Connection] = []  # beyond the dirty list: retire, retry (lock held)
+        self._signalled = False  # a wake-up is on its way to the writer (lock held)
         self._stopping = False  # tells the writer to finish
-        self._selector = selectors.DefaultSelector()  # the writer's: sockets waiting for room
-        self._writer_r, self._writer_w = socket.socketpair()
-        self._stops = 0  # signals (or stop calls) received
-        self._last_accept_warning = -math.inf
-        self._wakeup_r, self._wakeup_w = socket.socketpair()
-        for sock in (self._writer_r, self._writer_w, self._wakeup_r, self._wakeup_w):
-            sock.setblocking(False)
+        self._failed = False  # the writer thread failed: exit status 1
 
     # -- running and stopping -------------------------------------------------
 
     def run(self) -> int:
-        """Serve until stopped; the startup line is logged once signals are handled."""
-        restore_signals = self._catch_signals()
+        """Serve until stopped; the startup lines are logged once signals are handled."""
         writer = threading.Thread(target=self._writer_loop, name="chat-writer", daemon=True)
         old_stack_size = _set_stack_size(THREAD_STACK_SIZE)
         try:
-            writer.start()
-            announce(self._listener, "threads", self._config)
-            self._accept_until_stopped()
-            self._shut_down()
+            with catch_stop_signals(self._stop, self._wakeup):
+                writer.start()
+                announce(self._listeners, NAME, self._driver.config, log)
+                self._accept_until_stopped()
+                self._drain()
         finally:
             with self._lock:
                 self._stopping = True
-                self._wake_writer()
+                self._writer_wakeup.wake()
             if writer.ident is not None:
                 writer.join(JOIN_SECONDS)
-            restore_signals()
             _set_stack_size(old_stack_size)
-            self._listener.close()
-            for sock in (self._wakeup_r, self._wakeup_w):
-                sock.close()
+            self._wakeup.close()
             if not writer.is_alive():
-                for conn in self._conns:  # readers that somehow still hang on
+                for conn in self._driver.conns:  # readers that somehow still hang on
                     conn.sock.close()
-                for sock in (self._writer_r, self._writer_w):
-                    sock.close()
+                self._writer_wakeup.close()
                 self._selector.close()
-        return 0
+        return 1 if self._failed else 0
 
     def stop(self) -> None:
         """Ask ``run`` to shut down, as SIGTERM does; safe from any thread."""
-        self._stops += 1
-        with contextlib.suppress(OSError):
-            self._wakeup_w.send(b"\0")
+        self._stop.signal()
+        self._wakeup.wake()
 
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        # Runs in the main thread between bytecodes: only a counter.  The
-        # wakeup descriptor makes the accept loop's select return.
-        self._stops += 1
-
-    def _catch_signals(self) -> Callable[[], None]:
-        if threading.current_thread() is not threading.main_thread():
-            return lambda: None  # signals go to whoever runs the main thread; use stop()
-        previous_fd = signal.set_wakeup_fd(self._wakeup_w.fileno(), warn_on_full_buffer=False)
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-        def restore() -> None:
-            signal.set_wakeup_fd(previous_fd)
-            for sig, handler in previous.items():
-                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
-
-        return restore
-
-    def _shut_down(self) -> None:
+    def _drain(self) -> None:
         """Tell everyone, stop accepting, let every connection flush and close, within a bound."""
+        driver, stop = self._driver, self._stop
+        for listener in self._listeners:
+            listener.close()
         with self._lock:
-            self._driver.shutdown()
-        self._listener.close()
-        handled = self._stops
-        deadline = time.monotonic() + SHUTDOWN_FLUSH_SECONDS
-        if self._wait_all_closed(deadline, handled):
-            return
-        with self._lock:
-            remaining = len(self._conns)
-            for conn in self._conns:
-                self._kill(conn)
-        if self._stops == handled:
-            log.info("shutdown: closing %d connections that did not finish in time", remaining)
-        else:
-            log.info("shutdown: second signal, closing %d connections now", remaining)
-        self._wait_all_closed(time.monotonic() + JOIN_SECONDS, None)
-
-    def _wait_all_closed(self, deadline: float, handled: int | None) -> bool:
-        """Wait until every connection is closed (True), the deadline, or another signal."""
-        with self._lock:
-            while self._conns and (handled is None or self._stops == handled):
-                left = deadline - time.monotonic()
-                if left <= 0:
+            driver.shutdown()
+            deadline = stop.drain(driver.clock())
+            while driver.conns:
+                now = driver.clock()
+                if stop.phase(now) is StopPhase.ENDING:
                     break
-                self._all_closed.wait(min(left, SIGNAL_CHECK_SECONDS))
-            return not self._conns
+                self._all_closed.wait(min(deadline - now, SIGNAL_CHECK_SECONDS))
+            driver.end(cut_short=stop.cut_short)
+            # The readers of what was dropped are woken; the writer closes each once it is out.
+            deadline = driver.clock() + JOIN_SECONDS
+            while driver.conns and driver.clock() < deadline:
+                self._all_closed.wait(min(deadline - driver.clock(), SIGNAL_CHECK_SECONDS))
 
     # -- accepting (the main thread) ------------------------------------------
 
     def _accept_until_stopped(self) -> None:
-        self._listener.setblocking(False)
+        throttle, clock = self._throttle, self._driver.clock
         with selectors.DefaultSelector() as selector:
-            selector.register(self._listener, selectors.EVENT_READ)
-            selector.register(self._wakeup_r, selectors.EVENT_READ)
-            while not self._stops:
-                for key, _ in selector.select():
-                    if key.fileobj is self._wakeup_r:
-                        _drain(self._wakeup_r)
-                    elif not self._stops:
-                        self._accept()
+            selector.register(self._wakeup.reader, _READ, None)
+            for listener in self._listeners:
+                selector.register(listener.sock, _READ, listener)
+            accepting = True
+            while not self._stop.requested:
+                paused_until = throttle.paused_until
+                timeout = None if paused_until is None else max(0.0, paused_until - clock())
+                for key, _ in selector.select(timeout):
+                    if key.data is None:
+                        self._wakeup.drain()
+                    elif accepting and not self._stop.requested:
+                        self._accept(key.data)
+                if accepting and throttle.paused_until is not None:
+                    accepting = False
+                    for listener in self._listeners:
+                        selector.unregister(listener.sock)
+                elif not accepting and throttle.resume(clock()):
+                    accepting = True
+                    for listener in self._listeners:
+                        selector.register(listener.sock, _READ, listener)
 
-    def _accept(self) -> None:
+    def _accept(self, listener: Listener) -> None:
         """Accept what is waiting, then open the whole batch under one hold of the lock."""
-        accepted: list[tuple[socket.socket, object]] = []
-        for _ in range(ACCEPTS_PER_PASS):
-            try:
-                sock, address = self._listener.accept()
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError as exc:
-                if exc.errno in OUT_OF_RESOURCES:
-                    self._warn_accept(exc)
-                    time.sleep(ACCEPT_BACKOFF_SECONDS)
-                else:
-                    log.debug("accept failed: %s", exc)
-                break
-            try:
-                sock.setblocking(True)
-                configure_client(sock)
-            except OSError as exc:  # reset before we even looked at it
-                log.debug("dropped a new connection: %s", exc)
-                sock.close()
-                continue
-            accepted.append((sock, address))
+        driver = self._driver
+        accepted = accept_ready(listener, self._throttle, driver.clock(), log)
         if not accepted:
             return
         opened = []
         with self._lock:
-            for sock, address in accepted:
-                conn = _Connection(self._driver.new_conn_id(), sock, self._lock)
-                self._conns.add(conn.conn, conn)
-                self._driver.opened(conn.conn, format_address(address))
+            for sock, peer in accepted:
+                sock.setblocking(True)
+                conn = _Connection(driver.new_id(), listener.kind, sock, self._lock)
+                driver.open(conn, peer)
                 opened.append(conn)
         for conn in opened:
             reader = threading.Thread(
-                target=self._reader, args=(conn,), name=f"chat-reader-{conn.conn}", daemon=True
+                target=self._reader, args=(conn,), name=f"chat-reader-{conn.id}", daemon=True
             )
             try:
                 reader.start()
             except RuntimeError as exc:  # out of threads or memory for stacks
-                log.warning("connection %d: cannot start its reader thread: %s", conn.conn, exc)
+                log.warning("connection %d: cannot start its reader thread: %s", conn.id, exc)
                 with self._lock:
-                    self._failed(conn, None)
+                    driver.lost(conn)
                     self._reader_done(conn)
-
-    def _warn_accept(self, exc: OSError) -> None:
-        """A warning at most every ten seconds: a full descriptor table repeats fast."""
-        now = time.monotonic()
-        level = "debug"
-        if now - self._last_accept_warning >= 10.0:
-            self._last_accept_warning = now
-            level = "warning"
-        getattr(log, level)("cannot accept: %s; pausing accepts briefly", exc.strerror)
-
-    # -- the core's actions (lock held) -----------------------------------------
-
-    def send(self, conns: tuple[ConnId, ...], data: bytes) -> None:
-        listed = self._listed
-        opened = _Phase.OPEN
-        for conn in self._conns.recipients(conns):
-            if conn.phase is opened:
-                conn.out.append(data)
-                if not conn.listed:
-                    conn.listed = True
-                    listed.append(conn)
-        if listed and not self._signalled:
-            self._wake_writer()
-
-    def close(self, conn_id: ConnId) -> None:
-        conn = self._conns.get(conn_id)
-        if conn is None or conn.phase is not _Phase.OPEN:
-            return
-        conn.phase = _Phase.CLOSING
-        conn.paused = False  # input is now read and discarded
-        conn.readable.notify()
-        conn.deadline = time.monotonic() + CLOSE_FLUSH_SECONDS
-        self._closing[conn.conn] = conn
-        self._attend(conn)
-
-    def abort(self, conn_id: ConnId) -> None:
-        conn = self._conns.get(conn_id)
-        if conn is not None:
-            self._kill(conn)
-
-    def pause_reading(self, conn_id: ConnId) -> None:
-        conn = self._conns.get(conn_id)
-        if conn is not None and conn.phase is _Phase.OPEN:
-            conn.paused = True
-            if not self._signalled:  # the core now has a wakeup, perhaps an earlier one
-                self._wake_writer()
-
-    def resume_reading(self, conn_id: ConnId) -> None:
-        conn = self._conns.get(conn_id)
-        if conn is not None and conn.paused:
-            conn.paused = False
-            conn.readable.notify()
-
-    # -- bookkeeping (lock held) --------------------------------------------------
-
-    def _attend(self, conn: _Connection) -> None:
-        """Put ``conn`` on the writer's list and make sure the writer looks at it."""
-        if not conn.listed:
-            conn.listed = True
-            self._listed.append(conn)
-        if not self._signalled:
-            self._wake_writer()
-
-    def _wake_writer(self) -> None:
-        self._signalled = True
-        with contextlib.suppress(OSError):  # a full wakeup socket is awake already
-            self._writer_w.send(b"\0")
-
-    def _kill(self, conn: _Connection) -> None:
-        """Make ``conn`` dead now: drop its output, wake its reader, have the writer close it."""
-        if conn.phase is _Phase.DEAD:
-            return
-        conn.phase = _Phase.DEAD
-        conn.out.clear()
-        conn.paused = False
-        conn.readable.notify()
-        if conn.reading:  # wakes its blocked recv; the socket is closed once the reader is out
-            with contextlib.suppress(OSError):
-                conn.sock.shutdown(socket.SHUT_RDWR)
-        self._attend(conn)
-
-    def _failed(self, conn: _Connection, exc: OSError | None) -> None:
-        """A recv or send failed (reset, broken pipe): tell the core once, drop it."""
-        if conn.phase is _Phase.DEAD:
-            return  # our own shutdown woke the thread
-        log.debug("connection %d: %s", conn.conn, exc)
-        was_open = conn.phase is _Phase.OPEN
-        self._kill(conn)
-        if was_open:
-            self._driver.reset(conn.conn)
-
-    def _reader_done(self, conn: _Connection) -> None:
-        conn.reading = False
-        if conn.phase is _Phase.DEAD or conn.fin_sent or conn.eof:
-            self._attend(conn)
 
     # -- the reader threads ---------------------------------------------------------
 
     def _reader(self, conn: _Connection) -> None:
-        lock, driver, sock = self._lock, self._driver, conn.sock
+        lock, driver, sock, life = self._lock, self._driver, conn.sock, conn.life
         try:
             while True:
                 try:
                     data = sock.recv(RECV_SIZE)
                 except OSError as exc:
                     with lock:
-                        self._failed(conn, exc)
+                        driver.lost(conn, exc)
                     return
                 with lock:
-                    if not data:
-                        conn.eof = True
-                    if conn.phase is _Phase.OPEN:
-                        if data:
-                            driver.received(conn.conn, data)
-                        else:
-                            driver.eof(conn.conn)
-                    # CLOSING: the input is discarded until the peer's FIN.
-                    if not data:
-                        return
-                    while conn.paused:
+                    if data:
+                        driver.received(conn, data)
+                    else:
+                        driver.eof(conn)
+                    del data  # a paused reader keeps no copy of what the core holds
+                    while life.phase is Phase.OPEN and life.paused:
                         conn.readable.wait()
-                    if conn.phase is _Phase.DEAD:
+                    if not life.reading:
                         return
         except Exception:  # a bug, not a network error: log it and drop the connection
-            log.exception("connection %d: reader thread failed", conn.conn)
+            log.exception("connection %d: reader thread failed", conn.id)
             with lock:
-                self._failed(conn, None)
+                driver.lost(conn)
         finally:
             with lock:
                 self._reader_done(conn)
+
+    def _reader_done(self, conn: _Connection) -> None:
+        conn.reading = False
+        if conn.life.closed:
+            self._attend(conn)
+
+    # -- the driver's Port (lock held) -----------------------------------------------
+
+    def wake(self) -> None:
+        if not self._signalled:
+            self._signalled = True
+            self._writer_wakeup.wake()
+
+    def reading_changed(self, conn: _Connection) -> None:
+        conn.readable.notify()  # a paused reader waits on it
+        if conn.life.paused:
+            self.wake()  # the core has a new wakeup, perhaps an earlier one: the writer re-arms
+
+    def send_fin(self, conn: _Connection) -> bool:
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            return False
+        return True  # the reader goes on reading (and the driver discarding) until the peer's FIN
+
+    def close(self, conn: _Connection) -> None:
+        self._kill(conn)
+
+    def drop(self, conn: _Connection) -> None:
+        self._kill(conn)
+
+    def _kill(self, conn: _Connection) -> None:
+        """Closed: drop its output, wake its reader, have the writer close the socket once it is out."""
+        conn.out.clear()
+        conn.readable.notify()
+        if conn.reading:  # wakes its blocked recv; the socket is closed once the reader is out
+            with contextlib.suppress(OSError):
+                conn.sock.shutdown(socket.SHUT_RDWR)
+        self._attend(conn)
+
+    def _attend(self, conn: _Connection) -> None:
+        """Have the writer look at ``conn`` on its next round."""
+        if not conn.attended:
+            conn.attended = True
+            self._attention.append(conn)
+        self.wake()
 
     # -- the writer thread ----------------------------------------------------------
 
@@ -455,98 +310,86 @@ class ThreadsServer:
             self._write_until_stopped()
         except Exception:  # a bug: nothing can be sent any more, so stop serving
             log.exception("the writer thread failed")
+            self._failed = True
             self.stop()
 
     def _write_until_stopped(self) -> None:
         lock, driver, selector = self._lock, self._driver, self._selector
-        selector.register(self._writer_r, selectors.EVENT_READ)
+        selector.register(self._writer_wakeup.reader, _READ, None)
         timeout: float | None = None
-        busy = False
         while True:
+            ready = selector.select(timeout)
             has_room = []
-            ready = selector.select(TRIM_AFTER_IDLE_SECONDS if busy and timeout is None else timeout)
-            if ready:
-                busy = True
-            elif busy and timeout is None:  # a quiet moment after some work
-                release_free_memory()
-                busy = False
             for key, _ in ready:
-                if key.fileobj is self._writer_r:
-                    _drain(self._writer_r)
+                if key.data is None:
+                    self._writer_wakeup.drain()
                 else:
-                    assert isinstance(key.data, _Connection)
                     has_room.append(key.data)
             with lock:
                 if self._stopping:
                     return
-                listed, self._listed = self._listed, []
-                for conn in listed:
-                    conn.listed = False
-                now = time.monotonic()
-                wakeup = driver.state.next_wakeup
-                if wakeup is not None and wakeup <= now:
-                    driver.tick()  # what it lists is taken next pass
-                if self._closing:
-                    self._expire(now)
-                writes = self._take_writes(dict.fromkeys(listed + has_room) if has_room else listed)
+                driver.run_timers(worked=bool(ready))
+                writes = self._take_writes(has_room)
             results = _send_all(writes)
             with lock:
                 self._account(writes, results)
-                # Until now, whoever lists a connection knows the writer will look again.
+                # Until now, whoever queues output knows the writer will look again.
                 self._signalled = False
-                timeout = self._timeout()
+                timeout = 0.0 if driver.dirty or self._attention else driver.seconds_to_deadline()
 
-    def _take_writes(self, conns: Iterable[_Connection]) -> list[tuple[_Connection, memoryview]]:
-        """Settle what needs no write, and take a buffer from each connection that has output."""
+    def _take_writes(self, has_room: list[_Connection]) -> list[tuple[_Connection, memoryview]]:
+        """Take the pending output, settle what needs no write, and take a buffer from the rest."""
+        dirty = self._driver.take_dirty()
+        for conn in dirty:
+            data = conn.take_output()
+            if not conn.life.closed:
+                conn.out.append(data)
+        attention, self._attention = self._attention, []
+        for conn in attention:
+            conn.attended = False
+        conns = dirty
+        if attention or has_room:
+            conns = list(dict.fromkeys([*dirty, *attention, *has_room]))
         writes = []
-        known = self._conns.get
+        driver = self._driver
+        known = driver.conns.get
         for conn in conns:
-            if known(conn.conn) is None:  # closed already
+            if known(conn.id) is not conn:  # closed already
                 continue
-            if conn.phase is _Phase.DEAD:
-                if conn.reading:  # it is being shut down: stop watching it until its reader is out
+            if conn.life.closed:
+                if conn.reading:  # being shut down: stop watching it until its reader is out
                     self._watch(conn, 0)
                 else:
                     self._retire(conn)
             elif conn.out:
                 writes.append((conn, conn.out.next_write()))
-            elif conn.phase is _Phase.CLOSING:
-                self._finish(conn)
+            elif conn.life.phase is not Phase.OPEN:
+                driver.written(conn, 0)  # closing and flushed: on to the FIN
         return writes
-
-    def _expire(self, now: float) -> None:
-        """Drop closed connections that did not take their last bytes, or linger, in time."""
-        for conn in list(self._closing.values()):
-            if conn.deadline is not None and conn.deadline <= now:
-                conn.deadline = None
-                if not conn.fin_sent:
-                    log.debug("connection %d: closed with %d bytes unsent", conn.conn, conn.out.size)
-                self._kill(conn)
 
     def _account(self, writes: list[tuple[_Connection, memoryview]], results: list[int | OSError]) -> None:
         """Consume what the kernel took; report backlogs; watch full sockets for room."""
         driver = self._driver
         for (conn, view), result in zip(writes, results, strict=True):
-            if conn.phase is _Phase.DEAD:
-                continue  # aborted meanwhile: its output was dropped
+            if conn.life.closed:
+                continue  # dropped meanwhile: its output was discarded
             if isinstance(result, OSError):
-                self._failed(conn, result)
+                driver.lost(conn, result)
                 continue
             out = conn.out
             out.consume(result)
             if not out:
                 self._watch(conn, 0)
-                if conn.phase is _Phase.CLOSING:
-                    self._finish(conn)
-            elif result == len(view):  # taken in full, more queued: again next pass
+                if conn.life.phase is not Phase.OPEN:
+                    driver.written(conn, 0)
+            elif result == len(view):  # taken in full, more queued: again next round
                 self._watch(conn, 0)
                 self._attend(conn)
             else:
                 # The kernel did not take it all: the core judges the slow-consumer rule on what is left.
-                if conn.phase is _Phase.OPEN:
-                    driver.backlog(conn.conn, out.size)
-                if not conn.dead:  # not dropped as too slow
-                    self._watch(conn, selectors.EVENT_WRITE)
+                driver.written(conn, len(out))
+                if not conn.life.closed:  # not dropped as too slow
+                    self._watch(conn, _WRITE)
 
     def _watch(self, conn: _Connection, mask: int) -> None:
         if mask == conn.mask:
@@ -557,44 +400,13 @@ class ThreadsServer:
             self._selector.register(conn.sock, mask, conn)
         conn.mask = mask
 
-    def _finish(self, conn: _Connection) -> None:
-        """CLOSING and flushed: send our FIN, then the reader discards input until the peer's."""
-        if conn.fin_sent:
-            if not conn.reading:
-                self._retire(conn)
-            return
-        if conn.eof:
-            self._kill(conn)
-            if not conn.reading:
-                self._retire(conn)
-            return
-        try:
-            conn.sock.shutdown(socket.SHUT_WR)
-        except OSError as exc:
-            self._failed(conn, exc)
-            return
-        conn.fin_sent = True
-        conn.deadline = time.monotonic() + LINGER_SECONDS
-
     def _retire(self, conn: _Connection) -> None:
         """Close the socket (its reader is out) and forget the connection."""
-        if self._conns.pop(conn.conn) is None:
-            return
-        self._closing.pop(conn.conn, None)
         self._watch(conn, 0)
         conn.sock.close()
-        if not self._conns:
+        self._driver.forget(conn)
+        if not self._driver.conns:
             self._all_closed.notify_all()
-
-    def _timeout(self) -> float | None:
-        """How long the writer may sleep: until the core's wakeup or the first close deadline."""
-        if self._listed:
-            return 0.0
-        now = time.monotonic()
-        wakeup = self._driver.state.next_wakeup
-        candidates = [wakeup - now] if wakeup is not None else []
-        candidates.extend(c.deadline - now for c in self._closing.values() if c.deadline is not None)
-        return max(0.0, min(candidates)) if candidates else None
 
 
 def _send_all(writes: list[tuple[_Connection, memoryview]]) -> list[int | OSError]:
@@ -610,12 +422,6 @@ def _send_all(writes: list[tuple[_Connection, memoryview]]) -> list[int | OSErro
     return results
 
 
-def _drain(sock: socket.socket) -> None:
-    with contextlib.suppress(BlockingIOError, InterruptedError):
-        while sock.recv(4096):
-            pass
-
-
 def _set_stack_size(size: int) -> int:
     """Set the stack size of threads started from now on; return the previous one."""
     try:
@@ -627,7 +433,10 @@ def _set_stack_size(size: int) -> int:
 
 def serve(options: ServeOptions) -> int:
     """Run the ``threads`` backend until SIGINT or SIGTERM; return the exit status."""
-    config = raise_open_files_limit(options.config)
-    options = replace(options, config=config)
-    listener = open_listener(options.host, options.port)
-    return ThreadsServer(options, listener).run()
+    options = replace(options, config=raise_open_files_limit(options.config, log))
+    listeners = open_listeners(options.listen)
+    try:
+        return ThreadsServer(options, listeners).run()
+    finally:
+        for listener in listeners:
+            listener.close()

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from adapters._common import KEEPALIVE_IDLE
+from adapters._listeners import KEEPALIVE_IDLE
 from sansio_chat import ConnectionOpened, DataReceived, Send, ServerConfig, Tick, new_server_state
 from tests.conformance.conftest import StartServer
 from tests.conformance.server import OPER_PASSWORD, ServerProcess

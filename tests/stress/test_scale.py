@@ -37,7 +37,7 @@ CLIENTS = 1000
 HEAVY_CLIENTS = {"select": 10_000, "asyncio": 10_000, "threads": 2_000}
 #: RSS per idle client the heavy run must stay under (issue #3), per backend.
 IDLE_TARGET_KIB = {"select": 10.0, "asyncio": 10.0}
-#: Spare descriptors the server keeps aside from ``--max-clients`` (adapters/_common.py).
+#: Spare descriptors the server keeps aside from ``--max-clients`` (adapters/_process.py).
 SPARE_FDS = 32
 
 

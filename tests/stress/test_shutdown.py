@@ -12,7 +12,7 @@ from __future__ import annotations
 import signal
 import time
 
-from adapters._common import LINGER_SECONDS, SHUTDOWN_FLUSH_SECONDS
+from adapters._lifecycle import LINGER_SECONDS, SHUTDOWN_FLUSH_SECONDS
 from tests.conformance.conftest import StartServer
 
 from .checks import assert_quiet_log, assert_same_order

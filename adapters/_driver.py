@@ -1,0 +1,345 @@
+"""The one place that drives the core: events in, actions out, the same for every backend.
+
+A backend knows how to wait (a selector loop, threads, an event loop) and how
+to move bytes; it tells the ``Driver`` what happened (accepted, received,
+EOF, failed, written) and carries out the few things the driver asks of it
+(``Port``).  Everything else is decided here once: building the events,
+interpreting the actions, queueing output for the flush, each connection's
+closing lifecycle and its deadlines, the core's timer, idle memory trimming,
+and what happens when the core raises.
+
+Failure isolation: an exception raised by the core while it handles one
+connection's event costs that connection only.  It is logged at ERROR with
+its traceback, the connection is dropped, and the core is told of a reset,
+so that the others hear of it as of any reset.  An exception on a ``Tick``
+or on ``ShutdownRequested`` is logged and the server goes on.
+
+The driver is not thread-safe: the threads backend holds its lock around
+every call, and the ``Port`` methods are called with that lock held.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Generic, Protocol, TypeVar, assert_never
+
+from sansio_chat import (
+    Abort,
+    Action,
+    Close,
+    ConnectionOpened,
+    ConnectionReset,
+    ConnId,
+    DataReceived,
+    EofReceived,
+    Event,
+    Log,
+    OutputBacklog,
+    PauseReading,
+    ResumeReading,
+    Send,
+    ServerConfig,
+    ServerState,
+    ShutdownRequested,
+    Tick,
+    new_server_state,
+)
+
+from ._connection import Connection
+from ._lifecycle import SHUTDOWN_FLUSH_SECONDS, Phase, Step
+from ._listeners import Listener
+from ._process import release_free_memory
+from ._table import ConnectionTable
+from ._timers import Deadlines, IdleTrim
+
+C = TypeVar("C", bound=Connection)
+C_contra = TypeVar("C_contra", bound=Connection, contravariant=True)
+
+
+class Port(Protocol[C_contra]):
+    """What the driver asks of a backend; each call concerns a connection still in the table."""
+
+    def wake(self) -> None:
+        """Connections are on the dirty list: make sure a flush comes soon (soon enough: this pass)."""
+
+    def reading_changed(self, conn: C_contra) -> None:
+        """``conn.life.reading`` may have changed: start or stop reading the socket accordingly.
+
+        Flood control paused or resumed it (the core's ``next_wakeup`` may
+        have moved: re-arm the timer), the core closed it (a paused one is
+        read again, to discard), or the peer's FIN came (stop reading).
+        """
+
+    def send_fin(self, conn: C_contra) -> bool:
+        """Everything is out: half-close (``shutdown(SHUT_WR)``); False if the socket failed."""
+
+    def close(self, conn: C_contra) -> None:
+        """Everything is out and the peer is done: close the socket; ``forget`` it once it is gone."""
+
+    def drop(self, conn: C_contra) -> None:
+        """Close the socket now, discarding what is queued; ``forget`` it once it is gone.
+
+        May come more than once for the same connection (a failed send
+        after an abort, say): later calls do nothing.
+        """
+
+
+def announce(listeners: list[Listener], backend: str, config: ServerConfig, log: logging.Logger) -> None:
+    """The startup lines, one per listener, naming the address really bound, the backend and the mode.
+
+    A supervisor (or the test suite) may take them as "ready": log them only
+    once the signal handlers are in place.
+    """
+    for listener in listeners:
+        log.info("listening on %s (backend %s, mode %s)", listener, backend, config.mode.value)
+
+
+class Driver(Generic[C]):
+    """Feeds the core with one backend's events and carries out the core's actions on it."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        port: Port[C],
+        log: logging.Logger,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.state: ServerState = new_server_state(config)
+        self.conns: ConnectionTable[C] = ConnectionTable()  # every connection with a socket, closing ones too
+        self.dirty: list[C] = []  # connections with pending output or a close, for the next flush
+        self.clock = clock
+        self._port = port
+        self._log = log
+        self._timed = self.state.uses_clock
+        self._deadlines: Deadlines[C] = Deadlines()  # closing connections' deadlines
+        self._trim = IdleTrim()
+        self._ids: Iterator[ConnId] = itertools.count(1)
+
+    @property
+    def config(self) -> ServerConfig:
+        return self.state.config
+
+    def new_id(self) -> ConnId:
+        """An id for a new connection, never reused while the server runs."""
+        return next(self._ids)
+
+    # -- what happened: the backend tells -----------------------------------
+
+    def open(self, conn: C, peer: str) -> None:
+        """A connection is ready for the core (accepted; with TLS, after the handshake).
+
+        It is in the table before the core hears of it, so that the welcome,
+        queued in the same call, reaches it.
+        """
+        conn.peer = peer
+        self.conns.add(conn.id, conn)
+        self._event(Tick(now=self.clock()))
+        kind = conn.kind
+        self._conn_event(
+            conn, ConnectionOpened(conn=conn.id, peer=peer, dialect=kind.dialect, secure=kind.secure)
+        )
+
+    def received(self, conn: C, data: bytes) -> None:
+        """Bytes came; those of a closing connection are discarded (they were read so as not to reset)."""
+        if conn.life.phase is not Phase.OPEN:
+            return
+        if self._timed:
+            self._event(Tick(now=self.clock()))
+        self._conn_event(conn, DataReceived(conn=conn.id, data=data))
+
+    def eof(self, conn: C) -> None:
+        """The peer sent its FIN: nothing more is read; an open connection's core hears of it."""
+        life = conn.life
+        if life.phase is Phase.CLOSED:  # our own shutdown of the socket, seen by a reader
+            return
+        was_open = life.open
+        step = life.eof_received()
+        if step is Step.NOTHING:
+            self._port.reading_changed(conn)
+        if was_open:
+            self._conn_event(conn, EofReceived(conn=conn.id))
+        self._carry_out_step(conn, step)
+
+    def lost(self, conn: C, exc: BaseException | None = None) -> None:
+        """The socket failed (reset, broken pipe) or is gone: drop it; the core hears of a reset."""
+        if conn.life.closed:
+            return
+        if exc is not None:
+            self._log.debug("connection %d: %s", conn.id, exc)
+        was_open = self._drop(conn)
+        if was_open:
+            self._event(ConnectionReset(conn=conn.id))
+
+    def written(self, conn: C, unsent: int) -> None:
+        """After a write attempt: ``unsent`` bytes are still held for ``conn`` (0: the kernel took all).
+
+        What the kernel did not take goes to the core as a backlog (it judges
+        slow consumers on it); a closing connection with nothing left moves
+        on to its FIN.  Skipping the call is fine when ``unsent`` is 0 and the
+        connection is open: that is the fast fan-out's common case.
+        """
+        life = conn.life
+        if unsent:
+            if life.phase is Phase.OPEN:
+                self._conn_event(conn, OutputBacklog(conn=conn.id, unsent=unsent))
+        elif life.phase is Phase.CLOSING and not conn.pending:  # pending: the next flush writes it first
+            self._carry_out_step(conn, life.flushed(self.clock()))
+
+    def forget(self, conn: C) -> None:
+        """The connection's socket is closed and nothing refers to it any more."""
+        self.conns.pop(conn.id)
+
+    def take_dirty(self) -> list[C]:
+        """The connections to flush now (each once); the list starts afresh."""
+        dirty = self.dirty
+        self.dirty = []
+        return dirty
+
+    # -- time ------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        """When ``run_timers`` must run next (on ``clock``), or None."""
+        at = self.state.next_wakeup
+        for other in (self._deadlines.next_at, self._trim.due_at):
+            if other is not None and (at is None or other < at):
+                at = other
+        return at
+
+    def seconds_to_deadline(self) -> float | None:
+        at = self.next_deadline()
+        return None if at is None else max(0.0, at - self.clock())
+
+    def run_timers(self, *, worked: bool) -> None:
+        """Whatever is due: the core's tick, closing connections' deadlines, a memory trim.
+
+        ``worked``: the backend did some work since the last call (memory is
+        trimmed only after a moment without any).
+        """
+        now = self.clock()
+        if worked:
+            self._trim.worked(now)
+        wakeup = self.state.next_wakeup
+        if wakeup is not None and wakeup <= now:
+            self._event(Tick(now=now))
+        for conn in self._deadlines.pop_due(now):
+            self._carry_out_step(conn, conn.life.expire(now))
+        if self._trim.due(now):
+            release_free_memory()
+
+    # -- the server's end ------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Tell the core (it says goodbye to everyone and closes them all)."""
+        self._event(Tick(now=self.clock()))
+        self._event(ShutdownRequested())
+
+    def end(self, *, cut_short: bool) -> None:
+        """The drain is over: drop every connection still there, and say so if there were any."""
+        count = 0
+        for conn in self.conns:
+            if not conn.life.closed:
+                count += 1
+                self._drop(conn)
+        if count:
+            why = "a second signal" if cut_short else f"still closing after {SHUTDOWN_FLUSH_SECONDS:g} s"
+            self._log.info("shutdown: %s, closing %d connections now", why, count)
+
+    # -- into the core -----------------------------------------------------------
+
+    def _event(self, event: Event) -> None:
+        """An event whose failure costs no connection: log it and go on."""
+        try:
+            actions = self.state.receive(event)
+        except Exception:
+            self._log.exception("the core failed on %s; going on", type(event).__name__)
+            return
+        self._carry_out(actions)
+
+    def _conn_event(self, conn: C, event: Event) -> None:
+        """An event about ``conn``: if the core fails on it, ``conn`` alone pays."""
+        try:
+            actions = self.state.receive(event)
+        except Exception:
+            self._log.exception(
+                "connection %d: the core failed on %s; dropping the connection", conn.id, type(event).__name__
+            )
+            if self._drop(conn):
+                self._event(ConnectionReset(conn=conn.id))
+            return
+        self._carry_out(actions)
+
+    # -- out of the core ---------------------------------------------------------
+
+    def _carry_out(self, actions: list[Action]) -> None:
+        """The core's actions, in order; ``Send`` only queues (the hot path: one append per recipient)."""
+        for action in actions:
+            if isinstance(action, Send):
+                data = action.data
+                dirty = self.dirty
+                for conn in self.conns.recipients(action.conns):
+                    pending = conn.pending
+                    if not pending:
+                        dirty.append(conn)
+                    pending.append(data)
+            elif isinstance(action, Log):
+                self._log.log(action.level, "%s", action.message)
+            else:
+                target = self.conns.get(action.conn)
+                if target is None:
+                    continue
+                if isinstance(action, Close):
+                    self._close(target)
+                elif isinstance(action, Abort):
+                    self._drop(target)
+                elif isinstance(action, PauseReading | ResumeReading):
+                    if target.life.pause(isinstance(action, PauseReading)):
+                        self._port.reading_changed(target)
+                else:
+                    assert_never(action)
+        if self.dirty:
+            self._port.wake()
+
+    def _close(self, conn: C) -> None:
+        """The core closed it: flush, then FIN (the next flush takes it from there)."""
+        life = conn.life
+        if not life.open:
+            return
+        was_paused = life.paused
+        now = self.clock()
+        life.close(now)
+        assert life.deadline is not None
+        self._deadlines.push(life.deadline, conn)
+        if was_paused:  # read again, to discard
+            self._port.reading_changed(conn)
+        pending = conn.pending
+        if not pending:  # on the dirty list even with nothing to write: the flush moves it on
+            self.dirty.append(conn)
+            pending.append(b"")
+
+    def _drop(self, conn: C) -> bool:
+        """Close it now, discarding its output; True if it was open (the core must hear of it)."""
+        was_open = conn.life.abort()
+        conn.pending.clear()
+        self._port.drop(conn)
+        return was_open
+
+    def _carry_out_step(self, conn: C, step: Step) -> None:
+        if step is Step.NOTHING:
+            return
+        if step is Step.SEND_FIN:
+            if self._port.send_fin(conn):
+                assert conn.life.deadline is not None
+                self._deadlines.push(conn.life.deadline, conn)
+            else:
+                self._drop(conn)
+        elif step is Step.CLOSE:
+            self._port.close(conn)
+        elif step is Step.DROP:
+            self._log.debug("connection %d: dropped at its close deadline", conn.id)
+            conn.pending.clear()
+            self._port.drop(conn)
+        else:
+            assert_never(step)
