@@ -5,15 +5,12 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 
 from .client import Client
+from .installed import REPO_ROOT, installed_script
 
-#: The repository root (the directory holding ``adapters`` and ``sansio_chat``).
-REPO_ROOT = Path(__file__).resolve().parents[2]
 OPER_PASSWORD = "s3cret pass"
 STARTUP_TIMEOUT = 10.0
 STOP_TIMEOUT = 15.0  # the server's own flush bound is 5 s
@@ -24,7 +21,7 @@ _STARTUP = re.compile(
 
 
 class ServerProcess:
-    """One ``python -m adapters.cli serve`` child; its output is drained by a thread."""
+    """One ``sansio-chat serve`` child (the installed command); its output is drained by a thread."""
 
     def __init__(
         self,
@@ -33,14 +30,13 @@ class ServerProcess:
         *,
         host: str = "127.0.0.1",
         wrapper: Sequence[str] = (),  # a command to run the server under (prlimit, taskset...)
+        launcher: Sequence[str] | None = None,  # instead of the installed command (a test-only one)
     ) -> None:
         self.backend = backend
         self.host = host
         self.command = [
             *wrapper,
-            sys.executable,
-            "-m",
-            "adapters.cli",
+            *(launcher if launcher is not None else [installed_script()]),
             "serve",
             "--backend",
             backend,
