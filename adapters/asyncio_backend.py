@@ -157,12 +157,12 @@ class _Server:
         self._pass_scheduled = False
         driver = self.driver
         driver.run_timers(worked=True)
-        opened, closing = Phase.OPEN, Phase.CLOSING
+        closing = Phase.CLOSING
         for conn in driver.take_dirty():
-            data = conn.take_output()
-            phase = conn.life.phase
-            if phase is not opened and phase is not closing:
-                continue  # closed: nothing more goes out
+            # Connection.take_output, inlined: only an open or closing connection has any.
+            pending = conn.pending
+            data = pending[0] if len(pending) == 1 else b"".join(pending)
+            pending.clear()
             if data:
                 try:
                     conn.transport.write(data)
@@ -171,7 +171,7 @@ class _Server:
             # Only a write the kernel did not take in full pauses writing: a backlog to report.
             if conn.write_paused:
                 driver.written(conn, conn.transport.get_write_buffer_size())
-            elif phase is closing:
+            elif conn.life.phase is closing:
                 driver.written(conn, 0)
         self._arm_timer()
 

@@ -173,14 +173,37 @@ class SelectorServer:
             self._driver.eof(conn)
 
     def _flush(self) -> None:
-        """Write every connection that got output (or a close) this pass, once."""
+        """Write every connection that got output (or a close) this pass, once.
+
+        The usual case (an open connection with nothing left from before, the
+        kernel taking everything) is one ``send`` of the joined output and no
+        queueing at all; the rest goes through the connection's queue.
+        """
         driver = self._driver
+        opened = Phase.OPEN
         while driver.dirty:
             for conn in driver.take_dirty():
-                data = conn.take_output()
-                if not conn.life.closed:
-                    conn.out.append(data)
-                    self._write(conn)
+                # Connection.take_output, inlined: only an open or closing connection has any.
+                pending = conn.pending
+                data = pending[0] if len(pending) == 1 else b"".join(pending)
+                pending.clear()
+                out = conn.out
+                if out or not data or conn.life.phase is not opened:
+                    if not conn.life.closed:
+                        out.append(data)
+                        self._write(conn)
+                    continue
+                try:
+                    sent = conn.sock.send(data)
+                except (BlockingIOError, InterruptedError):
+                    sent = 0
+                except OSError as exc:
+                    driver.lost(conn, exc)
+                    continue
+                if sent < len(data):
+                    out.append(data)
+                    out.consume(sent)
+                    self._written(conn)
 
     def _write(self, conn: _Connection) -> None:
         """Send what is queued until the kernel takes less than offered; watch for room if it did."""
@@ -197,6 +220,11 @@ class SelectorServer:
             out.consume(sent)
             if sent < len(view):
                 break
+        self._written(conn)
+
+    def _written(self, conn: _Connection) -> None:
+        """After a write attempt: report what is left, move a close on, watch for room if needed."""
+        out = conn.out
         if out or conn.life.phase is not Phase.OPEN:
             # What the kernel would not take: the core judges slow consumers on it.  Or a close moves on.
             self._driver.written(conn, len(out))
