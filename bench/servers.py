@@ -33,18 +33,19 @@ class ServerSpec:
     dialect: Literal["chat", "irc", "floor"]
     #: Connections the generator opens at once (miniircd listens with a backlog of 5).
     concurrency: int = 100
-    #: Run on uvloop (asyncio backend: SANSIO_CHAT_UVLOOP=1; asyncio floor: --loop uvloop).
+    #: Run on uvloop (the asyncio backend and the asyncio floor: --loop uvloop).
     uvloop: bool = False
 
     def argv(self, port: int) -> list[str]:
         python = sys.executable
+        loop = ["--loop", "uvloop"] if self.uvloop else []
         if self.kind == "backend":
+            # The installed package (pip install -e .), as the command line runs it.
             return [
-                python, "-m", "adapters.cli", "serve", "--backend", self.style, "--host", HOST,
-                "--port", "0", "--rate-lines", "0", "--oper-password", secrets.token_hex(8),
+                python, "-m", "sansio_chat_adapters.cli", "serve", "--backend", self.style, "--host", HOST,
+                "--port", "0", "--rate-lines", "0", "--oper-password", secrets.token_hex(8), *loop,
             ]  # fmt: skip
         if self.kind == "floor":
-            loop = ["--loop", "uvloop"] if self.uvloop else []
             return [python, "-m", f"bench.floors.{self.style}_floor", "--host", HOST, "--port", "0", *loop]
         return [
             python, "-m", "miniircd", "--listen", HOST, "--ports", str(port), *_miniircd_user(),
@@ -92,14 +93,9 @@ class RunningServer:
         self.log_path = log_path
         port = free_port(HOST) if spec.kind == "reference" else 0
         self._log: IO[bytes] = log_path.open("wb")
-        env = dict(os.environ)
-        env.pop("SANSIO_CHAT_UVLOOP", None)
-        if spec.uvloop:
-            env["SANSIO_CHAT_UVLOOP"] = "1"
         self.process = subprocess.Popen(
             spec.argv(port),
             cwd=ROOT,
-            env=env,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=self._log,
