@@ -15,8 +15,10 @@ OPER_PASSWORD = "s3cret pass"
 STARTUP_TIMEOUT = 10.0
 STOP_TIMEOUT = 15.0  # the server's own flush bound is 5 s
 
+#: The startup line, one per listener: ``listening on KIND://HOST:PORT (backend B, mode M)``.
 _STARTUP = re.compile(
-    r"listening on (?P<address>\S+):(?P<port>\d+) \(backend (?P<backend>\S+), mode (?P<mode>\S+)\)"
+    r"listening on (?P<kind>[a-z+]+)://(?P<host>\S*):(?P<port>\d+) "
+    r"\(backend (?P<backend>\S+), mode (?P<mode>\S+)\)"
 )
 
 
@@ -49,7 +51,10 @@ class ServerProcess:
             *args,
         ]
         self.clients: list[Client] = []
-        self.port = 0
+        #: Every listener's kind, host (as logged: IPv6 in brackets) and port, in the order logged.
+        self.listeners: list[tuple[str, str, int]] = []
+        self._expected_listeners = 1 + list(args).count("--listen")  # --host/--port, and each --listen
+        self.port = 0  # the first listener's (the text listener of --host and --port)
         self.mode = ""
         self.returncode: int | None = None
         self._output: list[str] = []
@@ -81,9 +86,11 @@ class ServerProcess:
                 match = _STARTUP.search(line)
                 if match:
                     assert match["backend"] == self.backend, line
-                    self.port = int(match["port"])
+                    self.listeners.append((match["kind"], match["host"], int(match["port"])))
+                    self.port = self.listeners[0][2]
                     self.mode = match["mode"]
-                    self._ready.set()
+                    if len(self.listeners) == self._expected_listeners:
+                        self._ready.set()
         stream.close()
         self._ready.set()
 
@@ -101,14 +108,22 @@ class ServerProcess:
     # -- clients ----------------------------------------------------------------
 
     def connect(
-        self, *, host: str | None = None, chat: bool | None = None, rcvbuf: int | None = None
+        self,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        chat: bool | None = None,
+        rcvbuf: int | None = None,
     ) -> Client:
-        """A new connection, without reading anything; closed when the server stops."""
+        """A new connection (to the first listener unless told), without reading anything.
+
+        It is closed when the server stops.
+        """
         if host is None:
             host = "::1" if self.host == "::" else self.host
         client = Client.connect(
             host,
-            self.port,
+            self.port if port is None else port,
             chat=self.mode == "chat" if chat is None else chat,
             name=f"conn{len(self.clients) + 1}",
             rcvbuf=rcvbuf,
@@ -116,9 +131,16 @@ class ServerProcess:
         self.clients.append(client)
         return client
 
-    def join(self, nick: str | None = None, *, host: str | None = None, rcvbuf: int | None = None) -> Client:
+    def join(
+        self,
+        nick: str | None = None,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        rcvbuf: int | None = None,
+    ) -> Client:
         """A chat client past its welcome line; ``nick`` checks the guest name given."""
-        client = self.connect(host=host, rcvbuf=rcvbuf)
+        client = self.connect(host=host, port=port, rcvbuf=rcvbuf)
         welcome = client.read_line()
         match = re.fullmatch(
             r"\[server\] Welcome to the chat, (\S+)! Type HELP for the list of commands\.", welcome

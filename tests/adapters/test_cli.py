@@ -1,0 +1,171 @@
+"""The command line, in process: what it hands a backend, and how it refuses what it cannot do."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from collections.abc import Callable
+
+import pytest
+
+from adapters import cli, selectors_backend, threads_backend
+from adapters._listeners import LISTENER_KINDS, ListenAddress, default_addresses
+from adapters._options import ServeOptions
+from sansio_chat import Mode
+
+TEXT = LISTENER_KINDS["text"]
+
+
+def _usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """Run the command line; it must exit with status 2 and one line on stderr, which is returned."""
+    with pytest.raises(SystemExit) as caught:
+        cli.main(list(argv))
+    assert caught.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1 and err.endswith("\n"), err
+    assert "Traceback" not in err
+    return err.rstrip("\n")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["serve", "--port", "70000"], "argument --port: port must be from 0 to 65535, not 70000"),
+        (["serve", "--port", "-1"], "argument --port: port must be from 0 to 65535, not -1"),
+        (["serve", "--port", "seven"], "argument --port: port must be a number from 0 to 65535, not 'seven'"),
+        (["serve", "--listen", "text://127.0.0.1:65536"], "port must be from 0 to 65535, not 65536"),
+        (["serve", "--listen", "gopher://127.0.0.1:70"], "unknown listener kind 'gopher' (known: text)"),
+        (["serve", "--listen", "text://::1:7777"], "an IPv6 address goes in brackets"),
+        (["serve", "--max-clients", "0"], "argument --max-clients: must be at least 1, not 0"),
+        (
+            ["serve", "--rate-lines", "nan"],
+            "argument --rate-lines: must be a finite number, at least 0, not nan",
+        ),
+        (
+            ["serve", "--rate-lines", "-1"],
+            "argument --rate-lines: must be a finite number, at least 0, not -1",
+        ),
+        (["serve", "--rate-burst", "lots"], "argument --rate-burst: must be a whole number, not 'lots'"),
+        (["serve", "--rate-lines", "fast"], "argument --rate-lines: must be a number, not 'fast'"),
+        (["serve", "--backend", "twisted"], "argument --backend: invalid choice: 'twisted'"),
+        (["serve", "--backend", "threads", "--selector", "select"], "--selector is an option of the select"),
+        (["serve", "--backend", "select", "--loop", "uvloop"], "--loop is an option of the asyncio backend"),
+        ([], "the following arguments are required: COMMAND"),
+    ],
+)
+def test_a_command_line_that_cannot_be_honoured_is_one_line_and_status_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    line = _usage_error(capsys, *argv)
+    assert line.startswith("sansio-chat")
+    assert ": error: " in line
+    assert message in line
+
+
+def test_uvloop_asked_for_but_missing(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "uvloop" else real_find_spec(name, *a)
+    )
+    line = _usage_error(capsys, "serve", "--backend", "asyncio", "--loop", "uvloop")
+    assert line == "sansio-chat serve: error: --loop uvloop: uvloop is not installed (pip install uvloop)"
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["--version"])
+    assert caught.value.code == 0
+    assert capsys.readouterr().out == f"sansio-chat {importlib.metadata.version('sansio-chat')}\n"
+
+
+Served = Callable[..., tuple[ServeOptions, str]]
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Served:
+    """Run the command line with a backend that records its options instead of serving."""
+
+    def run(*argv: str) -> tuple[ServeOptions, str]:
+        got: list[ServeOptions] = []
+
+        def serve(options: ServeOptions) -> int:
+            got.append(options)
+            return 0
+
+        for module in (selectors_backend, threads_backend):
+            monkeypatch.setattr(module, "serve", serve)
+        assert cli.main(["serve", *argv]) == 0
+        [options] = got
+        return options, capsys.readouterr().err
+
+    return run
+
+
+def test_without_listener_options_the_defaults_are_opened(served: Served) -> None:
+    options, _ = served()
+    assert options.listen == default_addresses()
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--port", "0"], [ListenAddress(kind=TEXT, host=None, port=0)]),
+        (["--host", "127.0.0.1"], [ListenAddress(kind=TEXT, host="127.0.0.1", port=7777)]),
+        (
+            ["--listen", "text://[::1]:7000", "--listen", "text://127.0.0.1:7001"],
+            [
+                ListenAddress(kind=TEXT, host="::1", port=7000),
+                ListenAddress(kind=TEXT, host="127.0.0.1", port=7001),
+            ],
+        ),
+        (
+            ["--listen", "text://[::1]:7000", "--host", "::", "--port", "8000"],
+            [ListenAddress(kind=TEXT, host="::", port=8000), ListenAddress(kind=TEXT, host="::1", port=7000)],
+        ),
+    ],
+)
+def test_as_soon_as_one_listener_option_is_given_exactly_those_are_opened(
+    served: Served, argv: list[str], expected: list[ListenAddress]
+) -> None:
+    options, _ = served(*argv)
+    assert list(options.listen) == expected
+
+
+def test_the_options_reach_the_backend(served: Served) -> None:
+    options, _ = served(
+        "--backend",
+        "threads",
+        "--max-clients",
+        "5",
+        "--rate-lines",
+        "0",
+        "--oper-password",
+        "pw",
+    )
+    assert (options.config.max_clients, options.config.rate_lines, options.config.oper_password) == (
+        5,
+        0.0,
+        "pw",
+    )
+    assert (options.selector, options.loop) == ("default", "asyncio")
+    options, _ = served("--selector", "select")
+    assert options.selector == "select"
+
+
+def test_the_operator_password_is_made_up_and_shown_only_in_chat_mode(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(cli.PASSWORD_ENV, raising=False)
+    options, err = served()
+    assert options.config.mode is Mode.CHAT
+    assert err == f"sansio-chat: operator password (generated): {options.config.oper_password}\n"
+    assert len(options.config.oper_password) >= 16
+    for mode in ("echo", "relay"):
+        options, err = served("--mode", mode)
+        assert (options.config.mode.value, options.config.oper_password, err) == (mode, "", "")
+    monkeypatch.setenv(cli.PASSWORD_ENV, "from the environment")
+    options, err = served()
+    assert (options.config.oper_password, err) == ("from the environment", "")

@@ -1,0 +1,404 @@
+"""The shared driver, with no socket: a fake backend (``Port``) and a clock the test moves."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+
+import pytest
+
+from adapters import _driver
+from adapters._connection import Connection
+from adapters._driver import Driver
+from adapters._lifecycle import CLOSE_FLUSH_SECONDS, LINGER_SECONDS, Phase
+from adapters._listeners import LISTENER_KINDS
+from adapters._timers import TRIM_AFTER_IDLE_SECONDS
+from sansio_chat import (
+    Action,
+    ConnectionOpened,
+    ConnectionReset,
+    DataReceived,
+    Event,
+    Mode,
+    ServerConfig,
+    ServerState,
+    ShutdownRequested,
+    Tick,
+)
+from tests.expected import WELCOME
+
+TEXT = LISTENER_KINDS["text"]
+log = logging.getLogger("sansio_chat.test")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Port:
+    """Records what the driver asks; closes and drops forget the connection at once, as select does."""
+
+    def __init__(self) -> None:
+        self.driver: Driver[Connection] | None = None
+        self.calls: list[tuple[str, int]] = []
+        self.fin_fails = False
+
+    def wake(self) -> None:
+        self.calls.append(("wake", 0))
+
+    def reading_changed(self, conn: Connection) -> None:
+        self.calls.append(("reading_changed", conn.id))
+
+    def send_fin(self, conn: Connection) -> bool:
+        self.calls.append(("send_fin", conn.id))
+        return not self.fin_fails
+
+    def close(self, conn: Connection) -> None:
+        self.calls.append(("close", conn.id))
+        self._forget(conn)
+
+    def drop(self, conn: Connection) -> None:
+        self.calls.append(("drop", conn.id))
+        self._forget(conn)
+
+    def _forget(self, conn: Connection) -> None:
+        assert self.driver is not None
+        if self.driver.conns.get(conn.id) is conn:
+            self.driver.forget(conn)
+
+    def take(self) -> list[tuple[str, int]]:
+        calls, self.calls = self.calls, []
+        return [call for call in calls if call[0] != "wake"]
+
+
+class Recorder:
+    """The core, wrapped: records every event, and raises on the events ``fails`` picks."""
+
+    def __init__(self, inner: ServerState, fails: Callable[[Event], bool] = lambda event: False) -> None:
+        self.inner = inner
+        self.events: list[Event] = []
+        self.fails = fails
+
+    def receive(self, event: Event) -> list[Action]:
+        self.events.append(event)
+        if self.fails(event):
+            raise RuntimeError(f"failing on purpose on {type(event).__name__}")
+        return self.inner.receive(event)
+
+    @property
+    def next_wakeup(self) -> float | None:
+        return self.inner.next_wakeup
+
+    @property
+    def config(self) -> ServerConfig:
+        return self.inner.config
+
+
+class World:
+    def __init__(
+        self, config: ServerConfig | None = None, fails: Callable[[Event], bool] | None = None
+    ) -> None:
+        self.clock = Clock()
+        self.port = Port()
+        self.driver: Driver[Connection] = Driver(
+            config or ServerConfig(oper_password="pw"), self.port, log, clock=self.clock
+        )
+        self.port.driver = self.driver
+        self.core = Recorder(self.driver.state, fails or (lambda event: False))
+        self.driver.state = self.core  # type: ignore[assignment]
+
+    def connect(self, kind_secure: bool = False) -> Connection:
+        kind = replace(TEXT, secure=True) if kind_secure else TEXT
+        conn = Connection(self.driver.new_id(), kind)
+        self.driver.open(conn, f"127.0.0.1:{5000 + conn.id}")
+        return conn
+
+    def flush(self) -> dict[int, bytes]:
+        """What a backend's flush would write, per connection; everything is taken by the kernel."""
+        written = {}
+        for conn in self.driver.take_dirty():
+            data = conn.take_output()
+            if not conn.life.closed:
+                written[conn.id] = data
+                self.driver.written(conn, 0)
+        return written
+
+
+def phase(conn: Connection) -> Phase:
+    """Read through a call: mypy keeps no narrowing across it."""
+    return conn.life.phase
+
+
+def lines(data: bytes) -> list[str]:
+    return data.decode().splitlines()
+
+
+def test_a_connection_is_in_the_table_before_the_core_welcomes_it() -> None:
+    world = World()
+    a = world.connect(kind_secure=True)
+    assert world.driver.conns.get(a.id) is a
+    assert a.peer == "127.0.0.1:5001"
+    opened = [e for e in world.core.events if isinstance(e, ConnectionOpened)]
+    assert opened == [ConnectionOpened(conn=a.id, peer=a.peer, dialect=TEXT.dialect, secure=True)]
+    assert isinstance(world.core.events[0], Tick)  # the time first, always
+    assert world.driver.dirty == [a]
+    assert lines(world.flush()[a.id]) == [WELCOME.format("guest1")]
+    assert ("wake", 0) in world.port.calls
+
+
+def test_a_broadcast_is_queued_on_each_recipient_and_each_is_dirty_once() -> None:
+    world = World()
+    a, b, c = world.connect(), world.connect(), world.connect()
+    world.flush()
+    world.driver.received(a, b"MSG one\nMSG two\n")
+    assert world.driver.dirty == [b, c]
+    assert b.pending[0] is c.pending[0]  # the very same bytes object for every recipient
+    written = world.flush()
+    assert lines(written[b.id]) == lines(written[c.id]) == ["[guest1] one", "[guest1] two"]
+    assert a.id not in written
+
+
+def test_a_backlog_over_the_limit_drops_the_slow_consumer_and_the_others_hear_of_it() -> None:
+    world = World(ServerConfig(oper_password="pw", max_pending_bytes=100))
+    a, b = world.connect(), world.connect()
+    world.flush()
+    world.port.take()
+    world.driver.written(b, 100)  # at the limit: kept
+    assert b.life.open
+    world.driver.written(b, 101)
+    assert b.life.closed
+    assert world.port.take() == [("drop", b.id)]
+    assert world.driver.conns.get(b.id) is None
+    assert "guest2 is disconnected" in world.flush()[a.id].decode()
+
+
+def test_quit_flushes_then_fin_then_closes_on_the_peers_fin() -> None:
+    world = World()
+    a, b = world.connect(), world.connect()
+    world.flush()
+    world.port.take()
+    world.driver.received(b, b"QUIT\n")
+    assert b.life.phase is Phase.CLOSING
+    assert b.life.deadline == world.clock.now + CLOSE_FLUSH_SECONDS
+    world.clock.now += 1
+    assert lines(world.flush()[b.id]) == ["[server] Goodbye, guest2."]
+    assert world.port.take() == [("send_fin", b.id)]
+    assert phase(b) is Phase.LINGERING
+    world.driver.received(b, b"ignored, read only so as not to reset\n")
+    assert world.driver.dirty == []
+    world.driver.eof(b)
+    assert world.port.take() == [("close", b.id)]
+    assert world.driver.conns.get(b.id) is None
+    assert a.life.open
+
+
+def test_a_close_with_nothing_queued_still_reaches_the_fin() -> None:
+    world = World(ServerConfig(mode=Mode.ECHO))
+    a = world.connect()
+    world.driver.eof(a)  # echo: EOF closes at once, with nothing to say
+    assert world.port.take() == [("reading_changed", a.id)]
+    assert a.life.phase is Phase.CLOSING
+    assert world.flush() == {a.id: b""}
+    assert world.port.take() == [("close", a.id)]  # the peer already sent its FIN: no FIN, no linger
+
+
+def test_output_queued_after_a_write_goes_before_the_fin() -> None:
+    world = World()
+    a = world.connect()
+    world.flush()
+    world.port.take()
+    world.driver.received(a, b"QUIT\n")
+    world.driver.written(a, 0)  # an earlier write completes while the goodbye is still pending
+    assert world.port.take() == []
+    assert lines(world.flush()[a.id]) == ["[server] Goodbye, guest1."]
+    assert world.port.take() == [("send_fin", a.id)]
+
+
+def test_a_client_that_never_takes_its_last_bytes_is_dropped_at_the_deadline() -> None:
+    world = World()
+    a = world.connect()
+    world.flush()
+    world.driver.received(a, b"QUIT\n")
+    world.driver.take_dirty()
+    world.driver.written(a, 50)  # the kernel will not take the goodbye
+    world.port.take()
+    assert world.driver.next_deadline() == a.life.deadline
+    world.clock.now += CLOSE_FLUSH_SECONDS - 0.01
+    world.driver.run_timers(worked=False)
+    assert world.port.take() == []
+    world.clock.now += 0.01
+    world.driver.run_timers(worked=False)
+    assert world.port.take() == [("drop", a.id)]
+
+
+def test_a_client_that_never_sends_its_fin_is_closed_after_the_linger() -> None:
+    world = World()
+    a = world.connect()
+    world.flush()
+    world.driver.received(a, b"QUIT\n")
+    world.flush()
+    world.port.take()
+    world.clock.now += LINGER_SECONDS
+    world.driver.run_timers(worked=False)
+    assert world.port.take() == [("close", a.id)]
+
+
+def test_a_failed_fin_drops_the_connection() -> None:
+    world = World()
+    a = world.connect()
+    world.flush()
+    world.port.fin_fails = True
+    world.driver.received(a, b"QUIT\n")
+    world.flush()
+    assert world.port.take() == [("send_fin", a.id), ("drop", a.id)]
+    assert a.life.closed
+
+
+def test_flood_control_pauses_reading_and_the_timer_resumes_it() -> None:
+    world = World(ServerConfig(oper_password="pw", rate_lines=1, rate_burst=1))
+    a, b = world.connect(), world.connect()
+    world.flush()
+    world.port.take()
+    world.driver.received(a, b"MSG 1\nMSG 2\n")
+    assert a.life.paused and not a.life.reading
+    assert world.port.take() == [("reading_changed", a.id)]
+    assert lines(world.flush()[b.id]) == ["[guest1] 1"]
+    due = world.driver.next_deadline()
+    assert due is not None and due > world.clock.now
+    world.clock.now = due
+    world.driver.run_timers(worked=False)
+    assert a.life.reading
+    assert world.port.take() == [("reading_changed", a.id)]
+    assert lines(world.flush()[b.id]) == ["[guest1] 2"]
+
+
+def test_closing_a_paused_connection_reads_it_again() -> None:
+    world = World(ServerConfig(oper_password="pw", rate_lines=1, rate_burst=1))
+    a = world.connect()
+    world.flush()
+    world.driver.received(a, b"PING\n" + b"MSG x\n" * 5)
+    assert a.life.paused
+    world.port.take()
+    world.driver.shutdown()
+    assert a.life.phase is Phase.CLOSING and a.life.reading
+    assert ("reading_changed", a.id) in world.port.take()
+
+
+def test_a_reset_drops_the_connection_and_the_others_hear_of_it() -> None:
+    world = World()
+    a, b = world.connect(), world.connect()
+    world.flush()
+    world.port.take()
+    world.driver.lost(b, ConnectionResetError("reset by peer"))
+    assert world.port.take() == [("drop", b.id)]
+    assert ConnectionReset(conn=b.id) in world.core.events
+    assert "guest2 is disconnected" in world.flush()[a.id].decode()
+    world.driver.lost(b)  # again: nothing more
+    world.driver.eof(b)
+    assert world.port.take() == []
+
+
+def test_what_a_closing_connection_sends_is_discarded_and_a_reset_is_not_reported() -> None:
+    world = World()
+    a = world.connect()
+    world.flush()
+    world.driver.received(a, b"QUIT\n")
+    events = len(world.core.events)
+    world.driver.received(a, b"MSG too late\n")
+    world.driver.lost(a)
+    assert len(world.core.events) == events
+
+
+def test_the_core_failing_on_one_connection_costs_that_connection_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = World(fails=lambda event: isinstance(event, DataReceived) and b"boom" in event.data)
+    a, b, c = world.connect(), world.connect(), world.connect()
+    world.flush()
+    world.port.take()
+    with caplog.at_level(logging.ERROR, logger=log.name):
+        world.driver.received(b, b"boom\n")
+    assert world.port.take() == [("drop", b.id)]
+    assert ConnectionReset(conn=b.id) in world.core.events
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert record.getMessage() == "connection 2: the core failed on DataReceived; dropping the connection"
+    assert record.exc_info is not None
+    written = world.flush()
+    assert "guest2 is disconnected" in written[a.id].decode()
+    assert written[a.id] == written[c.id]
+    world.driver.received(a, b"PING still here\n")
+    assert lines(world.flush()[a.id]) == ["[server] PONG still here"]
+
+
+def test_the_core_failing_on_opening_drops_the_new_connection() -> None:
+    world = World(fails=lambda event: isinstance(event, ConnectionOpened) and event.conn == 2)
+    a = world.connect()
+    b = world.connect()
+    assert b.life.closed
+    assert world.driver.conns.get(b.id) is None
+    assert world.driver.conns.get(a.id) is a
+
+
+def test_the_core_failing_on_a_tick_or_the_shutdown_is_logged_and_the_server_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = World(
+        ServerConfig(oper_password="pw", rate_lines=10),  # the time goes to the core before every read
+        fails=lambda event: isinstance(event, Tick | ShutdownRequested) and world.clock.now >= 2000,
+    )
+    a, b = world.connect(), world.connect()
+    world.flush()
+    world.port.take()
+    world.clock.now = 2000.0
+    with caplog.at_level(logging.ERROR, logger=log.name):
+        world.driver.received(a, b"MSG after a failed tick\n")
+        world.driver.shutdown()
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [
+        "the core failed on Tick; going on",
+        "the core failed on Tick; going on",
+        "the core failed on ShutdownRequested; going on",
+    ]
+    assert lines(world.flush()[b.id]) == ["[guest1] after a failed tick"]
+    assert a.life.open and b.life.open  # nobody was told to go: the drain's end will drop them
+    world.driver.end(cut_short=False)
+    assert sorted(world.port.take()) == [("drop", a.id), ("drop", b.id)]
+
+
+def test_shutdown_closes_everyone_and_the_end_drops_who_is_left(caplog: pytest.LogCaptureFixture) -> None:
+    world = World()
+    a, b = world.connect(), world.connect()
+    world.flush()
+    world.driver.shutdown()
+    assert a.life.phase is b.life.phase is Phase.CLOSING
+    written = world.flush()
+    assert lines(written[a.id])[-1] == "[server] Server is shutting down"
+    world.driver.eof(a)
+    world.port.take()
+    with caplog.at_level(logging.INFO, logger=log.name):
+        world.driver.end(cut_short=True)
+    assert world.port.take() == [("drop", b.id)]
+    assert "shutdown: a second signal, closing 1 connections now" in caplog.messages
+    world.driver.end(cut_short=False)  # nobody left: nothing to say
+    assert caplog.messages.count("shutdown: a second signal, closing 1 connections now") == 1
+
+
+def test_memory_is_handed_back_after_a_quiet_moment_following_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    trims: list[float] = []
+    world = World()
+    monkeypatch.setattr(_driver, "release_free_memory", lambda: trims.append(world.clock.now))
+    world.driver.run_timers(worked=True)
+    started = world.clock.now
+    assert world.driver.next_deadline() == started + TRIM_AFTER_IDLE_SECONDS
+    assert world.driver.seconds_to_deadline() == TRIM_AFTER_IDLE_SECONDS
+    world.clock.now += TRIM_AFTER_IDLE_SECONDS
+    world.driver.run_timers(worked=False)
+    world.clock.now += 10
+    world.driver.run_timers(worked=False)
+    assert trims == [started + TRIM_AFTER_IDLE_SECONDS]
+    assert world.driver.next_deadline() is None
+    assert world.driver.seconds_to_deadline() is None
