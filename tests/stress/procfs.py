@@ -6,7 +6,9 @@ import os
 import re
 import resource
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,30 +19,99 @@ needs_procfs = pytest.mark.skipif(
 )
 
 
-def _status(pid: int, field: str) -> int:
+def _status(pid: int, *fields: str) -> int:
+    """The sum of the named ``/proc/<pid>/status`` fields (each in KiB, or a count); 0 for an absent one.
+
+    ``VmSwap`` is absent on a kernel without swap; ``VmRSS`` and the others
+    are always there for a live process.
+    """
+    values = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise LookupError(f"no {field} for process {pid}")
+        name, _, rest = line.partition(":")
+        if name in fields:
+            values[name] = int(rest.split()[0])
+    if not values:
+        raise LookupError(f"none of {fields} for process {pid}")
+    return sum(values.values())
 
 
 def rss_kib(pid: int) -> int:
-    """Resident set size now (VmRSS), in KiB."""
+    """Resident set size now (VmRSS), in KiB: the figure ``ps`` and ``top`` show, for reports."""
     return _status(pid, "VmRSS")
 
 
-def settled_rss_kib(pid: int, *, quiet: float = 2.0, timeout: float = 15.0, tolerance: int = 64) -> int:
-    """VmRSS once it has stayed within ``tolerance`` KiB for ``quiet`` seconds (bounded polling).
+def own_memory_kib(pid: int) -> int:
+    """What the process's own allocations hold now: anonymous memory, resident or swapped out, in KiB.
+
+    This is what memory bounds are asserted on.  VmRSS also counts the
+    program's files in the page cache, and memory pressure from any other
+    process on the machine may evict those pages or swap anonymous ones out,
+    then the process faults them back in: VmRSS moves for reasons outside the
+    server.  RssAnon + VmSwap moves only when the server allocates or frees.
+    """
+    return _status(pid, "RssAnon", "VmSwap")
+
+
+class PeakOwnMemory:
+    """The highest ``own_memory_kib`` of a process while inside the ``with``, sampled by a thread.
+
+    A sample every ``interval`` seconds (reading ``/proc/<pid>/status`` costs
+    tens of microseconds): a spike shorter than that may go unseen, which can
+    only make a bound laxer, never fail a test the server passes.
+    """
+
+    def __init__(self, pid: int, interval: float = 0.005) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.base = own_memory_kib(pid)
+        self.peak = self.base
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name=f"peak-memory-{pid}", daemon=True)
+
+    def __enter__(self) -> PeakOwnMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._done.set()
+        self._thread.join(5.0)
+        self._take()
+
+    @property
+    def grown(self) -> int:
+        """The peak above the memory held on entry, in KiB."""
+        return self.peak - self.base
+
+    def _sample(self) -> None:
+        while not self._done.wait(self.interval):
+            self._take()
+
+    def _take(self) -> None:
+        try:
+            self.peak = max(self.peak, own_memory_kib(self.pid))
+        except (OSError, LookupError):  # the process is gone
+            self._done.set()
+
+
+def settled_kib(
+    pid: int,
+    read: Callable[[int], int] = rss_kib,
+    *,
+    quiet: float = 2.0,
+    timeout: float = 15.0,
+    tolerance: int = 64,
+) -> int:
+    """``read(pid)`` once it has stayed within ``tolerance`` KiB for ``quiet`` seconds (bounded polling).
 
     An idle server may hand freed memory back to the OS a moment after a
     burst; there is nothing to wait on but the number itself.
     """
     deadline = time.monotonic() + timeout
-    value = rss_kib(pid)
+    value = read(pid)
     since = time.monotonic()
     while time.monotonic() < deadline:
         time.sleep(0.1)
-        now_value = rss_kib(pid)
+        now_value = read(pid)
         if abs(now_value - value) > tolerance:
             value, since = now_value, time.monotonic()
         elif time.monotonic() - since >= quiet:
@@ -49,7 +120,7 @@ def settled_rss_kib(pid: int, *, quiet: float = 2.0, timeout: float = 15.0, tole
 
 
 def peak_rss_kib(pid: int) -> int:
-    """The highest resident set size since start or the last ``reset_peak`` (VmHWM), in KiB."""
+    """The highest resident set size since start or the last ``reset_peak`` (VmHWM), in KiB, for reports."""
     return _status(pid, "VmHWM")
 
 

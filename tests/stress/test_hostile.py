@@ -25,7 +25,7 @@ from tests.conformance.server import OPER_PASSWORD, ServerProcess
 
 from .checks import assert_quiet_log, assert_same_order
 from .conftest import MakeSwarm
-from .procfs import needs_procfs, open_fds, peak_rss_kib, reset_peak, rss_kib
+from .procfs import PeakOwnMemory, needs_procfs, open_fds
 from .swarm import Peer
 
 #: Bytes the random-input test throws, per client.
@@ -123,25 +123,16 @@ def test_endless_lines_cost_no_memory(start_server: StartServer, make_swarm: Mak
     (observer,) = swarm.open(1)
     senders = swarm.open(4)
     swarm.barrier([observer, *senders])
-    base = rss_kib(server.pid)
-    peak_known = reset_peak(server.pid)
-    highest = base
     patterns = [b"x", b"\xc3\xa9", b"\r", b"\x00\xff"]  # plain, multibyte, CRs, garbage
-    for peer, pattern in zip(senders, patterns, strict=True):
-        swarm.send(peer, pattern * (ENDLESS_BYTES // len(pattern)) + b"\nPING after\n")
     pong = "[server] PONG after"
-
-    def done() -> bool:
-        nonlocal highest
-        highest = max(highest, rss_kib(server.pid))  # sampled too, where the peak cannot be reset
-        return all(pong in p.lines for p in senders)
-
-    swarm.pump(done, what="the PONG after each endless line")
-    peak = peak_rss_kib(server.pid) if peak_known else highest
+    with PeakOwnMemory(server.pid) as memory:
+        for peer, pattern in zip(senders, patterns, strict=True):
+            swarm.send(peer, pattern * (ENDLESS_BYTES // len(pattern)) + b"\nPING after\n")
+        swarm.pump(lambda: all(pong in p.lines for p in senders), what="the PONG after each endless line")
     for peer in senders:
         assert peer.take() == ["[server] Error: line too long (max 4096 bytes)", pong], peer
     assert swarm.barrier([observer]) == [[]]
-    assert peak - base <= ENDLESS_GROWTH_KIB, f"the server grew by {peak - base} KiB on endless lines"
+    assert memory.grown <= ENDLESS_GROWTH_KIB, f"the server grew by {memory.grown} KiB on endless lines"
     assert_quiet_log(server)
 
 
