@@ -7,6 +7,8 @@ import pytest
 from sansio_chat import ServerConfig
 from tests.core_driver import OPER_PASSWORD, FakeNetwork
 
+pytest_plugins = ["tests.coverage_gate"]
+
 
 @pytest.fixture
 def net() -> FakeNetwork:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Sequence
 
 from .client import Client
 from .installed import REPO_ROOT, installed_script
+from .measured import measured_by_coverage
 
 OPER_PASSWORD = "s3cret pass"
 STARTUP_TIMEOUT = 10.0
@@ -32,13 +34,20 @@ class ServerProcess:
         *,
         host: str = "127.0.0.1",
         wrapper: Sequence[str] = (),  # a command to run the server under (prlimit, taskset...)
-        launcher: Sequence[str] | None = None,  # instead of the installed command (a test-only one)
+        launcher: str | None = None,  # a module to run instead of the installed command (test-only)
+        measure: bool = True,  # with the test run's coverage, when there is one
     ) -> None:
         self.backend = backend
         self.host = host
+        program = ["-m", launcher] if launcher is not None else [installed_script()]
+        coverage = measured_by_coverage() if measure else None
+        if coverage is not None:
+            program = [*coverage, *program]
+        elif launcher is not None:
+            program = [sys.executable, *program]
         self.command = [
             *wrapper,
-            *(launcher if launcher is not None else [installed_script()]),
+            *program,
             "serve",
             "--backend",
             backend,

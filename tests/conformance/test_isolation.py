@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 from .failing_core import FAIL_AT_SHUTDOWN, FAIL_NEXT_TICK, FAIL_NOW
 from .server import ServerProcess
 
-LAUNCHER = [sys.executable, "-m", "tests.conformance.failing_core"]
+LAUNCHER = "tests.conformance.failing_core"
 
 
 def test_a_core_failure_drops_one_connection_and_the_server_goes_on(backend: str) -> None:
