@@ -49,7 +49,7 @@ from sansio_chat import (
 )
 
 from ._connection import Connection
-from ._lifecycle import SHUTDOWN_FLUSH_SECONDS, Phase, Step
+from ._lifecycle import SHUTDOWN_FLUSH_SECONDS, Phase, Step, Stop, StopPhase
 from ._listeners import Listener
 from ._process import release_free_memory
 from ._table import ConnectionTable
@@ -235,6 +235,22 @@ class Driver(Generic[C]):
         """Tell the core (it says goodbye to everyone and closes them all)."""
         self._event(Tick(now=self.clock()))
         self._event(ShutdownRequested())
+
+    def drain(self, stop: Stop) -> Iterator[float]:
+        """The server's end: tell the core, then yield how long the backend may wait (serving on).
+
+        It goes on while connections are left and ``stop`` says the drain
+        is not over (the bound, a second signal); then whoever is left is
+        dropped.  The backend has stopped accepting already.
+        """
+        self.shutdown()
+        deadline = stop.drain(self.clock())
+        while self.conns:
+            now = self.clock()
+            if stop.phase(now) is StopPhase.ENDING:
+                break
+            yield deadline - now
+        self.end(cut_short=stop.cut_short)
 
     def end(self, *, cut_short: bool) -> None:
         """The drain is over: drop every connection still there, and say so if there were any."""

@@ -24,7 +24,7 @@ from typing import Any, cast
 from ._accept import AcceptThrottle
 from ._connection import RECV_SIZE, Connection
 from ._driver import Driver, announce
-from ._lifecycle import Phase, Stop, StopPhase
+from ._lifecycle import Phase, Stop
 from ._listeners import (
     LISTEN_BACKLOG,
     Listener,
@@ -210,16 +210,10 @@ class _Server:
             self._changed.clear()
         for server in servers:
             server.close()
-        driver.shutdown()
-        deadline = stop.drain(driver.clock())
-        while driver.conns:
-            now = driver.clock()
-            if stop.phase(now) is StopPhase.ENDING:
-                break
+        for left in driver.drain(stop):
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), deadline - now)
+                await asyncio.wait_for(self._changed.wait(), left)
             self._changed.clear()
-        driver.end(cut_short=stop.cut_short)
         await asyncio.sleep(0)  # let the aborted transports call connection_lost
 
 

@@ -21,7 +21,7 @@ from sansio_chat import ConnId
 from ._accept import AcceptThrottle
 from ._connection import RECV_SIZE, Connection
 from ._driver import Driver, announce
-from ._lifecycle import Phase, Stop, StopPhase
+from ._lifecycle import Phase, Stop
 from ._listeners import Listener, ListenerKind, accept_ready, open_listeners
 from ._options import ServeOptions
 from ._output import OutputQueue
@@ -84,16 +84,12 @@ class SelectorServer:
 
     def _drain(self) -> None:
         """Stop accepting, tell everyone, let the closes finish within the shutdown bound."""
-        driver, stop = self._driver, self._stop
         self._stop_accepting()
-        driver.shutdown()
-        deadline = stop.drain(driver.clock())
-        while driver.conns:
-            now = driver.clock()
-            if stop.phase(now) is StopPhase.ENDING:
-                break
-            self._pass(self._timeout(deadline - now))
-        driver.end(cut_short=stop.cut_short)
+        for listener in self._listeners:  # newcomers are refused from now on
+            listener.close()
+        self._listeners = []
+        for left in self._driver.drain(self._stop):
+            self._pass(self._timeout(left))
 
     def _timeout(self, limit: float | None) -> float | None:
         """Sleep no longer than the next thing the loop must do by itself."""

@@ -66,7 +66,7 @@ from sansio_chat import ConnId
 from ._accept import AcceptThrottle
 from ._connection import RECV_SIZE, Connection
 from ._driver import Driver, announce
-from ._lifecycle import Phase, Stop, StopPhase
+from ._lifecycle import Phase, Stop
 from ._listeners import Listener, ListenerKind, accept_ready, open_listeners
 from ._options import ServeOptions
 from ._output import OutputQueue
@@ -159,18 +159,12 @@ class ThreadsServer:
 
     def _drain(self) -> None:
         """Tell everyone, stop accepting, let every connection flush and close, within a bound."""
-        driver, stop = self._driver, self._stop
+        driver = self._driver
         for listener in self._listeners:
             listener.close()
         with self._lock:
-            driver.shutdown()
-            deadline = stop.drain(driver.clock())
-            while driver.conns:
-                now = driver.clock()
-                if stop.phase(now) is StopPhase.ENDING:
-                    break
-                self._all_closed.wait(min(deadline - now, SIGNAL_CHECK_SECONDS))
-            driver.end(cut_short=stop.cut_short)
+            for left in driver.drain(self._stop):
+                self._all_closed.wait(min(left, SIGNAL_CHECK_SECONDS))  # signals are seen between waits
             # The readers of what was dropped are woken; the writer closes each once it is out.
             deadline = driver.clock() + JOIN_SECONDS
             while driver.conns and driver.clock() < deadline:

@@ -11,7 +11,7 @@ import pytest
 from adapters import _driver
 from adapters._connection import Connection
 from adapters._driver import Driver
-from adapters._lifecycle import CLOSE_FLUSH_SECONDS, LINGER_SECONDS, Phase
+from adapters._lifecycle import CLOSE_FLUSH_SECONDS, LINGER_SECONDS, SHUTDOWN_FLUSH_SECONDS, Phase, Stop
 from adapters._listeners import LISTENER_KINDS
 from adapters._timers import TRIM_AFTER_IDLE_SECONDS
 from sansio_chat import (
@@ -402,3 +402,43 @@ def test_memory_is_handed_back_after_a_quiet_moment_following_work(monkeypatch: 
     assert trims == [started + TRIM_AFTER_IDLE_SECONDS]
     assert world.driver.next_deadline() is None
     assert world.driver.seconds_to_deadline() is None
+
+
+def test_the_drain_waits_for_the_closes_within_the_bound_and_drops_the_rest() -> None:
+    world = World()
+    a, b = world.connect(), world.connect()
+    world.flush()
+    stop = Stop()
+    stop.signal()
+    waits = []
+    for left in world.driver.drain(stop):
+        waits.append(left)
+        if len(waits) == 1:  # a takes its goodbye and closes; b never reads
+            world.flush()
+            world.driver.eof(a)
+            world.port.take()
+        else:
+            world.clock.now += left  # the bound passes
+    assert waits == [SHUTDOWN_FLUSH_SECONDS, SHUTDOWN_FLUSH_SECONDS]
+    assert world.port.take() == [("drop", b.id)]
+    assert len(world.driver.conns) == 0
+
+
+def test_a_second_signal_ends_the_drain_at_once() -> None:
+    world = World()
+    world.connect()
+    stop = Stop()
+    stop.signal()
+    waits = 0
+    for _ in world.driver.drain(stop):
+        waits += 1
+        stop.signal()
+    assert waits == 1
+    assert len(world.driver.conns) == 0
+
+
+def test_with_nobody_connected_the_drain_is_over_at_once() -> None:
+    world = World()
+    stop = Stop()
+    stop.signal()
+    assert list(world.driver.drain(stop)) == []
