@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KIND://HOST:PORT",
         help=(
             f"open a listener (repeatable); KIND is one of: {kinds}; an IPv6 HOST goes in brackets, "
-            f"an empty one means every interface. Without --listen, --host or --port: {defaults}"
+            f"an empty one means every interface. With none of --listen, --host, --port: {defaults}"
         ),
     )
     serve.add_argument(

@@ -8,6 +8,8 @@ backends are byte-identical to each other.
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
 from adapters.cli import BACKENDS
@@ -19,6 +21,7 @@ from .server import OPER_PASSWORD, ServerProcess
 VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
     **{name: (name, ()) for name in BACKENDS},
     "select-classic": ("select", ("--selector", "select")),
+    "asyncio-uvloop": ("asyncio", ("--loop", "uvloop")),  # when uvloop is installed (an extra)
 }
 
 
@@ -159,6 +162,8 @@ def run_session(server: ServerProcess) -> dict[str, bytes]:
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_scripted_session(variant: str) -> None:
     backend, args = VARIANTS[variant]
+    if "uvloop" in args and importlib.util.find_spec("uvloop") is None:
+        pytest.skip("uvloop is not installed (pip install uvloop)")
     server = ServerProcess(backend, args)
     try:
         transcripts = run_session(server)
