@@ -48,7 +48,7 @@ from sansio_chat import (
     new_server_state,
 )
 
-from ._connection import Connection
+from ._connection import NOTHING_PENDING, Connection
 from ._lifecycle import SHUTDOWN_FLUSH_SECONDS, Phase, Step, Stop, StopPhase
 from ._listeners import Listener
 from ._process import release_free_memory
@@ -134,7 +134,6 @@ class Driver(Generic[C]):
         It is in the table before the core hears of it, so that the welcome,
         queued in the same call, reaches it.
         """
-        conn.peer = peer
         self.conns.add(conn.id, conn)
         self._event(Tick(now=self.clock()))
         kind = conn.kind
@@ -297,9 +296,11 @@ class Driver(Generic[C]):
                 dirty = self.dirty
                 for conn in self.conns.recipients(action.conns):
                     pending = conn.pending
-                    if not pending:
+                    if pending:
+                        pending.append(data)  # type: ignore[union-attr]  # non-empty: a list
+                    else:
                         dirty.append(conn)
-                    pending.append(data)
+                        conn.pending = [data]
             elif isinstance(action, Log):
                 self._log.log(action.level, "%s", action.message)
             else:
@@ -330,15 +331,14 @@ class Driver(Generic[C]):
         self._deadlines.push(life.deadline, conn)
         if was_paused:  # read again, to discard
             self._port.reading_changed(conn)
-        pending = conn.pending
-        if not pending:  # on the dirty list even with nothing to write: the flush moves it on
+        if not conn.pending:  # on the dirty list even with nothing to write: the flush moves it on
             self.dirty.append(conn)
-            pending.append(b"")
+            conn.pending = [b""]
 
     def _drop(self, conn: C) -> bool:
         """Close it now, discarding its output; True if it was open (the core must hear of it)."""
         was_open = conn.life.abort()
-        conn.pending.clear()
+        conn.pending = NOTHING_PENDING
         self._port.drop(conn)
         return was_open
 
@@ -355,7 +355,7 @@ class Driver(Generic[C]):
             self._port.close(conn)
         elif step is Step.DROP:
             self._log.debug("connection %d: dropped at its close deadline", conn.id)
-            conn.pending.clear()
+            conn.pending = NOTHING_PENDING
             self._port.drop(conn)
         else:
             assert_never(step)

@@ -22,7 +22,7 @@ from dataclasses import replace
 from typing import Any, cast
 
 from ._accept import AcceptThrottle
-from ._connection import RECV_SIZE, Connection
+from ._connection import NOTHING_PENDING, RECV_SIZE, Connection
 from ._driver import Driver, announce
 from ._lifecycle import Phase, Stop
 from ._listeners import (
@@ -161,8 +161,8 @@ class _Server:
         for conn in driver.take_dirty():
             # Connection.take_output, inlined: only an open or closing connection has any.
             pending = conn.pending
+            conn.pending = NOTHING_PENDING
             data = pending[0] if len(pending) == 1 else b"".join(pending)
-            pending.clear()
             if data:
                 try:
                     conn.transport.write(data)

@@ -19,7 +19,7 @@ from dataclasses import replace
 from sansio_chat import ConnId
 
 from ._accept import AcceptThrottle
-from ._connection import RECV_SIZE, Connection
+from ._connection import NOTHING_PENDING, RECV_SIZE, Connection
 from ._driver import Driver, announce
 from ._lifecycle import Phase, Stop
 from ._listeners import Listener, ListenerKind, accept_ready, open_listeners
@@ -44,8 +44,16 @@ class _Connection(Connection):
     def __init__(self, conn_id: ConnId, kind: ListenerKind, sock: socket.socket) -> None:
         super().__init__(conn_id, kind)
         self.sock = sock
-        self.out = OutputQueue()
+        # Only while the kernel holds back some of its output: most connections, idle or
+        # read promptly, never need one, and ten thousand idle ones are cheaper without.
+        self.out: OutputQueue | None = None
         self.mask = 0  # the events registered with the selector
+
+    def queue(self) -> OutputQueue:
+        out = self.out
+        if out is None:
+            out = self.out = OutputQueue()
+        return out
 
 
 class SelectorServer:
@@ -181,12 +189,11 @@ class SelectorServer:
             for conn in driver.take_dirty():
                 # Connection.take_output, inlined: only an open or closing connection has any.
                 pending = conn.pending
+                conn.pending = NOTHING_PENDING
                 data = pending[0] if len(pending) == 1 else b"".join(pending)
-                pending.clear()
-                out = conn.out
-                if out or not data or conn.life.phase is not opened:
+                if conn.out or not data or conn.life.phase is not opened:
                     if not conn.life.closed:
-                        out.append(data)
+                        conn.queue().append(data)
                         self._write(conn)
                     continue
                 try:
@@ -197,13 +204,14 @@ class SelectorServer:
                     driver.lost(conn, exc)
                     continue
                 if sent < len(data):
+                    out = conn.queue()
                     out.append(data)
                     out.consume(sent)
                     self._written(conn)
 
     def _write(self, conn: _Connection) -> None:
         """Send what is queued until the kernel takes less than offered; watch for room if it did."""
-        out, sock = conn.out, conn.sock
+        out, sock = conn.queue(), conn.sock
         while out:
             view = out.next_write()
             try:
@@ -221,9 +229,11 @@ class SelectorServer:
     def _written(self, conn: _Connection) -> None:
         """After a write attempt: report what is left, move a close on, watch for room if needed."""
         out = conn.out
+        if not out:
+            conn.out = None
         if out or conn.life.phase is not Phase.OPEN:
             # What the kernel would not take: the core judges slow consumers on it.  Or a close moves on.
-            self._driver.written(conn, len(out))
+            self._driver.written(conn, len(out) if out else 0)
             if conn.life.closed:
                 return
         if bool(out) is not bool(conn.mask & _WRITE):
@@ -258,7 +268,7 @@ class SelectorServer:
         if conn.mask:
             self._selector.unregister(sock)
             conn.mask = 0
-        conn.out.clear()
+        conn.out = None
         sock.close()
         self._driver.forget(conn)
 
