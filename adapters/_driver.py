@@ -109,7 +109,8 @@ class Driver(Generic[C]):
     ) -> None:
         self.state: ServerState = new_server_state(config)
         self.conns: ConnectionTable[C] = ConnectionTable()  # every connection with a socket, closing ones too
-        self.dirty: list[C] = []  # connections with pending output or a close, for the next flush
+        self.dirty: list[C] = []  # connections with pending output, for the next flush
+        self.closing: list[C] = []  # connections the core closed since the last flush
         self.clock = clock
         self._port = port
         self._log = log
@@ -196,6 +197,13 @@ class Driver(Generic[C]):
         dirty = self.dirty
         self.dirty = []
         return dirty
+
+    def take_closing(self) -> list[C]:
+        """The connections the core closed since the last flush: after flushing, ``written`` each
+        that has nothing left unsent (the others move on when their socket drains)."""
+        closing = self.closing
+        self.closing = []
+        return closing
 
     # -- time ------------------------------------------------------------------
 
@@ -316,7 +324,7 @@ class Driver(Generic[C]):
                         self._port.reading_changed(target)
                 else:
                     assert_never(action)
-        if self.dirty:
+        if self.dirty or self.closing:
             self._port.wake()
 
     def _close(self, conn: C) -> None:
@@ -331,9 +339,7 @@ class Driver(Generic[C]):
         self._deadlines.push(life.deadline, conn)
         if was_paused:  # read again, to discard
             self._port.reading_changed(conn)
-        if not conn.pending:  # on the dirty list even with nothing to write: the flush moves it on
-            self.dirty.append(conn)
-            conn.pending = [b""]
+        self.closing.append(conn)  # the flush moves it on, once what is pending is written
 
     def _drop(self, conn: C) -> bool:
         """Close it now, discarding its output; True if it was open (the core must hear of it)."""

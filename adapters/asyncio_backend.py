@@ -157,21 +157,19 @@ class _Server:
         self._pass_scheduled = False
         driver = self.driver
         driver.run_timers(worked=True)
-        closing = Phase.CLOSING
         for conn in driver.take_dirty():
             # Connection.take_output, inlined: only an open or closing connection has any.
             pending = conn.pending
             conn.pending = NOTHING_PENDING
-            data = pending[0] if len(pending) == 1 else b"".join(pending)
-            if data:
-                try:
-                    conn.transport.write(data)
-                except RuntimeError:  # uvloop: a write error closed it; connection_lost follows
-                    continue
+            try:
+                conn.transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+            except RuntimeError:  # uvloop: a write error closed it; connection_lost follows
+                continue
             # Only a write the kernel did not take in full pauses writing: a backlog to report.
             if conn.write_paused:
                 driver.written(conn, conn.transport.get_write_buffer_size())
-            elif conn.life.phase is closing:
+        for conn in driver.take_closing():
+            if not conn.write_paused:  # all out: on to the FIN (else resume_writing will say so)
                 driver.written(conn, 0)
         self._arm_timer()
 

@@ -184,17 +184,15 @@ class SelectorServer:
         queueing at all; the rest goes through the connection's queue.
         """
         driver = self._driver
-        opened = Phase.OPEN
-        while driver.dirty:
+        while driver.dirty or driver.closing:
             for conn in driver.take_dirty():
                 # Connection.take_output, inlined: only an open or closing connection has any.
                 pending = conn.pending
                 conn.pending = NOTHING_PENDING
                 data = pending[0] if len(pending) == 1 else b"".join(pending)
-                if conn.out or not data or conn.life.phase is not opened:
-                    if not conn.life.closed:
-                        conn.queue().append(data)
-                        self._write(conn)
+                if conn.out:  # after what the kernel held back
+                    conn.out.append(data)
+                    self._write(conn)
                     continue
                 try:
                     sent = conn.sock.send(data)
@@ -208,6 +206,9 @@ class SelectorServer:
                     out.append(data)
                     out.consume(sent)
                     self._written(conn)
+            for conn in driver.take_closing():
+                if not conn.out and not conn.life.closed:
+                    driver.written(conn, 0)  # all out: on to the FIN
 
     def _write(self, conn: _Connection) -> None:
         """Send what is queued until the kernel takes less than offered; watch for room if it did."""

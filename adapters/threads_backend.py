@@ -329,7 +329,8 @@ class ThreadsServer:
                 self._account(writes, results)
                 # Until now, whoever queues output knows the writer will look again.
                 self._signalled = False
-                timeout = 0.0 if driver.dirty or self._attention else driver.seconds_to_deadline()
+                busy = driver.dirty or driver.closing or self._attention
+                timeout = 0.0 if busy else driver.seconds_to_deadline()
 
     def _take_writes(self, has_room: list[_Connection]) -> list[tuple[_Connection, memoryview]]:
         """Take the pending output, settle what needs no write, and take a buffer from the rest."""
@@ -338,12 +339,13 @@ class ThreadsServer:
             data = conn.take_output()
             if not conn.life.closed:
                 conn.out.append(data)
+        closing = self._driver.take_closing()
         attention, self._attention = self._attention, []
         for conn in attention:
             conn.attended = False
         conns = dirty
-        if attention or has_room:
-            conns = list(dict.fromkeys([*dirty, *attention, *has_room]))
+        if closing or attention or has_room:
+            conns = list(dict.fromkeys([*dirty, *closing, *attention, *has_room]))
         writes = []
         driver = self._driver
         known = driver.conns.get
