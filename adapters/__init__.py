@@ -1,5 +1,7 @@
 """I/O backends for sansio-chat: they move bytes between sockets and the core.
 
-Every protocol decision is the core's (``sansio_chat``); a backend only reads,
-writes, closes, and reports what happened, so all backends behave the same.
+Every protocol decision is the core's (``sansio_chat``); a backend only waits,
+reads, writes and reports what happened to the shared driver (``_driver``),
+which decides everything else once for all of them, so all backends behave
+the same.  This folder is installed as the package ``sansio_chat_adapters``.
 """
