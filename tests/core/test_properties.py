@@ -57,6 +57,20 @@ FRAGMENTS = st.one_of(
             b"OPER no",
             b"KILL guest1 x",
             b"HELP",
+            b"JOIN #a",
+            b"JOIN b",
+            b"JOIN x y",
+            b"join LOBBY",
+            b"ME waves",
+            b"TELL guest1 hi",
+            b"TELL guest2",
+            b"WHO #a",
+            b"WHO",
+            b"ROOMS",
+            b"TOPIC t",
+            b"TOPIC",
+            b"KICK guest1 r",
+            b"KICK guest2",
             b"\xc3\xa9",  # é
             b"\xc3",  # half of it
             b"\xff",
@@ -73,7 +87,9 @@ TERMINATORS = st.sampled_from([b"\n", b"\r\n", b"\r", b""])
 # Whole lines: a command word, then fragments, or a line of about the limit's size.
 LINES = st.one_of(
     st.tuples(
-        st.sampled_from([b"MSG ", b"NICK ", b"PING ", b"QUIT ", b"msg\t", b""]),
+        st.sampled_from(
+            [b"MSG ", b"NICK ", b"PING ", b"QUIT ", b"msg\t", b"JOIN ", b"ME ", b"TELL ", b"KICK ", b""]
+        ),
         st.lists(FRAGMENTS, max_size=4).map(b"".join),
         TERMINATORS,
     ).map(b"".join),
@@ -153,8 +169,12 @@ def test_echo_returns_the_same_bytes_however_split(data: bytes, cuts: list[int])
 
 # -- arbitrary events never break the core ---------------------------------------
 
-# Every server line: a tag, a space, then text without control characters but TAB.
-SERVER_LINE = re.compile(r"\[(server|[^\W_][\w-]{0,23})\] [^\x00-\x08\x0a-\x1f\x7f-\x9f]*")
+# Every server line: a tag (``[server]``, ``[nick]``, ``[nick -> nick]``) or an action (``* nick``),
+# a space, then text without control characters but TAB.
+_NICK = r"[^\W_][\w-]{0,23}"
+SERVER_LINE = re.compile(
+    rf"(\[(server|{_NICK}|{_NICK} -> {_NICK})\]|\* {_NICK}) [^\x00-\x08\x0a-\x1f\x7f-\x9f]*"
+)
 
 
 @st.composite
@@ -200,7 +220,7 @@ ROBUST_CONFIGS = st.builds(
 
 
 def assert_well_formed(data: bytes) -> None:
-    """UTF-8 lines ending in LF, each ``[tag] text``, no control character but TAB."""
+    """UTF-8 lines ending in LF, each ``[tag] text`` or ``* nick text``, no control character but TAB."""
     assert data.endswith(b"\n")
     for line in data.decode().split("\n")[:-1]:
         assert SERVER_LINE.fullmatch(line), line
