@@ -19,33 +19,37 @@ OTHERS_BUDGET = 1 << 17
 
 
 class RecipientCache:
-    """The "everyone but X" tuples of several rosters, within one budget, oldest dropped first.
+    """Keeps the "everyone but X" tuples of several rosters within one budget.
 
-    An entry is keyed by its roster's generation, a number no other roster
-    state ever had: a roster whose membership changes takes a new one, and
-    its old entries are never looked up again (they leave as the budget
-    needs room, and count against it until then).
+    Each roster keeps its own tuples (looked up by connection, the hot
+    path); the cache counts them all, and when a new tuple would pass the
+    budget it drops the oldest tuples of that roster, then, if need be,
+    everything other rosters hold, oldest roster first.
     """
 
-    __slots__ = ("_entries", "_last_generation", "_slots", "get")
+    __slots__ = ("_holders", "_slots")
 
     def __init__(self) -> None:
-        self._entries: dict[tuple[int, ConnId], tuple[ConnId, ...]] = {}  # oldest first
         self._slots = 0
-        self._last_generation = 0
-        self.get = self._entries.get  # the C-level lookup itself: the hot path
+        self._holders: dict[Roster, None] = {}  # rosters holding tuples, oldest first
 
-    def new_generation(self) -> int:
-        self._last_generation += 1
-        return self._last_generation
+    def kept(self, roster: Roster, size: int) -> None:
+        """``roster`` keeps a new tuple of ``size``: make room for it (it stays, even alone over budget)."""
+        self._slots += size
+        self._holders[roster] = None
+        while self._slots > OTHERS_BUDGET and roster.drop_oldest():
+            pass
+        for holder in list(self._holders):
+            if self._slots <= OTHERS_BUDGET:
+                break
+            if holder is not roster:
+                holder.forget_all()
 
-    def put(self, key: tuple[int, ConnId], others: tuple[ConnId, ...]) -> None:
-        """Keep ``others``, dropping the oldest entries while over the budget (never this one)."""
-        entries = self._entries
-        self._slots += len(others)
-        while self._slots > OTHERS_BUDGET and entries:
-            self._slots -= len(entries.pop(next(iter(entries))))
-        entries[key] = others
+    def dropped(self, roster: Roster, size: int, *, all_of_it: bool) -> None:
+        """``roster`` let go of ``size`` slots (of everything it held, with ``all_of_it``)."""
+        self._slots -= size
+        if all_of_it:
+            self._holders.pop(roster, None)
 
 
 class Roster:
@@ -56,13 +60,13 @@ class Roster:
     everyone does anyway.
     """
 
-    __slots__ = ("_cache", "_cached", "_everyone", "_generation")
+    __slots__ = ("_cache", "_everyone", "_others", "_slots")
 
     def __init__(self, cache: RecipientCache | None = None) -> None:
         self._cache = cache if cache is not None else RecipientCache()
-        self._cached = self._cache.get
         self._everyone: tuple[ConnId, ...] = ()
-        self._generation = self._cache.new_generation()
+        self._others: dict[ConnId, tuple[ConnId, ...]] = {}  # oldest first
+        self._slots = 0
 
     def __len__(self) -> int:
         return len(self._everyone)
@@ -82,13 +86,29 @@ class Roster:
 
     def others(self, conn: ConnId) -> tuple[ConnId, ...]:
         """Every member but ``conn`` (a member), in arrival order."""
-        key = (self._generation, conn)
-        cached = self._cached(key)
+        cached = self._others.get(conn)
         if cached is not None:
             return cached
         others = self._without(conn)
-        self._cache.put(key, others)
+        self._others[conn] = others
+        self._slots += len(others)
+        self._cache.kept(self, len(others))
         return others
+
+    def drop_oldest(self) -> bool:
+        """Let go of the oldest tuple kept but the newest; False if there is none."""
+        if len(self._others) < 2:
+            return False
+        size = len(self._others.pop(next(iter(self._others))))
+        self._slots -= size
+        self._cache.dropped(self, size, all_of_it=False)
+        return True
+
+    def forget_all(self) -> None:
+        """Let go of every tuple kept."""
+        self._others.clear()
+        size, self._slots = self._slots, 0
+        self._cache.dropped(self, size, all_of_it=True)
 
     def _without(self, conn: ConnId) -> tuple[ConnId, ...]:
         everyone = self._everyone
@@ -97,4 +117,5 @@ class Roster:
 
     def _changed(self, everyone: tuple[ConnId, ...]) -> None:
         self._everyone = everyone
-        self._generation = self._cache.new_generation()
+        if self._others:
+            self.forget_all()

@@ -264,12 +264,13 @@ class TextRenderer:
     def render(self, reply: Reply) -> bytes:
         """The bytes for ``reply``, LF included (several lines for some replies)."""
         match reply:
-            case Said(nick=nick, text=text, action=False):
-                if text.isprintable():  # the hot path: a nickname is always printable
-                    return f"[{nick}] {text}\n".encode()
-                return _line(f"[{nick}] {text}")
-            case Said(nick=nick, text=text):
-                return _line(f"* {nick} {text}")
+            case Said():  # the hot path: a plain class pattern, and printable words need no cleaning
+                text = reply.text
+                if reply.action:
+                    return _line(f"* {reply.nick} {text}")
+                if text.isprintable():  # (a nickname always is)
+                    return f"[{reply.nick}] {text}\n".encode()
+                return _line(f"[{reply.nick}] {text}")
             case Told(sender=sender, recipient=recipient, text=text):
                 return _line(f"[{sender} -> {recipient}] {text}")
             case Error(kind=kind, detail=detail, room=room):
