@@ -27,6 +27,8 @@ driver ticks to ``next_wakeup`` after each event until nothing waits.
 
 from __future__ import annotations
 
+from typing import assert_never
+
 from sansio_chat import (
     Abort,
     Action,
@@ -256,6 +258,8 @@ class FakeNetwork:
                 client.paused = False
             case Log():
                 pass
+            case _:
+                assert_never(action)
 
     def _step(self, event: Event) -> list[Action]:
         if isinstance(event, Tick):
