@@ -269,11 +269,16 @@ class Hold(enum.IntFlag):
 
 
 class LineInput:
-    """What one connection has sent and not yet had handled: made on its first bytes."""
+    """What one connection has sent and not yet had handled, and the gate in front of it.
 
-    __slots__ = ("at_eof", "bucket", "held", "lines")
+    Made on the connection's first bytes (or first hold), so that an idle
+    connection does not pay for it.
+    """
+
+    __slots__ = ("at_eof", "bucket", "held", "holds", "lines")
 
     def __init__(self, config: ServerConfig, now: float) -> None:
+        self.holds = Hold(0)  # what closes the gate now; none: lines are handled as they come
         self.lines = LineBuffer(config.max_line_bytes)
         self.bucket = TokenBucket(config.rate_lines, config.rate_burst, now) if config.rate_lines else None
         # A line taken from the buffer while the bucket was empty: it goes first.
@@ -290,12 +295,16 @@ class LineSession:
     the first hold starts and ``ResumeReading`` when the last one ends.
     """
 
-    __slots__ = ("conn", "holds", "input")
+    __slots__ = ("conn", "input")
 
     def __init__(self, conn: ConnId) -> None:
         self.conn = conn
-        self.holds = Hold(0)
-        self.input: LineInput | None = None  # made on the first bytes: idle connections stay small
+        self.input: LineInput | None = None  # made when first needed: idle connections stay small
+
+    @property
+    def held(self) -> bool:
+        """Whether the gate is closed (and reading paused)."""
+        return self.input is not None and bool(self.input.holds)
 
 
 L = TypeVar("L", bound=LineSession)
@@ -332,10 +341,10 @@ class LineServerBase(ServerBase[L]):
 
     def _flood_held(self, conn: ConnId) -> bool:
         session = self._conns.get(conn)
-        return session is not None and Hold.FLOOD in session.holds
+        return session is not None and session.input is not None and Hold.FLOOD in session.input.holds
 
     def _input(self, session: L) -> LineInput:
-        """The connection's input, made on its first bytes."""
+        """The connection's input, made when first needed."""
         line_input = session.input
         if line_input is None:
             line_input = session.input = LineInput(self.config, self._now)
@@ -343,22 +352,23 @@ class LineServerBase(ServerBase[L]):
 
     def _on_data(self, conn: ConnId, data: bytes) -> None:
         session = self._conns[conn]
-        self._input(session).lines.feed(data)
-        if not session.holds:
-            self._pump(session, was_held=False)
+        line_input = self._input(session)
+        line_input.lines.feed(data)
+        if not line_input.holds:
+            self._pump(session, line_input, was_held=False)
 
     def _on_eof(self, conn: ConnId) -> None:
         session = self._conns[conn]
         line_input = self._input(session)
         line_input.at_eof = True
         self._end_of_stream(line_input)
-        if not session.holds:
-            self._pump(session, was_held=False)
+        if not line_input.holds:
+            self._pump(session, line_input, was_held=False)
 
     def _on_reset(self, conn: ConnId) -> None:
         """The peer is gone: lines still held for it are dropped; an unheld last line is handled (v1)."""
         session = self._conns[conn]
-        if session.holds:
+        if session.held:
             session.input = None
             self._on_stream_end(session)
         else:
@@ -372,21 +382,23 @@ class LineServerBase(ServerBase[L]):
         while wakeups and wakeups[0][0] <= now:
             due.append(heapq.heappop(wakeups)[1])
         for conn in due:
-            session = self._conns.get(conn)
-            if session is not None and Hold.FLOOD in session.holds:
-                session.holds &= ~Hold.FLOOD
-                self._pump(session, was_held=True)
+            if self._flood_held(conn):  # not gone, nor let go already
+                session = self._conns[conn]
+                line_input = self._input(session)
+                line_input.holds &= ~Hold.FLOOD
+                self._pump(session, line_input, was_held=True)
 
     def _hold(self, session: L, why: Hold) -> None:
         """Close the gate for ``why``; whoever runs this connection's input pauses reading to match."""
-        session.holds |= why
+        self._input(session).holds |= why
 
     def _release(self, session: L, why: Hold) -> None:
         """``why`` (which held the gate) no longer does: handle what waited, if nothing else holds it."""
-        session.holds &= ~why
-        self._pump(session, was_held=True)
+        line_input = self._input(session)
+        line_input.holds &= ~why
+        self._pump(session, line_input, was_held=True)
 
-    def _pump(self, session: L, *, was_held: bool) -> None:
+    def _pump(self, session: L, line_input: LineInput, *, was_held: bool) -> None:
         """Handle waiting lines until none is left, the gate closes, or the connection does.
 
         ``was_held``: whether reading was paused before; it is paused or
@@ -394,33 +406,31 @@ class LineServerBase(ServerBase[L]):
         """
         conn = session.conn
         open_conns = self._conns
-        line_input = session.input
-        if line_input is not None:
-            bucket = line_input.bucket
-            while not session.holds:
-                item = line_input.held
+        bucket = line_input.bucket
+        while not line_input.holds:
+            item = line_input.held
+            if item is None:
+                item = line_input.lines.next_line()
                 if item is None:
-                    item = line_input.lines.next_line()
-                    if item is None:
-                        break
-                else:
-                    line_input.held = None
-                if bucket is not None and not bucket.try_take(self._now):
-                    line_input.held = item
-                    session.holds |= Hold.FLOOD
-                    heapq.heappush(self._wakeups, (bucket.ready_at(), conn))
                     break
-                self._on_line(session, item)
-                if conn not in open_conns:
-                    return
-        if (session.holds or was_held) and self._reading_follows_gate(session, was_held=was_held):
+            else:
+                line_input.held = None
+            if bucket is not None and not bucket.try_take(self._now):
+                line_input.held = item
+                line_input.holds |= Hold.FLOOD
+                heapq.heappush(self._wakeups, (bucket.ready_at(), conn))
+                break
+            self._on_line(session, item)
+            if conn not in open_conns:
+                return
+        if (line_input.holds or was_held) and self._reading_follows_gate(session, was_held=was_held):
             return  # still held: the end of the stream, if it came, waits too
-        if line_input is not None and line_input.at_eof:
+        if line_input.at_eof:
             self._on_stream_end(session)
 
     def _reading_follows_gate(self, session: L, *, was_held: bool) -> bool:
         """Pause or resume reading if the gate closed or opened since ``was_held``; whether it is held."""
-        held = bool(session.holds)
+        held = session.held
         if held != was_held:
             self._emit(PauseReading(conn=session.conn) if held else ResumeReading(conn=session.conn))
         return held

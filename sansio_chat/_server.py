@@ -20,7 +20,6 @@ from ._framing import Framing
 from ._nicknames import NickRegistry
 from ._replies import Error, ErrorKind, LeaveReason, Renderer, ShuttingDown
 from ._session import Registration, Session, TextSession
-from ._text_dialect import TextRenderer
 from ._users import User
 
 
@@ -35,7 +34,6 @@ class ChatServerState(LineServerBase[Session]):
 
     def __init__(self, config: ServerConfig | None = None, *, registry: NickRegistry | None = None) -> None:
         super().__init__(config)
-        self._text = TextRenderer()
         self._fanout = FanOut(self._send, self._conns)
         self._chat = Chat(self.config, self._fanout, _SessionControl(self), self._log, registry)
         self._too_long: dict[Renderer, bytes] = {}  # each renderer's line-too-long error, made once
@@ -45,7 +43,7 @@ class ChatServerState(LineServerBase[Session]):
     def _on_open(self, conn: ConnId, dialect: DialectName) -> Session:
         match dialect:
             case DialectName.TEXT:
-                return TextSession(conn, self._text)
+                return TextSession(conn)
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
                 assert_never(dialect)
 
@@ -57,7 +55,7 @@ class ChatServerState(LineServerBase[Session]):
     def _on_refused(self, conn: ConnId, dialect: DialectName) -> None:
         match dialect:
             case DialectName.TEXT:
-                self._send_unaccounted(conn, self._text.render(Error(kind=ErrorKind.SERVER_FULL)))
+                self._send_unaccounted(conn, TextSession.renderer.render(Error(kind=ErrorKind.SERVER_FULL)))
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
                 assert_never(dialect)
 

@@ -14,7 +14,7 @@ from ._base import LineSession
 from ._commands import Command
 from ._events import ConnId
 from ._replies import Renderer
-from ._text_dialect import parse_text_line
+from ._text_dialect import TextRenderer, parse_text_line
 from ._users import User
 
 
@@ -26,13 +26,18 @@ class Registration(enum.Enum):
 
 
 class Session(LineSession):
-    """One client connection of the chat; a subclass per dialect parses its lines."""
+    """One client connection of the chat; a subclass per dialect parses its lines and renders its replies.
 
-    __slots__ = ("renderer", "state", "user")
+    ``renderer`` is the subclass's: a class attribute where every client of
+    the dialect reads the same way (text), an instance attribute where
+    clients differ (by capabilities).
+    """
 
-    def __init__(self, conn: ConnId, renderer: Renderer) -> None:
+    __slots__ = ("state", "user")
+    renderer: Renderer
+
+    def __init__(self, conn: ConnId) -> None:
         super().__init__(conn)
-        self.renderer = renderer
         self.state = Registration.NAMING
         self.user = User(self)
 
@@ -45,6 +50,7 @@ class TextSession(Session):
     """A text client (``nc``, ``telnet``): named ``guest<N>`` at once, and put in ``#lobby``."""
 
     __slots__ = ()
+    renderer: Renderer = TextRenderer()  # stateless: one for every text client
 
     def parse(self, line: bytes) -> Command | None:
         return parse_text_line(line)
