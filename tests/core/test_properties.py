@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sansio_chat import (
     Abort,
     Action,
+    ChatServerState,
     Close,
     ConnectionOpened,
     ConnectionReset,
@@ -18,6 +19,7 @@ from sansio_chat import (
     EofReceived,
     Event,
     Mode,
+    NickClaimAnswered,
     OutputBacklog,
     PauseReading,
     ResumeReading,
@@ -185,7 +187,9 @@ def event_scripts(draw: st.DrawFn) -> list[Event]:
     now = 0.0
     for _ in range(draw(st.integers(0, 40))):
         kind = draw(
-            st.sampled_from(["open", "data", "data", "data", "eof", "reset", "flushed", "tick", "stop"])
+            st.sampled_from(
+                ["open", "data", "data", "data", "eof", "reset", "flushed", "tick", "answer", "stop"]
+            )
         )
         conn = draw(st.integers(1, opened + 1))
         if kind == "open":
@@ -202,6 +206,8 @@ def event_scripts(draw: st.DrawFn) -> list[Event]:
         elif kind == "tick":
             now += draw(st.floats(0, 5, allow_nan=False))
             events.append(Tick(now=now))
+        elif kind == "answer":  # to a claim waiting, answered already, or never made
+            events.append(NickClaimAnswered(claim=draw(st.integers(1, 30)), granted=draw(st.booleans())))
         else:
             events.append(ShutdownRequested())
     return events
@@ -349,3 +355,25 @@ def test_flooded_lines_are_delayed_never_lost_and_never_faster_than_the_bucket(
     for i in range(len(times)):
         for j in range(i, len(times)):
             assert j - i + 1 <= burst + rate * (times[j] - times[i]) + 1e-6
+
+
+class HalfDeferringRegistry:
+    """Answers odd claims at once (yes) and leaves even ones waiting for a ``NickClaimAnswered``."""
+
+    def claim(self, claim: int, key: str) -> bool | None:
+        return True if claim % 2 else None
+
+    def release(self, key: str) -> None:
+        pass
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(config=ROBUST_CONFIGS.filter(lambda c: c.mode is Mode.CHAT), events=event_scripts())
+def test_claims_that_wait_never_break_the_contract(config: ServerConfig, events: list[Event]) -> None:
+    state = ChatServerState(config, registry=HalfDeferringRegistry())
+    results = [state.receive(event) for event in events]
+    check_contract(iter(results))
+    for actions in results:
+        for action in actions:
+            if isinstance(action, Send):
+                assert_well_formed(action.data)
