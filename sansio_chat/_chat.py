@@ -18,6 +18,7 @@ import enum
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Protocol, assert_never
 
 from ._actions import LogLevel
@@ -73,6 +74,8 @@ from ._replies import (
 )
 from ._rooms import LOBBY, MAX_TOPIC_CHARS, Room, is_valid_room_name, room_key
 from ._users import User
+
+_nick_of = attrgetter("nick")
 
 _FAULT_ERRORS = {
     LineFault.INVALID_UTF8: Error(kind=ErrorKind.INVALID_UTF8),
@@ -219,7 +222,7 @@ class Chat:
                     self.arrive(user, waiting.number + 1, waiting.peer)
             case _Purpose.RENAME:
                 if granted:
-                    self._renamed(user, waiting.nick)
+                    self._renamed(user, waiting.nick, waiting.key)
                 else:
                     self._reply(user, Error(kind=ErrorKind.NICK_IN_USE, detail=waiting.nick))
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
@@ -316,9 +319,9 @@ class Chat:
             if not answer:
                 self._reply(user, Error(kind=ErrorKind.NICK_IN_USE, detail=new))
                 return
-        self._renamed(user, new)
+        self._renamed(user, new, key)
 
-    def _renamed(self, user: User, new: str) -> None:
+    def _renamed(self, user: User, new: str, key: str) -> None:
         """``user`` holds the key of ``new``: tell it, and everyone who shares a room with it."""
         old = user.nick
         self._reply(user, NickSet(nick=new))
@@ -327,8 +330,8 @@ class Chat:
         old_key = user.key
         del self._users[old_key]
         user.nick = new
-        self._users[user.key] = user
-        if user.key != old_key:
+        self._users[key] = user
+        if key != old_key:
             self._registry.release(old_key)
         self._out.to_rooms(user.rooms, NickChanged(old=old, new=new), but=user)
         self._log(LogLevel.INFO, f"{old} is now known as {new}")
@@ -486,7 +489,9 @@ class Chat:
 
 
 def _user_list(room: Room, *, named: bool) -> UserList:
-    operators = frozenset(user.nick for user in room.operators)
     return UserList(
-        room=room.name, nicks=tuple(user.nick for user in room.members), operators=operators, named=named
+        room=room.name,
+        nicks=tuple(map(_nick_of, room.members)),
+        operators=frozenset(map(_nick_of, room.operators)),
+        named=named,
     )

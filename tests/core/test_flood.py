@@ -9,6 +9,8 @@ import pytest
 from sansio_chat import (
     DEFAULT_RATE_BURST,
     DEFAULT_RATE_LINES,
+    ConnectionOpened,
+    ConnectionReset,
     DataReceived,
     EofReceived,
     Log,
@@ -18,6 +20,7 @@ from sansio_chat import (
     Send,
     ServerConfig,
     Tick,
+    new_server_state,
 )
 from tests.core_driver import OPER_PASSWORD, Client, FakeNetwork
 
@@ -342,3 +345,23 @@ def test_held_lines_cost_about_their_bytes() -> None:
         tracemalloc.stop()
     assert alice.paused
     assert held < len(chunk) * 1.25, f"{held} bytes held for {len(chunk)} bytes of lines"
+
+
+def test_a_tick_after_a_held_client_left_does_nothing() -> None:
+    # Straight to the state machine: nobody asked next_wakeup between the reset and the tick.
+    state = new_server_state(ServerConfig(rate_lines=1.0, rate_burst=1))
+    state.receive(ConnectionOpened(conn=1, peer="a"))
+    state.receive(ConnectionOpened(conn=2, peer="b"))
+    assert state.receive(DataReceived(conn=1, data=lines("MSG 1", "MSG 2")))[-1] == PauseReading(conn=1)
+    state.receive(ConnectionReset(conn=1))
+    assert state.receive(Tick(now=5.0)) == []
+    assert state.next_wakeup is None
+
+
+def test_tokens_left_in_the_bucket_grow_with_time() -> None:
+    net, alice, bob = flood_room(rate=1.0, burst=3)
+    alice.send_bytes(lines("MSG 1"))  # two tokens left
+    net.advance(0.5)
+    alice.send_bytes(lines(*msgs(2, 4)))  # two and a half: the fourth waits half a second
+    assert bob.lines() == ["[guest1] 1", "[guest1] 2", "[guest1] 3"]
+    assert alice.paused and net.state.next_wakeup == pytest.approx(1.0)
