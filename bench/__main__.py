@@ -125,7 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--quick", action="store_true", help="smaller shapes, no 1000x10, idle 500: under 2 minutes"
     )
     run.add_argument(
-        "--shapes", default="", help="comma-separated: 10x10,100x10,1000x10,idle10k (quick: idle1k)"
+        "--shapes",
+        default="",
+        help="comma-separated: 10x10,100x10,1000x10,1000in10rooms,idle1k,idle10k (quick: idle500)",
     )
     run.add_argument(
         "--servers",

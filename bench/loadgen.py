@@ -5,15 +5,17 @@ under test.  It
 
 1. opens N connections (a bounded number at a time) and waits until each is
    registered: the chat welcome, the IRC end of the channel's NAMES, or
-   simply connected for a floor relay;
-2. proves that every client is in the broadcast set: the last client sends a
-   probe message, repeated until one probe has reached all N-1 others;
+   simply connected for a floor relay; with R rooms, client i joins room
+   i mod R (chat ``JOIN``, IRC channel) and is registered once it is in;
+2. proves that every client is in its broadcast set: in each room the last
+   client sends a probe message, repeated until one probe has reached all
+   the others of that room;
 3. lets K senders send M messages each, a sender never having more than W
    messages not yet read by every receiver (so nothing piles up in buffers);
    each line carries its sender, its sequence number and the send time;
-4. checks at every receiver that each message arrived exactly once and in
-   per-sender order, and measures the server's CPU time (``/proc/PID/stat``)
-   over the measured phase only.
+4. checks at every receiver that each message of its room arrived exactly
+   once and in per-sender order, and none of another room, and measures the
+   server's CPU time (``/proc/PID/stat``) over the measured phase only.
 
 With no senders it measures the server's RSS before and after opening the
 connections instead.  The result is one JSON line on stdout; the process
@@ -43,8 +45,10 @@ Dialect = Literal["chat", "irc", "floor"]
 
 #: Marks a benchmark payload inside a relayed line, whatever the server put before it.
 MARK = b"@@"
-#: The channel the IRC dialect joins.
+#: The channel the IRC dialect joins (with several rooms, followed by the room's number).
 CHANNEL = b"#bench"
+#: The rooms the chat dialect joins, with several rooms (one room: everyone stays in #lobby).
+ROOM = b"#room"
 #: How long one probe waits for all receivers before a new probe is sent.
 PROBE_RETRY_SECONDS = 1.0
 
@@ -60,6 +64,7 @@ class LoadResult:
     senders: int = 0
     messages: int = 0
     window: int = 0
+    rooms: int = 1
     connected: int = 0
     connect_s: float = 0.0
     probes: int = 0
@@ -87,12 +92,19 @@ class LoadError(Exception):
 class Run:
     """State shared by every client of one run."""
 
-    def __init__(self, dialect: Dialect, clients: int, senders: int, messages: int, window: int) -> None:
+    def __init__(
+        self, dialect: Dialect, *, clients: int, senders: int, messages: int, window: int, rooms: int = 1
+    ) -> None:
         self.dialect: Dialect = dialect
         self.n = clients
         self.k = senders
         self.m = messages
         self.window = window
+        self.rooms = rooms
+        # Client i is in room i mod R; a message of sender s is for the others of its room.
+        self.room_of = [i % rooms for i in range(clients)]
+        self.room_sizes = [len(range(r, clients, rooms)) for r in range(rooms)]
+        self.need = [self.room_sizes[self.room_of[s]] - 1 for s in range(senders)]
         self.loop = asyncio.get_running_loop()
         # acks[s][q]: receivers that have read message q of sender s; done[s]: messages read by all.
         self.acks = [array("i", bytes(4 * messages)) for _ in range(senders)]
@@ -103,6 +115,7 @@ class Run:
         self.latencies_ns = array("q")
         self.probe_id = 0
         self.probe_seen = 0
+        self.probe_need = clients - 1
         self.probe_reached: asyncio.Future[None] | None = None
         self.server_errors = 0
         self.failed: asyncio.Future[None] = self.loop.create_future()
@@ -130,7 +143,7 @@ class Run:
         if probe == self.probe_id:
             self.probe_seen += 1
             reached = self.probe_reached
-            if self.probe_seen == self.n - 1 and reached is not None and not reached.done():
+            if self.probe_seen == self.probe_need and reached is not None and not reached.done():
                 reached.set_result(None)
 
 
@@ -142,6 +155,7 @@ class Client(asyncio.Protocol):
         self.index = index
         self.transport: asyncio.Transport | None = None
         self.tail = b""
+        self.room = run.room_of[index]
         self.registered: asyncio.Future[None] = run.loop.create_future()
         # next_seq[s]: the sequence number expected next from sender s.
         self.next_seq = [0] * run.k
@@ -154,7 +168,8 @@ class Client(asyncio.Protocol):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.run.dialect == "irc":
             nick = b"b%d" % self.index
-            transport.write(b"NICK %s\r\nUSER %s 0 * :bench\r\nJOIN %s\r\n" % (nick, nick, CHANNEL))
+            channel = CHANNEL if self.run.rooms == 1 else b"%s%d" % (CHANNEL, self.room)
+            transport.write(b"NICK %s\r\nUSER %s 0 * :bench\r\nJOIN %s\r\n" % (nick, nick, channel))
         elif self.run.dialect == "floor":
             self.registered.set_result(None)
 
@@ -180,7 +195,8 @@ class Client(asyncio.Protocol):
         next_seq = self.next_seq
         acks = run.acks
         latencies = run.latencies_ns
-        need = run.n - 1
+        need = run.need
+        room_of = run.room_of
         for line in lines:
             at = line.find(MARK)
             if at < 0:
@@ -190,7 +206,7 @@ class Client(asyncio.Protocol):
             if payload[:1] == b"M":
                 _, s_text, q_text, t_text, _ = payload.split(b" ", 4)
                 sender, seq = int(s_text), int(q_text)
-                if seq != next_seq[sender] or sender == self.index:
+                if seq != next_seq[sender] or sender == self.index or room_of[sender] != self.room:
                     run.fail(
                         f"client {self.index} got message {seq} of sender {sender},"
                         f" expected {next_seq[sender]}"
@@ -201,7 +217,7 @@ class Client(asyncio.Protocol):
                 counts = acks[sender]
                 count = counts[seq] + 1
                 counts[seq] = count
-                if count == need:
+                if count == need[sender]:
                     run.completed(sender, seq)
             elif payload[:1] == b"P":
                 run.probe_arrived(int(payload.split(b" ", 2)[1]))
@@ -214,6 +230,12 @@ class Client(asyncio.Protocol):
         """A line that is not a benchmark payload: registration, PING, errors."""
         if self.run.dialect == "chat":
             if line.startswith(b"[server] Welcome"):
+                if self.run.rooms > 1:  # registered once in its room
+                    assert self.transport is not None
+                    self.transport.write(b"JOIN %s%d\n" % (ROOM, self.room))
+                elif not self.registered.done():
+                    self.registered.set_result(None)
+            elif line.startswith(b"[server] You are now in"):
                 if not self.registered.done():
                     self.registered.set_result(None)
             elif line.startswith(b"[server] Error"):
@@ -231,7 +253,8 @@ class Client(asyncio.Protocol):
     def send_payload(self, payload: bytes) -> None:
         assert self.transport is not None
         if self.run.dialect == "irc":
-            self.transport.write(b"PRIVMSG %s :%s\r\n" % (CHANNEL, payload))
+            channel = CHANNEL if self.run.rooms == 1 else b"%s%d" % (CHANNEL, self.room)
+            self.transport.write(b"PRIVMSG %s :%s\r\n" % (channel, payload))
         else:
             self.transport.write(b"MSG %s\n" % payload)
 
@@ -260,8 +283,15 @@ async def _open(
 
 
 async def _prove_ready(run: Run, clients: Sequence[Client], deadline: float) -> None:
-    """Probe from the last client until one probe has reached every other client."""
-    prober = clients[-1]
+    """In each room, probe from its last client until one probe has reached every other member."""
+    for room in range(run.rooms):
+        members = [c for c in clients if c.room == room]
+        run.probe_need = len(members) - 1
+        if run.probe_need > 0:
+            await _probe(run, members[-1], deadline)
+
+
+async def _probe(run: Run, prober: Client, deadline: float) -> None:
     while True:
         run.probe_id += 1
         run.probe_seen = 0
@@ -269,7 +299,7 @@ async def _prove_ready(run: Run, clients: Sequence[Client], deadline: float) -> 
         prober.send_payload(b"%sP %d ." % (MARK, run.probe_id))
         wait = min(PROBE_RETRY_SECONDS, deadline - time.monotonic())
         if wait <= 0:
-            raise LoadError(f"probe {run.probe_id} reached {run.probe_seen} of {run.n - 1} clients")
+            raise LoadError(f"probe {run.probe_id} reached {run.probe_seen} of {run.probe_need} clients")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(run.probe_reached), wait)
             return
@@ -281,7 +311,8 @@ async def _send_all(run: Run, client: Client, sender: int, padding: bytes) -> No
     done = run.done
     window = run.window
     loop = run.loop
-    prefix = b"PRIVMSG %s :" % CHANNEL if run.dialect == "irc" else b"MSG "
+    channel = CHANNEL if run.rooms == 1 else b"%s%d" % (CHANNEL, client.room)
+    prefix = b"PRIVMSG %s :" % channel if run.dialect == "irc" else b"MSG "
     end = b"\r\n" if run.dialect == "irc" else b"\n"
     template = prefix + MARK + b"M %d %d %d " + padding + end
     clock = time.perf_counter_ns
@@ -316,9 +347,16 @@ def _self_cpu() -> float:
 
 
 async def run_load(args: argparse.Namespace, result: LoadResult, clients: list[Client]) -> None:
-    run = Run(args.dialect, args.clients, args.senders, args.messages, args.window)
+    run = Run(
+        args.dialect,
+        clients=args.clients,
+        senders=args.senders,
+        messages=args.messages,
+        window=args.window,
+        rooms=args.rooms,
+    )
     result.dialect, result.clients, result.senders = args.dialect, args.clients, args.senders
-    result.messages, result.window = args.messages, args.window
+    result.messages, result.window, result.rooms = args.messages, args.window, args.rooms
     pid: int = args.server_pid
     if args.senders == 0:
         result.rss_before_kib = rss_kib(pid)
@@ -360,7 +398,7 @@ async def run_load(args: argparse.Namespace, result: LoadResult, clients: list[C
     result.loadgen_cpu_s = _self_cpu() - self_before
     for client in clients:
         for sender in range(args.senders):
-            want = 0 if sender == client.index else args.messages
+            want = 0 if sender == client.index or run.room_of[sender] != client.room else args.messages
             if client.next_seq[sender] != want:
                 raise LoadError(f"client {client.index} read {client.next_seq[sender]} of sender {sender}")
     result.server_errors = run.server_errors
@@ -404,6 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--senders", type=int, default=10, help="K: senders among them (0: idle RSS run)")
     parser.add_argument("--messages", type=int, default=1000, help="M: messages per sender")
     parser.add_argument("--window", type=int, default=4, help="W: unread messages a sender may have")
+    parser.add_argument("--rooms", type=int, default=1, help="R: client i joins room i mod R (1: no JOIN)")
     parser.add_argument("--payload-bytes", type=int, default=32, help="padding after the header")
     parser.add_argument("--concurrency", type=int, default=100, help="connections being opened at once")
     parser.add_argument("--connect-timeout", type=float, default=60.0)
@@ -418,6 +457,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.senders > args.clients or (args.senders == 0 and args.clients < 2) or args.clients < 2:
         raise SystemExit("need at least 2 clients and no more senders than clients")
+    if not 1 <= args.rooms <= args.clients // 2 or (args.rooms > 1 and args.dialect == "floor"):
+        raise SystemExit("need 1 to N/2 rooms, and a chat or IRC dialect for more than one")
     raise_open_files_limit()
     if args.loop == "uvloop":
         try:

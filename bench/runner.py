@@ -25,13 +25,18 @@ RESULTS_DIR = ROOT / "bench" / "results"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Shape:
-    """N clients of which K send M messages each with a window of W; K = 0 is an idle RSS run."""
+    """N clients of which K send M messages each with a window of W; K = 0 is an idle RSS run.
+
+    With R rooms, client i is in room i mod R and a message reaches the others of its room
+    (one room: everyone, in ``#lobby``).
+    """
 
     name: str
     clients: int
     senders: int
     messages: int = 0
     window: int = 4
+    rooms: int = 1
     #: Limit for opening the connections, and for the measured phase.
     connect_timeout: float = 60.0
     timeout: float = 120.0
@@ -43,6 +48,9 @@ class Shape:
         return self.senders == 0
 
 
+#: Floors relay every line to everyone: they have no rooms to compare with.
+NO_ROOMS = tuple((floor, "a floor relays to everyone: it has no rooms") for floor in FLOOR_OF.values())
+
 #: The full run: M chosen so that each run takes a few seconds here.
 SHAPES = {
     s.name: s
@@ -50,6 +58,8 @@ SHAPES = {
         Shape(name="10x10", clients=10, senders=10, messages=8000),
         Shape(name="100x10", clients=100, senders=10, messages=2000),
         Shape(name="1000x10", clients=1000, senders=10, messages=250),
+        # 1,000 clients in 10 rooms of 100, a sender in each: 99 deliveries a message.
+        Shape(name="1000in10rooms", clients=1000, senders=10, messages=2000, rooms=10, skip=NO_ROOMS),
         Shape(name="idle1k", clients=1000, senders=0, connect_timeout=180.0),
         Shape(name="idle10k", clients=10_000, senders=0, connect_timeout=600.0),
     )
@@ -60,6 +70,7 @@ QUICK_SHAPES = {
     for s in (
         Shape(name="10x10", clients=10, senders=10, messages=4000),
         Shape(name="100x10", clients=100, senders=10, messages=500),
+        Shape(name="1000in10rooms", clients=1000, senders=10, messages=500, rooms=10, skip=NO_ROOMS),
         Shape(name="idle500", clients=500, senders=0, connect_timeout=120.0),
     )
 }
@@ -101,6 +112,7 @@ def run_one(spec: ServerSpec, shape: Shape, rep: int, logs: Path) -> RunRecord:
         sys.executable, "-m", "bench.loadgen", "--host", HOST, "--port", str(server.port),
         "--server-pid", str(server.pid), "--dialect", spec.dialect, "--clients", str(shape.clients),
         "--senders", str(shape.senders), "--messages", str(shape.messages), "--window", str(shape.window),
+        "--rooms", str(shape.rooms),
         "--concurrency", str(spec.concurrency), "--connect-timeout", str(shape.connect_timeout),
         "--timeout", str(shape.timeout),
     ]  # fmt: skip

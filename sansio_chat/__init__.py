@@ -9,7 +9,6 @@ from typing import TypeAlias as _TypeAlias
 
 from ._actions import Abort, Action, Close, Log, LogLevel, PauseReading, ResumeReading, Send
 from ._base import ServerBase as _ServerBase
-from ._chat import ChatServerState
 from ._config import (
     DEFAULT_MAX_CLIENTS,
     DEFAULT_MAX_LINE_BYTES,
@@ -27,11 +26,14 @@ from ._events import (
     DialectName,
     EofReceived,
     Event,
+    NickClaimAnswered,
     OutputBacklog,
     ShutdownRequested,
     Tick,
 )
 from ._lab import EchoServerState, RelayServerState
+from ._nicknames import LocalNickRegistry, NickRegistry
+from ._server import ChatServerState
 
 __all__ = [
     "DEFAULT_MAX_CLIENTS",
@@ -51,9 +53,12 @@ __all__ = [
     "EchoServerState",
     "EofReceived",
     "Event",
+    "LocalNickRegistry",
     "Log",
     "LogLevel",
     "Mode",
+    "NickClaimAnswered",
+    "NickRegistry",
     "OutputBacklog",
     "PauseReading",
     "RelayServerState",

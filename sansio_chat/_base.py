@@ -1,12 +1,14 @@
 """What every server state shares: open connections, queued bytes, line pumping.
 
 The three modes (echo, relay, chat) differ only in what they do with the
-bytes; opening, the slow-consumer rule, flood control, shutdown and the
-action list are decided here once.
+bytes; opening, refusing, the slow-consumer rule, flood control, shutdown
+and the action list are decided here once.
 """
 
 from __future__ import annotations
 
+import enum
+import heapq
 from typing import Generic, TypeVar, assert_never
 
 from ._actions import Abort, Action, Close, Log, LogLevel, PauseReading, ResumeReading, Send
@@ -16,8 +18,10 @@ from ._events import (
     ConnectionReset,
     ConnId,
     DataReceived,
+    DialectName,
     EofReceived,
     Event,
+    NickClaimAnswered,
     OutputBacklog,
     ShutdownRequested,
     Tick,
@@ -25,8 +29,49 @@ from ._events import (
 from ._flood import TokenBucket
 from ._framing import Framing, LineBuffer
 
-#: What a mode keeps about each open connection (a chat user; nothing for echo).
+#: What a mode keeps about each open connection (a chat session; nothing for echo).
 S = TypeVar("S")
+
+#: At most one log line a second about refused connections; the rest are counted.
+REFUSAL_LOG_INTERVAL = 1.0
+
+
+class RefusalLog:
+    """Refused connections (server full), logged at most once an interval, with a count.
+
+    A storm of connections to a full server must not become a storm of log
+    lines: the first refusal is logged at once, the next ones within the
+    interval are counted, and the count is logged when the interval is over
+    (``due``: when the owner should call ``report``).
+    """
+
+    __slots__ = ("_quiet_until", "_unreported")
+
+    def __init__(self) -> None:
+        self._quiet_until = float("-inf")
+        self._unreported = 0
+
+    @property
+    def due(self) -> float | None:
+        """When the count of refusals not yet logged is due, or None."""
+        return self._quiet_until if self._unreported else None
+
+    def refused(self, peer: str, now: float) -> str | None:
+        """A connection from ``peer`` was refused: the line to log now, or None (counted)."""
+        if now < self._quiet_until:
+            self._unreported += 1
+            return None
+        # Past the interval nothing is left unreported: the tick that ended it reported the count.
+        self._quiet_until = now + REFUSAL_LOG_INTERVAL
+        return f"refused {peer}: server full"
+
+    def report(self, now: float) -> str | None:
+        """The count of refusals not yet logged, once it is due; None otherwise."""
+        if not self._unreported or now < self._quiet_until:
+            return None
+        more, self._unreported = self._unreported, 0
+        self._quiet_until = now + REFUSAL_LOG_INTERVAL
+        return f"refused {more} more connection{'s' if more > 1 else ''}: server full"
 
 
 class ServerBase(Generic[S]):
@@ -50,6 +95,8 @@ class ServerBase(Generic[S]):
         self._batch: list[bytes] = []
         # Open connections in connection order, each with what its mode keeps about it.
         self._conns: dict[ConnId, S] = {}
+        self._admitted = 0  # connections admitted so far
+        self._refusals = RefusalLog()
         self._shutting_down = False
 
     # -- the public face -------------------------------------------------
@@ -69,11 +116,16 @@ class ServerBase(Generic[S]):
             case Tick(now=now):
                 self._now = now
                 self._on_tick()
-            case ConnectionOpened(conn=conn, peer=peer):
-                self._open(conn, peer)
-            case EofReceived(conn=conn) | ConnectionReset(conn=conn):
+            case ConnectionOpened(conn=conn, peer=peer, dialect=dialect):
+                self._open(conn, peer, dialect)
+            case EofReceived(conn=conn):
                 if conn in self._conns:
                     self._on_eof(conn)
+            case ConnectionReset(conn=conn):
+                if conn in self._conns:
+                    self._on_reset(conn)
+            case NickClaimAnswered(claim=claim, granted=granted):
+                self._on_claim_answered(claim, granted)
             case ShutdownRequested():
                 if not self._shutting_down:
                     self._shutting_down = True
@@ -86,12 +138,12 @@ class ServerBase(Generic[S]):
 
     @property
     def next_wakeup(self) -> float | None:
-        """When the core next needs a ``Tick`` (a paused reader may resume), or None."""
-        return None
+        """When the core next needs a ``Tick`` (a paused reader may resume, a count is due), or None."""
+        return self._refusals.due
 
     @property
     def uses_clock(self) -> bool:
-        """Whether time matters: if not, a backend need not send ``Tick`` before its data."""
+        """Whether time matters to what clients see: if not, a backend need not ``Tick`` before data."""
         return False
 
     @property
@@ -101,24 +153,32 @@ class ServerBase(Generic[S]):
 
     # -- helpers for subclasses -----------------------------------------
 
-    def _open(self, conn: ConnId, peer: str) -> None:
+    def _open(self, conn: ConnId, peer: str, dialect: DialectName) -> None:
         if self._shutting_down:
             self._emit(Close(conn=conn))
             return
         if len(self._conns) >= self.config.max_clients:
-            self._log(LogLevel.WARNING, f"refused {peer}: server full")
-            self._on_refused(conn)
+            message = self._refusals.refused(peer, self._now)
+            if message is not None:
+                self._log(LogLevel.WARNING, message)
+            self._on_refused(conn, dialect)
             self._emit(Close(conn=conn))
             return
-        self._conns[conn] = self._on_open(conn, peer)
+        self._admitted += 1
+        self._conns[conn] = self._on_open(conn, dialect)
+        self._on_opened(conn, peer)
 
     def _send(self, conns: tuple[ConnId, ...], data: bytes) -> None:
         """Queue ``data`` for open connections: one action, whatever the number of recipients.
+
+        Empty ``data`` (a renderer's "nothing for this client") or no recipient is no send at all.
 
         Joined to the previous send when that went to the same recipients and
         nothing came between: the very same tuple (a sender's broadcasts), or
         the same single connection (replies).
         """
+        if not data or not conns:  # the renderer has nothing for this kind of client, or nobody is left
+            return
         batch_conns = self._batch_conns
         if conns is batch_conns or (len(conns) == 1 and conns == batch_conns):
             self._batch.append(data)
@@ -163,11 +223,15 @@ class ServerBase(Generic[S]):
 
     # -- what subclasses define -------------------------------------------
 
-    def _on_open(self, conn: ConnId, peer: str) -> S:
-        """Welcome an admitted connection; return what to keep about it while it is open."""
+    def _on_open(self, conn: ConnId, dialect: DialectName) -> S:
+        """What to keep about an admitted connection while it is open."""
         raise NotImplementedError
 
-    def _on_refused(self, conn: ConnId) -> None:
+    def _on_opened(self, conn: ConnId, peer: str) -> None:
+        """An admitted connection is in the table: greet it."""
+        raise NotImplementedError
+
+    def _on_refused(self, conn: ConnId, dialect: DialectName) -> None:
         """Say why to a connection refused for lack of room (nothing, by default)."""
 
     def _on_data(self, conn: ConnId, data: bytes) -> None:
@@ -175,6 +239,13 @@ class ServerBase(Generic[S]):
 
     def _on_eof(self, conn: ConnId) -> None:
         raise NotImplementedError
+
+    def _on_reset(self, conn: ConnId) -> None:
+        """The connection failed; by default, as an orderly end of stream."""
+        self._on_eof(conn)
+
+    def _on_claim_answered(self, claim: int, granted: bool) -> None:
+        """A nickname registry answered (only the chat makes claims)."""
 
     def _on_too_slow(self, conn: ConnId) -> None:
         self._log(LogLevel.INFO, f"connection {conn} dropped (too slow)")
@@ -185,36 +256,74 @@ class ServerBase(Generic[S]):
             self._close(conn)
 
     def _on_tick(self) -> None:
-        """Time moved on; nothing waits for it by default."""
+        message = self._refusals.report(self._now)
+        if message is not None:
+            self._log(LogLevel.WARNING, message)
 
 
-class LineReader:
-    """One connection's line-oriented input: its buffer, flood bucket and state."""
+class Hold(enum.IntFlag):
+    """Why a connection's input gate is closed; reading is paused while anything holds it."""
 
-    __slots__ = ("at_eof", "bucket", "conn", "held", "lines", "paused")
+    FLOOD = 1  # its token bucket is empty: the next line waits for a token
+    CLAIM = 2  # a nickname claim waits for its answer: the next lines wait for it
 
-    def __init__(self, conn: ConnId, config: ServerConfig, now: float) -> None:
-        self.conn = conn
+
+class LineInput:
+    """What one connection has sent and not yet had handled, and the gate in front of it.
+
+    Made on the connection's first bytes (or first hold), so that an idle
+    connection does not pay for it.
+    """
+
+    __slots__ = ("at_eof", "bucket", "held", "holds", "lines")
+
+    def __init__(self, config: ServerConfig, now: float) -> None:
+        self.holds = Hold(0)  # what closes the gate now; none: lines are handled as they come
         self.lines = LineBuffer(config.max_line_bytes)
         self.bucket = TokenBucket(config.rate_lines, config.rate_burst, now) if config.rate_lines else None
         # A line taken from the buffer while the bucket was empty: it goes first.
         self.held: bytes | Framing | None = None
-        self.paused = False
-        self.at_eof = False
+        self.at_eof = False  # the peer's FIN came: after the last line, the connection ends
 
 
-class LineServerBase(ServerBase[S]):
-    """A server fed with lines: framing, flood control and end of stream.
+class LineSession:
+    """One connection of a line-oriented server: its input, and the gate in front of it.
+
+    Lines are handled one at a time while nothing holds the gate.  When
+    something does (flood control, a nickname claim), the lines wait in the
+    buffer, in order, and reading pauses; ``PauseReading`` is emitted when
+    the first hold starts and ``ResumeReading`` when the last one ends.
+    """
+
+    __slots__ = ("conn", "input")
+
+    def __init__(self, conn: ConnId) -> None:
+        self.conn = conn
+        self.input: LineInput | None = None  # made when first needed: idle connections stay small
+
+    @property
+    def held(self) -> bool:
+        """Whether the gate is closed (and reading paused)."""
+        return self.input is not None and bool(self.input.holds)
+
+
+L = TypeVar("L", bound=LineSession)
+
+
+class LineServerBase(ServerBase[L]):
+    """A server fed with lines: framing, flood control, the input gate, end of stream.
 
     Lines are taken from a connection's buffer one at a time; when its token
-    bucket is empty the line waits, reading pauses, and a later ``Tick``
-    resumes it.  No line is dropped for flooding and the order never changes.
+    bucket is empty the line waits, reading pauses, and a ``Tick`` at
+    ``next_wakeup`` lets it through.  No line is dropped for flooding and the
+    order never changes.  Wake-up times are kept in a heap, so a loop pass
+    costs nothing per paused client.
     """
 
     def __init__(self, config: ServerConfig | None = None) -> None:
         super().__init__(config)
-        self._readers: dict[ConnId, LineReader] = {}
-        self._paused: dict[ConnId, LineReader] = {}
+        # (time, conn) of flood holds that may end then; stale entries are skipped.
+        self._wakeups: list[tuple[float, ConnId]] = []
 
     @property
     def uses_clock(self) -> bool:
@@ -222,79 +331,116 @@ class LineServerBase(ServerBase[S]):
 
     @property
     def next_wakeup(self) -> float | None:
-        if not self._paused:
-            return None
-        return min(reader.bucket.ready_at() for reader in self._paused.values() if reader.bucket)
+        wakeups = self._wakeups
+        while wakeups and not self._flood_held(wakeups[0][1]):
+            heapq.heappop(wakeups)  # its connection left, or a tick already let it go
+        refusals = self._refusals.due
+        if not wakeups:
+            return refusals
+        return wakeups[0][0] if refusals is None else min(wakeups[0][0], refusals)
 
-    def _reader(self, conn: ConnId) -> LineReader:
-        """The connection's reader, made on its first bytes: idle connections stay small."""
-        reader = self._readers.get(conn)
-        if reader is None:
-            reader = self._readers[conn] = LineReader(conn, self.config, self._now)
-        return reader
+    def _flood_held(self, conn: ConnId) -> bool:
+        session = self._conns.get(conn)
+        return session is not None and session.input is not None and Hold.FLOOD in session.input.holds
+
+    def _input(self, session: L) -> LineInput:
+        """The connection's input, made when first needed."""
+        line_input = session.input
+        if line_input is None:
+            line_input = session.input = LineInput(self.config, self._now)
+        return line_input
 
     def _on_data(self, conn: ConnId, data: bytes) -> None:
-        reader = self._reader(conn)
-        reader.lines.feed(data)
-        if not reader.paused:
-            self._pump(reader)
+        session = self._conns[conn]
+        line_input = self._input(session)
+        line_input.lines.feed(data)
+        if not line_input.holds:
+            self._pump(session, line_input, was_held=False)
 
     def _on_eof(self, conn: ConnId) -> None:
-        reader = self._reader(conn)
-        reader.at_eof = True
-        self._end_of_stream(reader)
-        if not reader.paused:
-            self._pump(reader)
+        session = self._conns[conn]
+        line_input = self._input(session)
+        line_input.at_eof = True
+        self._end_of_stream(line_input)
+        if not line_input.holds:
+            self._pump(session, line_input, was_held=False)
+
+    def _on_reset(self, conn: ConnId) -> None:
+        """The peer is gone: lines still held for it are dropped; an unheld last line is handled (v1)."""
+        session = self._conns[conn]
+        if session.held:
+            session.input = None
+            self._on_stream_end(session)
+        else:
+            self._on_eof(conn)
 
     def _on_tick(self) -> None:
-        if not self._paused:
-            return
+        super()._on_tick()
+        wakeups = self._wakeups
         now = self._now
-        for reader in list(self._paused.values()):
-            assert reader.bucket is not None  # only a bucket pauses a reader
-            if reader.bucket.ready_at() <= now:
-                self._pump(reader)
+        due = []  # taken first: a pump may push its connection back, for later
+        while wakeups and wakeups[0][0] <= now:
+            due.append(heapq.heappop(wakeups)[1])
+        for conn in due:
+            if self._flood_held(conn):  # not gone, nor let go already
+                session = self._conns[conn]
+                line_input = self._input(session)
+                line_input.holds &= ~Hold.FLOOD
+                self._pump(session, line_input, was_held=True)
 
-    def _pump(self, reader: LineReader) -> None:
-        """Handle buffered lines until none is left, the bucket is empty, or the connection closed."""
-        conn = reader.conn
-        bucket = reader.bucket
+    def _hold(self, session: L, why: Hold) -> None:
+        """Close the gate for ``why``; whoever runs this connection's input pauses reading to match."""
+        self._input(session).holds |= why
+
+    def _release(self, session: L, why: Hold) -> None:
+        """``why`` (which held the gate) no longer does: handle what waited, if nothing else holds it."""
+        line_input = self._input(session)
+        line_input.holds &= ~why
+        self._pump(session, line_input, was_held=True)
+
+    def _pump(self, session: L, line_input: LineInput, *, was_held: bool) -> None:
+        """Handle waiting lines until none is left, the gate closes, or the connection does.
+
+        ``was_held``: whether reading was paused before; it is paused or
+        resumed to match the gate when the pump stops.
+        """
+        conn = session.conn
         open_conns = self._conns
-        while conn in open_conns:
-            item = reader.held
+        bucket = line_input.bucket
+        while not line_input.holds:
+            item = line_input.held
             if item is None:
-                item = reader.lines.next_line()
+                item = line_input.lines.next_line()
                 if item is None:
                     break
             else:
-                reader.held = None
+                line_input.held = None
             if bucket is not None and not bucket.try_take(self._now):
-                reader.held = item
-                if not reader.paused:
-                    reader.paused = True
-                    self._paused[conn] = reader
-                    self._emit(PauseReading(conn=conn))
+                line_input.held = item
+                line_input.holds |= Hold.FLOOD
+                heapq.heappush(self._wakeups, (bucket.ready_at(), conn))
+                break
+            self._on_line(session, item)
+            if conn not in open_conns:
                 return
-            self._on_line(reader, item)
-        if conn not in open_conns:
-            return
-        if reader.paused:
-            reader.paused = False
-            del self._paused[conn]
-            self._emit(ResumeReading(conn=conn))
-        if reader.at_eof:
-            self._on_stream_end(conn)
+        if (line_input.holds or was_held) and self._reading_follows_gate(session, was_held=was_held):
+            return  # still held: the end of the stream, if it came, waits too
+        if line_input.at_eof:
+            self._on_stream_end(session)
 
-    def _forget(self, conn: ConnId) -> None:
-        super()._forget(conn)
-        self._readers.pop(conn, None)
-        self._paused.pop(conn, None)
+    def _reading_follows_gate(self, session: L, *, was_held: bool) -> bool:
+        """Pause or resume reading if the gate closed or opened since ``was_held``; whether it is held."""
+        held = session.held
+        if held != was_held:
+            self._emit(PauseReading(conn=session.conn) if held else ResumeReading(conn=session.conn))
+        return held
 
-    def _end_of_stream(self, reader: LineReader) -> None:
+    def _end_of_stream(self, line_input: LineInput) -> None:
         """The peer sent its last byte; subclasses choose what to do with a partial line."""
 
-    def _on_line(self, reader: LineReader, line: bytes | Framing) -> None:
+    def _on_line(self, session: L, line: bytes | Framing) -> None:
         raise NotImplementedError
 
-    def _on_stream_end(self, conn: ConnId) -> None:
+    def _on_stream_end(self, session: L) -> None:
+        """No more input will come (EOF handled, or a reset): the connection ends."""
         raise NotImplementedError

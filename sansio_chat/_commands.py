@@ -1,7 +1,9 @@
 """What a client asked for, independent of how its dialect spells it.
 
 A dialect turns a line into one of these; the chat rules act on them and
-never look at raw text.
+never look at raw text.  Where a command names a room, ``typed`` keeps the
+name as the client typed it, for errors about what was typed, and ``room``
+is the name the dialect means by it (a text client may leave out the ``#``).
 """
 
 from __future__ import annotations
@@ -14,28 +16,71 @@ class CommandName(enum.Enum):
     """Commands whose usage line a dialect knows how to print."""
 
     MSG = "MSG"
+    ME = "ME"
+    TELL = "TELL"
+    JOIN = "JOIN"
+    KICK = "KICK"
     NICK = "NICK"
-    QUIT = "QUIT"
-    KILL = "KILL"
     OPER = "OPER"
-    WHO = "WHO"
-    HELP = "HELP"
-    PING = "PING"
+    KILL = "KILL"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SendMessage:
+class Say:
+    """Words to the other members of the sender's room; ``action`` for ``* nick text``."""
+
     text: str
+    action: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tell:
+    """A private message to one user."""
+
+    nick: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JoinRoom:
+    """Enter a room (created if it does not exist); ``alone``: leave every other room first."""
+
+    room: str
+    typed: str
+    alone: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListUsers:
+    """The members of a room: ``room`` None for the asker's own room."""
+
+    room: str | None = None
+    typed: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListRooms:
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Topic:
+    """Show the topic of the asker's room (``text`` empty), or set it."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Kick:
+    """Put a user out of the kicker's room."""
+
+    nick: str
+    reason: str  # empty: no reason given
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChangeNick:
     nick: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ListUsers:
-    pass
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,7 +124,6 @@ class UnknownCommand:
 class LineFault(enum.Enum):
     """Why a line could not be read at all."""
 
-    TOO_LONG = "too long"
     INVALID_UTF8 = "invalid UTF-8"
     CONTROL_CHARACTER = "control character"
 
@@ -90,9 +134,14 @@ class BadLine:
 
 
 Command = (
-    SendMessage
-    | ChangeNick
+    Say
+    | Tell
+    | JoinRoom
     | ListUsers
+    | ListRooms
+    | Topic
+    | Kick
+    | ChangeNick
     | Quit
     | Kill
     | Oper

@@ -87,6 +87,26 @@ class ShutdownRequested:
     """The operator asked the server to stop (SIGINT/SIGTERM)."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NickClaimAnswered:
+    """A nickname registry's late answer to claim number ``claim`` (see ``NickRegistry``).
+
+    Only a registry that cannot answer at once (one shared by several
+    servers) leads to this event; the server's own registry always answers
+    at once.  Until it comes, the claimant's following lines wait.
+    """
+
+    claim: int
+    granted: bool
+
+
 Event = (
-    ConnectionOpened | DataReceived | EofReceived | ConnectionReset | OutputBacklog | Tick | ShutdownRequested
+    ConnectionOpened
+    | DataReceived
+    | EofReceived
+    | ConnectionReset
+    | OutputBacklog
+    | Tick
+    | ShutdownRequested
+    | NickClaimAnswered
 )

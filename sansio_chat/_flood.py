@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 class TokenBucket:
     """Allows ``rate`` lines per second on average, ``burst`` at once.
@@ -32,7 +34,11 @@ class TokenBucket:
         return False
 
     def ready_at(self) -> float:
-        """The earliest time at which ``try_take`` will succeed."""
+        """The earliest time at which ``try_take`` will succeed: later than now when it fails now.
+
+        However little is missing, the answer is after the last update, so a
+        caller that waits for it always makes progress.
+        """
         if self._tokens >= 1.0:
             return self._updated
-        return self._updated + (1.0 - self._tokens) / self._rate
+        return max(self._updated + (1.0 - self._tokens) / self._rate, math.nextafter(self._updated, math.inf))

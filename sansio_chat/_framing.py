@@ -1,16 +1,21 @@
-"""Splitting a byte stream into lines, with a bound on every line.
+"""Splitting a byte stream into lines, lazily, with a bound on every line.
 
-The bound is enforced while a line is still incomplete, so an endless line
-never grows the buffer past the limit and a line is accepted or refused the
-same way however TCP happened to split it.
+Received bytes are kept as they came, in one buffer, and a line is cut out
+only when it is asked for.  A client held back by flood control therefore
+costs about the bytes it sent, not a list of line objects (a 64 KiB read of
+3-byte lines would be some 20,000 of them).  The buffer remembers how far it
+has searched for the next LF, so no byte is scanned twice.
+
+The bound is enforced on a line still incomplete as well as on a complete
+one, so an endless line never grows the buffer past the limit once it is
+looked at, and a line is accepted or refused the same way however TCP
+happened to split it.
 """
 
 from __future__ import annotations
 
 import enum
-from collections import deque
 
-_LF = 10
 _CR = 13
 
 
@@ -25,66 +30,74 @@ class LineBuffer:
 
     Lines come out without their LF; a CR right before the LF is kept (the
     chat dialect drops it, the relay forwards it byte for byte) but never
-    counts towards ``max_line_bytes``.  After a too-long line the buffer
-    discards everything up to the next LF.
+    counts towards ``max_line_bytes``.  A line over the limit comes out as
+    ``Framing.TOO_LONG``, once, as soon as it is seen to pass the limit; the
+    rest of it, up to the next LF, is then discarded as it arrives.
 
-    Received bytes are split into lines as they arrive, with one C-level
-    ``split`` per chunk, so no byte is scanned twice; only the incomplete
-    tail is kept as bytes, and it is bounded by the limit.  Complete lines
-    wait in a queue until taken, which is how flood control delays them.
+    The unread bytes are ``_data[_start:]``.  A chunk that arrives while
+    nothing is unread is kept as the very ``bytes`` object received (no
+    copy); otherwise the unread rest and the chunk are joined once.
     """
 
-    __slots__ = ("_discarding", "_lines", "_max", "_tail")
+    __slots__ = ("_data", "_discarding", "_max", "_searched", "_start")
 
     def __init__(self, max_line_bytes: int) -> None:
-        self._lines: deque[bytes | Framing] = deque()
-        self._tail = bytearray()  # bytes after the last LF
+        self._data = b""
+        self._start = 0  # first unread byte
+        self._searched = 0  # no LF in _data[_start:_searched]
         self._max = max_line_bytes
         self._discarding = False  # inside a too-long line: drop up to the next LF
 
+    def __len__(self) -> int:
+        """Bytes received and not yet taken as lines."""
+        return len(self._data) - self._start
+
     def feed(self, data: bytes) -> None:
-        """Split received bytes into complete lines and a bounded incomplete tail."""
-        if b"\n" not in data:
-            if not self._discarding:
-                self._tail += data
-                self._check_tail()
-            return
-        parts = data.split(b"\n")
-        tail = parts.pop()
-        if self._tail:
-            self._tail += parts[0]
-            parts[0] = bytes(self._tail)
-            self._tail.clear()
+        """Keep received bytes for ``next_line``; nothing is split here."""
         if self._discarding:
+            end = data.find(b"\n")
+            if end < 0:
+                return
             self._discarding = False
-            del parts[0]
-        lines = self._lines
-        limit = self._max
-        for line in parts:
-            # A CR right before the LF does not count towards the limit.
-            if len(line) > limit and (len(line) > limit + 1 or line[-1] != _CR):
-                lines.append(Framing.TOO_LONG)
-            else:
-                lines.append(line)
-        if tail:
-            self._tail += tail
-            self._check_tail()
+            data = data[end + 1 :]
+        start = self._start
+        if start == len(self._data):
+            self._data = data
+            self._start = self._searched = 0
+        else:
+            self._data = self._data[start:] + data
+            self._searched -= start
+            self._start = 0
 
     def next_line(self) -> bytes | Framing | None:
-        """Return the next complete line, ``TOO_LONG`` once per over-long line, or None."""
-        return self._lines.popleft() if self._lines else None
+        """The next complete line, ``TOO_LONG`` once per over-long line, or None for now."""
+        data, start = self._data, self._start
+        end = data.find(b"\n", self._searched)
+        if end < 0:
+            size = len(data) - start
+            # A CR at the very end may be the one before the LF: it does not count yet.
+            if size > self._max and (size > self._max + 1 or data[-1] != _CR):
+                self.clear()
+                self._discarding = True
+                return Framing.TOO_LONG
+            self._searched = len(data)
+            if start:  # keep only the incomplete line (at most the limit), not the whole read
+                self._data = data[start:]
+                self._searched -= start
+                self._start = 0
+            return None
+        self._start = self._searched = end + 1
+        size = end - start
+        if size > self._max and (size > self._max + 1 or data[end - 1] != _CR):
+            return Framing.TOO_LONG
+        return data[start:end]
 
     def end_stream(self) -> None:
         """The peer sent its last byte: bytes after the last LF become one final line."""
-        if self._tail:
+        if len(self):
             self.feed(b"\n")
 
-    def _check_tail(self) -> None:
-        """Refuse the incomplete line as soon as it passes the limit."""
-        tail = self._tail
-        limit = self._max
-        # A CR at the very end may be the one before the LF: it does not count yet.
-        if len(tail) > limit and (len(tail) > limit + 1 or tail[-1] != _CR):
-            self._lines.append(Framing.TOO_LONG)
-            tail.clear()
-            self._discarding = True
+    def clear(self) -> None:
+        """Forget every unread byte (the peer is gone, or the line is refused)."""
+        self._data = b""
+        self._start = self._searched = 0

@@ -1,9 +1,19 @@
-"""What the server tells clients, independent of how a dialect renders it."""
+"""What the server tells clients, independent of how a dialect renders it.
+
+A reply is addressed to an audience by the chat (see ``_fanout.py``) and
+rendered once per renderer present among its recipients.  Several replies
+exist so that each kind of client can be told the same event in its own
+way: the joiner of a room gets ``EnteredRoom`` and the others ``JoinedRoom``
+(a text client reads two different lines, an IRC client the same ``JOIN``).
+A renderer may render a reply as ``b""``: nothing for that kind of client
+(the echo of its own words, for a text client, which never sees them again).
+"""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Protocol
 
 
 class LeaveReason(enum.Enum):
@@ -29,13 +39,31 @@ class ErrorKind(enum.Enum):
     WRONG_PASSWORD = "wrong password"
     TOO_MANY_OPER_FAILURES = "too many failed OPER attempts"
     SERVER_FULL = "server full"
+    INVALID_ROOM = "invalid room name"
+    NO_SUCH_ROOM = "no such room"
+    ALREADY_IN_ROOM = "already in the room"
+    NOT_IN_A_ROOM = "not in a room"
+    ROOM_OPERATORS_ONLY = "room operators only"
+    TOPIC_TOO_LONG = "topic too long"
+    NOT_IN_ROOM = "user not in the room"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Chat:
-    """A user's words, relayed."""
+class Said:
+    """A user's words to a room; ``action`` for an action (``ME``)."""
 
     nick: str
+    room: str
+    text: str
+    action: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Told:
+    """A private message from ``sender`` to ``recipient``."""
+
+    sender: str
+    recipient: str
     text: str
 
 
@@ -45,15 +73,29 @@ class Welcome:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Joined:
+class Connected:
+    """A user who just connected landed in ``room`` (``#lobby``)."""
+
     nick: str
+    room: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Left:
+class LastWords:
+    """The text of a ``QUIT``, to those who share a room with the quitter, before it leaves."""
+
+    nick: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Disconnected:
+    """A user left the chat; ``text`` is its ``QUIT`` text, if any (already told as ``LastWords``)."""
+
     nick: str
     reason: LeaveReason
     killer: str = ""
+    text: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,8 +112,77 @@ class NickSet:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class EnteredRoom:
+    """To a user who joined ``room``."""
+
+    nick: str
+    room: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JoinedRoom:
+    """To the other members: ``nick`` joined ``room``."""
+
+    nick: str
+    room: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LeftRoom:
+    nick: str
+    room: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UserList:
+    """The members of ``room`` in join order; ``named``: the room was named (``WHO <room>``, ``JOIN``)."""
+
+    room: str
     nicks: tuple[str, ...]
+    operators: frozenset[str] = frozenset()
+    named: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoomList:
+    """Every room with its number of members, ``#lobby`` first, then in order of creation."""
+
+    rooms: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TopicIs:
+    """The topic of ``room`` (empty: it has none)."""
+
+    room: str
+    topic: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TopicSet:
+    nick: str
+    room: str
+    topic: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Kicked:
+    """To the members of ``room``: ``victim`` was put out by ``kicker``."""
+
+    room: str
+    victim: str
+    kicker: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KickedYou:
+    """To the victim of a kick."""
+
+    room: str
+    victim: str
+    kicker: str
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,7 +192,10 @@ class Goodbye:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KilledBy:
+    """To the victim of a ``KILL``, with the killer's last words (``text``, maybe empty)."""
+
     killer: str
+    text: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,20 +220,31 @@ class ShuttingDown:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Error:
-    """``detail`` is the thing the error is about (a nickname, a word, a limit)."""
+    """``detail`` is what the error is about (a nickname, a word, a limit); ``room``, the room named."""
 
     kind: ErrorKind
     detail: str = ""
+    room: str = ""
 
 
 Reply = (
-    Chat
+    Said
+    | Told
     | Welcome
-    | Joined
-    | Left
+    | Connected
+    | LastWords
+    | Disconnected
     | NickChanged
     | NickSet
+    | EnteredRoom
+    | JoinedRoom
+    | LeftRoom
     | UserList
+    | RoomList
+    | TopicIs
+    | TopicSet
+    | Kicked
+    | KickedYou
     | Goodbye
     | KilledBy
     | OperGranted
@@ -128,3 +253,19 @@ Reply = (
     | ShuttingDown
     | Error
 )
+
+
+class Renderer(Protocol):
+    """How one kind of client reads replies: a dialect, or a dialect with some capabilities.
+
+    A delivery is rendered once per renderer present among its recipients
+    and the bytes are shared, so clients are grouped by renderer object.
+    """
+
+    def render(self, reply: Reply) -> bytes:
+        """The bytes to send for ``reply``, terminators included; ``b""`` for nothing."""
+        ...
+
+    def render_echo(self, reply: Said | Told) -> bytes:
+        """The sender's own copy of what it said or told; ``b""`` for a client that does not want it."""
+        ...

@@ -1,14 +1,14 @@
-"""The v1 wire format: LF-terminated UTF-8 lines, ``[sender] text`` replies.
+"""The text wire format: LF-terminated UTF-8 lines, ``[sender] text`` replies.
 
 Everything about spelling lives here: decoding and validating a line,
 splitting it into a command word and arguments, and rendering replies.  A
-second client dialect would be another module with the same two methods.
+dialect is a wire format only; no chat rule lives here.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Protocol
+from typing import assert_never
 
 from ._commands import (
     BadLine,
@@ -17,73 +17,91 @@ from ._commands import (
     Command,
     CommandName,
     Help,
+    JoinRoom,
+    Kick,
     Kill,
     LineFault,
+    ListRooms,
     ListUsers,
     Oper,
     Ping,
     Quit,
-    SendMessage,
+    Say,
+    Tell,
+    Topic,
     UnknownCommand,
 )
 from ._replies import (
-    Chat,
+    Connected,
+    Disconnected,
+    EnteredRoom,
     Error,
     ErrorKind,
     Goodbye,
     HelpText,
-    Joined,
+    JoinedRoom,
+    Kicked,
+    KickedYou,
     KilledBy,
+    LastWords,
     LeaveReason,
-    Left,
+    LeftRoom,
     NickChanged,
     NickSet,
     OperGranted,
     Pong,
     Reply,
+    RoomList,
+    Said,
     ShuttingDown,
+    Told,
+    TopicIs,
+    TopicSet,
     UserList,
     Welcome,
 )
 
-
-class Dialect(Protocol):
-    """How one kind of client spells commands and replies."""
-
-    def parse(self, line: bytes) -> Command | None:
-        """Read one line (LF removed, CR kept); None for a line to ignore."""
-
-    def render(self, reply: Reply) -> bytes:
-        """Spell a reply as the bytes to send, terminator included."""
-
-
 # C0 controls except TAB, DEL, and the C1 controls.
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+# What terminal safety removes or replaces: IRC formatting codes (with a colour's
+# digits), then any other control character.
+_UNSAFE = re.compile(
+    "\x03(?:[0-9]{1,2}(?:,[0-9]{1,2})?)?"
+    "|\x04(?:[0-9A-Fa-f]{6}(?:,[0-9A-Fa-f]{6})?)?"
+    "|[\x00-\x08\x0a-\x1f\x7f-\x9f]"
+)
+_FORMATTING = frozenset("\x02\x03\x04\x0f\x11\x16\x1d\x1e\x1f")
 # After stripping: the command word, then the rest after a run of blanks.
 _WORD_AND_REST = re.compile("([^ \t]+)[ \t]*(.*)", re.DOTALL)
 _BLANKS = " \t"
 
 USAGES = {
     CommandName.MSG: "MSG <text>",
+    CommandName.ME: "ME <text>",
+    CommandName.TELL: "TELL <nickname> <text>",
+    CommandName.JOIN: "JOIN <room>",
+    CommandName.KICK: "KICK <nickname> [<reason>]",
     CommandName.NICK: "NICK <nickname>",
-    CommandName.QUIT: "QUIT [<text>]",
-    CommandName.KILL: "KILL <nickname> [<text>]",
     CommandName.OPER: "OPER <password>",
-    CommandName.WHO: "WHO",
-    CommandName.HELP: "HELP",
-    CommandName.PING: "PING [<token>]",
+    CommandName.KILL: "KILL <nickname> [<text>]",
 }
 
 _HELP_LINES = (
     "Commands (case-insensitive):",
-    "  MSG <text>                send <text> to everyone else",
-    "  NICK <nickname>           change your nickname",
-    "  WHO                       list connected users",
-    "  QUIT [<text>]             leave, with an optional last message",
-    "  OPER <password>           become an operator",
-    "  KILL <nickname> [<text>]  disconnect a user (operators only)",
-    "  PING [<token>]            the server answers PONG <token>",
-    "  HELP                      this list",
+    "  MSG <text>                  send <text> to the others in your room",
+    "  ME <text>                   an action, seen as: * <nickname> <text>",
+    "  TELL <nickname> <text>      send <text> to <nickname> alone",
+    "  JOIN <room>                 leave your room for <room> (created if new)",
+    "  WHO [<room>]                list the users in your room, or in <room>",
+    "  ROOMS                       list the rooms and how many are in each",
+    "  TOPIC [<text>]              show your room's topic, or set it (room operators)",
+    "  KICK <nickname> [<reason>]  put a user out of your room (room operators)",
+    "  NICK <nickname>             change your nickname",
+    "  QUIT [<text>]               leave, with an optional last message",
+    "  OPER <password>             become an operator",
+    "  KILL <nickname> [<text>]    disconnect a user (operators only)",
+    "  PING [<token>]              the server answers PONG <token>",
+    "  HELP                        this list",
 )
 
 _ERROR_TEXT = {
@@ -94,6 +112,8 @@ _ERROR_TEXT = {
     ErrorKind.WRONG_PASSWORD: "wrong password",
     ErrorKind.TOO_MANY_OPER_FAILURES: "too many failed OPER attempts",
     ErrorKind.SERVER_FULL: "server full",
+    ErrorKind.NOT_IN_A_ROOM: "you are not in a room, use JOIN <room>",
+    ErrorKind.ROOM_OPERATORS_ONLY: "permission denied, room operators only",
 }
 _ERROR_FORMAT = {
     ErrorKind.LINE_TOO_LONG: "line too long (max {} bytes)",
@@ -102,6 +122,11 @@ _ERROR_FORMAT = {
     ErrorKind.INVALID_NICK: "invalid nickname {}",
     ErrorKind.NICK_IN_USE: "nickname {} is already in use",
     ErrorKind.NO_SUCH_NICK: "no such nickname {}",
+    ErrorKind.INVALID_ROOM: "invalid room name {}",
+    ErrorKind.NO_SUCH_ROOM: "no such room {}",
+    ErrorKind.ALREADY_IN_ROOM: "you are already in {}",
+    ErrorKind.TOPIC_TOO_LONG: "topic too long (max {} characters)",
+    ErrorKind.NOT_IN_ROOM: "{} is not in {}",
 }
 _LEAVE_SUFFIX = {
     LeaveReason.LEFT: "",
@@ -110,66 +135,25 @@ _LEAVE_SUFFIX = {
 }
 
 
-def _server_line(text: str) -> bytes:
-    return f"[server] {text}\n".encode()
+# -- reading a line ----------------------------------------------------------
 
 
-class TextDialect:
-    """The line protocol of docs/protocol.md."""
-
-    def parse(self, line: bytes) -> Command | None:
-        if line[-1:] == b"\r":
-            line = line[:-1]
-        try:
-            text = line.decode()
-        except UnicodeDecodeError:
-            return BadLine(fault=LineFault.INVALID_UTF8)
-        # Every control character is unprintable: the regex runs only on the rare line
-        # with a TAB or an unprintable character, to tell which it is.
-        if not text.isprintable() and _CONTROL.search(text):
-            return BadLine(fault=LineFault.CONTROL_CHARACTER)
-        text = text.strip(_BLANKS)
-        if not text:
-            return None
-        return _command(*_split_word(text))
-
-    def render(self, reply: Reply) -> bytes:
-        match reply:
-            case Chat(nick=nick, text=text):
-                return f"[{nick}] {text}\n".encode()
-            case Error(kind=kind, detail=detail):
-                if kind is ErrorKind.USAGE:
-                    detail = USAGES[CommandName(detail)]
-                fixed = _ERROR_TEXT.get(kind)
-                text = fixed if fixed is not None else _ERROR_FORMAT[kind].format(detail)
-                return _server_line(f"Error: {text}")
-            case Welcome(nick=nick):
-                return _server_line(f"Welcome to the chat, {nick}! Type HELP for the list of commands.")
-            case Joined(nick=nick):
-                return _server_line(f"{nick} is connected")
-            case Left(nick=nick, reason=LeaveReason.KILLED, killer=killer):
-                return _server_line(f"{nick} is disconnected (killed by {killer})")
-            case Left(nick=nick, reason=reason):
-                return _server_line(f"{nick} is disconnected{_LEAVE_SUFFIX[reason]}")
-            case NickChanged(old=old, new=new):
-                return _server_line(f"{old} is now known as {new}")
-            case NickSet(nick=nick):
-                return _server_line(f"You are now known as {nick}")
-            case UserList(nicks=nicks):
-                return _server_line(f"Users ({len(nicks)}): {' '.join(nicks)}")
-            case Goodbye(nick=nick):
-                return _server_line(f"Goodbye, {nick}.")
-            case KilledBy(killer=killer):
-                return _server_line(f"You have been killed by {killer}")
-            case OperGranted():
-                return _server_line("You are now an operator")
-            case Pong(token=token):
-                return _server_line(f"PONG {token}" if token else "PONG")
-            case HelpText():
-                return b"".join(_server_line(text) for text in _HELP_LINES)
-            case ShuttingDown():
-                return _server_line("Server is shutting down")
-        raise TypeError(f"cannot render {reply!r}")  # pragma: no cover - exhaustive above
+def parse_text_line(line: bytes) -> Command | None:
+    """Read one line (LF removed, CR kept); None for a blank line, which is ignored."""
+    if line[-1:] == b"\r":
+        line = line[:-1]
+    try:
+        text = line.decode()
+    except UnicodeDecodeError:
+        return BadLine(fault=LineFault.INVALID_UTF8)
+    # Every control character is unprintable: the regex runs only on the rare line
+    # with a TAB or an unprintable character, to tell which it is.
+    if not text.isprintable() and _CONTROL.search(text):
+        return BadLine(fault=LineFault.CONTROL_CHARACTER)
+    text = text.strip(_BLANKS)
+    if not text:
+        return None
+    return _command(*_split_word(text))
 
 
 def _split_word(text: str) -> tuple[str, str]:
@@ -182,15 +166,38 @@ def _split_word(text: str) -> tuple[str, str]:
     return match[1], match[2]
 
 
+def _room_name(typed: str) -> str:
+    """A text client may name a room without its ``#``."""
+    return typed if typed[:1] == "#" else f"#{typed}"
+
+
 def _command(word: str, rest: str) -> Command:
     # ASCII only, so that no other script's case mapping spells a command.
     verb = word.upper() if word.isascii() else word
     if verb == "MSG":
-        return SendMessage(text=rest) if rest else BadUsage(command=CommandName.MSG)
+        return Say(text=rest) if rest else BadUsage(command=CommandName.MSG)
+    if verb == "ME":
+        return Say(text=rest, action=True) if rest else BadUsage(command=CommandName.ME)
+    if verb == "TELL":
+        target, text = _split_word(rest) if rest else ("", "")
+        return Tell(nick=target, text=text) if text else BadUsage(command=CommandName.TELL)
+    if verb == "JOIN":
+        if not rest:
+            return BadUsage(command=CommandName.JOIN)
+        return JoinRoom(room=_room_name(rest), typed=rest, alone=True)
+    if verb == "WHO":
+        return ListUsers(room=_room_name(rest), typed=rest) if rest else ListUsers()
+    if verb == "ROOMS":
+        return ListRooms()
+    if verb == "TOPIC":
+        return Topic(text=rest)
+    if verb == "KICK":
+        if not rest:
+            return BadUsage(command=CommandName.KICK)
+        target, reason = _split_word(rest)
+        return Kick(nick=target, reason=reason)
     if verb == "NICK":
         return ChangeNick(nick=rest) if rest else BadUsage(command=CommandName.NICK)
-    if verb == "WHO":
-        return ListUsers()
     if verb == "QUIT":
         return Quit(text=rest)
     if verb == "KILL":
@@ -205,3 +212,120 @@ def _command(word: str, rest: str) -> Command:
     if verb == "PING":
         return Ping(token=rest)
     return UnknownCommand(word=word)
+
+
+# -- rendering a reply ---------------------------------------------------------
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` without IRC formatting codes, and with every other control character but TAB as U+FFFD.
+
+    Whatever dialect a user's words came from, nothing in them can move a
+    text client's cursor, ring its bell or start an escape sequence.
+    """
+    return _UNSAFE.sub(_unsafe_replacement, text)
+
+
+def _unsafe_replacement(match: re.Match[str]) -> str:
+    return "" if match[0][0] in _FORMATTING else "\ufffd"
+
+
+def _line(text: str) -> bytes:
+    """One server line: ``text`` made terminal-safe (a printable line costs one C-level check), then LF."""
+    if not text.isprintable():
+        text = terminal_safe(text)
+    return f"{text}\n".encode()
+
+
+def _server_line(text: str) -> bytes:
+    return _line(f"[server] {text}")
+
+
+def _with_reason(text: str, reason: str) -> str:
+    return f"{text}: {reason}" if reason else text
+
+
+def _user_list(reply: UserList) -> str:
+    nicks, operators = reply.nicks, reply.operators
+    if operators:
+        nicks = tuple(f"@{nick}" if nick in operators else nick for nick in nicks)
+    shown = " ".join(nicks)
+    where = f"Users in {reply.room}" if reply.named else "Users"
+    return f"{where} ({len(nicks)}): {shown}"
+
+
+class TextRenderer:
+    """Replies as lines of the text protocol (docs/protocol.md), each terminal-safe."""
+
+    def render_echo(self, reply: Said | Told) -> bytes:
+        """Nothing: a text client's own words are never sent back to it."""
+        return b""
+
+    def render(self, reply: Reply) -> bytes:
+        """The bytes for ``reply``, LF included (several lines for some replies)."""
+        match reply:
+            case Said():  # the hot path: a plain class pattern, and printable words need no cleaning
+                text = reply.text
+                if reply.action:
+                    return _line(f"* {reply.nick} {text}")
+                if text.isprintable():  # (a nickname always is)
+                    return f"[{reply.nick}] {text}\n".encode()
+                return _line(f"[{reply.nick}] {text}")
+            case Told(sender=sender, recipient=recipient, text=text):
+                return _line(f"[{sender} -> {recipient}] {text}")
+            case Error(kind=kind, detail=detail, room=room):
+                if kind is ErrorKind.USAGE:
+                    detail = USAGES[CommandName(detail)]
+                fixed = _ERROR_TEXT.get(kind)
+                text = fixed if fixed is not None else _ERROR_FORMAT[kind].format(detail, room)
+                return _server_line(f"Error: {text}")
+            case Connected(nick=nick):
+                return _server_line(f"{nick} is connected")
+            case Disconnected(nick=nick, reason=LeaveReason.KILLED, killer=killer):
+                return _server_line(f"{nick} is disconnected (killed by {killer})")
+            case Disconnected(nick=nick, reason=reason):
+                return _server_line(f"{nick} is disconnected{_LEAVE_SUFFIX[reason]}")
+            case LastWords(nick=nick, text=text):
+                return _line(f"[{nick}] {text}")
+            case NickChanged(old=old, new=new):
+                return _server_line(f"{old} is now known as {new}")
+            case NickSet(nick=nick):
+                return _server_line(f"You are now known as {nick}")
+            case Welcome(nick=nick):
+                return _server_line(f"Welcome to the chat, {nick}! Type HELP for the list of commands.")
+            case EnteredRoom(room=room):
+                return _server_line(f"You are now in {room}")
+            case JoinedRoom(nick=nick, room=room):
+                return _server_line(f"{nick} joined {room}")
+            case LeftRoom(nick=nick, room=room):
+                return _server_line(f"{nick} left {room}")
+            case UserList():
+                return _server_line(_user_list(reply))
+            case RoomList(rooms=rooms):
+                listed = " ".join(f"{name} ({members})" for name, members in rooms)
+                return _server_line(f"Rooms ({len(rooms)}): {listed}")
+            case TopicIs(room=room, topic=""):
+                return _server_line(f"{room} has no topic")
+            case TopicIs(room=room, topic=topic):
+                return _server_line(f"Topic of {room}: {topic}")
+            case TopicSet(nick=nick, room=room, topic=topic):
+                return _server_line(f"{nick} set the topic of {room} to: {topic}")
+            case Kicked(room=room, victim=victim, kicker=kicker, reason=reason):
+                return _server_line(_with_reason(f"{victim} was kicked from {room} by {kicker}", reason))
+            case KickedYou(room=room, kicker=kicker, reason=reason):
+                return _server_line(_with_reason(f"You were kicked from {room} by {kicker}", reason))
+            case Goodbye(nick=nick):
+                return _server_line(f"Goodbye, {nick}.")
+            case KilledBy(killer=killer, text=text):
+                last_words = _line(f"[{killer}] {text}") if text else b""
+                return last_words + _server_line(f"You have been killed by {killer}")
+            case OperGranted():
+                return _server_line("You are now an operator")
+            case Pong(token=token):
+                return _server_line(f"PONG {token}" if token else "PONG")
+            case HelpText():
+                return b"".join(_server_line(text) for text in _HELP_LINES)
+            case ShuttingDown():
+                return _server_line("Server is shutting down")
+            case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
+                assert_never(reply)

@@ -19,12 +19,15 @@ by hand with ``Client.flush``.  ``Close`` delivers the
 queue, ``Abort`` discards it.
 
 While a connection's reading is paused, what its client types waits in the
-driver (as it would in the kernel) and is delivered on ``ResumeReading``.
+driver (as it would in the kernel) and is delivered on ``ResumeReading``; a
+reset is reported at once, and what waited is lost with the connection.
 Time is a fake clock moved by ``advance``/``tick``; with ``auto_tick`` the
 driver ticks to ``next_wakeup`` after each event until nothing waits.
 """
 
 from __future__ import annotations
+
+from typing import assert_never
 
 from sansio_chat import (
     Abort,
@@ -88,7 +91,12 @@ class Client:
         return self._deliver(EofReceived(conn=self.conn))
 
     def reset(self) -> list[Action]:
-        return self._deliver(ConnectionReset(conn=self.conn))
+        """The connection fails: reported even while reading is paused (an RST is not data).
+
+        What the client typed and the core has not read yet is lost with it.
+        """
+        self.typed_while_paused.clear()
+        return self.net.receive(ConnectionReset(conn=self.conn))
 
     def flush(self, count: int | None = None) -> list[Action]:
         """Let the kernel take ``count`` queued bytes (all by default); report what is left."""
@@ -250,6 +258,8 @@ class FakeNetwork:
                 client.paused = False
             case Log():
                 pass
+            case _:
+                assert_never(action)
 
     def _step(self, event: Event) -> list[Action]:
         if isinstance(event, Tick):

@@ -16,7 +16,7 @@ import time
 READ_TIMEOUT = 5.0
 
 
-#: What every chat-mode server line looks like: ``[server] text`` or ``[nick] text``.
+#: What every chat-mode server line looks like: ``[server] x``, ``[nick] x``, ``[a -> b] x``, ``* nick x``.
 def _show(data: bytes | bytearray, limit: int = 120) -> str:
     """``data`` for an error message, the middle elided when long."""
     if len(data) <= 2 * limit:
@@ -24,7 +24,7 @@ def _show(data: bytes | bytearray, limit: int = 120) -> str:
     return f"{bytes(data[:limit])!r} ... ({len(data)} bytes) ... {bytes(data[-limit:])!r}"
 
 
-_CHAT_LINE = re.compile(r"\[[^\[\]\s]+\] .*", re.DOTALL)
+_CHAT_LINE = re.compile(r"(\[[^\[\]\s]+( -> [^\[\]\s]+)?\]|\* \S+) .*", re.DOTALL)
 
 
 class ClosedError(Exception):

@@ -159,6 +159,145 @@ def run_session(server: ServerProcess) -> dict[str, bytes]:
     return {name: bytes(client.received) for name, client in zip("abcde", (a, b, c, d, e), strict=True)}
 
 
+#: Protocol v2 (rooms and private messages), on the same server after ``run_session``.
+ROOMS_EXPECTED: dict[str, list[str]] = {
+    "f": [
+        WELCOME.format("guest6"),
+        "[server] guest7 is connected",
+        _pong(1),
+        "[server] guest8 is connected",
+        _pong(2),
+        "[server] You are now known as fay",
+        _pong(3),
+        "[server] guest7 is now known as gus",
+        "[server] guest8 is now known as hal",
+        _pong(4),
+        "[server] You are now in #Games",
+        "[server] Users in #Games (1): @fay",
+        _pong(5),
+        "[server] gus joined #Games",
+        "[server] fay set the topic of #Games to: Friday:  chess",
+        _pong(6),
+        _pong(7),
+        "[hal -> fay] psst",
+        "[server] hal joined #Games",
+        _pong(8),
+        "[server] hal was kicked from #Games by fay: bye  now",
+        _pong(9),
+        "[server] You are now known as faye",
+        "[server] You are now in #lobby",
+        "[server] Users in #lobby (1): faye",
+        _pong(10),
+        "[server] Goodbye, faye.",
+    ],
+    "g": [
+        WELCOME.format("guest7"),
+        "[server] guest8 is connected",
+        _pong(1),
+        "[server] guest6 is now known as fay",
+        "[server] You are now known as gus",
+        _pong(2),
+        "[server] guest8 is now known as hal",
+        _pong(3),
+        "[server] fay left #lobby",
+        "[server] You are now in #Games",
+        "[server] Users in #Games (2): @fay gus",
+        _pong(4),
+        "[server] fay set the topic of #Games to: Friday:  chess",
+        "[fay] hi  room",
+        "* fay waves",
+        _pong(5),
+        "[server] hal joined #Games",
+        _pong(6),
+        "[server] Error: permission denied, room operators only",
+        "[server] Error: permission denied, room operators only",
+        _pong(7),
+        "[server] hal was kicked from #Games by fay: bye  now",
+        _pong(8),
+        "[server] fay is now known as faye",
+        "[server] faye left #Games",
+        "[server] Users (1): gus",
+        "[server] Topic of #Games: Friday:  chess",
+        "[server] Goodbye, gus.",
+    ],
+    "h": [
+        WELCOME.format("guest8"),
+        "[server] guest6 is now known as fay",
+        "[server] guest7 is now known as gus",
+        "[server] You are now known as hal",
+        _pong(1),
+        "[server] fay left #lobby",
+        "[server] gus left #lobby",
+        "[server] Users in #Games (2): @fay gus",
+        "[server] Rooms (2): #lobby (1) #Games (2)",
+        "[server] You are now in #Games",
+        "[server] Users in #Games (3): @fay gus hal",
+        "[server] Topic of #Games: Friday:  chess",
+        _pong(2),
+        "[server] You were kicked from #Games by fay: bye  now",
+        "[server] Error: you are not in a room, use JOIN <room>",
+        "[server] Error: invalid room name a b",
+        _pong(3),
+        "[server] Rooms (1): #lobby (1)",
+        "[server] Goodbye, hal.",
+    ],
+}
+
+
+def run_rooms_session(server: ServerProcess) -> dict[str, bytes]:
+    """The rooms script, after ``run_session`` (so the guests are numbered from 6)."""
+    f = server.join("guest6")
+    g = server.join("guest7")
+    f.ping_barrier()
+    h = server.join("guest8")
+    f.ping_barrier()
+    g.ping_barrier()
+    for client, nick in ((f, "fay"), (g, "gus"), (h, "hal")):
+        client.send_line(f"NICK {nick}")
+        client.ping_barrier()
+    f.ping_barrier()
+    g.ping_barrier()
+
+    f.send_line("JOIN #Games")
+    f.ping_barrier()
+    g.send_line("join games")
+    g.ping_barrier()
+    f.send_line("TOPIC Friday:  chess")
+    f.ping_barrier()
+    f.send_line("MSG hi  room")
+    f.send_line("ME waves")
+    f.ping_barrier()
+    g.ping_barrier()
+    for line in ("TELL FAY psst", "WHO #games", "ROOMS", "JOIN #GAMES"):
+        h.send_line(line)
+    h.ping_barrier()
+    f.ping_barrier()
+    g.ping_barrier()
+
+    g.send_line("KICK hal")
+    g.send_line("TOPIC mine")
+    g.ping_barrier()
+    f.send_line("KICK HAL bye  now")
+    f.ping_barrier()
+    g.ping_barrier()
+    h.send_line("MSG anyone?")
+    h.send_line("JOIN a b")
+    h.ping_barrier()
+    f.send_line("NICK faye")
+    f.send_line("JOIN #lobby")
+    f.ping_barrier()
+
+    for line in ("WHO", "TOPIC", "QUIT bye"):
+        g.send_line(line)
+    g.lines_until_closed()
+    h.send_line("ROOMS")
+    h.send_line("QUIT")
+    h.lines_until_closed()
+    f.send_line("QUIT")
+    f.lines_until_closed()
+    return {name: bytes(client.received) for name, client in zip("fgh", (f, g, h), strict=True)}
+
+
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_scripted_session(variant: str) -> None:
     backend, args = VARIANTS[variant]
@@ -166,9 +305,9 @@ def test_scripted_session(variant: str) -> None:
         pytest.skip("uvloop is not installed (pip install uvloop)")
     server = ServerProcess(backend, args)
     try:
-        transcripts = run_session(server)
+        transcripts = run_session(server) | run_rooms_session(server)
     finally:
         server.stop()
-    for name, lines in EXPECTED.items():
+    for name, lines in (EXPECTED | ROOMS_EXPECTED).items():
         expected = "".join(f"{line}\n" for line in lines).encode()
         assert transcripts[name] == expected, f"client {name}"

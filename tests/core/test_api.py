@@ -155,6 +155,36 @@ def test_recipient_tuples_stay_within_their_budget_and_stay_right(
         assert len(client.lines()) == 6  # two from each of the others, three rounds
 
 
+def test_every_room_shares_one_budget_of_recipient_tuples(
+    net: FakeNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_roster, "OTHERS_BUDGET", 5)
+    rooms = {
+        "#a": net.join("a1", "a2", "a3"),
+        "#b": net.join("b1", "b2", "b3"),
+        "#c": net.join("c1", "c2", "c3", "c4"),
+    }
+    big = net.join(*(f"z{i}" for i in range(8)))  # stays in #lobby: a tuple of 7 is over the budget alone
+    for room, clients in rooms.items():
+        for client in clients:
+            client.send(f"JOIN {room}")
+    for client in net.clients.values():
+        client.lines()
+    # Senders take turns: every tuple is right, whoever the budget made room for.
+    first: dict[int, tuple[int, ...]] = {}
+    for round_ in range(2):
+        for clients in (*rooms.values(), big):
+            for sender in clients:
+                expected = tuple(c.conn for c in clients if c is not sender)
+                conns = _recipients(sender.send(f"MSG {round_}"))
+                assert conns == expected
+                assert conns is not first.get(sender.conn)  # long gone: the budget holds a few at most
+                first[sender.conn] = conns
+    for clients in (*rooms.values(), big):
+        for client in clients:
+            assert len(client.lines()) == 2 * (len(clients) - 1)
+
+
 def test_a_burst_of_lines_to_the_same_recipients_is_one_send_in_order(net: FakeNetwork) -> None:
     alice, bob, carol = net.join("alice", "bob", "carol")
     actions = alice.send_bytes(b"MSG one\nMSG two\nMSG three\n")

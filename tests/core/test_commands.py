@@ -232,10 +232,12 @@ def test_who_alone(net: FakeNetwork) -> None:
     assert alice.lines() == ["[server] Users (1): guest1"]
 
 
-def test_who_ignores_arguments(net: FakeNetwork) -> None:
+def test_who_with_an_argument_asks_for_that_room(net: FakeNetwork) -> None:
+    # Protocol v1 ignored what followed WHO; v2 reads it as a room name.
     (alice,) = net.join("alice")
     alice.send("WHO is there")
-    assert alice.lines() == ["[server] Users (1): alice"]
+    alice.send("WHO lobby")
+    assert alice.lines() == ["[server] Error: no such room is there", "[server] Users in #lobby (1): alice"]
 
 
 def test_who_forgets_users_who_left(net: FakeNetwork) -> None:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import pytest
+
 from sansio_chat import (
     Close,
     ConnectionOpened,
     ConnectionReset,
     DataReceived,
     EofReceived,
+    Log,
+    Mode,
     OutputBacklog,
     Send,
     ServerConfig,
+    Tick,
+    new_server_state,
 )
 from tests.core_driver import FakeNetwork
 from tests.expected import WELCOME
@@ -119,3 +125,53 @@ def test_connection_count_counts_open_connections(net: FakeNetwork) -> None:
     assert net.state.connection_count == 2
     first.send("QUIT")
     assert net.state.connection_count == 1
+
+
+# -- refusals are logged at most once a second, with a count (issue #9) -----------------
+
+
+def refusal_logs(net: FakeNetwork) -> list[str]:
+    return [line for line in net.logs() if line.startswith("refused")]
+
+
+def test_a_storm_of_refusals_is_one_log_line_a_second_with_a_count() -> None:
+    net = FakeNetwork(ServerConfig(max_clients=1, rate_lines=0))
+    net.tick(100.0)
+    net.connect()
+    for number in range(5):
+        net.tick(100.0 + number * 0.1)
+        assert net.connect().lines() == ["[server] Error: server full"]
+    assert refusal_logs(net) == ["refused 192.0.2.1:40002: server full"]
+    assert net.state.next_wakeup == pytest.approx(101.0)
+    assert net.tick(100.9) == []
+    net.tick(101.0)
+    assert refusal_logs(net)[1:] == ["refused 4 more connections: server full"]
+    assert net.state.next_wakeup is None
+    net.tick(101.5)
+    net.connect()  # within a second of the last report: counted
+    net.tick(102.5)
+    assert refusal_logs(net)[2:] == ["refused 1 more connection: server full"]
+
+
+def test_after_a_quiet_second_a_refusal_is_logged_with_its_peer_again() -> None:
+    state = new_server_state(ServerConfig(max_clients=1))
+    state.receive(ConnectionOpened(conn=1, peer="a"))
+    state.receive(ConnectionOpened(conn=2, peer="b"))
+    assert state.next_wakeup is None  # nothing left to report
+    state.receive(Tick(now=1.0))
+    actions = state.receive(ConnectionOpened(conn=3, peer="198.51.100.7:2"))
+    assert [a.message for a in actions if isinstance(a, Log)] == ["refused 198.51.100.7:2: server full"]
+
+
+@pytest.mark.parametrize("mode", [Mode.ECHO, Mode.RELAY])
+def test_refusals_are_counted_in_every_mode(mode: Mode) -> None:
+    net = FakeNetwork(ServerConfig(mode=mode, max_clients=1))
+    net.connect()
+    net.connect()
+    net.connect()
+    assert net.state.next_wakeup == pytest.approx(1.0)
+    net.tick(1.0)
+    assert refusal_logs(net) == [
+        "refused 192.0.2.1:40002: server full",
+        "refused 1 more connection: server full",
+    ]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import pytest
 
 from sansio_chat import (
     DEFAULT_RATE_BURST,
     DEFAULT_RATE_LINES,
+    ConnectionOpened,
+    ConnectionReset,
     DataReceived,
     EofReceived,
     Log,
@@ -16,6 +20,7 @@ from sansio_chat import (
     Send,
     ServerConfig,
     Tick,
+    new_server_state,
 )
 from tests.core_driver import OPER_PASSWORD, Client, FakeNetwork
 
@@ -272,3 +277,91 @@ def test_auto_tick_driver_delivers_a_flood_in_virtual_time() -> None:
     assert bob.lines() == [f"[guest1] {i}" for i in range(1, 1001)]
     assert net.now == pytest.approx(9.9)
     assert not alice.paused
+
+
+# -- a reset drops what is held; an EOF does not (issue #9) -----------------------
+
+
+def test_a_reset_drops_the_lines_held_for_a_flooder() -> None:
+    net, alice, bob = flood_room(rate=1.0, burst=2)
+    net.receive(DataReceived(conn=alice.conn, data=lines(*msgs(1, 5)) + b"MSG tail"))
+    assert alice.paused
+    alice.reset()
+    assert bob.lines() == ["[guest1] 1", "[guest1] 2", "[server] guest1 is disconnected"]
+    assert alice.closed and net.state.next_wakeup is None
+    assert net.tick(10.0) == []
+
+
+def test_eof_keeps_the_held_lines_at_the_flood_rate() -> None:
+    net, alice, bob = flood_room(rate=1.0, burst=2)
+    net.receive(DataReceived(conn=alice.conn, data=lines(*msgs(1, 3)) + b"MSG tail"))
+    net.receive(EofReceived(conn=alice.conn))
+    assert bob.lines() == ["[guest1] 1", "[guest1] 2"]
+    net.run_timers()
+    assert bob.lines() == ["[guest1] 3", "[guest1] tail", "[server] guest1 is disconnected"]
+
+
+def test_a_reset_with_nothing_held_still_handles_the_last_line(net: FakeNetwork) -> None:
+    alice, bob = net.join("alice", "bob")
+    alice.send_bytes(b"MSG one\nMSG unterminated")
+    alice.reset()
+    assert bob.lines() == ["[alice] one", "[alice] unterminated", "[server] alice is disconnected"]
+
+
+# -- wake-ups come from a heap ------------------------------------------------------
+
+
+def test_next_wakeup_is_the_earliest_of_many_paused_clients() -> None:
+    net = FakeNetwork(ServerConfig(rate_lines=1.0, rate_burst=1, max_clients=200))
+    clients = net.connect_many(101)
+    for number, client in enumerate(clients[:100]):
+        net.tick(number * 0.01)
+        client.send_bytes(lines("MSG a", "MSG b"))
+    assert all(client.paused for client in clients[:100])
+    assert net.state.next_wakeup == pytest.approx(1.0)
+    clients[0].reset()
+    clients[1].send("QUIT")  # waits behind its held line; the reset of the first makes it next
+    assert net.state.next_wakeup == pytest.approx(1.01)
+    net.tick(1.5)
+    assert net.state.next_wakeup == pytest.approx(1.51)
+    net.run_timers()
+    assert net.state.next_wakeup is None
+    assert not any(client.paused for client in clients if client.is_open)
+    assert clients[-1].lines().count("[guest3] b") == 1
+
+
+# -- a paused flooder costs about the bytes it sent ----------------------------------
+
+
+def test_held_lines_cost_about_their_bytes() -> None:
+    net, alice, _ = flood_room(rate=1.0, burst=1)
+    chunk = b"  \n" * (64 * 1024 // 3)  # short lines that do nothing (blank), as many as fit in a read
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        net.receive(DataReceived(conn=alice.conn, data=chunk))
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert alice.paused
+    assert held < len(chunk) * 1.25, f"{held} bytes held for {len(chunk)} bytes of lines"
+
+
+def test_a_tick_after_a_held_client_left_does_nothing() -> None:
+    # Straight to the state machine: nobody asked next_wakeup between the reset and the tick.
+    state = new_server_state(ServerConfig(rate_lines=1.0, rate_burst=1))
+    state.receive(ConnectionOpened(conn=1, peer="a"))
+    state.receive(ConnectionOpened(conn=2, peer="b"))
+    assert state.receive(DataReceived(conn=1, data=lines("MSG 1", "MSG 2")))[-1] == PauseReading(conn=1)
+    state.receive(ConnectionReset(conn=1))
+    assert state.receive(Tick(now=5.0)) == []
+    assert state.next_wakeup is None
+
+
+def test_tokens_left_in_the_bucket_grow_with_time() -> None:
+    net, alice, bob = flood_room(rate=1.0, burst=3)
+    alice.send_bytes(lines("MSG 1"))  # two tokens left
+    net.advance(0.5)
+    alice.send_bytes(lines(*msgs(2, 4)))  # two and a half: the fourth waits half a second
+    assert bob.lines() == ["[guest1] 1", "[guest1] 2", "[guest1] 3"]
+    assert alice.paused and net.state.next_wakeup == pytest.approx(1.0)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sansio_chat import (
     Abort,
     Action,
+    ChatServerState,
     Close,
     ConnectionOpened,
     ConnectionReset,
@@ -18,6 +19,7 @@ from sansio_chat import (
     EofReceived,
     Event,
     Mode,
+    NickClaimAnswered,
     OutputBacklog,
     PauseReading,
     ResumeReading,
@@ -57,6 +59,20 @@ FRAGMENTS = st.one_of(
             b"OPER no",
             b"KILL guest1 x",
             b"HELP",
+            b"JOIN #a",
+            b"JOIN b",
+            b"JOIN x y",
+            b"join LOBBY",
+            b"ME waves",
+            b"TELL guest1 hi",
+            b"TELL guest2",
+            b"WHO #a",
+            b"WHO",
+            b"ROOMS",
+            b"TOPIC t",
+            b"TOPIC",
+            b"KICK guest1 r",
+            b"KICK guest2",
             b"\xc3\xa9",  # é
             b"\xc3",  # half of it
             b"\xff",
@@ -73,7 +89,9 @@ TERMINATORS = st.sampled_from([b"\n", b"\r\n", b"\r", b""])
 # Whole lines: a command word, then fragments, or a line of about the limit's size.
 LINES = st.one_of(
     st.tuples(
-        st.sampled_from([b"MSG ", b"NICK ", b"PING ", b"QUIT ", b"msg\t", b""]),
+        st.sampled_from(
+            [b"MSG ", b"NICK ", b"PING ", b"QUIT ", b"msg\t", b"JOIN ", b"ME ", b"TELL ", b"KICK ", b""]
+        ),
         st.lists(FRAGMENTS, max_size=4).map(b"".join),
         TERMINATORS,
     ).map(b"".join),
@@ -153,8 +171,12 @@ def test_echo_returns_the_same_bytes_however_split(data: bytes, cuts: list[int])
 
 # -- arbitrary events never break the core ---------------------------------------
 
-# Every server line: a tag, a space, then text without control characters but TAB.
-SERVER_LINE = re.compile(r"\[(server|[^\W_][\w-]{0,23})\] [^\x00-\x08\x0a-\x1f\x7f-\x9f]*")
+# Every server line: a tag (``[server]``, ``[nick]``, ``[nick -> nick]``) or an action (``* nick``),
+# a space, then text without control characters but TAB.
+_NICK = r"[^\W_][\w-]{0,23}"
+SERVER_LINE = re.compile(
+    rf"(\[(server|{_NICK}|{_NICK} -> {_NICK})\]|\* {_NICK}) [^\x00-\x08\x0a-\x1f\x7f-\x9f]*"
+)
 
 
 @st.composite
@@ -165,7 +187,9 @@ def event_scripts(draw: st.DrawFn) -> list[Event]:
     now = 0.0
     for _ in range(draw(st.integers(0, 40))):
         kind = draw(
-            st.sampled_from(["open", "data", "data", "data", "eof", "reset", "flushed", "tick", "stop"])
+            st.sampled_from(
+                ["open", "data", "data", "data", "eof", "reset", "flushed", "tick", "answer", "stop"]
+            )
         )
         conn = draw(st.integers(1, opened + 1))
         if kind == "open":
@@ -182,6 +206,8 @@ def event_scripts(draw: st.DrawFn) -> list[Event]:
         elif kind == "tick":
             now += draw(st.floats(0, 5, allow_nan=False))
             events.append(Tick(now=now))
+        elif kind == "answer":  # to a claim waiting, answered already, or never made
+            events.append(NickClaimAnswered(claim=draw(st.integers(1, 30)), granted=draw(st.booleans())))
         else:
             events.append(ShutdownRequested())
     return events
@@ -200,7 +226,7 @@ ROBUST_CONFIGS = st.builds(
 
 
 def assert_well_formed(data: bytes) -> None:
-    """UTF-8 lines ending in LF, each ``[tag] text``, no control character but TAB."""
+    """UTF-8 lines ending in LF, each ``[tag] text`` or ``* nick text``, no control character but TAB."""
     assert data.endswith(b"\n")
     for line in data.decode().split("\n")[:-1]:
         assert SERVER_LINE.fullmatch(line), line
@@ -329,3 +355,25 @@ def test_flooded_lines_are_delayed_never_lost_and_never_faster_than_the_bucket(
     for i in range(len(times)):
         for j in range(i, len(times)):
             assert j - i + 1 <= burst + rate * (times[j] - times[i]) + 1e-6
+
+
+class HalfDeferringRegistry:
+    """Answers odd claims at once (yes) and leaves even ones waiting for a ``NickClaimAnswered``."""
+
+    def claim(self, claim: int, key: str) -> bool | None:
+        return True if claim % 2 else None
+
+    def release(self, key: str) -> None:
+        pass
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(config=ROBUST_CONFIGS.filter(lambda c: c.mode is Mode.CHAT), events=event_scripts())
+def test_claims_that_wait_never_break_the_contract(config: ServerConfig, events: list[Event]) -> None:
+    state = ChatServerState(config, registry=HalfDeferringRegistry())
+    results = [state.receive(event) for event in events]
+    check_contract(iter(results))
+    for actions in results:
+        for action in actions:
+            if isinstance(action, Send):
+                assert_well_formed(action.data)

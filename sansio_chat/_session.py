@@ -1,0 +1,54 @@
+"""Sessions: what belongs to one client connection of the chat.
+
+A session owns the connection's dialect (how its lines are parsed and its
+replies rendered), its line input and input gate (``LineSession``), its
+registration state, and its user.  The chat rules never see a session: they
+see the user, and the fan-out finds the session of a user connected here.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from ._base import LineSession
+from ._commands import Command
+from ._events import ConnId
+from ._replies import Renderer
+from ._text_dialect import TextRenderer, parse_text_line
+from ._users import User
+
+
+class Registration(enum.Enum):
+    """Where a connection stands in joining the chat."""
+
+    NAMING = "waiting for its first nickname"  # its lines wait (the claim holds the gate)
+    REGISTERED = "registered"  # a user of the chat: its commands go to the chat rules
+
+
+class Session(LineSession):
+    """One client connection of the chat; a subclass per dialect parses its lines and renders its replies.
+
+    ``renderer`` is the subclass's: a class attribute where every client of
+    the dialect reads the same way (text), an instance attribute where
+    clients differ (by capabilities).
+    """
+
+    __slots__ = ("state", "user")
+    renderer: Renderer
+
+    def __init__(self, conn: ConnId) -> None:
+        super().__init__(conn)
+        self.state = Registration.NAMING
+        self.user = User(self)
+
+    def parse(self, line: bytes) -> Command | None:
+        """What one line asks for (LF removed); None for a line to ignore."""
+        raise NotImplementedError
+
+
+class TextSession(Session):
+    """A text client (``nc``, ``telnet``): named ``guest<N>`` at once, and put in ``#lobby``."""
+
+    __slots__ = ()
+    renderer: Renderer = TextRenderer()  # stateless: one for every text client
+    parse = staticmethod(parse_text_line)  # called as is: no method call in between
