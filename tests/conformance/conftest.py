@@ -41,8 +41,10 @@ def start_server(backend: str, request: pytest.FixtureRequest) -> Iterator[Start
     """Start servers with extra CLI arguments; each is stopped and checked after the test."""
     servers: list[ServerProcess] = []
 
-    def start(*args: str, host: str = "127.0.0.1", wrapper: Sequence[str] = ()) -> ServerProcess:
-        server = ServerProcess(backend, args, host=host, wrapper=wrapper)
+    def start(
+        *args: str, host: str = "127.0.0.1", wrapper: Sequence[str] = (), measure: bool = True
+    ) -> ServerProcess:
+        server = ServerProcess(backend, args, host=host, wrapper=wrapper, measure=measure)
         servers.append(server)
         return server
 

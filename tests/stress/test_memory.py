@@ -15,14 +15,11 @@ flood, so the peak is what is judged.
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
 from tests.conformance.conftest import StartServer
 
 from .checks import assert_quiet_log
 from .conftest import Figures, MakeSwarm
-from .procfs import needs_procfs
+from .procfs import PeakOwnMemory, needs_procfs, own_memory_kib, settled_kib
 
 pytestmark = needs_procfs
 
@@ -32,54 +29,18 @@ SENT_PER_CLIENT = 64 * 1024
 #: A short line with a short answer: the answers to the burst prove the server read the client.
 LINE = b"PING\n"
 BURST = 100  # the default --rate-burst
-#: How long the server's memory must stay still to count as settled, and the most to wait for it.
-QUIET_SECONDS, SETTLE_TIMEOUT = 1.0, 15.0
-
-
-def own_memory_kib(pid: int) -> int:
-    """Anonymous memory of ``pid``, resident or swapped out, in KiB (``VmSwap`` is absent without swap)."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, rest = line.partition(":")
-        if name in ("RssAnon", "VmSwap"):
-            fields[name] = int(rest.split()[0])
-    return sum(fields.values())
-
-
-class Memory:
-    """The server's own memory, sampled whenever the test looks, with the peak kept."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.base = self.peak = self.now = own_memory_kib(pid)
-
-    def sample(self) -> int:
-        self.now = own_memory_kib(self.pid)
-        self.peak = max(self.peak, self.now)
-        return self.now
-
-    def settle(self, tolerance: int = 64) -> int:
-        """Sample until the figure stays within ``tolerance`` KiB for a while (bounded); the last value."""
-        deadline = time.monotonic() + SETTLE_TIMEOUT
-        value, since = self.sample(), time.monotonic()
-        while time.monotonic() < deadline and time.monotonic() - since < QUIET_SECONDS:
-            time.sleep(0.05)
-            if abs(self.sample() - value) > tolerance:
-                value, since = self.now, time.monotonic()
-        return self.now
 
 
 def test_a_thousand_paused_flooders_cost_about_their_bytes(
     start_server: StartServer, make_swarm: MakeSwarm, figures: Figures
 ) -> None:
-    server = start_server()
+    # Not under coverage: its tracer's own memory would be counted, and it slows the flood down.
+    server = start_server(measure=False)
     swarm = make_swarm(server)
     peers = swarm.open(CLIENTS, count_only=True)
     swarm.barrier(peers)  # every join notice read: only the floods are left to measure
     counted = {peer: peer.line_count for peer in peers}
-    memory = Memory(server.pid)
-    base = memory.settle()
-    memory.peak = base
+    base = settled_kib(server.pid, own_memory_kib, quiet=1.0)
 
     flood = LINE * (SENT_PER_CLIENT // len(LINE))
     for peer in peers:
@@ -87,12 +48,13 @@ def test_a_thousand_paused_flooders_cost_about_their_bytes(
 
     def read_and_held() -> bool:
         """Each client's burst answered (the server read it), all its bytes sent: the rest is held."""
-        memory.sample()
         return all(peer.line_count >= counted[peer] + BURST and not peer.unsent for peer in peers)
 
-    swarm.pump(read_and_held, what="every client's burst answered and its bytes taken")
-    held = memory.settle()
-    grown = memory.peak - base
+    with PeakOwnMemory(server.pid) as memory:
+        memory.base = base
+        swarm.pump(read_and_held, what="every client's burst answered and its bytes taken")
+        held = settled_kib(server.pid, own_memory_kib, quiet=1.0)
+    grown = memory.grown
     sent_kib = CLIENTS * len(flood) // 1024
     figures(
         f"{CLIENTS} clients sent {sent_kib / 1024:.1f} MiB of {len(LINE)}-byte lines; the server's own "
