@@ -55,6 +55,9 @@ from ._process import release_free_memory
 from ._table import ConnectionTable
 from ._timers import Deadlines, IdleTrim
 
+#: How often the connections whose reading is paused are asked for a reset.
+PAUSED_PROBE_SECONDS = 1.0
+
 C = TypeVar("C", bound=Connection)
 C_contra = TypeVar("C_contra", bound=Connection, contravariant=True)
 
@@ -84,6 +87,13 @@ class Port(Protocol[C_contra]):
 
         May come more than once for the same connection (a failed send
         after an abort, say): later calls do nothing.
+        """
+
+    def socket_error(self, conn: C_contra) -> OSError | None:
+        """The error the socket holds (a reset, say), if any; the check must not read any input.
+
+        Asked of connections whose reading is paused: nothing else would
+        notice that their peer is gone until reading resumes.
         """
 
 
@@ -116,6 +126,8 @@ class Driver(Generic[C]):
         self._log = log
         self._timed = self.state.uses_clock
         self._deadlines: Deadlines[C] = Deadlines()  # closing connections' deadlines
+        self._paused: dict[ConnId, C] = {}  # open connections whose reading the core paused
+        self._probe_at: float | None = None  # when the paused ones are next checked for a reset
         self._trim = IdleTrim()
         self._ids: Iterator[ConnId] = itertools.count(1)
 
@@ -210,7 +222,7 @@ class Driver(Generic[C]):
     def next_deadline(self) -> float | None:
         """When ``run_timers`` must run next (on ``clock``), or None."""
         at = self.state.next_wakeup
-        for other in (self._deadlines.next_at, self._trim.due_at):
+        for other in (self._deadlines.next_at, self._trim.due_at, self._probe_at):
             if other is not None and (at is None or other < at):
                 at = other
         return at
@@ -228,6 +240,8 @@ class Driver(Generic[C]):
         now = self.clock()
         if worked:
             self._trim.worked(now)
+        if self._probe_at is not None and self._probe_at <= now:  # first: a gone peer's lines stay held
+            self._probe_paused(now)
         wakeup = self.state.next_wakeup
         if wakeup is not None and wakeup <= now:
             self._event(Tick(now=now))
@@ -320,12 +334,36 @@ class Driver(Generic[C]):
                 elif isinstance(action, Abort):
                     self._drop(target)
                 elif isinstance(action, PauseReading | ResumeReading):
-                    if target.life.pause(isinstance(action, PauseReading)):
+                    paused = isinstance(action, PauseReading)
+                    if target.life.pause(paused):
+                        self._paused_changed(target, paused)
                         self._port.reading_changed(target)
                 else:
                     assert_never(action)
         if self.dirty or self.closing:
             self._port.wake()
+
+    def _paused_changed(self, conn: C, paused: bool) -> None:
+        """Keep the paused connections, to be checked for a reset now and then."""
+        if not paused:
+            self._paused.pop(conn.id, None)
+            return
+        self._paused[conn.id] = conn
+        if self._probe_at is None:
+            self._probe_at = self.clock() + PAUSED_PROBE_SECONDS
+
+    def _probe_paused(self, now: float) -> None:
+        """A paused connection is not read, so its peer's reset would go unseen: ask the sockets.
+
+        Lines held for a client that reset are dropped at the reset (the
+        peer is gone); within ``PAUSED_PROBE_SECONDS`` of it, not when its
+        reading would have resumed, minutes later for a flooder.
+        """
+        for conn in list(self._paused.values()):
+            error = self._port.socket_error(conn)
+            if error is not None:
+                self.lost(conn, error)
+        self._probe_at = now + PAUSED_PROBE_SECONDS if self._paused else None
 
     def _close(self, conn: C) -> None:
         """The core closed it: flush, then FIN (the next flush takes it from there)."""
@@ -333,6 +371,7 @@ class Driver(Generic[C]):
         if not life.open:
             return
         was_paused = life.paused
+        self._paused.pop(conn.id, None)
         now = self.clock()
         life.close(now)
         assert life.deadline is not None
@@ -344,6 +383,7 @@ class Driver(Generic[C]):
     def _drop(self, conn: C) -> bool:
         """Close it now, discarding its output; True if it was open (the core must hear of it)."""
         was_open = conn.life.abort()
+        self._paused.pop(conn.id, None)
         conn.pending = NOTHING_PENDING
         self._port.drop(conn)
         return was_open

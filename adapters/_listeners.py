@@ -11,9 +11,11 @@ its transport layers, not a change to every backend.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from sansio_chat import DialectName
 
@@ -200,6 +202,25 @@ def configure_client(sock: socket.socket) -> None:
         option = getattr(socket, name, None)
         if option is not None:
             sock.setsockopt(socket.IPPROTO_TCP, option, value)
+
+
+class HasSocketOptions(Protocol):
+    """A socket, or an asyncio transport's wrapper of one."""
+
+    def getsockopt(self, level: int, option: int, /) -> int: ...
+
+
+def socket_error(sock: HasSocketOptions) -> OSError | None:
+    """The error a socket holds (``SO_ERROR``: a reset, say), without reading any of its input.
+
+    Clears it, as any later call on the socket would.  ``sock`` may be an
+    asyncio transport's socket wrapper, which has ``getsockopt`` too.
+    """
+    try:
+        code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    except OSError as exc:
+        return exc
+    return OSError(code, os.strerror(code)) if code else None
 
 
 def accept_ready(

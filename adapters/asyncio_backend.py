@@ -32,6 +32,7 @@ from ._listeners import (
     configure_client,
     format_address,
     open_listeners,
+    socket_error,
 )
 from ._options import ServeOptions
 from ._process import STOP_SIGNALS, raise_open_files_limit
@@ -144,6 +145,10 @@ class _Server:
 
     def drop(self, conn: _Connection) -> None:
         conn.transport.abort()  # connection_lost follows, and forgets it
+
+    def socket_error(self, conn: _Connection) -> OSError | None:
+        sock = conn.transport.get_extra_info("socket")
+        return None if sock is None else socket_error(sock)
 
     # -- the per-pass work -------------------------------------------------------
 

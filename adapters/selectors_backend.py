@@ -22,7 +22,7 @@ from ._accept import AcceptThrottle
 from ._connection import NOTHING_PENDING, RECV_SIZE, Connection
 from ._driver import Driver, announce
 from ._lifecycle import Phase, Stop
-from ._listeners import Listener, ListenerKind, accept_ready, open_listeners
+from ._listeners import Listener, ListenerKind, accept_ready, open_listeners, socket_error
 from ._options import ServeOptions
 from ._output import OutputQueue
 from ._process import Wakeup, catch_stop_signals, raise_open_files_limit
@@ -261,6 +261,9 @@ class SelectorServer:
 
     def drop(self, conn: _Connection) -> None:
         self._close(conn)
+
+    def socket_error(self, conn: _Connection) -> OSError | None:
+        return socket_error(conn.sock)
 
     def _close(self, conn: _Connection) -> None:
         sock = conn.sock

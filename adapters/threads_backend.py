@@ -67,7 +67,7 @@ from ._accept import AcceptThrottle
 from ._connection import RECV_SIZE, Connection
 from ._driver import Driver, announce
 from ._lifecycle import Phase, Stop
-from ._listeners import Listener, ListenerKind, accept_ready, open_listeners
+from ._listeners import Listener, ListenerKind, accept_ready, open_listeners, socket_error
 from ._options import ServeOptions
 from ._output import OutputQueue
 from ._process import Wakeup, catch_stop_signals, raise_open_files_limit
@@ -280,6 +280,9 @@ class ThreadsServer:
 
     def drop(self, conn: _Connection) -> None:
         self._kill(conn)
+
+    def socket_error(self, conn: _Connection) -> OSError | None:
+        return socket_error(conn.sock)
 
     def _kill(self, conn: _Connection) -> None:
         """Closed: drop its output, wake its reader, have the writer close the socket once it is out."""

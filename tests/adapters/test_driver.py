@@ -47,6 +47,7 @@ class Port:
         self.driver: Driver[Connection] | None = None
         self.calls: list[tuple[str, int]] = []
         self.fin_fails = False
+        self.errors: dict[int, OSError] = {}  # what a socket holds: a reset the peer sent
 
     def wake(self) -> None:
         self.calls.append(("wake", 0))
@@ -65,6 +66,10 @@ class Port:
     def drop(self, conn: Connection) -> None:
         self.calls.append(("drop", conn.id))
         self._forget(conn)
+
+    def socket_error(self, conn: Connection) -> OSError | None:
+        self.calls.append(("socket_error", conn.id))
+        return self.errors.pop(conn.id, None)
 
     def _forget(self, conn: Connection) -> None:
         assert self.driver is not None
@@ -275,8 +280,34 @@ def test_flood_control_pauses_reading_and_the_timer_resumes_it() -> None:
     world.clock.now = due
     world.driver.run_timers(worked=False)
     assert a.life.reading
-    assert world.port.take() == [("reading_changed", a.id)]
+    assert world.port.take() == [("socket_error", a.id), ("reading_changed", a.id)]  # probed, then resumed
     assert lines(world.flush()[b.id]) == ["[guest1] 2"]
+
+
+def test_a_paused_connection_is_checked_for_a_reset_and_its_held_lines_are_dropped() -> None:
+    world = World(ServerConfig(oper_password="pw", rate_lines=1, rate_burst=1))
+    a, b = world.connect(), world.connect()
+    world.flush()
+    world.driver.received(a, b"MSG 1\n" + b"MSG held\n" * 5)
+    assert a.life.paused
+    world.flush()
+    world.port.take()
+    probe_at = world.clock.now + _driver.PAUSED_PROBE_SECONDS
+    assert world.driver.next_deadline() == pytest.approx(min(probe_at, world.clock.now + 1))
+    world.clock.now = probe_at - 0.5  # the core's own tick, before the probe: nothing asked yet
+    world.driver.run_timers(worked=False)
+    assert ("socket_error", a.id) not in world.port.take()
+    world.clock.now = probe_at  # the probe: the socket is fine, it stays paused (or resumed by the tick)
+    world.driver.run_timers(worked=False)
+    assert ("socket_error", a.id) in world.port.take()
+    world.flush()
+    world.port.errors[a.id] = ConnectionResetError(104, "reset by peer")
+    world.clock.now = probe_at + _driver.PAUSED_PROBE_SECONDS
+    world.driver.run_timers(worked=False)
+    assert world.port.take()[-1] == ("drop", a.id)
+    assert ConnectionReset(conn=a.id) in world.core.events
+    assert lines(world.flush()[b.id]) == ["[server] guest1 is disconnected"]  # no held line after it
+    assert world.driver.next_deadline() is None  # nobody left paused: no more probes
 
 
 def test_closing_a_paused_connection_reads_it_again() -> None:

@@ -238,3 +238,20 @@ def test_kill_of_a_paused_flooder_closes_cleanly(start_server: StartServer) -> N
     lines.remove("[server] You are now an operator")
     assert lines[-1] == "[server] guest2 is disconnected (killed by guest1)"
     assert set(lines[:-1]) <= {"[guest2] x"}
+
+
+def test_a_paused_flooder_that_resets_leaves_with_its_held_lines_dropped(start_server: StartServer) -> None:
+    server = start_server("--rate-lines", "5", "--rate-burst", "1")
+    a, x = server.join(), server.join()
+    a.ping_barrier()
+    x.send_raw(b"MSG x\n" * 5000)  # held back by flood control: a thousand seconds of lines
+    a.expect("[guest2] x")  # the burst: the server has read it and holds the rest
+    x.reset()
+    # A paused connection is checked for a reset once a second: the notice comes within a few
+    # seconds, not when the held lines would have run out, and none of them follows it.
+    lines = [a.read_line(timeout=5.0)]
+    while lines[-1] == "[guest2] x" and len(lines) < 30:
+        lines.append(a.read_line(timeout=5.0))
+    assert lines[-1] == "[server] guest2 is disconnected"
+    assert len(lines) < 30
+    assert a.ping_barrier() == []
