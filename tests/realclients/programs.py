@@ -37,7 +37,7 @@ class RealClient(ABC):
         self.nick = nick
         home.mkdir(parents=True, exist_ok=True)
         self.configure()
-        self.pane = TmuxPane(self.argv(), workdir=home, env={"HOME": str(home), "TERM": "xterm-256color"})
+        self.pane = TmuxPane(self.argv(), env={"HOME": str(home)})
         try:
             self.pane.wait_for(self.ready)
         except BaseException:

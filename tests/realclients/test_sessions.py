@@ -33,20 +33,17 @@ def session(make_client: MakeClient, irc_server: IRCServer, make_peer: MakePeer)
     return alice, peer
 
 
-def test_channel_messages_both_ways(session: Session) -> None:
+@pytest.mark.parametrize(
+    ("said", "answer"),
+    [("hello from alice", "hi alice, peer here"), ("grüße, ça va? ☕", "ça va, merci ☀")],
+    ids=["ascii", "beyond-ascii"],
+)
+def test_channel_messages_both_ways(session: Session, said: str, answer: str) -> None:
     alice, peer = session
-    alice.say(CHANNEL, "hello from alice")
-    peer.expect(Heard(nick="alice", command="PRIVMSG", params=(CHANNEL, "hello from alice")))
-    peer.send(f"PRIVMSG {CHANNEL} :hi alice, peer here")
-    alice.wait_for_line("peer", "hi alice, peer here")
-
-
-def test_text_beyond_ascii_both_ways(session: Session) -> None:
-    alice, peer = session
-    alice.say(CHANNEL, "grüße, ça va? ☕")
-    peer.expect(Heard(nick="alice", command="PRIVMSG", params=(CHANNEL, "grüße, ça va? ☕")))
-    peer.send(f"PRIVMSG {CHANNEL} :ça va, merci ☀")
-    alice.wait_for_line("peer", "ça va, merci ☀")
+    alice.say(CHANNEL, said)
+    peer.expect(Heard(nick="alice", command="PRIVMSG", params=(CHANNEL, said)))
+    peer.send(f"PRIVMSG {CHANNEL} :{answer}")
+    alice.wait_for_line("peer", answer)
 
 
 def test_private_messages_both_ways(session: Session) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -33,18 +35,23 @@ class ScreenTimeoutError(AssertionError):
 class TmuxPane:
     """``argv`` running in a detached tmux session on a private tmux server."""
 
-    def __init__(self, argv: Sequence[str], *, workdir: Path, env: Mapping[str, str]) -> None:
+    def __init__(self, argv: Sequence[str], *, env: Mapping[str, str]) -> None:
         self.argv = list(argv)
-        self.socket = workdir / "tmux.sock"
-        workdir.mkdir(parents=True, exist_ok=True)
+        self.pid: int | None = None
+        self._socket_dir = _short_temp_dir()
+        self.socket = self._socket_dir / "s"
         base = {name: value for name, value in os.environ.items() if name in ("PATH", "TMPDIR")}
         self._env = {**base, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", **env}
-        # The pane stays after the program exits, so its last screen can still be read.
-        self._tmux(
-            "new-session", "-d", "-s", "main", "-x", str(WIDTH), "-y", str(HEIGHT), "--", *self.argv,
-            ";", "set-option", "-g", "remain-on-exit", "on",
-        )  # fmt: skip
-        self.pid = int(self._tmux("display-message", "-p", "-t", "main", "#{pane_pid}"))
+        try:
+            # The pane stays after the program exits, so its last screen can still be read.
+            self._tmux(
+                "new-session", "-d", "-s", "main", "-x", str(WIDTH), "-y", str(HEIGHT), "--", *self.argv,
+                ";", "set-option", "-g", "remain-on-exit", "on",
+            )  # fmt: skip
+            self.pid = int(self._tmux("display-message", "-p", "-t", "main", "#{pane_pid}"))
+        except BaseException:
+            self.close()
+            raise
 
     def _tmux(self, *args: str) -> str:
         result = subprocess.run(
@@ -103,13 +110,23 @@ class TmuxPane:
                 timeout=10,
                 check=False,
             )
-            self.socket.unlink(missing_ok=True)
+        shutil.rmtree(self._socket_dir, ignore_errors=True)
+        pid, self.pid = self.pid, None
         deadline = time.monotonic() + CLOSE_TIMEOUT
-        while _alive(self.pid):
+        while pid is not None and _alive(pid):
             if time.monotonic() > deadline:
-                os.kill(self.pid, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
                 return
             time.sleep(POLL_SECONDS)
+
+
+def _short_temp_dir() -> Path:
+    """A new private directory with a short path: a Unix socket path is limited to ~100 bytes."""
+    path = Path(tempfile.mkdtemp(prefix="tmux-"))
+    if len(str(path)) > 60 and Path("/tmp").is_dir():
+        path.rmdir()
+        path = Path(tempfile.mkdtemp(prefix="tmux-", dir="/tmp"))
+    return path
 
 
 def _alive(pid: int) -> bool:
