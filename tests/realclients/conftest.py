@@ -3,8 +3,9 @@
 The programs (tmux, irssi, WeeChat) and miniircd may be missing on a
 developer's machine: their tests are then skipped.  In CI (``CI=true``) a
 missing one is a failure instead, so that the suite cannot pass by skipping
-them.  Test modules here carry the ``realclients`` marker
-(``-m "not realclients"`` leaves them out).
+them.  Test modules here carry the ``realclients`` marker: ``-m "not realclients
+and not heavy"`` leaves them out (any ``-m`` also lifts the stress suite's default
+exclusion of ``heavy`` tests, hence the second half).
 """
 
 from __future__ import annotations
