@@ -370,9 +370,11 @@ def test_a_long_text_is_cut_into_lines_that_fit() -> None:
     text = "x" * 1200
     pieces = split_text(text, command="PRIVMSG", target="#room", source=source)
     lines = _lines(pieces, source=source, target="#room")
-    room = MAX_LINE_BYTES - len(f":{source} PRIVMSG #room :") - 2
-    assert pieces == ("x" * room, "x" * room, "x" * (1200 - 2 * room))
-    assert [len(line) for line in lines] == [MAX_LINE_BYTES, MAX_LINE_BYTES, MAX_LINE_BYTES - 3 * room + 1200]
+    head = f":{source} PRIVMSG #room :"
+    room = MAX_LINE_BYTES - len(head) - 2
+    rest = 1200 - 2 * room
+    assert pieces == ("x" * room, "x" * room, "x" * rest)
+    assert [len(line) for line in lines] == [MAX_LINE_BYTES, MAX_LINE_BYTES, len(head) + rest + 2]
 
 
 def test_pieces_end_at_character_boundaries() -> None:
