@@ -4,9 +4,12 @@ Run as its own process (``python -m bench.loadgen ...``) next to the server
 under test.  It
 
 1. opens N connections (a bounded number at a time) and waits until each is
-   registered: the chat welcome, the IRC end of the channel's NAMES, or
-   simply connected for a floor relay; with R rooms, client i joins room
-   i mod R (chat ``JOIN``, IRC channel) and is registered once it is in;
+   registered: the chat welcome; for IRC, registration as real clients do it
+   (``CAP LS 302``, ``NICK``, ``USER``, ``CAP END`` once the capabilities are
+   listed, ``JOIN`` after the 001 welcome) up to the end of the channel's
+   NAMES, so any RFC 1459/2812 server will do; or simply connected for a
+   floor relay; with R rooms, client i joins room i mod R (chat ``JOIN``,
+   IRC channel) and is registered once it is in;
 2. proves that every client is in its broadcast set: in each room the last
    client sends a probe message, repeated until one probe has reached all
    the others of that room;
@@ -30,6 +33,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import re
 import resource
 import socket
 import sys
@@ -156,6 +160,8 @@ class Client(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.tail = b""
         self.room = run.room_of[index]
+        #: The IRC channel of its room.
+        self.channel = CHANNEL if run.rooms == 1 else b"%s%d" % (CHANNEL, self.room)
         self.registered: asyncio.Future[None] = run.loop.create_future()
         # next_seq[s]: the sequence number expected next from sender s.
         self.next_seq = [0] * run.k
@@ -167,9 +173,10 @@ class Client(asyncio.Protocol):
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.run.dialect == "irc":
+            # Registration as clients do it: CAP negotiation (ended once the server has listed its
+            # capabilities; a server without CAP just welcomes us), then JOIN after the welcome.
             nick = b"b%d" % self.index
-            channel = CHANNEL if self.run.rooms == 1 else b"%s%d" % (CHANNEL, self.room)
-            transport.write(b"NICK %s\r\nUSER %s 0 * :bench\r\nJOIN %s\r\n" % (nick, nick, channel))
+            transport.write(b"CAP LS 302\r\nNICK %s\r\nUSER %s 0 * :bench\r\n" % (nick, nick))
         elif self.run.dialect == "floor":
             self.registered.set_result(None)
 
@@ -183,7 +190,7 @@ class Client(asyncio.Protocol):
         buf = self.tail + data if self.tail else data
         if MARK not in buf and self.registered.done():
             # Only server chatter (join notices and the like): skip it without splitting lines.
-            if (self.run.dialect == "irc" and b"PING" in buf) or b"[server] Error" in buf:
+            if (self.run.dialect == "irc" and _IRC_ATTENTION.search(buf)) or b"[server] Error" in buf:
                 self._control_lines(buf)
             end = buf.rfind(b"\n") + 1
             self.tail = buf[end:] if end else buf
@@ -241,20 +248,31 @@ class Client(asyncio.Protocol):
             elif line.startswith(b"[server] Error"):
                 self.run.server_errors += 1
         elif self.run.dialect == "irc":
-            if line.startswith(b"PING"):
-                assert self.transport is not None
-                self.transport.write(b"PONG" + line[4:].rstrip(b"\r") + b"\r\n")
-            elif b" 366 " in line:  # end of NAMES: the JOIN is done
-                if not self.registered.done():
-                    self.registered.set_result(None)
-            elif b" 4" in line[:20] or line.startswith(b"ERROR"):  # a 4xx numeric or ERROR
+            self._irc_control(*irc_command(line))
+
+    def _irc_control(self, command: bytes, params: list[bytes]) -> None:
+        """Registration (CAP, welcome, JOIN, end of NAMES), PING, and the server's errors."""
+        assert self.transport is not None
+        if command == b"PING":
+            self.transport.write(b"PONG :%s\r\n" % (params[-1] if params else b""))
+        elif command == b"CAP" and params[1:2] == [b"LS"] and params[2:3] != [b"*"]:
+            self.transport.write(b"CAP END\r\n")  # the last line of the list: no "*" before it
+        elif command == b"001":
+            self.transport.write(b"JOIN %s\r\n" % self.channel)
+        elif command == b"366" and params[1:2] == [self.channel]:  # end of NAMES: the JOIN is done
+            if not self.registered.done():
+                self.registered.set_result(None)
+        elif command == b"ERROR" or (command[:1] in b"45" and command.isdigit() and command != b"422"):
+            if self.registered.done():  # (422 is only "no MOTD")
                 self.run.server_errors += 1
+            elif not (command == b"421" and params[1:2] == [b"CAP"]):  # a server without CAP is fine
+                words = b" ".join([command, *params]).decode(errors="replace")
+                self.registered.set_exception(LoadError(f"client {self.index} not registered: {words}"))
 
     def send_payload(self, payload: bytes) -> None:
         assert self.transport is not None
         if self.run.dialect == "irc":
-            channel = CHANNEL if self.run.rooms == 1 else b"%s%d" % (CHANNEL, self.room)
-            self.transport.write(b"PRIVMSG %s :%s\r\n" % (channel, payload))
+            self.transport.write(b"PRIVMSG %s :%s\r\n" % (self.channel, payload))
         else:
             self.transport.write(b"MSG %s\n" % payload)
 
@@ -322,6 +340,27 @@ async def _send_all(run: Run, client: Client, sender: int, padding: bytes) -> No
             run.waiters[sender] = waiter
             await waiter
         write(template % (sender, seq, clock()))
+
+
+#: Lines the fast path must not skip: a PING to answer, an error, a 4xx or 5xx numeric.
+_IRC_ATTENTION = re.compile(rb"PING|ERROR| [45][0-9][0-9] ")
+
+
+def irc_command(line: bytes) -> tuple[bytes, list[bytes]]:
+    """The command and parameters of one IRC line (tags and source skipped), for control lines."""
+    line = line.rstrip(b"\r")
+    if line[:1] == b"@":
+        line = line.partition(b" ")[2].lstrip(b" ")
+    if line[:1] == b":":
+        line = line.partition(b" ")[2].lstrip(b" ")
+    head, colon, trailing = line.partition(b" :")
+    words = head.split()
+    if not words:
+        return b"", []
+    params = words[1:]
+    if colon:
+        params.append(trailing)
+    return words[0].upper(), params
 
 
 def _percentile(sorted_values: Sequence[int], fraction: float) -> float:

@@ -1,0 +1,1 @@
+"""Real IRC clients (irssi, WeeChat) driven under tmux against IRC servers."""
