@@ -33,6 +33,8 @@ def normalize_origin(value: str) -> str:
     if parts is None:
         raise ValueError(f"invalid origin {value!r}: expected scheme://host[:port] with http or https")
     scheme, host, port = parts
+    if ":" in host:  # an IPv6 address keeps its brackets
+        host = f"[{host}]"
     if port == _DEFAULT_PORTS[scheme]:
         return f"{scheme}://{host}"
     return f"{scheme}://{host}:{port}"

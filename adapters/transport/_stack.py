@@ -80,7 +80,8 @@ class Stack:
         self._now = now
         if self._tls is not None:
             self._tls.expire(now)
-        self._top.tick(now)
+        if isinstance(self._top, HttpLayer):  # the only top layer with a timer
+            self._top.tick(now)
 
     @property
     def next_deadline(self) -> float | None:
@@ -88,7 +89,7 @@ class Stack:
         if self.state is not StackState.PENDING:
             return None
         tls = self._tls.deadline if self._tls is not None else None
-        top = self._top.deadline
+        top = self._top.deadline if isinstance(self._top, HttpLayer) else None
         if tls is None:
             return top
         return tls if top is None else min(tls, top)

@@ -20,13 +20,6 @@ class StreamLayer:
         self._eof = False
         self._ended = False
 
-    @property
-    def deadline(self) -> float | None:
-        return None
-
-    def tick(self, now: float) -> None:
-        """No timer: an idle stream is the core's business."""
-
     def receive_data(self, data: bytes) -> None:
         if data and not self._eof:
             self._chunks.append(data)

@@ -145,9 +145,9 @@ class TlsLayer:
         try:
             self._ssl.do_handshake()
         except ssl.SSLWantReadError:
-            if self._eof:
-                return self._fail("closed during the TLS handshake")
             return None
+        except ssl.SSLEOFError:
+            return self._fail("closed during the TLS handshake")
         except ssl.SSLError as exc:
             return self._fail(f"TLS handshake failed: {_describe(exc)}")
         self.state = TlsState.OPEN

@@ -112,13 +112,6 @@ class WebSocketLayer:
         self._peer_close: CloseConnection | None = None
         self.state = WsState.OPEN
 
-    @property
-    def deadline(self) -> float | None:
-        return None
-
-    def tick(self, now: float) -> None:
-        """No timer of its own: idle clients are the core's business."""
-
     def receive_data(self, data: bytes) -> None:
         if self.state is WsState.OPEN and not self._eof and data:
             self._ws.receive_data(data)
