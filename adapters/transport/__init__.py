@@ -88,7 +88,7 @@ from ._config import (
 from ._events import Data, Failed, Message, PeerClosed, Ready, Served, TransportEvent
 from ._http import CONTENT_SECURITY_POLICY, WS_PATH
 from ._origin import ANY_ORIGIN, normalize_origin
-from ._site import Asset, Site
+from ._site import CONTENT_TYPES, Asset, Site
 from ._stack import Stack, StackState
 from ._tls import TlsCertificates, TlsSetupError
 from ._websocket import GOING_AWAY, NORMAL_CLOSURE, text_frame
@@ -96,6 +96,7 @@ from ._websocket import GOING_AWAY, NORMAL_CLOSURE, text_frame
 __all__ = [
     "ANY_ORIGIN",
     "CONTENT_SECURITY_POLICY",
+    "CONTENT_TYPES",
     "DEFAULT_HEAD_SECONDS",
     "DEFAULT_MAX_HEAD_BYTES",
     "DEFAULT_MAX_MESSAGE_BYTES",

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-from ..transport import Site
-from ..transport._site import CONTENT_TYPES
+from ..transport import CONTENT_TYPES, Site
 
 
 def load_site() -> Site:
