@@ -62,8 +62,9 @@ Rules that make every backend behave the same:
   answers, pongs, frames, close frames), encrypted under TLS in a single
   ``SSLObject.write``.  Call it after pulling and after the core's sends,
   once per loop pass.
-- **Shared frames.**  ``text_frame(text)`` builds a WebSocket frame once;
-  ``send`` that same object to every recipient's stack.
+- **Shared frames.**  ``FrameEncoder().text(text)`` builds a WebSocket
+  frame once per message; ``send`` that same object to every recipient's
+  stack.
 - **Closing.**  ``close(code)`` returns the final bytes (what is queued, the
   close frame, close_notify) to write before the FIN; nothing is sent
   after it.  The backend's own closing lifecycle (flush, FIN, linger) then
@@ -91,7 +92,7 @@ from ._origin import ANY_ORIGIN, normalize_origin
 from ._site import CONTENT_TYPES, Asset, Site
 from ._stack import Stack, StackState
 from ._tls import TlsCertificates, TlsSetupError
-from ._websocket import GOING_AWAY, NORMAL_CLOSURE, text_frame
+from ._websocket import GOING_AWAY, NORMAL_CLOSURE, FrameEncoder, text_frame
 
 __all__ = [
     "ANY_ORIGIN",
@@ -107,6 +108,7 @@ __all__ = [
     "Asset",
     "Data",
     "Failed",
+    "FrameEncoder",
     "Message",
     "PeerClosed",
     "Ready",

@@ -3,9 +3,9 @@
 The HTTP layer hands over an upgrade request it has checked (``accept``):
 wsproto validates the handshake and writes the ``101`` answer, with no
 subprotocol and no extension, so that a server frame is the same bytes for
-every connection.  ``text_frame`` builds such a frame once for a message;
-the backend queues that one ``bytes`` object for all its recipients
-(server frames are not masked).
+every connection.  ``FrameEncoder.text`` builds such a frame once for a
+message; the backend queues that one ``bytes`` object for all its
+recipients (server frames are not masked).
 
 Input stays raw until it is pulled: received bytes wait in wsproto's
 buffer and are parsed only by ``next_event``, which returns after each
@@ -52,13 +52,27 @@ INVALID_PAYLOAD = CloseReason.INVALID_FRAME_PAYLOAD_DATA
 MESSAGE_TOO_BIG = CloseReason.MESSAGE_TOO_BIG
 
 
-def text_frame(text: str) -> bytes:
-    """One unmasked, unfragmented server text frame carrying ``text``.
+class FrameEncoder:
+    """Builds unmasked, unfragmented server text frames, one per message.
 
-    Build it once per message and share the bytes: no extension is ever
-    negotiated, so the frame is valid on every connection.
+    Build a frame once per message and share the bytes: no extension is
+    ever negotiated, so the frame is valid on every connection.  An encoder
+    keeps no state between frames (every frame is a whole message); one
+    per server, or per thread, saves setting up wsproto for each message.
     """
-    return Connection(ConnectionType.SERVER).send(TextMessage(data=text))
+
+    __slots__ = ("_connection",)
+
+    def __init__(self) -> None:
+        self._connection = Connection(ConnectionType.SERVER)
+
+    def text(self, text: str) -> bytes:
+        return self._connection.send(TextMessage(data=text))
+
+
+def text_frame(text: str) -> bytes:
+    """One server text frame carrying ``text`` (``FrameEncoder().text``, for occasional use)."""
+    return FrameEncoder().text(text)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

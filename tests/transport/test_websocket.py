@@ -20,6 +20,7 @@ from wsproto.frame_protocol import Opcode
 from adapters.transport import (
     GOING_AWAY,
     Failed,
+    FrameEncoder,
     Message,
     PeerClosed,
     Ready,
@@ -317,7 +318,10 @@ def test_eof_with_the_upgrade_request_still_upgrades_then_fails() -> None:
 
 
 def test_a_frame_built_once_is_valid_on_every_connection() -> None:
-    frame = text_frame('{"type":"message","text":"héllo"}')
+    encoder = FrameEncoder()
+    frame = encoder.text('{"type":"message","text":"héllo"}')
+    assert encoder.text('{"type":"message","text":"héllo"}') == frame  # no state between frames
+    assert text_frame('{"type":"message","text":"héllo"}') == frame
     assert isinstance(frame, bytes)
     assert frame[1] & 0x80 == 0  # a server frame is not masked
     for _ in range(3):
