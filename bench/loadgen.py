@@ -329,7 +329,7 @@ async def _send_all(run: Run, client: Client, sender: int, padding: bytes) -> No
     done = run.done
     window = run.window
     loop = run.loop
-    channel = CHANNEL if run.rooms == 1 else b"%s%d" % (CHANNEL, client.room)
+    channel = client.channel
     prefix = b"PRIVMSG %s :" % channel if run.dialect == "irc" else b"MSG "
     end = b"\r\n" if run.dialect == "irc" else b"\n"
     template = prefix + MARK + b"M %d %d %d " + padding + end

@@ -1,0 +1,210 @@
+"""TLS as a sans-IO layer: ``ssl.SSLObject`` over two ``ssl.MemoryBIO``.
+
+Ciphertext goes in with ``receive_data``; the handshake and the decryption
+happen only when the stack pulls (``next_event``), so bytes the core is not
+ready for stay encrypted in the incoming BIO.  Plaintext to send is queued
+and encrypted in one ``SSLObject.write`` per flush (``data_to_send``),
+whatever number of messages it holds.  No socket, no clock: the handshake
+deadline is a number the stack compares with the time it is given.
+
+``TlsCertificates`` holds the server's certificate and key; ``reload``
+swaps in a new context for connections made afterwards, while those
+already open keep the context they were made with.
+"""
+
+from __future__ import annotations
+
+import enum
+import ssl
+from dataclasses import dataclass
+
+#: Plaintext asked of OpenSSL per pull: one TLS record at most.
+READ_SIZE = 16 * 1024
+
+
+class TlsSetupError(Exception):
+    """The certificate or key cannot be used; the message is one line for the operator."""
+
+
+class TlsCertificates:
+    """The server's certificate chain and private key (PEM files), reloadable.
+
+    The context is the standard library's secure server defaults
+    (``ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)``) with TLS 1.2
+    as the minimum and client-initiated renegotiation refused.
+    """
+
+    __slots__ = ("_cert_file", "_context", "_key_file")
+
+    def __init__(self, cert_file: str, key_file: str | None = None) -> None:
+        self._cert_file = cert_file
+        self._key_file = key_file
+        self._context = self._load()
+
+    @property
+    def context(self) -> ssl.SSLContext:
+        """The context for the next connection."""
+        return self._context
+
+    def reload(self) -> None:
+        """Read the files again (they were renewed); on error the old context stays and it raises."""
+        self._context = self._load()
+
+    def _load(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.options |= ssl.OP_NO_RENEGOTIATION
+        try:
+            context.load_cert_chain(self._cert_file, self._key_file)
+        except ssl.SSLError as exc:
+            raise TlsSetupError(
+                f"cannot use TLS certificate {self._cert_file} with key {self._key_file or self._cert_file}: "
+                f"{exc.reason or exc}"
+            ) from exc
+        except OSError as exc:
+            raise TlsSetupError(f"cannot read TLS certificate or key: {exc.strerror or exc}") from exc
+        return context
+
+
+class TlsState(enum.Enum):
+    HANDSHAKING = "handshaking"
+    OPEN = "open"  # application data flows both ways
+    PEER_CLOSED = "peer closed"  # their close_notify came; we may still send
+    CLOSED = "closed"  # our close_notify is queued: nothing more goes out
+    FAILED = "failed"  # broken: only an alert OpenSSL queued may still go out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TlsOpened:
+    """The handshake is complete."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plaintext:
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TlsClosed:
+    """The peer's close_notify: an orderly end of its data."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TlsFailed:
+    reason: str
+
+
+TlsEvent = TlsOpened | Plaintext | TlsClosed | TlsFailed
+
+
+class TlsLayer:
+    """The server side of one TLS connection, in memory."""
+
+    __slots__ = ("_deadline", "_eof", "_incoming", "_outgoing", "_pending", "_ssl", "_timed_out", "state")
+
+    def __init__(self, context: ssl.SSLContext, *, deadline: float) -> None:
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
+        self._ssl = context.wrap_bio(self._incoming, self._outgoing, server_side=True)
+        self._pending: list[bytes] = []  # plaintext waiting for the next flush
+        self._deadline = deadline
+        self._eof = False
+        self._timed_out = False
+        self.state = TlsState.HANDSHAKING
+
+    @property
+    def deadline(self) -> float | None:
+        """When the handshake must be done by, while it is not."""
+        return self._deadline if self.state is TlsState.HANDSHAKING else None
+
+    def receive_data(self, data: bytes) -> None:
+        if not self._eof:
+            self._incoming.write(data)
+
+    def receive_eof(self) -> None:
+        if not self._eof:
+            self._eof = True
+            self._incoming.write_eof()
+
+    def expire(self, now: float) -> None:
+        """Past the deadline, the handshake fails at the next pull."""
+        if self.state is TlsState.HANDSHAKING and now >= self._deadline:
+            self._timed_out = True
+
+    def next_event(self) -> TlsEvent | None:
+        """Advance the handshake, or decrypt one record; None when more ciphertext is needed."""
+        if self.state is TlsState.HANDSHAKING:
+            if self._timed_out:
+                return self._fail("TLS handshake timed out")
+            return self._handshake()
+        if self.state is TlsState.OPEN:
+            return self._read()
+        return None
+
+    def _handshake(self) -> TlsEvent | None:
+        try:
+            self._ssl.do_handshake()
+        except ssl.SSLWantReadError:
+            return None
+        except ssl.SSLEOFError:
+            return self._fail("closed during the TLS handshake")
+        except ssl.SSLError as exc:
+            return self._fail(f"TLS handshake failed: {_describe(exc)}")
+        self.state = TlsState.OPEN
+        return TlsOpened()
+
+    def _read(self) -> TlsEvent | None:
+        try:
+            data = self._ssl.read(READ_SIZE)
+        except ssl.SSLWantReadError:
+            return None
+        except ssl.SSLZeroReturnError:  # pragma: no cover - reported as an empty read here
+            data = b""
+        except ssl.SSLEOFError:
+            return self._fail("TLS connection truncated (closed without close_notify)")
+        except ssl.SSLError as exc:
+            return self._fail(f"TLS error: {_describe(exc)}")
+        if not data:  # the peer's close_notify
+            self.state = TlsState.PEER_CLOSED
+            return TlsClosed()
+        return Plaintext(data=data)
+
+    def send(self, chunks: list[bytes]) -> None:
+        """Queue plaintext; it is encrypted at the next ``data_to_send``."""
+        if self.state is not TlsState.CLOSED and self.state is not TlsState.FAILED:
+            self._pending.extend(chunks)
+
+    def data_to_send(self) -> bytes:
+        """The ciphertext to write: handshake records, then the queued plaintext encrypted in one go."""
+        self._encrypt_pending()
+        return self._outgoing.read()
+
+    def close(self) -> None:
+        """Encrypt what is pending, then queue close_notify (a broken connection gets none)."""
+        if self.state is TlsState.OPEN or self.state is TlsState.PEER_CLOSED:
+            self._encrypt_pending()
+            try:
+                self._ssl.unwrap()
+            except ssl.SSLWantReadError:
+                pass  # close_notify is written; nobody waits for the peer's answer
+            except ssl.SSLError:  # pragma: no cover - nothing more to say on a broken link
+                pass
+        if self.state is not TlsState.FAILED:
+            self.state = TlsState.CLOSED
+
+    def _encrypt_pending(self) -> None:
+        pending = self._pending
+        if pending and (self.state is TlsState.OPEN or self.state is TlsState.PEER_CLOSED):
+            data = pending[0] if len(pending) == 1 else b"".join(pending)
+            pending.clear()
+            self._ssl.write(data)  # a memory BIO takes any amount in one call
+
+    def _fail(self, reason: str) -> TlsFailed:
+        self.state = TlsState.FAILED
+        self._pending.clear()
+        return TlsFailed(reason=reason)
+
+
+def _describe(exc: ssl.SSLError) -> str:
+    """A short, single-line account of an OpenSSL error."""
+    return str(exc.reason or exc.strerror or exc.__class__.__name__).replace("\n", " ")

@@ -1,0 +1,200 @@
+"""WebSocket as a sans-IO layer, on wsproto: text messages up, frames down.
+
+The HTTP layer hands over an upgrade request it has checked (``accept``):
+wsproto validates the handshake and writes the ``101`` answer, with no
+subprotocol and no extension, so that a server frame is the same bytes for
+every connection.  ``FrameEncoder.text`` builds such a frame once for a
+message; the backend queues that one ``bytes`` object for all its
+recipients (server frames are not masked).
+
+Input stays raw until it is pulled: received bytes wait in wsproto's
+buffer and are parsed only by ``next_event``, which returns after each
+whole message.  What the layer enforces:
+
+- a text message over ``max_message_bytes`` (UTF-8, counted while its
+  fragments arrive) closes with 1009;
+- a binary message closes with 1003;
+- invalid UTF-8 closes with 1007, any other framing error with 1002
+  (wsproto's verdicts);
+- a ping is answered with a pong by the layer itself;
+- the peer's close frame is answered (its code echoed) when the stack is
+  closed; an EOF without a close frame is a failure (1006 in the RFC's
+  terms: nothing is sent).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import h11
+from wsproto import ConnectionType, WSConnection
+from wsproto.connection import Connection, ConnectionState
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Ping,
+    Request,
+    TextMessage,
+)
+from wsproto.frame_protocol import CloseReason
+from wsproto.utilities import RemoteProtocolError
+
+from ._events import Failed, Message, PeerClosed
+
+#: The close codes this layer sends, by what went wrong.
+NORMAL_CLOSURE = CloseReason.NORMAL_CLOSURE
+GOING_AWAY = CloseReason.GOING_AWAY
+PROTOCOL_ERROR = CloseReason.PROTOCOL_ERROR
+UNSUPPORTED_DATA = CloseReason.UNSUPPORTED_DATA
+INVALID_PAYLOAD = CloseReason.INVALID_FRAME_PAYLOAD_DATA
+MESSAGE_TOO_BIG = CloseReason.MESSAGE_TOO_BIG
+
+
+class FrameEncoder:
+    """Builds unmasked, unfragmented server text frames, one per message.
+
+    Build a frame once per message and share the bytes: no extension is
+    ever negotiated, so the frame is valid on every connection.  An encoder
+    keeps no state between frames (every frame is a whole message); one
+    per server, or per thread, saves setting up wsproto for each message.
+    """
+
+    __slots__ = ("_connection",)
+
+    def __init__(self) -> None:
+        self._connection = Connection(ConnectionType.SERVER)
+
+    def text(self, text: str) -> bytes:
+        return self._connection.send(TextMessage(data=text))
+
+
+def text_frame(text: str) -> bytes:
+    """One server text frame carrying ``text`` (``FrameEncoder().text``, for occasional use)."""
+    return FrameEncoder().text(text)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rejection:
+    """A handshake wsproto refused: the HTTP answer to give instead."""
+
+    status: int
+    headers: tuple[tuple[bytes, bytes], ...]
+    reason: str
+
+
+class WsState(enum.Enum):
+    OPEN = "open"
+    PEER_CLOSED = "peer closed"  # their close frame came: ours answers it at close()
+    CLOSED = "closed"  # our close frame is queued: no frame follows it
+    FAILED = "failed"  # a close frame with an error code is queued
+
+
+def accept(
+    headers: list[tuple[bytes, bytes]], target: bytes, *, max_message_bytes: int
+) -> WebSocketLayer | Rejection:
+    """Answer an upgrade request the HTTP layer parsed; the ``101`` is the layer's first output."""
+    ws = WSConnection(ConnectionType.SERVER)
+    try:
+        ws.initiate_upgrade_connection(headers, target)
+    except RemoteProtocolError as exc:
+        hint = exc.event_hint
+        status = getattr(hint, "status_code", 400)
+        extra = tuple(getattr(hint, "headers", ()))
+        return Rejection(status=status, headers=extra, reason=f"WebSocket handshake refused: {exc}")
+    except (h11.ProtocolError, UnicodeError) as exc:
+        return Rejection(status=400, headers=(), reason=f"WebSocket handshake refused: {exc}")
+    if not any(isinstance(event, Request) for event in ws.events()):  # pragma: no cover - it raised instead
+        return Rejection(status=400, headers=(), reason="WebSocket handshake refused")
+    handshake = ws.send(AcceptConnection())
+    return WebSocketLayer(ws, handshake=handshake, max_message_bytes=max_message_bytes)
+
+
+class WebSocketLayer:
+    """One server-side WebSocket connection after its handshake."""
+
+    __slots__ = ("_eof", "_limit", "_out", "_parts", "_peer_close", "_size", "_ws", "state")
+
+    def __init__(self, ws: WSConnection, *, handshake: bytes, max_message_bytes: int) -> None:
+        self._ws = ws
+        self._limit = max_message_bytes
+        self._out: list[bytes] = [handshake]
+        self._parts: list[str] = []  # fragments of the message being received
+        self._size = 0  # its UTF-8 bytes so far
+        self._eof = False
+        self._peer_close: CloseConnection | None = None
+        self.state = WsState.OPEN
+
+    def receive_data(self, data: bytes) -> None:
+        if self.state is WsState.OPEN and not self._eof and data:
+            self._ws.receive_data(data)
+
+    def receive_eof(self) -> None:
+        self._eof = True
+
+    def next_event(self) -> Message | PeerClosed | Failed | None:
+        """Parse until one whole message (or the end); None when more bytes are needed."""
+        if self.state is not WsState.OPEN:
+            return None
+        for event in self._ws.events():
+            if isinstance(event, TextMessage):
+                message = self._add_fragment(event)
+                if message is not None:
+                    return message
+            elif isinstance(event, Ping):
+                self._out.append(self._ws.send(event.response()))
+            elif isinstance(event, CloseConnection):
+                if self._ws.state is ConnectionState.REMOTE_CLOSING:
+                    self.state = WsState.PEER_CLOSED
+                    self._peer_close = event
+                    return PeerClosed()
+                # wsproto reports a framing error as a close it did not receive
+                return self._fail(event.code, event.reason or "protocol error")
+            elif isinstance(event, BytesMessage):
+                return self._fail(UNSUPPORTED_DATA, "binary messages are not accepted")
+            # a Pong needs nothing
+        if self._eof:
+            self.state = WsState.FAILED
+            return Failed(reason="connection closed without a WebSocket close frame")
+        return None
+
+    def _add_fragment(self, event: TextMessage) -> Message | Failed | None:
+        piece = event.data
+        self._size += len(piece) if piece.isascii() else len(piece.encode())
+        if self._size > self._limit:
+            return self._fail(MESSAGE_TOO_BIG, f"message too big (max {self._limit} bytes)")
+        if not event.message_finished:
+            self._parts.append(piece)
+            return None
+        if self._parts:
+            self._parts.append(piece)
+            piece = "".join(self._parts)
+            self._parts.clear()
+        self._size = 0
+        return Message(text=piece)
+
+    def send(self, frame: bytes) -> None:
+        """Queue a frame built by ``text_frame``; nothing follows a close frame."""
+        if self.state is WsState.OPEN or self.state is WsState.PEER_CLOSED:
+            self._out.append(frame)
+
+    def take_output(self) -> list[bytes]:
+        out = self._out
+        self._out = []
+        return out
+
+    def close(self, code: int, reason: str) -> None:
+        """Queue our close frame: the answer to theirs (code echoed), or ``code``."""
+        if self.state is WsState.PEER_CLOSED and self._peer_close is not None:
+            self._out.append(self._ws.send(self._peer_close.response()))
+        elif self.state is WsState.OPEN:
+            self._out.append(self._ws.send(CloseConnection(code=code, reason=reason or None)))
+        if self.state is not WsState.FAILED:
+            self.state = WsState.CLOSED
+
+    def _fail(self, code: int, reason: str) -> Failed:
+        self._out.append(self._ws.send(CloseConnection(code=code, reason=reason)))
+        self.state = WsState.FAILED
+        self._parts.clear()
+        return Failed(reason=f"WebSocket closed with {code}: {reason}")

@@ -1,0 +1,478 @@
+// sansio-chat's page: speaks the JSON protocol of docs/web.md over the WebSocket at /ws.
+// Every string that comes from the server or another user is inserted with textContent, never as HTML.
+
+const MAX_LINES = 500; // per conversation, oldest dropped first
+const BACKOFF_FIRST = 1000; // ms before the first reconnection attempt
+const BACKOFF_MAX = 30000;
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  status: $("status"), reconnect: $("reconnect"), myNick: $("my-nick"), toggle: $("toggle-panels"),
+  rooms: $("rooms"), refresh: $("refresh-rooms"), joinForm: $("join-form"), joinInput: $("join-input"),
+  privates: $("privates"), noPrivates: $("no-privates"), title: $("view-title"), topic: $("topic"),
+  log: $("log"), sendForm: $("send-form"), input: $("input"), members: $("members"),
+};
+
+const state = {
+  socket: null,
+  attempts: 0, // failed connections in a row, for the backoff
+  timer: null,
+  stay: false, // the user quit or was killed: no reconnection
+  nick: "",
+  chosenNick: "", // the nickname the user picked, asked for again after a reconnection
+  room: null, // the room we are in
+  rooms: [],
+  members: [], // [{nick, op}] of the current room
+  topic: null,
+  view: null, // the conversation shown: a room name, or "@" + nick for a private one
+  views: new Map(), // key -> {title, lines: [{...}], unread}
+  history: [],
+  historyAt: 0,
+  pings: 0,
+};
+
+// -- the connection ---------------------------------------------------------------
+
+function connect() {
+  clearTimeout(state.timer);
+  setStatus("connecting", "Connecting…");
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const socket = new WebSocket(`${scheme}//${location.host}/ws`);
+  state.socket = socket;
+  socket.addEventListener("open", () => {
+    state.attempts = 0;
+    setStatus("open", "Connected");
+  });
+  socket.addEventListener("message", (event) => {
+    let data;
+    try {
+      data = JSON.parse(event.data);
+    } catch {
+      return; // not ours to fix: the server only sends JSON objects
+    }
+    if (data && typeof data.type === "string") handle(data);
+  });
+  socket.addEventListener("close", (event) => {
+    if (state.socket !== socket) return;
+    state.socket = null;
+    state.room = null;
+    renderMembers([]);
+    if (state.stay) {
+      setStatus("closed", "Disconnected");
+      ui.reconnect.hidden = false;
+      return;
+    }
+    // Jittered exponential backoff, so that a restarted server is not hit by every page at once.
+    const delay = Math.min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** state.attempts) * (0.5 + Math.random());
+    state.attempts += 1;
+    const why = event.code === 1001 ? "Server restarting" : "Connection lost";
+    setStatus("waiting", `${why}; reconnecting in ${Math.round(delay / 1000)} s…`);
+    ui.reconnect.hidden = false;
+    state.timer = setTimeout(connect, delay);
+  });
+}
+
+function send(command) {
+  if (!state.socket || state.socket.readyState !== WebSocket.OPEN) {
+    note("Not connected: your message was not sent.", "error");
+    return false;
+  }
+  state.socket.send(JSON.stringify(command));
+  return true;
+}
+
+function setStatus(kind, text) {
+  ui.status.dataset.state = kind;
+  ui.status.textContent = text;
+  if (kind !== "waiting" && kind !== "closed") ui.reconnect.hidden = true;
+}
+
+// -- what the server says ------------------------------------------------------------
+
+const same = (a, b) => typeof a === "string" && typeof b === "string" && a.toLowerCase() === b.toLowerCase();
+
+function handle(e) {
+  switch (e.type) {
+    case "welcome":
+      setNick(e.nick);
+      state.room = e.room ?? null;
+      if (state.room) showView(state.room);
+      note(`Welcome, ${e.nick}!`);
+      if (state.chosenNick && !same(state.chosenNick, e.nick)) send({ cmd: "nick", nick: state.chosenNick });
+      send({ cmd: "who" });
+      send({ cmd: "rooms" });
+      break;
+    case "joined":
+      state.room = e.room;
+      state.topic = null;
+      showView(e.room);
+      note(`You are now in ${e.room}`);
+      send({ cmd: "rooms" });
+      break;
+    case "users":
+      if (!e.room || same(e.room, state.room)) renderMembers(e.users ?? []);
+      break;
+    case "rooms":
+      state.rooms = e.rooms ?? [];
+      renderRooms();
+      break;
+    case "topic":
+      if (e.by) note(`${e.by} set the topic to: ${e.topic}`, "notice", e.room);
+      else if (e.topic === null) note(`${e.room} has no topic`, "notice", e.room);
+      if (same(e.room, state.room)) {
+        state.topic = e.topic;
+        renderHead();
+      }
+      break;
+    case "message":
+      say(e.room, e.from, e.text, e.kind);
+      break;
+    case "private": {
+      const other = same(e.from, state.nick) ? e.to : e.from;
+      say(`@${other}`, e.from, e.text, e.kind);
+      break;
+    }
+    case "join":
+      note(e.connected ? `${e.nick} connected` : `${e.nick} joined ${e.room}`, "notice", e.room);
+      if (same(e.room, state.room) && !state.members.some((m) => same(m.nick, e.nick))) {
+        renderMembers([...state.members, { nick: e.nick, op: false }]);
+      }
+      break;
+    case "part":
+      note(`${e.nick} left ${e.room}`, "notice", e.room);
+      if (same(e.room, state.room)) renderMembers(state.members.filter((m) => !same(m.nick, e.nick)));
+      break;
+    case "nick":
+      renamed(e.old, e.new);
+      break;
+    case "kick":
+      if (same(e.nick, state.nick)) {
+        note(`You were kicked from ${e.room} by ${e.by}${e.reason ? `: ${e.reason}` : ""}`, "error", e.room);
+        state.room = null;
+        renderMembers([]);
+        renderHead();
+      } else {
+        note(`${e.nick} was kicked from ${e.room} by ${e.by}${e.reason ? `: ${e.reason}` : ""}`, "notice", e.room);
+        renderMembers(state.members.filter((m) => !same(m.nick, e.nick)));
+      }
+      break;
+    case "quit": {
+      const why = { killed: ` (killed by ${e.by})`, "too-slow": " (too slow)", "oper-failures": " (too many failed OPER attempts)" };
+      note(`${e.nick} disconnected${why[e.reason] ?? ""}`);
+      renderMembers(state.members.filter((m) => !same(m.nick, e.nick)));
+      break;
+    }
+    case "killed":
+      state.stay = true;
+      note(`You were disconnected by ${e.by}${e.text ? `: ${e.text}` : ""}`, "error");
+      break;
+    case "goodbye":
+      state.stay = true;
+      note(`Goodbye, ${e.nick}.`);
+      break;
+    case "oper":
+      note("You are now an operator.");
+      break;
+    case "pong":
+      if (state.pings > 0) {
+        state.pings -= 1;
+        note(`pong${e.token ? ` ${e.token}` : ""}`);
+      }
+      break;
+    case "help":
+      note(`Server commands: ${(e.commands ?? []).join(", ")}`);
+      break;
+    case "shutdown":
+      note("The server is shutting down; this page will reconnect.", "error");
+      break;
+    case "error":
+      note(e.message ?? e.code ?? "error", "error");
+      break;
+    default:
+      break; // an event this page does not know yet: ignored, as the protocol asks
+  }
+}
+
+function setNick(nick) {
+  state.nick = nick;
+  ui.myNick.textContent = nick;
+}
+
+function renamed(old, now) {
+  if (same(old, state.nick)) {
+    setNick(now);
+    state.chosenNick = now;
+    note(`You are now known as ${now}`);
+  } else {
+    note(`${old} is now known as ${now}`);
+  }
+  renderMembers(state.members.map((m) => (same(m.nick, old) ? { ...m, nick: now } : m)));
+  const view = state.views.get(key(`@${old}`));
+  if (view && !same(old, state.nick)) {
+    state.views.delete(key(`@${old}`));
+    view.title = `@${now}`;
+    state.views.set(key(`@${now}`), view);
+    if (same(state.view, `@${old}`)) state.view = `@${now}`;
+    renderPrivates();
+    renderHead();
+  }
+}
+
+// -- conversations ---------------------------------------------------------------------
+
+const key = (name) => name.toLowerCase();
+
+function viewOf(name) {
+  let view = state.views.get(key(name));
+  if (!view) {
+    view = { title: name, lines: [], unread: 0 };
+    state.views.set(key(name), view);
+    if (name.startsWith("@")) renderPrivates();
+  }
+  return view;
+}
+
+function add(name, line) {
+  const view = viewOf(name);
+  view.lines.push(line);
+  if (view.lines.length > MAX_LINES) view.lines.shift();
+  if (same(name, state.view)) {
+    const stick = ui.log.scrollTop + ui.log.clientHeight >= ui.log.scrollHeight - 40;
+    ui.log.append(renderLine(line));
+    while (ui.log.childElementCount > MAX_LINES) ui.log.firstElementChild.remove();
+    if (stick) ui.log.scrollTop = ui.log.scrollHeight;
+  } else {
+    view.unread += 1;
+    renderPrivates();
+  }
+}
+
+function say(where, from, text, kind) {
+  add(where, { time: new Date(), from, text, kind: kind === "action" ? "action" : "msg", self: same(from, state.nick) });
+}
+
+function note(text, kind = "notice", where = null) {
+  add(where ?? state.view ?? state.room ?? "#lobby", { time: new Date(), text, kind });
+}
+
+function showView(name) {
+  state.view = viewOf(name).title;
+  const view = viewOf(name);
+  view.unread = 0;
+  ui.log.replaceChildren(...view.lines.map(renderLine));
+  ui.log.scrollTop = ui.log.scrollHeight;
+  renderHead();
+  renderRooms();
+  renderPrivates();
+}
+
+// -- rendering: textContent only ---------------------------------------------------------
+
+function el(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  if (className) node.className = className;
+  return node;
+}
+
+function nickClass(nick) {
+  let hash = 0;
+  for (const ch of nick.toLowerCase()) hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
+  return `nick nick-${hash % 8}`;
+}
+
+function renderLine(line) {
+  const li = el("li", undefined, line.self ? "self" : "");
+  const time = el("time", line.time.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
+  time.dateTime = line.time.toISOString();
+  const body = el("div");
+  if (line.kind === "msg") {
+    body.append(el("span", line.from, nickClass(line.from)), el("span", line.text));
+  } else if (line.kind === "action") {
+    body.className = "action";
+    body.append(el("span", `* ${line.from}`, nickClass(line.from)), el("span", line.text));
+  } else {
+    body.append(el("span", line.text, line.kind));
+  }
+  li.append(time, body);
+  return li;
+}
+
+function renderHead() {
+  const inRoom = state.view && !state.view.startsWith("@");
+  ui.title.textContent = state.view ?? "Not in a room";
+  ui.topic.textContent = inRoom && same(state.view, state.room) ? state.topic ?? "" : "";
+  ui.input.placeholder = state.view ? `Message ${state.view} — /help for commands` : "Type /join #room, or /help";
+}
+
+function renderRooms() {
+  ui.rooms.replaceChildren(
+    ...state.rooms.map((r) => {
+      const button = el("button");
+      button.type = "button";
+      button.append(el("span", r.room), el("span", String(r.users), "count"));
+      button.setAttribute("aria-label", `${r.room}, ${r.users} ${r.users === 1 ? "person" : "people"}`);
+      if (same(r.room, state.view)) button.setAttribute("aria-current", "true");
+      button.addEventListener("click", () => (same(r.room, state.room) ? showView(r.room) : send({ cmd: "join", room: r.room })));
+      const li = el("li");
+      li.append(button);
+      return li;
+    }),
+  );
+}
+
+function renderPrivates() {
+  const views = [...state.views.values()].filter((v) => v.title.startsWith("@"));
+  ui.noPrivates.hidden = views.length > 0;
+  ui.privates.replaceChildren(
+    ...views.map((v) => {
+      const button = el("button");
+      button.type = "button";
+      button.append(el("span", v.title.slice(1)));
+      if (v.unread) button.append(el("span", String(v.unread), "unread"));
+      button.setAttribute("aria-label", `Private conversation with ${v.title.slice(1)}${v.unread ? `, ${v.unread} unread` : ""}`);
+      if (same(v.title, state.view)) button.setAttribute("aria-current", "true");
+      button.addEventListener("click", () => showView(v.title));
+      const li = el("li");
+      li.append(button);
+      return li;
+    }),
+  );
+}
+
+function renderMembers(users) {
+  state.members = users;
+  ui.members.replaceChildren(
+    ...users.map((u) => {
+      const li = el("li");
+      if (u.op) li.append(el("span", "@", "op-mark"));
+      const name = el("button", u.nick);
+      name.type = "button";
+      name.setAttribute("aria-label", `${u.nick}${u.op ? ", room operator" : ""}: start a private conversation`);
+      name.addEventListener("click", () => {
+        if (same(u.nick, state.nick)) return;
+        showView(`@${u.nick}`);
+        ui.input.focus();
+      });
+      li.append(name);
+      return li;
+    }),
+  );
+}
+
+// -- what the user types -------------------------------------------------------------------
+
+const USAGE = {
+  join: "/join #room", nick: "/nick name", me: "/me does something", msg: "/msg nick text", tell: "/msg nick text",
+  query: "/query nick", topic: "/topic [new topic]", kick: "/kick nick [reason]", oper: "/oper password",
+  kill: "/kill nick [reason]", who: "/who [#room]", rooms: "/rooms", quit: "/quit [message]", ping: "/ping [token]",
+};
+
+function splitFirst(text) {
+  const match = /^(\S+)\s*([\s\S]*)$/.exec(text.trim());
+  return match ? [match[1], match[2]] : ["", ""];
+}
+
+function command(line) {
+  const [word, rest] = splitFirst(line.slice(1));
+  const name = word.toLowerCase();
+  const [first, tail] = splitFirst(rest);
+  const usage = () => note(`Usage: ${USAGE[name]}`, "error");
+  switch (name) {
+    case "join": return rest ? send({ cmd: "join", room: rest.trim() }) : usage();
+    case "nick": return rest ? send({ cmd: "nick", nick: rest.trim() }) : usage();
+    case "me":
+      if (!rest) return usage();
+      if (state.view?.startsWith("@")) return tell(state.view.slice(1), rest, "action");
+      if (send({ cmd: "me", text: rest })) say(state.room, state.nick, rest, "action");
+      return true;
+    case "msg":
+    case "tell": return first && tail ? tell(first, tail, "msg") : usage();
+    case "query": return first ? showView(`@${first}`) : usage();
+    case "topic": return send(rest ? { cmd: "topic", text: rest } : { cmd: "topic" });
+    case "kick": return first ? send({ cmd: "kick", nick: first, ...(tail && { reason: tail }) }) : usage();
+    case "oper": return rest ? send({ cmd: "oper", password: rest.trim() }) : usage();
+    case "kill": return first ? send({ cmd: "kill", nick: first, ...(tail && { reason: tail }) }) : usage();
+    case "who": return send(rest ? { cmd: "who", room: rest.trim() } : { cmd: "who" });
+    case "rooms": return send({ cmd: "rooms" });
+    case "quit": return send(rest ? { cmd: "quit", reason: rest } : { cmd: "quit" });
+    case "ping":
+      state.pings += 1;
+      return send(rest ? { cmd: "ping", token: rest.trim() } : { cmd: "ping" });
+    case "help":
+      note(`Commands: ${Object.values(USAGE).filter((u, i, all) => all.indexOf(u) === i).join("  ·  ")}`);
+      note("Up and down arrows go through what you typed. // at the start sends a line beginning with /.");
+      return true;
+    default:
+      note(`Unknown command /${word}; type /help`, "error");
+      return false;
+  }
+}
+
+function tell(nick, text, kind) {
+  if (kind === "action") text = `* ${state.nick} ${text}`; // the protocol has no private action
+  if (send({ cmd: "tell", nick, text })) say(`@${nick}`, state.nick, text, "msg");
+  return true;
+}
+
+function submit(line) {
+  if (!line.trim()) return;
+  state.history.push(line);
+  if (state.history.length > 100) state.history.shift();
+  state.historyAt = state.history.length;
+  if (line.startsWith("/") && !line.startsWith("//")) {
+    command(line);
+  } else {
+    const text = line.startsWith("//") ? line.slice(1) : line;
+    if (state.view?.startsWith("@")) tell(state.view.slice(1), text, "msg");
+    else if (send({ cmd: "msg", text })) say(state.room, state.nick, text, "msg");
+  }
+}
+
+ui.sendForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  submit(ui.input.value);
+  ui.input.value = "";
+});
+
+ui.input.addEventListener("keydown", (event) => {
+  if (event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+  if (event.key !== "ArrowUp" && event.key !== "ArrowDown") return;
+  const step = event.key === "ArrowUp" ? -1 : 1;
+  const at = Math.min(state.history.length, Math.max(0, state.historyAt + step));
+  if (at === state.historyAt) return;
+  event.preventDefault();
+  state.historyAt = at;
+  ui.input.value = state.history[at] ?? "";
+});
+
+ui.joinForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const room = ui.joinInput.value.trim();
+  if (room && send({ cmd: "join", room })) ui.joinInput.value = "";
+});
+
+ui.refresh.addEventListener("click", () => send({ cmd: "rooms" }));
+
+ui.reconnect.addEventListener("click", () => {
+  state.stay = false;
+  state.attempts = 0;
+  if (!state.socket) connect();
+});
+
+ui.toggle.addEventListener("click", () => {
+  const open = document.body.classList.toggle("panels-open");
+  ui.toggle.setAttribute("aria-expanded", String(open));
+});
+
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && document.body.classList.contains("panels-open")) {
+    document.body.classList.remove("panels-open");
+    ui.toggle.setAttribute("aria-expanded", "false");
+    ui.toggle.focus();
+  }
+});
+
+renderHead();
+connect();
+ui.input.focus();
