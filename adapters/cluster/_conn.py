@@ -63,7 +63,7 @@ class Pending:
     sent_at: float
     setup: bool = False  # part of the connection's set-up: READY once all are answered
     subject: bytes = b""  # the channel, script digest or heartbeat number it concerns
-    outcome: Outcome | None = None  # CALL, SCRIPT: whom the reply answers
+    outcome: Outcome | None = None  # CALL, SCRIPT and its reload: whom the reply answers
     script: Script | None = None  # SCRIPT, LOAD: to load it again after NOSCRIPT
     command: bytes = b""  # SCRIPT: the encoded EVALSHA, to send again
     retried: bool = False  # SCRIPT: already sent again once

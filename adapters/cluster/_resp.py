@@ -76,8 +76,10 @@ class ReplyReader:
         while True:
             try:
                 reply = reader.gets()
-            except hiredis.ProtocolError as exc:
-                raise ReplyError(str(exc)) from None
+            except Exception as exc:
+                # ProtocolError, but also TypeError from a RESP3 map keyed by a list:
+                # whatever hiredis cannot parse means the stream is broken.
+                raise ReplyError(f"{type(exc).__name__}: {exc}") from None
             if reply is _INCOMPLETE:
                 break
             yield reply if type(reply) is bytes or type(reply) is int else as_value(reply)

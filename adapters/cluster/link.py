@@ -464,6 +464,8 @@ class RedisLink:
         if expect is Expect.CALL or expect is Expect.SCRIPT:
             outcome = entry.outcome
             assert outcome is not None
+            if outcome.event is not None:
+                return  # already answered by the error of the script's reload
             if expect is Expect.SCRIPT and _lost_script(reply) and not entry.retried:
                 self._retry_script(conn, entry)
                 return
@@ -514,8 +516,11 @@ class RedisLink:
             self._log(LogLevel.WARNING, f"Redis refused PUBLISH: {reply.message}")
             return
         if entry.expect is Expect.LOAD and entry.script is not None:
-            # A script that does not compile: its callers get the error replies.
+            # A script that does not compile: whoever runs it gets the error.
             self._log(LogLevel.WARNING, f"Redis refused script {entry.script.name}: {reply.message}")
+            outcome = entry.outcome
+            if outcome is not None and outcome.event is None:
+                outcome.event = Reply(request=outcome.request, value=reply)
             return
         raise _BrokenError(f"Redis refused {entry.expect.value}: {reply.message}")
 
@@ -534,7 +539,9 @@ class RedisLink:
         script = entry.script
         assert script is not None
         self._log(LogLevel.INFO, f"Redis had lost script {script.name}: loading it again")
-        load = Pending(expect=Expect.LOAD, sent_at=self._now, subject=script.sha, script=script)
+        load = Pending(
+            expect=Expect.LOAD, sent_at=self._now, subject=script.sha, script=script, outcome=entry.outcome
+        )
         conn.send(load, (b"SCRIPT", b"LOAD", script.source))
         again = Pending(
             expect=Expect.SCRIPT,
@@ -657,6 +664,7 @@ class RedisLink:
         self._echoes.clear()  # a heartbeat on its way may be lost with either connection
         if conn.role is Role.CMD:
             self._fail_pending(pending, f"the connection to Redis broke: {reason}")
+            self._flush_outcomes()
         else:
             self._on_redis.clear()
             self._in_flight.clear()
