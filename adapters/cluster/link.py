@@ -231,14 +231,12 @@ class RedisLink:
         self._events: list[LinkEvent] = []
         self._outcomes: deque[Outcome] = deque()
         self._next_request = 1
-        # Subscriptions: wanted by the application (plus the echo channel),
-        # in effect in Redis as far as confirmed, and commands not yet confirmed.
+        # Subscriptions: wanted by the application (plus the echo channel), and
+        # the (UN)SUBSCRIBE commands not yet confirmed, per channel.
         self._channels: set[bytes] = {echo_channel}
-        self._on_redis: set[bytes] = set()
         self._in_flight: dict[bytes, int] = {}
         self._unconfirmed: set[bytes] = {echo_channel}  # wanted, not (yet) in effect
         self._owed_subscribed: set[bytes] = set()
-        self._owed_unsubscribed: set[bytes] = set()
         # Heartbeats: when the next is due, and those on their way back (number, sent at).
         self._next_beat: float | None = None
         self._beats = 0
@@ -343,7 +341,6 @@ class RedisLink:
         self._channels.add(channel)
         self._unconfirmed.add(channel)
         self._owed_subscribed.add(channel)
-        self._owed_unsubscribed.discard(channel)
         if self._sub.usable:
             self._send_subscriptions(Expect.SUBSCRIBE, [channel])
 
@@ -356,7 +353,6 @@ class RedisLink:
         self._unconfirmed.discard(channel)
         self._owed_subscribed.discard(channel)
         if self._sub.usable:
-            self._owed_unsubscribed.add(channel)
             self._send_subscriptions(Expect.UNSUBSCRIBE, [channel])
         else:
             self._events.append(Unsubscribed(channel=channel))
@@ -504,7 +500,7 @@ class RedisLink:
                 raise _BrokenError(
                     f"expected the confirmation of {expect.value} {entry.subject!r}, got {reply!r}"
                 )
-            self._settle(entry.subject, subscribed=expect is Expect.SUBSCRIBE)
+            self._settle(entry.subject)
         elif expect is Expect.PING and reply not in _PONGS:
             raise _BrokenError(f"expected PONG, got {reply!r}")
         if entry.setup:
@@ -566,12 +562,13 @@ class RedisLink:
                 sub.pending.append(Pending(expect=expect, sent_at=self._now, subject=channel))
                 in_flight[channel] = in_flight.get(channel, 0) + 1
 
-    def _settle(self, channel: bytes, *, subscribed: bool) -> None:
-        """A (un)subscription was confirmed; once the last one in flight is, Redis does what we want."""
-        if subscribed:
-            self._on_redis.add(channel)
-        else:
-            self._on_redis.discard(channel)
+    def _settle(self, channel: bytes) -> None:
+        """A (un)subscription was confirmed.
+
+        Every change the application asks for is sent at once while the
+        connection is up, so once the last command in flight for a channel
+        is confirmed, Redis does what the application wants for it.
+        """
         left = self._in_flight[channel] - 1
         if left:
             self._in_flight[channel] = left
@@ -583,8 +580,7 @@ class RedisLink:
                 self._owed_subscribed.discard(channel)
                 self._events.append(Subscribed(channel=channel))
             self._check_up()
-        elif channel in self._owed_unsubscribed:
-            self._owed_unsubscribed.discard(channel)
+        else:
             self._events.append(Unsubscribed(channel=channel))
 
     def _check_channel(self, channel: bytes) -> None:
@@ -666,12 +662,11 @@ class RedisLink:
             self._fail_pending(pending, f"the connection to Redis broke: {reason}")
             self._flush_outcomes()
         else:
-            self._on_redis.clear()
+            # No subscription outlives its connection: unsubscriptions in flight are done.
+            for channel in sorted(self._in_flight.keys() - self._channels):
+                self._events.append(Unsubscribed(channel=channel))
             self._in_flight.clear()
             self._unconfirmed = set(self._channels)
-            for channel in sorted(self._owed_unsubscribed):  # no subscription outlives its connection
-                self._events.append(Unsubscribed(channel=channel))
-            self._owed_unsubscribed.clear()
         if self._cmd.state is not ConnState.READY and self._sub.state is not ConnState.READY:
             self._next_beat = None
         level = LogLevel.WARNING if was_connected else LogLevel.DEBUG

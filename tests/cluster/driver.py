@@ -17,6 +17,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from adapters.cluster import (
     LinkConfig,
@@ -28,6 +29,8 @@ from adapters.cluster import (
     carry_out,
 )
 from sansio_chat import LogLevel
+
+E = TypeVar("E", bound=LinkEvent)
 
 RECV_SIZE = 64 * 1024
 #: The longest a test waits for something the link should do.
@@ -99,7 +102,8 @@ class Node:
         carry_out(self.link.take_actions(), self)
         self.events += self.link.take_events()
 
-    def events_of(self, kind: type[LinkEvent]) -> list[LinkEvent]:
+    def events_of(self, kind: type[E]) -> list[E]:
+        """The events of one kind, in order."""
         return [event for event in self.events if isinstance(event, kind)]
 
 

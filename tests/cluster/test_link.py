@@ -434,6 +434,69 @@ def test_a_message_on_an_unsubscribed_channel_is_dropped(up: LinkHarness) -> Non
     assert up.link.state is LinkState.UP
 
 
+# -- replies that make no sense ------------------------------------------------------------
+
+
+def stall_with_pending(h: LinkHarness, role: Role, what: str) -> None:
+    """Leave ``what`` waiting for its reply on ``role``: Redis stalls, the test answers by hand."""
+    h.client(role).stalled = True
+    if what == "subscribe":
+        h.link.subscribe(b"room:x")
+    elif what == "ping":
+        h.advance(CONFIG.heartbeat_interval)
+    h.pump()
+
+
+@pytest.mark.parametrize(
+    ("role", "pending", "data", "reason"),
+    [
+        (Role.CMD, "", b":1\r\n", "a reply to no command"),
+        (Role.SUB, "", b"+OK\r\n", "a reply to no command"),
+        (Role.SUB, "", b"*3\r\n$7\r\nmessage\r\n:1\r\n:2\r\n", "a message that is not two strings"),
+        (Role.SUB, "subscribe", b"-NOPERM no\r\n", "Redis refused SUBSCRIBE: NOPERM no"),
+        (
+            Role.SUB,
+            "subscribe",
+            b"*3\r\n$9\r\nsubscribe\r\n$6\r\nroom:y\r\n:1\r\n",
+            "expected the confirmation of SUBSCRIBE b'room:x', got [b'subscribe', b'room:y', 1]",
+        ),
+        (Role.SUB, "ping", b"+OK\r\n", "expected PONG, got b'OK'"),
+        (Role.CMD, "", b"?\r\n", 'ProtocolError: Protocol error, got "?" as reply type byte'),
+        (Role.CMD, "", b",1.5\r\n", "not a RESP2 reply: float"),
+    ],
+)
+def test_a_reply_that_makes_no_sense_drops_the_connection_and_the_link_reconnects(
+    up: LinkHarness, role: Role, pending: str, data: bytes, reason: str
+) -> None:
+    stall_with_pending(up, role, pending)
+    assert up.feed(role, data)[-1:] == [LinkInterrupted(role=role, reason=reason)]
+    assert Disconnect(role=role) in up.actions
+    for client in up.redis.clients:
+        client.stalled = False
+    up.advance(CONFIG.reconnect_max)
+    assert up.link.state is LinkState.UP
+
+
+def test_an_info_reply_without_run_id_gives_an_empty_one() -> None:
+    h = harness()
+    h.link.take_actions()
+    h.link.connected(Role.CMD, now=0.0)
+    h.link.connected(Role.SUB, now=0.0)
+    h.link.take_actions()
+    h.link.data_received(Role.CMD, b"+OK\r\n:0\r\n", now=0.0)  # SETNAME, then INFO as a number
+    h.link.data_received(Role.SUB, b"+OK\r\n*3\r\n$9\r\nsubscribe\r\n$12\r\n" + ECHO + b"\r\n:1\r\n", now=0.0)
+    assert h.link.take_events() == [LinkUp(run_id="", redis_restarted=False, was_down=False)]
+
+
+def test_a_heartbeat_that_is_not_ours_is_ignored(up: LinkHarness) -> None:
+    up.client(Role.SUB).stalled = True
+    up.advance(CONFIG.heartbeat_interval)  # heartbeat 1 on its way
+    for data in (b"no", b"0", b"7"):  # not a number, older than any on its way, newer than all
+        up.feed(Role.SUB, b"*3\r\n$7\r\nmessage\r\n$12\r\n" + ECHO + b"\r\n$%d\r\n%s\r\n" % (len(data), data))
+    assert up.link.lag is None
+    assert up.link.state is LinkState.UP
+
+
 # -- health ---------------------------------------------------------------------------------
 
 
@@ -542,6 +605,12 @@ def test_stop_closes_both_connections_and_fails_what_is_pending(up: LinkHarness)
     up.link.tick(now=100.0)
     assert up.link.take_events() == [RequestFailed(request=later, reason="the link was stopped", sent=False)]
     assert up.link.take_actions() == []
+
+
+def test_stop_while_reconnecting_has_nothing_to_close(up: LinkHarness) -> None:
+    up.drop(Role.SUB)
+    up.link.stop()
+    assert up.link.take_actions() == [Disconnect(role=Role.CMD)]
 
 
 def test_reports_about_sockets_the_link_already_dropped_are_ignored(up: LinkHarness) -> None:

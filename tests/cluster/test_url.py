@@ -45,6 +45,7 @@ def test_accepted(url: str, address: RedisAddress) -> None:
         ("redis://h?", "a query or fragment is not supported"),
         ("redis://[zz]:1", "the host is not a valid address"),
         ("redis://[1.2.3.4]:1", "the host is not a valid address"),
+        ("redis://[v1.x]:1", "v1.x is not an IPv6 address"),
         ("redis://h: 1", "it contains spaces or control characters"),
         ("redis://h\n:1", "it contains spaces or control characters"),
     ],
