@@ -55,9 +55,14 @@ class Outcome:
         self.event: Reply | RequestFailed | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Pending:
-    """A command written and not yet answered; the pipeline is a FIFO of these."""
+    """A command written and not yet answered; the pipeline is a FIFO of these.
+
+    Never changed once made (one entry may stand for several publishes), but
+    not frozen: a frozen dataclass costs about three times as much to make,
+    and one is made for every command.
+    """
 
     expect: Expect
     sent_at: float

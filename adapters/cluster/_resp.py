@@ -43,9 +43,14 @@ def encode_command(args: Sequence[Arg]) -> bytes:
     """One command as RESP: an array of bulk strings."""
     parts = [b"*%d\r\n" % len(args)]
     for arg in args:
-        data = arg.encode() if isinstance(arg, str) else b"%d" % arg if isinstance(arg, int) else arg
+        data = arg if isinstance(arg, bytes) else arg.encode() if isinstance(arg, str) else b"%d" % arg
         parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
     return b"".join(parts)
+
+
+def encode_publish(channel: bytes, data: bytes) -> bytes:
+    """``PUBLISH channel data``, the command a node sends most, in one formatting step."""
+    return b"*3\r\n$7\r\nPUBLISH\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(channel), channel, len(data), data)
 
 
 #: What ``Reader.gets`` returns while a reply is incomplete: no reply can be this object.
@@ -96,7 +101,10 @@ def as_value(reply: object) -> RespValue:
     if type(reply) is bytes or type(reply) is int or reply is None:
         return reply
     if type(reply) is list:
-        return [as_value(item) for item in reply]
+        for item in reply:
+            if type(item) is not bytes and type(item) is not int:
+                return [as_value(item) for item in reply]
+        return reply  # strings and integers only, as pub/sub messages are: nothing to change
     if isinstance(reply, hiredis.ReplyError):
         return ErrorReply(str(reply))
     raise ReplyError(f"not a RESP2 reply: {type(reply).__name__}")

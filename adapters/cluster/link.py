@@ -92,7 +92,7 @@ from ._events import (
     Subscribed,
     Unsubscribed,
 )
-from ._resp import Arg, ErrorReply, ReplyError, ReplyReader, RespValue, encode_command
+from ._resp import Arg, ErrorReply, ReplyError, ReplyReader, RespValue, encode_command, encode_publish
 from ._script import Script
 from ._url import RedisAddress
 
@@ -231,6 +231,7 @@ class RedisLink:
         self._events: list[LinkEvent] = []
         self._outcomes: deque[Outcome] = deque()
         self._next_request = 1
+        self._publishing = Pending(expect=Expect.PUBLISH, sent_at=now)
         # Subscriptions: wanted by the application (plus the echo channel), and
         # the (UN)SUBSCRIBE commands not yet confirmed, per channel.
         self._channels: set[bytes] = {echo_channel}
@@ -324,7 +325,11 @@ class RedisLink:
         cmd = self._cmd
         if cmd.state is not ConnState.READY or len(cmd.pending) >= self.config.max_pending:
             return False
-        cmd.send(Pending(expect=Expect.PUBLISH, sent_at=self._now), (b"PUBLISH", channel, data))
+        entry = self._publishing
+        if entry.sent_at != self._now:  # one entry serves every publish made at the same time
+            entry = self._publishing = Pending(expect=Expect.PUBLISH, sent_at=self._now)
+        cmd.out.append(encode_publish(channel, data))
+        cmd.pending.append(entry)
         return True
 
     def subscribe(self, channel: bytes) -> None:
@@ -457,6 +462,8 @@ class RedisLink:
             raise _BrokenError("a reply to no command")
         entry = conn.pending.popleft()
         expect = entry.expect
+        if expect is Expect.PUBLISH and type(reply) is int:
+            return  # the number of receivers: nothing to report
         if expect is Expect.CALL or expect is Expect.SCRIPT:
             outcome = entry.outcome
             assert outcome is not None
@@ -744,13 +751,13 @@ def _check_callable(args: tuple[Arg, ...]) -> None:
     """Refuse commands that would break ``CMD``'s pipeline: the link sends those itself."""
     if not args:
         raise ValueError("a command needs a name")
-    name, *rest = (_word(arg) for arg in args[:2])
-    if name in _NOT_FOR_CALL or (name == b"CLIENT" and rest == [b"REPLY"]):
+    name = _word(args[0])
+    if name in _NOT_FOR_CALL or (name == b"CLIENT" and len(args) > 1 and _word(args[1]) == b"REPLY"):
         raise ValueError(f"the link does not send {name.decode(errors='replace')} for callers")
 
 
 def _word(arg: Arg) -> bytes:
-    return (arg.encode() if isinstance(arg, str) else b"" if isinstance(arg, int) else arg).upper()
+    return (arg if isinstance(arg, bytes) else str(arg).encode()).upper()
 
 
 def _lost_script(reply: RespValue) -> bool:
