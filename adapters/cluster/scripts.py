@@ -8,6 +8,10 @@ same step, so no node can see the change without the event, or the event
 out of order.  Every script that changes something on behalf of a node first
 checks that node's epoch (fencing): a node that was declared dead while it
 was paused, and comes back, can change nothing until it registers again.
+Chat messages are plain ``PUBLISH``es (a script per message would cost Redis
+several times more); they carry their node's epoch, and every receiver drops
+those whose epoch is no longer current.  All nodes see registrations and
+messages in the same order, so they all drop the same ones.
 
 Scripts take no ``KEYS``: their first argument is the cluster's name prefix
 and they build the key and channel names from it (``names.py`` spells the
@@ -19,6 +23,7 @@ The directory events published on ``sc:<db>:all`` are tab-separated,
 it may hold tabs:
 
 =========  ================================================================
+``UP``     ``node epoch``: the node (re)registered; its older epochs are void
 ``NICK``   ``node conn fold nick old_fold`` (``old_fold`` empty for a new user)
 ``QUIT``   ``node conn fold reason``
 ``KILL``   ``node conn fold killer reason`` (``node``/``conn``: the victim's)
@@ -125,11 +130,12 @@ REGISTER = _script(
     "register",
     ("node",),
     """
--- A new epoch for the node: whatever it did under an older one is refused from now on.
+-- A new epoch for the node: whatever it does under an older one is refused from now on,
+-- by the scripts and, for its messages, by every receiver (they learn the epoch here).
 local epoch = redis.call('INCR', EPOCH)
 redis.call('HSET', EPOCHS, node, epoch)
 redis.call('ZADD', NODES, now_ms(), node)
-return {'OK', epoch}
+return {'OK', epoch, announce('UP', {node, epoch})}
 """,
 )
 
@@ -275,8 +281,10 @@ SNAPSHOT = _script(
     "snapshot",
     (),
     """
--- The directory and the number of the last event it includes, read at one instant.
-return {'OK', tonumber(redis.call('GET', SEQ) or 0), redis.call('HGETALL', USERS)}
+-- The directory (users, then nodes with their epochs) and the number of the last event
+-- it includes, read at one instant.
+local seq = tonumber(redis.call('GET', SEQ) or 0)
+return {'OK', seq, redis.call('HGETALL', USERS), redis.call('HGETALL', EPOCHS)}
 """,
 )
 

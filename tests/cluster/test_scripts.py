@@ -59,6 +59,7 @@ class Cluster:
         return reply[1:]
 
     def register(self, node: str) -> str:
+        """Register ``node``; its new epoch (the UP event is left for the test to read)."""
         return str(self.ok(REGISTER, node=node)[0])
 
     def get(self, key: str) -> RespValue:
@@ -109,8 +110,13 @@ def cluster(redis_server: RedisServer) -> Iterator[Cluster]:
 
 @pytest.fixture
 def epochs(cluster: Cluster) -> dict[str, str]:
-    """Nodes a and b, registered."""
-    return {"a": cluster.register("a"), "b": cluster.register("b")}
+    """Nodes a and b, registered (events 1 and 2)."""
+    registered = {"a": cluster.register("a"), "b": cluster.register("b")}
+    assert [cluster.event(), cluster.event()] == [
+        ["1", "UP", "a", registered["a"]],
+        ["2", "UP", "b", registered["b"]],
+    ]
+    return registered
 
 
 # -- registration and heartbeats -------------------------------------------------------
@@ -154,11 +160,11 @@ def test_every_change_from_a_stale_epoch_is_refused_and_changes_nothing(
     stale = str(int(epochs["a"]) - 1)
     assert cluster.run(script, node="a", epoch=stale, **values) == [b"FENCED"]
     assert cluster.users() == {b"bob": b"b\t1\tBob"}
-    assert (cluster.get("SEQ"), cluster.get("GUESTS")) == (b"1", None)
+    assert (cluster.get("SEQ"), cluster.get("GUESTS")) == (b"3", None)
     cluster.ok(RELEASE_ALL, node="b", epoch=epochs["b"], reason="x")  # a reaped node is fenced too
     assert cluster.run(script, node="b", epoch=epochs["b"], **values) == [b"FENCED"]
     assert cluster.users() == {}
-    assert (cluster.get("SEQ"), cluster.get("GUESTS")) == (b"2", None)
+    assert (cluster.get("SEQ"), cluster.get("GUESTS")) == (b"4", None)
 
 
 # -- nicknames --------------------------------------------------------------------------
@@ -166,8 +172,8 @@ def test_every_change_from_a_stale_epoch_is_refused_and_changes_nothing(
 
 def test_a_claim_takes_a_free_nickname_and_announces_it(cluster: Cluster, epochs: dict[str, str]) -> None:
     reply = cluster.run(CLAIM, node="a", epoch=epochs["a"], conn=7, fold="bob", nick="Bob", old="")
-    assert reply == [b"OK", 1]
-    assert cluster.event() == ["1", "NICK", "a", "7", "bob", "Bob", ""]
+    assert reply == [b"OK", 3]
+    assert cluster.event() == ["3", "NICK", "a", "7", "bob", "Bob", ""]
     assert cluster.users() == {b"bob": b"a\t7\tBob"}
     assert cluster.index("a") == {b"bob"}
 
@@ -188,9 +194,9 @@ def test_a_user_may_change_the_case_of_its_own_nickname(cluster: Cluster, epochs
     cluster.event()
     assert cluster.run(CLAIM, node="a", epoch=epochs["a"], conn=7, fold="bob", nick="BOB", old="bob") == [
         b"OK",
-        2,
+        4,
     ]
-    assert cluster.event() == ["2", "NICK", "a", "7", "bob", "BOB", "bob"]
+    assert cluster.event() == ["4", "NICK", "a", "7", "bob", "BOB", "bob"]
     assert cluster.users() == {b"bob": b"a\t7\tBOB"}
 
 
@@ -198,7 +204,7 @@ def test_a_rename_frees_the_old_nickname_in_the_same_step(cluster: Cluster, epoc
     cluster.run(CLAIM, node="a", epoch=epochs["a"], conn=7, fold="guest1", nick="guest1", old="")
     cluster.event()
     cluster.ok(CLAIM, node="a", epoch=epochs["a"], conn=7, fold="bob", nick="Bob", old="guest1")
-    assert cluster.event() == ["2", "NICK", "a", "7", "bob", "Bob", "guest1"]
+    assert cluster.event() == ["4", "NICK", "a", "7", "bob", "Bob", "guest1"]
     assert cluster.users() == {b"bob": b"a\t7\tBob"}
     assert cluster.index("a") == {b"bob"}
 
@@ -221,10 +227,10 @@ def test_release_frees_a_nickname_only_for_its_holder(cluster: Cluster, epochs: 
     assert cluster.run(RELEASE, node="b", epoch=epochs["b"], conn=7, fold="bob", reason="x") == [b"GONE"]
     assert cluster.run(RELEASE, node="a", epoch=epochs["a"], conn=7, fold="bob", reason="Quit: see\tyou") == [
         b"OK",
-        2,
+        4,
     ]
     assert cluster.event() == [
-        "2",
+        "4",
         "QUIT",
         "a",
         "7",
@@ -240,11 +246,11 @@ def test_kill_removes_a_user_of_any_node(cluster: Cluster, epochs: dict[str, str
     cluster.event()
     assert cluster.run(KILL, node="a", epoch=epochs["a"], fold="bob", killer="Op", reason="spam") == [
         b"OK",
-        2,
+        4,
         b"b",
         b"3",
     ]
-    assert cluster.event() == ["2", "KILL", "b", "3", "bob", "Op", "spam"]
+    assert cluster.event() == ["4", "KILL", "b", "3", "bob", "Op", "spam"]
     assert cluster.users() == {} and cluster.index("b") == set()
     assert cluster.run(KILL, node="a", epoch=epochs["a"], fold="bob", killer="Op", reason="") == [b"NO_SUCH"]
 
@@ -268,9 +274,9 @@ def test_release_all_drops_a_node_and_its_users_in_one_announcement(
 ) -> None:
     claim_users(cluster, "a", epochs["a"], ["ann", "bob"])
     claim_users(cluster, "b", epochs["b"], ["cid"])
-    assert cluster.run(RELEASE_ALL, node="a", epoch=epochs["a"], reason="shutdown") == [b"OK", 4]
+    assert cluster.run(RELEASE_ALL, node="a", epoch=epochs["a"], reason="shutdown") == [b"OK", 6]
     fields = cluster.event()
-    assert fields[:4] == ["4", "DOWN", "a", "shutdown"] and sorted(fields[4:]) == ["ann", "bob"]
+    assert fields[:4] == ["6", "DOWN", "a", "shutdown"] and sorted(fields[4:]) == ["ann", "bob"]
     assert cluster.users() == {b"cid": b"b\t1\tcid"}
     assert cluster.index("a") == set()
     assert cluster.client.call("HGET", NAMES.key("EPOCHS"), "a") is None
@@ -284,12 +290,12 @@ def test_reap_drops_silent_nodes_once_and_leaves_live_ones(cluster: Cluster, epo
     cluster.client.call("ZADD", NAMES.key("NODES"), silent_since, "a")  # a's last beat: 6 s ago
     assert cluster.run(REAP, dead_after_ms=5000, limit=16) == [b"OK", b"a"]
     fields = cluster.event()
-    assert fields[:4] == ["4", "DOWN", "a", "timeout"] and sorted(fields[4:]) == ["ann", "bob"]
+    assert fields[:4] == ["6", "DOWN", "a", "timeout"] and sorted(fields[4:]) == ["ann", "bob"]
     assert cluster.run(REAP, dead_after_ms=5000, limit=16) == [b"OK"]  # idempotent: nothing left to reap
     assert cluster.users() == {b"cid": b"b\t1\tcid"}
     assert cluster.run(BEAT, node="a", epoch=epochs["a"]) == [b"FENCED"]  # a paused node comes back fenced
     cluster.ok(BEAT, node="b", epoch=epochs["b"])
-    assert cluster.get("SEQ") == b"4"  # the second reap announced nothing
+    assert cluster.get("SEQ") == b"6"  # the second reap announced nothing
 
 
 def test_reap_takes_at_most_its_limit_per_call(cluster: Cluster) -> None:
@@ -309,28 +315,35 @@ def test_burst_makes_the_directory_hold_exactly_the_nodes_users(
     claim_users(cluster, "a", epochs["a"], ["ann", "old"])  # "old" left while Redis was away
     claim_users(cluster, "b", epochs["b"], ["bob"])  # bob was taken meanwhile on b
     new_epoch = cluster.register("a")
+    assert cluster.event() == ["6", "UP", "a", new_epoch]
     reply = cluster.run(
         BURST, 1, "ann", "Ann", 5, "bob", "Bob", 6, "dee", "dee", 7, "dee", "DEE", node="a", epoch=new_epoch
     )
-    assert reply == [b"OK", 4, b"5", b"7"]  # bob (held by b) and the second dee are refused
-    assert cluster.event() == ["4", "SYNC", "a", "1", "ann", "Ann", "6", "dee", "dee"]
+    assert reply == [b"OK", 7, b"5", b"7"]  # bob (held by b) and the second dee are refused
+    assert cluster.event() == ["7", "SYNC", "a", "1", "ann", "Ann", "6", "dee", "dee"]
     assert cluster.users() == {b"ann": b"a\t1\tAnn", b"dee": b"a\t6\tdee", b"bob": b"b\t1\tbob"}
     assert cluster.index("a") == {b"ann", b"dee"}
 
 
 def test_an_empty_burst_drops_what_a_restarted_node_left(cluster: Cluster, epochs: dict[str, str]) -> None:
     claim_users(cluster, "a", epochs["a"], ["ann"])
-    assert cluster.run(BURST, node="a", epoch=cluster.register("a")) == [b"OK", 2]
-    assert cluster.event() == ["2", "SYNC", "a"]
+    assert cluster.run(BURST, node="a", epoch=cluster.register("a")) == [b"OK", 5]
+    assert cluster.event()[1] == "UP"
+    assert cluster.event() == ["5", "SYNC", "a"]
     assert cluster.users() == {} and cluster.index("a") == set()
 
 
 def test_snapshot_reads_the_directory_with_the_last_event_it_includes(
     cluster: Cluster, epochs: dict[str, str]
 ) -> None:
-    assert cluster.run(SNAPSHOT) == [b"OK", 0, []]
+    nodes = [b"a", epochs["a"].encode(), b"b", epochs["b"].encode()]
+    assert cluster.run(SNAPSHOT) == [b"OK", 2, [], nodes]
     claim_users(cluster, "a", epochs["a"], ["ann"])
-    assert cluster.run(SNAPSHOT) == [b"OK", 1, [b"ann", b"a\t1\tann"]]
+    assert cluster.run(SNAPSHOT) == [b"OK", 3, [b"ann", b"a\t1\tann"], nodes]
+
+
+def test_a_snapshot_of_an_empty_redis_is_empty(cluster: Cluster) -> None:
+    assert cluster.run(SNAPSHOT) == [b"OK", 0, [], []]
 
 
 def test_events_are_numbered_without_gaps_in_the_order_they_are_published(
@@ -340,7 +353,7 @@ def test_events_are_numbered_without_gaps_in_the_order_they_are_published(
     cluster.run(CLAIM, node="b", epoch=epochs["b"], conn=1, fold="bob", nick="bob", old="")
     cluster.run(RELEASE, node="a", epoch=epochs["a"], conn=1, fold="ann", reason="")
     cluster.run(KILL, node="a", epoch=epochs["a"], fold="bob", killer="op", reason="")
-    assert [cluster.event()[0] for _ in range(3)] == ["2", "3", "4"]
+    assert [cluster.event()[0] for _ in range(3)] == ["4", "5", "6"]
 
 
 # -- the race ----------------------------------------------------------------------------------
