@@ -72,6 +72,14 @@ def count(node: Node, kind: type) -> int:
     return sum(isinstance(event, kind) for event in node.events)
 
 
+def subscribe(driver: SelectorsDriver, node: Node, channel: bytes) -> None:
+    """Subscribe and wait for Redis to confirm it."""
+    confirmed = count(node, Subscribed)
+    node.link.subscribe(channel)
+    node.sync()
+    driver.run_until(lambda: count(node, Subscribed) == confirmed + 1)
+
+
 def test_the_link_sets_up_its_connections_as_the_url_says(
     redis_server: RedisServer, driver: SelectorsDriver
 ) -> None:
@@ -98,9 +106,7 @@ def test_messages_between_two_nodes_arrive_in_publish_order(
     alice = driver.add(redis_server.address, "alice", config=FAST)
     bob = driver.add(redis_server.address, "bob", config=FAST, seed=1)
     up(driver, alice, bob)
-    alice.link.subscribe(b"room:games")
-    alice.sync()
-    driver.run_until(lambda: count(alice, Subscribed) == 1)
+    subscribe(driver, alice, b"room:games")
     payloads = [b"%d" % n + b"\r\n*1\r\n" * (n % 3) for n in range(500)]
     for payload in payloads:
         assert bob.link.publish(b"room:games", payload)
@@ -139,9 +145,7 @@ def test_after_a_redis_restart_the_link_resubscribes_and_says_redis_restarted(
     listener = driver.add(own_redis.address, "listener", config=FAST)
     talker = driver.add(own_redis.address, "talker", config=FAST, seed=1)
     up(driver, listener, talker)
-    listener.link.subscribe(b"room:a")
-    listener.sync()
-    driver.run_until(lambda: count(listener, Subscribed) == 1)
+    subscribe(driver, listener, b"room:a")
     (before,) = listener.events_of(LinkUp)
     own_redis.restart()
     driver.run_until(lambda: count(listener, LinkUp) == 2 and count(talker, LinkUp) == 2)
@@ -210,9 +214,7 @@ def test_a_subscriber_too_slow_for_redis_is_cut_off_and_comes_back(
     """A node that stops reading its subscription is closed by Redis' output-buffer limit."""
     node = driver.add(own_redis.address, "slow", config=LinkConfig(reply_timeout=30.0))
     up(driver, node)
-    node.link.subscribe(b"room:flood")
-    node.sync()
-    driver.run_until(lambda: count(node, Subscribed) == 1)
+    subscribe(driver, node, b"room:flood")
     with own_redis.client() as client:
         assert client.call("CONFIG", "SET", "client-output-buffer-limit", "pubsub 256kb 128kb 1") == b"OK"
         chunk = b"x" * 16384
