@@ -53,8 +53,10 @@ The driver
     error (after which it closes that socket itself).  After ``Disconnect``,
     or after reporting a failure or a loss, it says nothing more about that
     socket.  It calls ``tick`` once ``now`` reaches ``next_wakeup``.  After
-    every call into the link it carries out ``take_actions()`` (in order),
-    and hands ``take_events()`` to the application.  Each report and
+    constructing the link and after every call into it, it carries out
+    ``take_actions()`` in order (``carry_out`` does), and hands
+    ``take_events()`` to the application.  The link is not thread-safe: a
+    backend with threads calls it under the same lock as the core.  Each report and
     ``tick`` takes ``now``, on the same monotonic clock as the core's
     ``Tick``; the application's requests are stamped with the last ``now``
     the link was given.
