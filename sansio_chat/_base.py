@@ -103,9 +103,7 @@ class ServerBase(Generic[S]):
 
     def receive(self, event: Event) -> list[Action]:
         """Consume one event; return what the backend must do, in order."""
-        actions: list[Action] = []
-        self._actions = actions
-        self._batch_conns = None  # nothing gathered is carried over, even after a failure
+        actions = self._start_actions()
         match event:
             case DataReceived(conn=conn, data=data):
                 if conn in self._conns:
@@ -134,6 +132,13 @@ class ServerBase(Generic[S]):
                 assert_never(event)
         if self._batch_conns is not None:
             self._end_batch()
+        return actions
+
+    def _start_actions(self) -> list[Action]:
+        """A fresh list for the actions of one step (``receive``, or another entry point)."""
+        actions: list[Action] = []
+        self._actions = actions
+        self._batch_conns = None  # nothing gathered is carried over, even after a failure
         return actions
 
     @property

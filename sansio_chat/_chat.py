@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Protocol, assert_never
 
+from . import _facts as facts
 from ._actions import LogLevel
 from ._commands import (
     BadLine,
@@ -43,6 +44,7 @@ from ._commands import (
     UnknownCommand,
 )
 from ._config import MAX_OPER_FAILURES, ServerConfig
+from ._facts import Fact
 from ._nicknames import LocalNickRegistry, NickRegistry, is_valid_nickname, nick_key
 from ._replies import (
     Connected,
@@ -69,6 +71,7 @@ from ._replies import (
     Told,
     TopicIs,
     TopicSet,
+    UserId,
     UserList,
     Welcome,
 )
@@ -138,7 +141,13 @@ class _Claim:
 
 
 class Chat:
-    """The chat of docs/protocol.md, for every dialect."""
+    """The chat of docs/protocol.md, for every dialect.
+
+    Every command is decided first (``handle``: checked against the state,
+    errors back to the asker at once), then what it changes is a fact given
+    to ``apply``, the one place where the state changes and deliveries are
+    addressed.
+    """
 
     def __init__(
         self,
@@ -154,6 +163,7 @@ class Chat:
         self._log = log
         self._registry: NickRegistry = registry if registry is not None else LocalNickRegistry()
         self._users: dict[str, User] = {}  # by nickname key: every user with a nickname
+        self._by_id: dict[UserId, User] = {}  # every user who arrived, named or not yet
         lobby = Room(LOBBY)
         self._lobby = lobby
         self._rooms: dict[str, Room] = {lobby.key: lobby}  # by key: #lobby, then in order of creation
@@ -165,6 +175,10 @@ class Chat:
 
     def arrive(self, user: User, number: int, peer: str) -> None:
         """A client that joins at once: named ``guest<number>`` (or the next free number), in ``#lobby``."""
+        self._by_id[user.uid] = user
+        self._arrive(user, number, peer)
+
+    def _arrive(self, user: User, number: int, peer: str) -> None:
         while True:
             nick = f"guest{number}"  # already case-folded: its own key
             if nick not in self._users:
@@ -172,19 +186,9 @@ class Chat:
                 if answer is None:
                     return
                 if answer:
-                    self._register(user, nick, peer)
+                    self.apply(facts.Registered(user=user.uid, nick=nick, peer=peer))
                     return
             number += 1
-
-    def _register(self, user: User, nick: str, peer: str) -> None:
-        user.nick = nick
-        self._users[nick_key(nick)] = user
-        self._connections.registered(user)
-        self._out.to_user(user, Welcome(nick=nick))
-        lobby = self._lobby
-        self._out.to_room(lobby, Connected(nick=nick, room=lobby.name))  # before it enters: the others
-        self._enter(user, lobby)
-        self._log(LogLevel.INFO, f"{nick} connected from {peer}")
 
     # -- nickname claims ------------------------------------------------------------------
 
@@ -217,12 +221,13 @@ class Chat:
         match waiting.purpose:
             case _Purpose.GUEST:
                 if granted:
-                    self._register(user, waiting.nick, waiting.peer)
+                    fact = facts.Registered(user=user.uid, nick=waiting.nick, peer=waiting.peer)
+                    self.apply(fact)
                 else:
-                    self.arrive(user, waiting.number + 1, waiting.peer)
+                    self._arrive(user, waiting.number + 1, waiting.peer)
             case _Purpose.RENAME:
                 if granted:
-                    self._renamed(user, waiting.nick, waiting.key)
+                    self.apply(facts.Renamed(user=user.uid, new=waiting.nick))
                 else:
                     self._reply(user, Error(kind=ErrorKind.NICK_IN_USE, detail=waiting.nick))
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
@@ -230,10 +235,10 @@ class Chat:
         if not any(other.user is user for other in self._claims.values()):
             self._connections.claim_settled(user)
 
-    # -- commands ---------------------------------------------------------------------------
+    # -- commands: deciding ----------------------------------------------------------------
 
     def handle(self, user: User, command: Command) -> None:
-        """Carry out one command of a registered user."""
+        """Carry out one command of a registered user: errors at once, changes as facts."""
         match command:
             case Say():  # the hot path: a plain class pattern is the cheapest
                 self._say(user, command)
@@ -253,7 +258,7 @@ class Chat:
             case Kick(nick=nick, reason=reason):
                 self._kick(user, nick, reason)
             case Quit(text=text):
-                self._quit(user, text)
+                self.apply(facts.Quitted(user=user.uid, text=text))
             case Kill(nick=nick, text=text):
                 self._kill(user, nick, text)
             case Oper(password=password):
@@ -277,18 +282,15 @@ class Chat:
             self._reply(user, _NOT_IN_A_ROOM)
             return
         room = rooms[-1]  # user.room, inline: this is the hot path
-        said = Said(nick=user.nick, room=room.name, text=command.text, action=command.action)
-        self._out.to_room(room, said, user)
-        self._out.echo(user, said)
+        self.apply(Said(source=user.identity, room=room.name, text=command.text, action=command.action))
 
     def _tell(self, user: User, nick: str, text: str) -> None:
         recipient = self._users.get(nick_key(nick))
         if recipient is None:
             self._reply(user, Error(kind=ErrorKind.NO_SUCH_NICK, detail=nick))
             return
-        told = Told(sender=user.nick, recipient=recipient.nick, text=text)
-        self._out.to_user(recipient, told)
-        self._out.echo(user, told)
+        told = Told(source=user.identity, recipient=recipient.nick, text=text)
+        self.apply(facts.Whispered(recipient=recipient.uid, told=told))
 
     def _who(self, user: User, name: str | None, typed: str) -> None:
         if name is None:
@@ -319,60 +321,18 @@ class Chat:
             if not answer:
                 self._reply(user, Error(kind=ErrorKind.NICK_IN_USE, detail=new))
                 return
-        self._renamed(user, new, key)
-
-    def _renamed(self, user: User, new: str, key: str) -> None:
-        """``user`` holds the key of ``new``: tell it, and everyone who shares a room with it."""
-        old = user.nick
-        self._reply(user, NickSet(nick=new))
-        if new == old:
-            return
-        old_key = user.key
-        del self._users[old_key]
-        user.nick = new
-        self._users[key] = user
-        if key != old_key:
-            self._registry.release(old_key)
-        self._out.to_rooms(user.rooms, NickChanged(old=old, new=new), but=user)
-        self._log(LogLevel.INFO, f"{old} is now known as {new}")
-
-    # -- rooms --------------------------------------------------------------------------------
+        self.apply(facts.Renamed(user=user.uid, new=new))
 
     def _join(self, user: User, name: str, typed: str, *, alone: bool) -> None:
         if not is_valid_room_name(name):
             self._reply(user, Error(kind=ErrorKind.INVALID_ROOM, detail=typed))
             return
-        key = room_key(name)
-        room = self._rooms.get(key)
+        room = self._rooms.get(room_key(name))
         if room is not None and room in user.rooms:
             self._reply(user, Error(kind=ErrorKind.ALREADY_IN_ROOM, detail=room.name))
             return
-        for old in user.rooms if alone else ():
-            self._leave_room(user, old)
-            self._out.to_room(old, LeftRoom(nick=user.nick, room=old.name))
-        if room is None:
-            room = self._rooms[key] = Room(name)
-            room.operators.add(user)  # its creator
-        self._out.to_room(room, JoinedRoom(nick=user.nick, room=room.name))  # before it enters: the others
-        self._enter(user, room)
-        self._reply(user, EnteredRoom(nick=user.nick, room=room.name))
-        self._reply(user, _user_list(room, named=True))
-        if room.topic:
-            self._reply(user, TopicIs(room=room.name, topic=room.topic))
-
-    def _enter(self, user: User, room: Room) -> None:
-        room.add(user)
-        user.rooms = (*user.rooms, room) if user.rooms else room.alone
-        self._out.entered(room, user)
-
-    def _leave_room(self, user: User, room: Room) -> None:
-        """Take ``user`` out of ``room``, which goes if it is left empty (but ``#lobby``)."""
-        room.remove(user)
-        rooms = tuple(other for other in user.rooms if other is not room)
-        user.rooms = rooms[0].alone if len(rooms) == 1 else rooms
-        self._out.left(room, user)
-        if not room.members and room is not self._lobby:
-            del self._rooms[room.key]
+        leaving = tuple(old.key for old in user.rooms) if alone else ()
+        self.apply(facts.Joined(user=user.uid, name=name, leaving=leaving))
 
     def _may_run(self, user: User, room: Room) -> bool:
         """Room operators, and server operators everywhere."""
@@ -389,9 +349,7 @@ class Chat:
         elif len(text) > MAX_TOPIC_CHARS:
             self._reply(user, Error(kind=ErrorKind.TOPIC_TOO_LONG, detail=str(MAX_TOPIC_CHARS)))
         else:
-            room.topic = text
-            self._out.to_room(room, TopicSet(nick=user.nick, room=room.name, topic=text))
-            self._log(LogLevel.INFO, f"{user.nick} set the topic of {room.name}")
+            self.apply(facts.TopicChanged(user=user.identity, room=room.key, topic=text))
 
     def _kick(self, user: User, nick: str, reason: str) -> None:
         room = user.room
@@ -405,21 +363,7 @@ class Chat:
         if victim is None or room not in victim.rooms:
             self._reply(user, Error(kind=ErrorKind.NOT_IN_ROOM, detail=nick, room=room.name))
             return
-        self._out.to_user(
-            victim, KickedYou(room=room.name, victim=victim.nick, kicker=user.nick, reason=reason)
-        )
-        self._leave_room(victim, room)
-        self._out.to_room(room, Kicked(room=room.name, victim=victim.nick, kicker=user.nick, reason=reason))
-        self._log(LogLevel.INFO, f"{victim.nick} was kicked from {room.name} by {user.nick}")
-
-    # -- leaving -------------------------------------------------------------------------------
-
-    def _quit(self, user: User, text: str) -> None:
-        if text:
-            self._out.to_rooms(user.rooms, LastWords(nick=user.nick, text=text), but=user)
-        self._reply(user, Goodbye(nick=user.nick))
-        self._depart(user, Disconnected(nick=user.nick, reason=LeaveReason.LEFT, text=text))
-        self._connections.close(user)
+        self.apply(facts.Kicked(kicker=user.identity, room=room.key, victim=victim.uid, reason=reason))
 
     def _kill(self, killer: User, nick: str, text: str) -> None:
         if not killer.is_operator:
@@ -432,17 +376,12 @@ class Chat:
         if victim is killer:
             self._reply(killer, Error(kind=ErrorKind.KILL_SELF))
             return
-        self._out.to_user(victim, KilledBy(killer=killer.nick, text=text))
-        notice = Disconnected(nick=victim.nick, reason=LeaveReason.KILLED, killer=killer.nick)
-        self._depart(victim, notice, also=killer)
-        self._connections.close(victim)
+        self.apply(facts.Killed(killer=killer.identity, victim=victim.uid, text=text))
 
     def _oper(self, user: User, password: str) -> None:
         expected = self._config.oper_password
         if expected and hmac.compare_digest(password.encode(), expected.encode()):
-            user.is_operator = True
-            self._reply(user, OperGranted())
-            self._log(LogLevel.INFO, f"{user.nick} is now an operator")
+            self.apply(facts.BecameOperator(user=user.uid))
             return
         failures = self._oper_failures[user] = self._oper_failures.get(user, 0) + 1
         self._log(LogLevel.WARNING, f"{user.nick} failed OPER ({failures}/{MAX_OPER_FAILURES})")
@@ -450,16 +389,170 @@ class Chat:
             self._reply(user, Error(kind=ErrorKind.WRONG_PASSWORD))
             return
         self._reply(user, Error(kind=ErrorKind.TOO_MANY_OPER_FAILURES))
-        self._depart(user, Disconnected(nick=user.nick, reason=LeaveReason.OPER_FAILURES))
-        self._connections.close(user)
+        self.apply(facts.Dropped(user=user.uid, reason=LeaveReason.OPER_FAILURES, close=True))
 
     def leave(self, user: User, reason: LeaveReason) -> None:
         """A registered user's connection ended (EOF, reset, too slow): tell the others."""
-        self._depart(user, Disconnected(nick=user.nick, reason=reason))
+        self.apply(facts.Dropped(user=user.uid, reason=reason))
 
     def abandon(self, user: User) -> None:
-        """A connection that never got its first nickname ended: forget its claims."""
+        """A connection that never got its first nickname ended: forget it and its claims."""
+        self._by_id.pop(user.uid, None)
         self._forget_claims(user)
+
+    # -- facts: applying --------------------------------------------------------------------
+
+    def apply(self, fact: Fact) -> None:
+        """Change the state for ``fact`` and address what it tells whom; a stale fact does nothing.
+
+        Deterministic: the same facts in the same order leave the same
+        state and make the same deliveries, wherever they are applied.
+        """
+        match fact:
+            case Said():  # the hot path first: a plain class pattern is the cheapest
+                room = self._rooms.get(fact.room.casefold())  # room_key, inline
+                if room is None:
+                    return
+                speaker = self._by_id.get(fact.source.uid)
+                if speaker is not None and room in speaker.rooms:
+                    self._out.to_room(room, fact, speaker)
+                    self._out.echo(speaker, fact)
+                else:  # the speaker left meanwhile: its words still reach the room
+                    self._out.to_room(room, fact)
+            case facts.Whispered(recipient=recipient_id, told=told):
+                recipient = self._users_by_id(recipient_id)
+                if recipient is not None:
+                    self._out.to_user(recipient, told)
+                    sender = self._users_by_id(told.source.uid)
+                    if sender is not None:
+                        self._out.echo(sender, told)
+            case facts.Registered():
+                self._apply_registered(fact)
+            case facts.Renamed(user=uid, new=new):
+                user = self._users_by_id(uid)
+                if user is not None:
+                    self._apply_renamed(user, new)
+            case facts.Joined():
+                self._apply_joined(fact)
+            case facts.TopicChanged(user=setter, room=key, topic=topic):
+                room = self._rooms.get(key)
+                if room is not None:
+                    room.topic = topic
+                    self._out.to_room(room, TopicSet(nick=setter.nick, room=room.name, topic=topic))
+                    self._log(LogLevel.INFO, f"{setter.nick} set the topic of {room.name}")
+            case facts.Kicked():
+                self._apply_kicked(fact)
+            case facts.BecameOperator(user=uid):
+                user = self._users_by_id(uid)
+                if user is not None:
+                    user.is_operator = True
+                    self._reply(user, OperGranted())
+                    self._log(LogLevel.INFO, f"{user.nick} is now an operator")
+            case facts.Quitted(user=uid, text=text):
+                user = self._users_by_id(uid)
+                if user is not None:
+                    if text:
+                        self._out.to_rooms(user.rooms, LastWords(nick=user.nick, text=text), but=user)
+                    self._reply(user, Goodbye(nick=user.nick))
+                    self._depart(user, Disconnected(nick=user.nick, reason=LeaveReason.LEFT, text=text))
+                    self._connections.close(user)
+            case facts.Killed(killer=killer, victim=victim_id, text=text):
+                victim = self._users_by_id(victim_id)
+                if victim is not None:
+                    self._out.to_user(victim, KilledBy(killer=killer.nick, text=text))
+                    notice = Disconnected(nick=victim.nick, reason=LeaveReason.KILLED, killer=killer.nick)
+                    self._depart(victim, notice, also=self._users_by_id(killer.uid))
+                    self._connections.close(victim)
+            case facts.Dropped(user=uid, reason=reason, close=close):
+                user = self._users_by_id(uid)
+                if user is not None:
+                    self._depart(user, Disconnected(nick=user.nick, reason=reason))
+                    if close:
+                        self._connections.close(user)
+            case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
+                assert_never(fact)
+
+    def _users_by_id(self, uid: UserId) -> User | None:
+        """The registered user with id ``uid``, if it is still there."""
+        user = self._by_id.get(uid)
+        return user if user is not None and user.nick else None
+
+    def _apply_registered(self, fact: facts.Registered) -> None:
+        user = self._by_id.get(fact.user)
+        if user is None or user.nick:  # gone, or registered already
+            return
+        nick = fact.nick
+        user.nick = nick
+        self._users[nick_key(nick)] = user
+        self._connections.registered(user)
+        self._out.to_user(user, Welcome(nick=nick))
+        lobby = self._lobby
+        self._out.to_room(lobby, Connected(nick=nick, room=lobby.name))  # before it enters: the others
+        self._enter(user, lobby)
+        self._log(LogLevel.INFO, f"{nick} connected from {fact.peer}")
+
+    def _apply_renamed(self, user: User, new: str) -> None:
+        """``user`` holds the key of ``new``: tell it, and everyone who shares a room with it."""
+        old = user.nick
+        self._reply(user, NickSet(nick=new))
+        if new == old:
+            return
+        old_key = user.key
+        key = nick_key(new)
+        del self._users[old_key]
+        user.nick = new
+        self._users[key] = user
+        if key != old_key:
+            self._registry.release(old_key)
+        self._out.to_rooms(user.rooms, NickChanged(old=old, new=new), but=user)
+        self._log(LogLevel.INFO, f"{old} is now known as {new}")
+
+    def _apply_joined(self, fact: facts.Joined) -> None:
+        user = self._users_by_id(fact.user)
+        if user is None:
+            return
+        key = room_key(fact.name)
+        for old in tuple(user.rooms):
+            if old.key in fact.leaving and old.key != key:
+                self._leave_room(user, old)
+                self._out.to_room(old, LeftRoom(nick=user.nick, room=old.name))
+        room = self._rooms.get(key)
+        if room is not None and room in user.rooms:
+            return
+        if room is None:
+            room = self._rooms[key] = Room(fact.name)
+            room.operators.add(user)  # its creator
+        self._out.to_room(room, JoinedRoom(nick=user.nick, room=room.name))  # before it enters: the others
+        self._enter(user, room)
+        self._reply(user, EnteredRoom(nick=user.nick, room=room.name))
+        self._reply(user, _user_list(room, named=True))
+        if room.topic:
+            self._reply(user, TopicIs(room=room.name, topic=room.topic))
+
+    def _apply_kicked(self, fact: facts.Kicked) -> None:
+        victim = self._users_by_id(fact.victim)
+        room = self._rooms.get(fact.room)
+        if victim is None or room is None or room not in victim.rooms:
+            return
+        kicker, reason = fact.kicker.nick, fact.reason
+        self._out.to_user(victim, KickedYou(room=room.name, victim=victim.nick, kicker=kicker, reason=reason))
+        self._leave_room(victim, room)
+        self._out.to_room(room, Kicked(room=room.name, victim=victim.nick, kicker=kicker, reason=reason))
+        self._log(LogLevel.INFO, f"{victim.nick} was kicked from {room.name} by {kicker}")
+
+    def _enter(self, user: User, room: Room) -> None:
+        room.add(user)
+        user.rooms = (*user.rooms, room) if user.rooms else room.alone
+        self._out.entered(room, user)
+
+    def _leave_room(self, user: User, room: Room) -> None:
+        """Take ``user`` out of ``room``, which goes if it is left empty (but ``#lobby``)."""
+        room.remove(user)
+        rooms = tuple(other for other in user.rooms if other is not room)
+        user.rooms = rooms[0].alone if len(rooms) == 1 else rooms
+        self._out.left(room, user)
+        if not room.members and room is not self._lobby:
+            del self._rooms[room.key]
 
     def _depart(self, user: User, notice: Disconnected, also: User | None = None) -> None:
         """``user`` leaves the chat: out of its rooms, its nickname free, everyone who shared a room told."""
@@ -468,6 +561,7 @@ class Chat:
             self._leave_room(user, room)
         key = user.key
         del self._users[key]
+        del self._by_id[user.uid]
         self._registry.release(key)
         self._oper_failures.pop(user, None)
         self._forget_claims(user)

@@ -48,23 +48,55 @@ class ErrorKind(enum.Enum):
     NOT_IN_ROOM = "user not in the room"
 
 
+#: A user's identifier, stable for as long as it is connected (its connection id on this server).
+UserId = int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Identity:
+    """Who a user is, as others see it at one moment: what a fact or a reply names a user by.
+
+    ``uid`` is what the chat finds the user by (a nickname may change);
+    the rest is for showing it.  A user keeps its current identity and
+    makes a new one when its nickname changes, so that the words it says
+    all carry the same object.
+    """
+
+    uid: UserId
+    nick: str
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Said:
-    """A user's words to a room; ``action`` for an action (``ME``)."""
+    """A user's words to a room; ``action`` for an action (``ME``).
 
-    nick: str
+    Also the fact of saying them (``Chat.apply``): the hot path makes this
+    one object per message, so it names the sender by its identity and
+    the room by its name (whose key is its case folding).
+    """
+
+    source: Identity
     room: str
     text: str
     action: bool = False
 
+    @property
+    def nick(self) -> str:
+        """The sender's nickname when it spoke."""
+        return self.source.nick
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Told:
-    """A private message from ``sender`` to ``recipient``."""
+    """A private message from ``source`` to ``recipient`` (a nickname)."""
 
-    sender: str
+    source: Identity
     recipient: str
     text: str
+
+    @property
+    def sender(self) -> str:
+        return self.source.nick
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

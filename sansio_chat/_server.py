@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from ._actions import LogLevel
+from ._actions import Action, LogLevel
 from ._base import Hold, LineInput, LineServerBase
 from ._chat import Chat
 from ._config import ServerConfig
 from ._events import ConnId, DialectName
+from ._facts import Fact
 from ._fanout import FanOut
 from ._framing import Framing
 from ._nicknames import NickRegistry
@@ -37,6 +38,19 @@ class ChatServerState(LineServerBase[Session]):
         self._fanout = FanOut(self._send, self._conns)
         self._chat = Chat(self.config, self._fanout, _SessionControl(self), self._log, registry)
         self._too_long: dict[Renderer, bytes] = {}  # each renderer's line-too-long error, made once
+
+    def apply(self, fact: Fact) -> list[Action]:
+        """Apply a fact decided elsewhere (by another server of a cluster); return the actions, in order.
+
+        What this server's own clients ask is decided and applied within
+        ``receive``; a fact that became stale meanwhile (its user left, its
+        room is gone) changes nothing.
+        """
+        actions = self._start_actions()
+        self._chat.apply(fact)
+        if self._batch_conns is not None:
+            self._end_batch()
+        return actions
 
     # -- connections --------------------------------------------------------------------
 

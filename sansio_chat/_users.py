@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._nicknames import nick_key
+from ._replies import Identity, UserId
 
 if TYPE_CHECKING:
     from ._rooms import Room
@@ -21,13 +22,27 @@ class User:
     ``rooms`` are in the order joined.
     """
 
-    __slots__ = ("is_operator", "nick", "rooms", "session")
+    __slots__ = ("_identity", "is_operator", "nick", "rooms", "session")
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self.nick = ""
         self.rooms: tuple[Room, ...] = ()
         self.is_operator = False
+        self._identity: Identity | None = None  # made when first needed: an idle user has none
+
+    @property
+    def uid(self) -> UserId:
+        """What facts name it by: stable while it is connected, never reused (its connection's id)."""
+        return self.session.conn
+
+    @property
+    def identity(self) -> Identity:
+        """Who it is as others see it now; the same object until its nickname changes."""
+        identity = self._identity
+        if identity is None or identity.nick is not self.nick:
+            identity = self._identity = Identity(uid=self.session.conn, nick=self.nick)
+        return identity
 
     @property
     def key(self) -> str:
