@@ -29,13 +29,17 @@ from typing import Generic, Protocol, TypeVar, assert_never
 from sansio_chat import (
     Abort,
     Action,
+    Burst,
     Close,
+    ClusterAction,
     ConnectionOpened,
     ConnectionReset,
     ConnId,
     DataReceived,
     EofReceived,
     Event,
+    FollowRoom,
+    LeaseGuests,
     Log,
     OutputBacklog,
     PauseReading,
@@ -43,8 +47,10 @@ from sansio_chat import (
     Send,
     ServerConfig,
     ServerState,
+    Share,
     ShutdownRequested,
     Tick,
+    UnfollowRoom,
     new_server_state,
 )
 
@@ -97,6 +103,13 @@ class Port(Protocol[C_contra]):
         """
 
 
+class ClusterPort(Protocol):
+    """Where the core's cluster actions go (``adapters/cluster/``): a server of a cluster has one."""
+
+    def act(self, action: ClusterAction) -> None:
+        """Carry out one of the core's cluster actions (share a fact, follow a room...)."""
+
+
 def announce(listeners: list[Listener], backend: str, config: ServerConfig, log: logging.Logger) -> None:
     """The startup lines, one per listener, naming the address really bound, the backend and the mode.
 
@@ -130,6 +143,7 @@ class Driver(Generic[C]):
         self._probe_at: float | None = None  # when the paused ones are next checked for a reset
         self._trim = IdleTrim()
         self._ids: Iterator[ConnId] = itertools.count(1)
+        self.cluster: ClusterPort | None = None  # set by a server of a cluster
 
     @property
     def config(self) -> ServerConfig:
@@ -325,6 +339,9 @@ class Driver(Generic[C]):
                         conn.pending = [data]
             elif isinstance(action, Log):
                 self._log.log(action.level, "%s", action.message)
+            elif isinstance(action, Share | FollowRoom | UnfollowRoom | LeaseGuests | Burst):
+                if self.cluster is not None:
+                    self.cluster.act(action)
             else:
                 target = self.conns.get(action.conn)
                 if target is None:

@@ -13,6 +13,7 @@ from typing import assert_never
 from ._actions import Action, LogLevel
 from ._base import Hold, LineInput, LineServerBase
 from ._chat import Chat
+from ._cluster import ClusterSeat
 from ._config import ServerConfig
 from ._events import ConnId, DialectName
 from ._facts import Fact
@@ -21,6 +22,16 @@ from ._framing import Framing
 from ._nicknames import NickRegistry
 from ._replies import Error, ErrorKind, LeaveReason, Renderer, ShuttingDown
 from ._session import Registration, Session, TextSession
+from ._shared import (
+    NODE_SHIFT,
+    BurstAnswered,
+    ClusterChanged,
+    ClusterEvent,
+    FactsArrived,
+    GuestsLeased,
+    NodeDown,
+    ShareFailed,
+)
 from ._users import User
 
 
@@ -30,13 +41,22 @@ class ChatServerState(LineServerBase[Session]):
     Feed it events with ``receive``; it returns actions.  It never performs
     I/O and never reads a clock: time arrives as ``Tick`` events.
     ``registry`` decides who may take a nickname (by default this server
-    alone does, at once); see ``NickRegistry``.
+    alone does, at once); see ``NickRegistry``.  With ``config.cluster_node``
+    set, the server is one of a cluster: it shares facts (``Share``) and
+    applies them when they come back (``FactsArrived``); see ``_shared.py``.
     """
 
     def __init__(self, config: ServerConfig | None = None, *, registry: NickRegistry | None = None) -> None:
         super().__init__(config)
-        self._fanout = FanOut(self._send, self._conns)
-        self._chat = Chat(self.config, self._fanout, _SessionControl(self), self._log, registry)
+        node = self.config.cluster_node
+        seat = ClusterSeat(node, self._emit) if node else None
+        self._seat = seat
+        self._uid_base = node << NODE_SHIFT
+        if seat is None:
+            self._fanout = FanOut(self._send, self._conns)
+        else:
+            self._fanout = FanOut(self._send, self._conns, follow=seat.follow, unfollow=seat.unfollow)
+        self._chat = Chat(self.config, self._fanout, _SessionControl(self), self._log, registry, seat=seat)
         self._too_long: dict[Renderer, bytes] = {}  # each renderer's line-too-long error, made once
 
     def apply(self, fact: Fact) -> list[Action]:
@@ -57,14 +77,13 @@ class ChatServerState(LineServerBase[Session]):
     def _on_open(self, conn: ConnId, dialect: DialectName) -> Session:
         match dialect:
             case DialectName.TEXT:
-                return TextSession(conn)
+                return TextSession(conn, self._uid_base + conn)
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
                 assert_never(dialect)
 
     def _on_opened(self, conn: ConnId, peer: str) -> None:
         session = self._conns[conn]
-        self._chat.arrive(session.user, self._admitted, peer)
-        self._reading_follows_gate(session, was_held=False)  # its lines wait if the name is not granted yet
+        self._chat.arrive(session.user, self._admitted, peer)  # its lines wait if the name is not granted yet
 
     def _on_refused(self, conn: ConnId, dialect: DialectName) -> None:
         match dialect:
@@ -110,6 +129,41 @@ class ChatServerState(LineServerBase[Session]):
         if not self._shutting_down:  # every connection is closed: nobody waits any more
             self._chat.claim_answered(claim, granted)
 
+    def _on_cluster(self, event: ClusterEvent) -> None:
+        if self._seat is None:
+            return  # a server alone: nothing was shared
+        chat = self._chat
+        match event:
+            case FactsArrived(arrivals=arrivals):
+                chat.arrived(arrivals, self._now)
+            case ShareFailed(ticket=ticket, why=why):
+                chat.share_failed(ticket, why)
+            case GuestsLeased(first=first, last=last):
+                chat.guests_leased(first, last)
+            case ClusterChanged(status=status):
+                chat.cluster_changed(status)
+            case BurstAnswered(refused=refused):
+                chat.burst_answered(refused)
+            case NodeDown(keys=keys):
+                chat.node_down(keys)
+            case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
+                assert_never(event)
+
+    @property
+    def next_wakeup(self) -> float | None:
+        wakeup = super().next_wakeup
+        seat = self._seat
+        if seat is None:
+            return wakeup
+        rounds = seat.next_round_end
+        if rounds is None or (wakeup is not None and wakeup < rounds):
+            return wakeup
+        return rounds
+
+    def _on_tick(self) -> None:
+        super()._on_tick()
+        self._chat.tick(self._now)
+
     def _on_shutdown(self) -> None:
         self._fanout.to_everyone(ShuttingDown())
         self._log(LogLevel.INFO, f"shutting down, closing {len(self._conns)} connections")
@@ -124,13 +178,17 @@ class _SessionControl:
         self._server = server
 
     def registered(self, user: User) -> None:
-        user.session.state = Registration.REGISTERED
+        if user.session is not None:
+            user.session.state = Registration.REGISTERED
 
     def claim_pending(self, user: User) -> None:
+        assert user.session is not None  # only a user connected here makes claims and shares
         self._server._hold(user.session, Hold.CLAIM)
 
     def claim_settled(self, user: User) -> None:
+        assert user.session is not None  # a user whose connection ended waits for nothing
         self._server._release(user.session, Hold.CLAIM)
 
     def close(self, user: User) -> None:
-        self._server._close(user.session.conn)
+        if user.session is not None:
+            self._server._close(user.session.conn)

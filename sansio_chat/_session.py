@@ -13,7 +13,7 @@ import enum
 from ._base import LineSession
 from ._commands import Command
 from ._events import ConnId
-from ._replies import Renderer
+from ._replies import Renderer, UserId
 from ._text_dialect import TextRenderer, parse_text_line
 from ._users import User
 
@@ -36,10 +36,10 @@ class Session(LineSession):
     __slots__ = ("state", "user")
     renderer: Renderer
 
-    def __init__(self, conn: ConnId) -> None:
+    def __init__(self, conn: ConnId, uid: UserId) -> None:
         super().__init__(conn)
         self.state = Registration.NAMING
-        self.user = User(self)
+        self.user = User(uid, self)
 
     def parse(self, line: bytes) -> Command | None:
         """What one line asks for (LF removed); None for a line to ignore."""

@@ -32,6 +32,8 @@ from ._commands import (
     UnknownCommand,
 )
 from ._replies import (
+    ClusterNews,
+    ClusterNotice,
     Connected,
     Disconnected,
     EnteredRoom,
@@ -114,6 +116,7 @@ _ERROR_TEXT = {
     ErrorKind.SERVER_FULL: "server full",
     ErrorKind.NOT_IN_A_ROOM: "you are not in a room, use JOIN <room>",
     ErrorKind.ROOM_OPERATORS_ONLY: "permission denied, room operators only",
+    ErrorKind.CLUSTER_UNAVAILABLE: "nickname changes are unavailable while the cluster link is down",
 }
 _ERROR_FORMAT = {
     ErrorKind.LINE_TOO_LONG: "line too long (max {} bytes)",
@@ -132,6 +135,13 @@ _LEAVE_SUFFIX = {
     LeaveReason.LEFT: "",
     LeaveReason.OPER_FAILURES: " (too many failed OPER attempts)",
     LeaveReason.TOO_SLOW: " (too slow)",
+    LeaveReason.SERVER_DOWN: " (server down)",
+}
+_CLUSTER_NEWS = {
+    ClusterNews.LOST_CONTACT: "Lost contact with the other servers: only users on this server can hear you",
+    ClusterNews.RESTORED: "Contact with the other servers restored",
+    ClusterNews.MAY_HAVE_LOST: "Some messages from or to other servers may have been lost",
+    ClusterNews.NICK_TAKEN: "Your nickname {} was taken while this server was cut off",
 }
 
 
@@ -327,5 +337,7 @@ class TextRenderer:
                 return b"".join(_server_line(text) for text in _HELP_LINES)
             case ShuttingDown():
                 return _server_line("Server is shutting down")
+            case ClusterNotice(news=news, detail=detail):
+                return _server_line(_CLUSTER_NEWS[news].format(detail))
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
                 assert_never(reply)

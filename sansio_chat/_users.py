@@ -16,15 +16,17 @@ class User:
     """One user of the chat.
 
     The chat rules never look at ``session``, the connection it uses on
-    this server: only the fan-out does, to deliver to it.  (A user of
-    another server of a cluster would have none, and be reached through
-    that server.)  ``nick`` is empty until its first nickname is granted.
-    ``rooms`` are in the order joined.
+    this server: only the fan-out does, to deliver to it.  A user of another
+    server of a cluster has none (and is reached through that server), as
+    has a user of this server whose connection ended while its departure
+    crosses the cluster.  ``nick`` is empty until its first nickname is
+    granted.  ``rooms`` are in the order joined.
     """
 
-    __slots__ = ("_identity", "is_operator", "nick", "rooms", "session")
+    __slots__ = ("_identity", "is_operator", "nick", "rooms", "session", "uid")
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, uid: UserId, session: Session | None) -> None:
+        self.uid = uid  # what facts name it by: stable while it is connected, never reused
         self.session = session
         self.nick = ""
         self.rooms: tuple[Room, ...] = ()
@@ -32,16 +34,11 @@ class User:
         self._identity: Identity | None = None  # made when first needed: an idle user has none
 
     @property
-    def uid(self) -> UserId:
-        """What facts name it by: stable while it is connected, never reused (its connection's id)."""
-        return self.session.conn
-
-    @property
     def identity(self) -> Identity:
         """Who it is as others see it now; the same object until its nickname changes."""
         identity = self._identity
         if identity is None or identity.nick is not self.nick:
-            identity = self._identity = Identity(uid=self.session.conn, nick=self.nick)
+            identity = self._identity = Identity(uid=self.uid, nick=self.nick)
         return identity
 
     @property
