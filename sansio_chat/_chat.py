@@ -592,15 +592,15 @@ class Chat:
                     seat.keep(item, item.user if isinstance(item, facts.Registered) else None)
                     self.apply(item)
             if sharing is not None:
-                self._settle(sharing)
+                self._settle(sharing, back=True)
 
-    def _settle(self, sharing: _Sharing) -> None:
-        """A share of this server's came back, or failed: whoever waited for it goes on."""
+    def _settle(self, sharing: _Sharing, *, back: bool) -> None:
+        """A share of this server's came ``back``, or failed: whoever waited for it goes on."""
         user = sharing.user
         if user is not None:
             if user in self._held:  # (not if the fact itself was its departure)
                 self._unhold(user)
-        elif sharing.purpose is _Purpose.GUEST:  # granted to a connection that has gone meanwhile
+        elif back and sharing.purpose is _Purpose.GUEST:  # granted to a connection gone meanwhile
             item = sharing.item
             assert isinstance(item, facts.Registered)
             fact = facts.Dropped(user=item.user, reason=LeaveReason.LEFT)
@@ -640,7 +640,7 @@ class Chat:
             pass  # the link broke: this server says hello again when it is back
         elif user is not None or purpose is not _Purpose.GUEST:
             self.apply(item)  # cut off: it happens here alone, as while the link is down
-        self._settle(sharing)
+        self._settle(sharing, back=False)
 
     def cluster_changed(self, status: ClusterStatus) -> None:
         """The link with the other servers broke, stayed broken, or is back."""
@@ -780,8 +780,7 @@ class Chat:
             if holder is not None:
                 return
             old = user.nick
-            if self._users.get(user.key) is user:
-                del self._users[user.key]
+            del self._users[user.key]  # a user of another server always holds its key here
             user.nick = listed.nick
             self._users[key] = user
             if not quiet:
@@ -820,12 +819,12 @@ class Chat:
         seat.leased(first, last)
 
     def tick(self, now: float) -> None:
-        """Rounds whose time is over: after this server's own, the users of servers that never answered go."""
+        """Rounds over: after this server's last, the users of servers that never answered it go."""
         seat = self._seat
         if seat is None:
             return
         for ended in seat.ended_rounds(now):
-            if ended.node == seat.node:
+            if ended.node == seat.node and ended.number == seat.hellos:
                 self._forget_silent(ended)
 
     def _forget_silent(self, ended: Round) -> None:
@@ -842,8 +841,7 @@ class Chat:
         """Forget a user of another server without a word (this server's users are told in one line)."""
         for room in user.rooms:
             self._leave_room(user, room)
-        if self._users.get(user.key) is user:
-            del self._users[user.key]
+        del self._users[user.key]  # a user of another server always holds its key here
         del self._by_id[user.uid]
 
     # -- facts: applying --------------------------------------------------------------------

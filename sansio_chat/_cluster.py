@@ -51,6 +51,7 @@ class Round:
     """What followed a ``Hello``: the facts since, who answered, who was born since."""
 
     node: int
+    number: int
     ends_at: float
     facts: list[Fact] = field(default_factory=list)
     answered: set[int] = field(default_factory=set)  # servers whose Present came
@@ -133,7 +134,7 @@ class ClusterSeat:
     # -- rounds -------------------------------------------------------------------------
 
     def start_round(self, node: int, number: int, now: float) -> None:
-        self.rounds[node, number] = Round(node=node, ends_at=now + ROUND_SECONDS)
+        self.rounds[node, number] = Round(node=node, number=number, ends_at=now + ROUND_SECONDS)
 
     def keep(self, fact: Fact, born: UserId | None) -> None:
         """A fact arrived: keep it for every round still open (``born``: the user it registers)."""
