@@ -747,11 +747,10 @@ class Chat:
         node = present.node
         if node == seat.node:
             return  # this server's own users are the truth here
+        for open_round in seat.rounds.values():  # (an answer to a later hello counts as one)
+            open_round.answered.add(node)
         round_ = seat.rounds.get((present.to, present.round))
-        born: set[UserId] = set()
-        if round_ is not None:
-            round_.answered.add(node)
-            born = round_.born
+        born = round_.born if round_ is not None else set()
         quiet = present.to == seat.node  # this server's own return: its users were told in one line
         listed = {user.uid for user in present.users}
         for user in [user for user in self._by_id.values() if node_of(user.uid) == node and user.nick]:
