@@ -24,14 +24,13 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import Generic, Protocol, TypeVar, assert_never
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, assert_never
 
 from sansio_chat import (
     Abort,
     Action,
     Burst,
     Close,
-    ClusterAction,
     ConnectionOpened,
     ConnectionReset,
     ConnId,
@@ -60,6 +59,11 @@ from ._listeners import Listener
 from ._process import release_free_memory
 from ._table import ConnectionTable
 from ._timers import Deadlines, IdleTrim
+
+if TYPE_CHECKING:
+    from ._cluster_io import ClusterNode
+    from ._options import ClusterOptions
+    from ._watch import LinkWatcher
 
 #: How often the connections whose reading is paused are asked for a reset.
 PAUSED_PROBE_SECONDS = 1.0
@@ -103,13 +107,6 @@ class Port(Protocol[C_contra]):
         """
 
 
-class ClusterPort(Protocol):
-    """Where the core's cluster actions go (``adapters/cluster/``): a server of a cluster has one."""
-
-    def act(self, action: ClusterAction) -> None:
-        """Carry out one of the core's cluster actions (share a fact, follow a room...)."""
-
-
 def announce(listeners: list[Listener], backend: str, config: ServerConfig, log: logging.Logger) -> None:
     """The startup lines, one per listener, naming the address really bound, the backend and the mode.
 
@@ -129,6 +126,8 @@ class Driver(Generic[C]):
         port: Port[C],
         log: logging.Logger,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        cluster: ClusterOptions | None = None,
     ) -> None:
         self.state: ServerState = new_server_state(config)
         self.conns: ConnectionTable[C] = ConnectionTable()  # every connection with a socket, closing ones too
@@ -143,7 +142,25 @@ class Driver(Generic[C]):
         self._probe_at: float | None = None  # when the paused ones are next checked for a reset
         self._trim = IdleTrim()
         self._ids: Iterator[ConnId] = itertools.count(1)
-        self.cluster: ClusterPort | None = None  # set by a server of a cluster
+        self._cluster_options = cluster
+        self.cluster: ClusterNode | None = None  # a server of a cluster: its link, once joined
+
+    def join_cluster(self, watcher: LinkWatcher) -> None:
+        """A server of a cluster connects to it, its sockets watched by the backend (once its loop can)."""
+        options = self._cluster_options
+        if options is None or self.cluster is not None:
+            return
+        from ._cluster_io import ClusterNode  # noqa: PLC0415 - hiredis: only for a server of a cluster
+
+        self.cluster = ClusterNode(
+            options, tell=self._cluster_events, clock=self.clock, watcher=watcher, log=self._log
+        )
+        self.cluster.start()
+
+    def _cluster_events(self, events: list[Event]) -> None:
+        """What the cluster tells the core (a failure is logged and the server goes on)."""
+        for event in events:
+            self._event(event)
 
     @property
     def config(self) -> ServerConfig:
@@ -236,7 +253,8 @@ class Driver(Generic[C]):
     def next_deadline(self) -> float | None:
         """When ``run_timers`` must run next (on ``clock``), or None."""
         at = self.state.next_wakeup
-        for other in (self._deadlines.next_at, self._trim.due_at, self._probe_at):
+        cluster = self.cluster.next_wakeup if self.cluster is not None else None
+        for other in (self._deadlines.next_at, self._trim.due_at, self._probe_at, cluster):
             if other is not None and (at is None or other < at):
                 at = other
         return at
@@ -259,6 +277,11 @@ class Driver(Generic[C]):
         wakeup = self.state.next_wakeup
         if wakeup is not None and wakeup <= now:
             self._event(Tick(now=now))
+        cluster = self.cluster
+        if cluster is not None:
+            wakeup = cluster.next_wakeup
+            if wakeup is not None and wakeup <= now:
+                cluster.tick(now)
         for conn in self._deadlines.pop_due(now):
             self._carry_out_step(conn, conn.life.expire(now))
         if self._trim.due(now):
@@ -280,7 +303,9 @@ class Driver(Generic[C]):
         """
         self.shutdown()
         deadline = stop.drain(self.clock())
-        while self.conns:
+        if self.cluster is not None:
+            self.cluster.stop()  # this node's users leave the cluster at once
+        while self.conns or (self.cluster is not None and not self.cluster.stopped):
             now = self.clock()
             if stop.phase(now) is StopPhase.ENDING:
                 break
@@ -289,6 +314,8 @@ class Driver(Generic[C]):
 
     def end(self, *, cut_short: bool) -> None:
         """The drain is over: drop every connection still there, and say so if there were any."""
+        if self.cluster is not None:
+            self.cluster.end()
         count = 0
         for conn in self.conns:
             if not conn.life.closed:
