@@ -546,19 +546,25 @@ class Chat:
         fact = facts.Dropped(user=user.uid, reason=LeaveReason.OPER_FAILURES, close=True)
         self._commit(fact, user, free=user.key)
 
-    def leave(self, user: User, reason: LeaveReason) -> None:
+    def leave(self, user: User, reason: LeaveReason, *, aborted: bool = False) -> bool:
         """A registered user's connection ended (EOF, reset, too slow): tell the others.
 
-        In a cluster its departure crosses the others first: meanwhile it
-        stays in the chat without a connection here.
+        In a cluster its departure crosses the others first.  True: the
+        chat closes the connection when it is back (it is the last thing
+        its client gets, as on a lone server); an ``aborted`` connection
+        is gone at once, and the user stays in the chat without one
+        meanwhile.
         """
         seat = self._seat
         if seat is None or not seat.sharing:
             self.apply(facts.Dropped(user=user.uid, reason=reason))
-            return
-        self._forget_claims(user)
-        self._out.detach(user)
-        self._share(facts.Dropped(user=user.uid, reason=reason), None, _Purpose.OTHER, free=user.key)
+            return False
+        if aborted:
+            self._forget_claims(user)
+            self._out.detach(user)
+        fact = facts.Dropped(user=user.uid, reason=reason, close=not aborted)
+        self._share(fact, None, _Purpose.OTHER, free=user.key)
+        return not aborted
 
     def abandon(self, user: User) -> None:
         """A connection that never got its first nickname ended: forget it and its claims."""
@@ -776,7 +782,7 @@ class Chat:
             user.nick = listed.nick
             self._users[key] = user
         elif user.nick != listed.nick:
-            if holder is not None:
+            if holder is not None and holder is not user:
                 return
             old = user.nick
             del self._users[user.key]  # a user of another server always holds its key here

@@ -112,18 +112,19 @@ class ChatServerState(LineServerBase[Session]):
         return data
 
     def _on_stream_end(self, session: Session) -> None:
-        self._leaves(session, LeaveReason.LEFT)
-        self._close(session.conn)
+        if not self._leaves(session, LeaveReason.LEFT):
+            self._close(session.conn)
 
     def _on_too_slow(self, conn: ConnId) -> None:
-        self._leaves(self._conns[conn], LeaveReason.TOO_SLOW)
+        self._leaves(self._conns[conn], LeaveReason.TOO_SLOW, aborted=True)
         self._abort(conn)
 
-    def _leaves(self, session: Session, reason: LeaveReason) -> None:
+    def _leaves(self, session: Session, reason: LeaveReason, *, aborted: bool = False) -> bool:
+        """Tell the chat; True: it closes the connection itself, once its departure crossed the cluster."""
         if session.state is Registration.REGISTERED:
-            self._chat.leave(session.user, reason)
-        else:
-            self._chat.abandon(session.user)
+            return self._chat.leave(session.user, reason, aborted=aborted)
+        self._chat.abandon(session.user)
+        return False
 
     def _on_claim_answered(self, claim: int, granted: bool) -> None:
         if not self._shutting_down:  # every connection is closed: nobody waits any more

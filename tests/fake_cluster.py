@@ -56,6 +56,7 @@ class Member:
     inbox: deque[Event] = field(default_factory=deque)  # arrivals (and deaths), in the broker's order
     answers: deque[Event] = field(default_factory=deque)  # answers to its requests
     following: set[str] = field(default_factory=set)
+    in_flight: set[int] = field(default_factory=set)  # its shares not answered yet
 
     def __post_init__(self) -> None:
         config = ServerConfig(oper_password=OPER_PASSWORD, cluster_node=self.number, rate_lines=0)
@@ -128,6 +129,7 @@ class FakeCluster:
                 raise AssertionError(action)
 
     def _share(self, member: Member, share: Share) -> None:
+        member.in_flight.add(share.ticket)
         refusal = self._directory_change(share)
         if refusal is not None:
             member.answers.append(ShareFailed(ticket=share.ticket, why=refusal))
@@ -173,7 +175,12 @@ class FakeCluster:
         queue = member.answers if answers else member.inbox
         if not queue or not member.alive:
             return False
-        member.tell(queue.popleft())
+        event = queue.popleft()
+        if isinstance(event, FactsArrived):
+            member.in_flight.difference_update(ticket for _, ticket in event.arrivals)
+        elif isinstance(event, ShareFailed):
+            member.in_flight.discard(event.ticket)
+        member.tell(event)
         return True
 
     def settle(self) -> None:
@@ -190,12 +197,21 @@ class FakeCluster:
     # -- faults ---------------------------------------------------------------------------------
 
     def cut(self, member: Member) -> None:
-        """``member``'s link breaks: what was on its way to it is lost."""
+        """``member``'s link breaks: what was on its way to it is lost, and so are its answers.
+
+        Its shares not back yet may or may not have happened (as the
+        bridge says, ``MAYBE_SENT``).
+        """
         if not member.linked:
             return
         member.linked = False
         member.inbox.clear()
-        if member.alive:
+        member.answers.clear()
+        if member.alive:  # told at once, as the bridge does when the link breaks
+            lost = sorted(member.in_flight)
+            member.in_flight.clear()
+            for ticket in lost:
+                member.tell(ShareFailed(ticket=ticket, why=ShareRefusal.MAYBE_SENT))
             member.tell(ClusterChanged(status=ClusterStatus.INTERRUPTED))
 
     def down(self, member: Member) -> None:

@@ -21,6 +21,7 @@ from sansio_chat import (
     Hello,
     LeaseGuests,
     NodeDown,
+    OutputBacklog,
     Present,
     PresentUser,
     ServerConfig,
@@ -190,6 +191,29 @@ def test_a_guest_name_taken_meanwhile_moves_to_the_next_number(seat: Seat) -> No
     assert first.lines()[0] == "[server] Welcome to the chat, guest3! Type HELP for the list of commands."
 
 
+def test_a_client_too_slow_leaves_at_once_and_what_it_waited_for_tells_nobody(seat: Seat) -> None:
+    alice = seat.client("alice")
+    carol = seat.client("carol")
+    bob = seat.client("bob")
+    for client in (alice, carol):
+        client.send(f"OPER {OPER_PASSWORD}")
+    seat.settle()
+    alice.send("NICK alicia")
+    carol.send("KILL bob")
+    rename, kill = seat.take()
+    for client in (alice, carol):
+        seat.net.receive(OutputBacklog(conn=client.conn, unsent=seat.net.config.max_pending_bytes + 1))
+    drops = seat.take()
+    assert alice.aborted and carol.aborted  # at once: their departures cross the cluster meanwhile
+    seat.fail(rename, ShareRefusal.TAKEN)
+    seat.fail(kill, ShareRefusal.NO_SUCH)
+    seat.back(*drops)
+    assert bob.lines() == [
+        "[server] alice is disconnected (too slow)",
+        "[server] carol is disconnected (too slow)",
+    ]
+
+
 def test_a_nickname_change_fails_when_the_link_breaks(seat: Seat) -> None:
     alice = seat.client("alice")
     alice.send("NICK carol")
@@ -208,8 +232,10 @@ def test_a_kill_refused_after_the_killer_left_tells_nobody(seat: Seat) -> None:
     alice.send("KILL bob")
     (kill,) = seat.take()
     alice.reset()
-    seat.take()
+    (drop,) = seat.take()
     seat.fail(kill, ShareRefusal.NO_SUCH)
+    assert not alice.closed  # until its departure is back
+    seat.back(drop)
     assert alice.closed
 
 
@@ -266,10 +292,11 @@ def test_a_save_that_fails_after_its_user_left_ends_the_wait_for_the_hello() -> 
     (save,) = seat.take()
     alice.reset()
     (drop,) = seat.take()
+    seat.back(drop)  # it leaves without the nickname it held before the cut
+    assert alice.closed
     seat.fail(save, ShareRefusal.TAKEN)
     (hello,) = seat.take()
     assert isinstance(hello.item, Hello)
-    seat.back(drop)  # it leaves without the nickname it held before the cut
 
 
 def test_an_old_hello_of_this_servers_only_opens_a_round(seat: Seat) -> None:

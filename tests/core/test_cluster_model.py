@@ -170,5 +170,5 @@ class ClusterModel(RuleBasedStateMachine):
         }
 
 
-ClusterModel.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+ClusterModel.TestCase.settings = settings(max_examples=200, stateful_step_count=40, deadline=None)
 TestClusterModel = ClusterModel.TestCase
