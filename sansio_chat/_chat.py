@@ -214,6 +214,7 @@ class Chat:
         self._shares: dict[int, _Sharing] = {}  # on their way through the cluster, by ticket
         self._held: dict[User, int] = {}  # claims and shares each user waits for
         self._saving = 0  # users renamed after a burst, before this server says hello
+        self._pongs: list[tuple[int, User, str]] = []  # (last share before it, asker, token)
         self._oper_failures: dict[User, int] = {}  # only users who failed
 
     # -- arriving -----------------------------------------------------------------------
@@ -336,7 +337,7 @@ class Chat:
             case Help():
                 self._reply(user, HelpText())
             case Ping(token=token):
-                self._reply(user, Pong(token=token))
+                self._ping(user, token)
             case BadUsage(command=name):
                 self._reply(user, Error(kind=ErrorKind.USAGE, detail=name.value))
             case UnknownCommand(word=word):
@@ -407,6 +408,32 @@ class Chat:
                 follow=follow,
             )
         )
+
+    def _ping(self, user: User, token: str) -> None:
+        """``PONG``, the barrier of the protocol: after everything this server shared before it is back.
+
+        On a lone server that is at once.  In a cluster, words and facts of
+        this server's users may still be crossing it: the answer waits for
+        them (and the asker's next lines with it), so that a client that
+        waits for its ``PONG`` has seen what was decided before, as on a
+        lone server.
+        """
+        shares = self._shares
+        if not shares:
+            self._reply(user, Pong(token=token))
+            return
+        self._pongs.append((next(reversed(shares)), user, token))
+        self._hold(user)
+
+    def _answer_pongs(self) -> None:
+        """The ``PONG``s whose shares before them are all back (or failed)."""
+        pongs = self._pongs
+        oldest = next(iter(self._shares), None)
+        while pongs and (oldest is None or pongs[0][0] < oldest):
+            _, user, token = pongs.pop(0)
+            if user in self._held:  # (not if it left meanwhile)
+                self._reply(user, Pong(token=token))
+                self._unhold(user)
 
     def _say(self, user: User, command: Say) -> None:
         rooms = user.rooms
@@ -619,6 +646,8 @@ class Chat:
             self._saving -= 1
             if not self._saving:
                 self._say_hello()
+        if self._pongs:
+            self._answer_pongs()
 
     def share_failed(self, ticket: int, why: ShareRefusal) -> None:
         """The share ``ticket`` did not go through: its asker is told, or it applies here alone."""

@@ -464,6 +464,7 @@ class ClusterBridge:
                 if isinstance(node, bytes):
                     self._epochs[node.decode(errors="replace")] = _int(epoch)
         self.phase = Phase.JOINED
+        self._log(LogLevel.INFO, f"cluster: node {self.node_id} joined (epoch {self.epoch})")
         self._next_beat = self._now + BEAT_EVERY
         self._next_reap = self._now + REAP_EVERY
         buffered, self._buffer = self._buffer, []
