@@ -18,6 +18,7 @@ class DialectName(enum.Enum):
     """The wire format a listener speaks; the core picks a connection's session by it."""
 
     TEXT = "text"
+    WEB = "web"  # JSON over WebSocket (docs/web.md): one message per command or event
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +40,22 @@ class ConnectionOpened:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DataReceived:
     """Bytes arrived from the client, split however TCP split them."""
+
+    conn: ConnId
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageReceived:
+    """One whole message of a message-framed connection (a WebSocket text message), as UTF-8.
+
+    A web client's input comes in messages, not in a byte stream: the
+    transport has already joined its fragments and checked that it is
+    UTF-8.  The core takes each as one line of its dialect, with the same
+    limit (``max_line_bytes``), flood control and order.  A backend
+    delivers one message at a time and stops while reading is paused (at
+    most one more may come after ``PauseReading``, as for a read).
+    """
 
     conn: ConnId
     data: bytes
@@ -103,6 +120,7 @@ class NickClaimAnswered:
 Event = (
     ConnectionOpened
     | DataReceived
+    | MessageReceived
     | EofReceived
     | ConnectionReset
     | OutputBacklog
