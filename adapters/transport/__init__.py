@@ -92,7 +92,7 @@ from ._origin import ANY_ORIGIN, normalize_origin
 from ._site import CONTENT_TYPES, Asset, Site
 from ._stack import Stack, StackState
 from ._tls import TlsCertificates, TlsSetupError
-from ._websocket import GOING_AWAY, NORMAL_CLOSURE, FrameEncoder, text_frame
+from ._websocket import GOING_AWAY, NORMAL_CLOSURE, TRY_AGAIN_LATER, FrameEncoder, text_frame
 
 __all__ = [
     "ANY_ORIGIN",
@@ -104,6 +104,7 @@ __all__ = [
     "DEFAULT_TLS_HANDSHAKE_SECONDS",
     "GOING_AWAY",
     "NORMAL_CLOSURE",
+    "TRY_AGAIN_LATER",
     "WS_PATH",
     "Asset",
     "Data",

@@ -155,6 +155,12 @@ class Stack:
         if self.state is StackState.OPEN or self.state is StackState.ENDED:
             self._top.send(data)
 
+    @property
+    def has_output(self) -> bool:
+        """Whether ``data_to_send`` would return anything (without encrypting it yet)."""
+        tls = self._tls
+        return self._top.has_output or (tls is not None and tls.has_output)
+
     def data_to_send(self) -> bytes:
         """Everything to write now, in order; under TLS, encrypted in one go."""
         chunks = self._top.take_output()

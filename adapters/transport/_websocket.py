@@ -50,6 +50,7 @@ PROTOCOL_ERROR = CloseReason.PROTOCOL_ERROR
 UNSUPPORTED_DATA = CloseReason.UNSUPPORTED_DATA
 INVALID_PAYLOAD = CloseReason.INVALID_FRAME_PAYLOAD_DATA
 MESSAGE_TOO_BIG = CloseReason.MESSAGE_TOO_BIG
+TRY_AGAIN_LATER = CloseReason.TRY_AGAIN_LATER
 
 
 class FrameEncoder:
@@ -183,6 +184,10 @@ class WebSocketLayer:
         out = self._out
         self._out = []
         return out
+
+    @property
+    def has_output(self) -> bool:
+        return bool(self._out)
 
     def close(self, code: int, reason: str) -> None:
         """Queue our close frame: the answer to theirs (code echoed), or ``code``."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 
 import pytest
 
@@ -117,9 +116,8 @@ class World:
         self.core = Recorder(self.driver.state, fails or (lambda event: False))
         self.driver.state = self.core  # type: ignore[assignment]
 
-    def connect(self, kind_secure: bool = False) -> Connection:
-        kind = replace(TEXT, secure=True) if kind_secure else TEXT
-        conn = Connection(self.driver.new_id(), kind)
+    def connect(self) -> Connection:
+        conn = Connection(self.driver.new_id(), TEXT)
         self.driver.open(conn, f"127.0.0.1:{5000 + conn.id}")
         return conn
 
@@ -147,10 +145,10 @@ def lines(data: bytes) -> list[str]:
 
 def test_a_connection_is_in_the_table_before_the_core_welcomes_it() -> None:
     world = World()
-    a = world.connect(kind_secure=True)
+    a = world.connect()
     assert world.driver.conns.get(a.id) is a
     opened = [e for e in world.core.events if isinstance(e, ConnectionOpened)]
-    assert opened == [ConnectionOpened(conn=a.id, peer="127.0.0.1:5001", dialect=TEXT.dialect, secure=True)]
+    assert opened == [ConnectionOpened(conn=a.id, peer="127.0.0.1:5001", dialect=TEXT.dialect, secure=False)]
     assert isinstance(world.core.events[0], Tick)  # the time first, always
     assert world.driver.dirty == [a]
     assert lines(world.flush()[a.id]) == [WELCOME.format("guest1")]
