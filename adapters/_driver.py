@@ -623,19 +623,20 @@ class Driver(Generic[C]):
             self._to_pull[conn.id] = conn
             self._port.wake()
 
-    def _pull(self, conn: C, layers: Layers) -> None:
+    def _pull(self, conn: C, layers: Layers, *, timer: bool = False) -> None:
         """Take the stack's events one at a time while the connection takes input.
 
         An open connection is pulled until the core pauses it (the rest stays
         raw in the stack until it resumes); a pending one answers one page
-        request per pass, so that a client pipelining requests without
-        reading gets no more than one answer ahead.
+        request per pass, and none while its answers wait to be read, so that
+        a client pipelining requests without reading is never more than one
+        answer ahead.  A stack's ``timer`` running out is pulled in any case.
         """
         life = conn.life
         stack = layers.stack
         sealed = conn.route is Route.SEALED
         ticked = False
-        while life.phase is Phase.PENDING or (life.phase is Phase.OPEN and not life.paused):
+        while (life.phase is Phase.OPEN or life.phase is Phase.PENDING) and (timer or not life.paused):
             try:
                 event = stack.next_event()
                 if not sealed and stack.has_output:  # before the core's answer: a 101, a pong, a page
@@ -714,7 +715,7 @@ class Driver(Generic[C]):
             return
         layers.deadline = None
         layers.stack.tick(now)
-        self._pull(conn, layers)
+        self._pull(conn, layers, timer=True)
 
     def _carry_out_step(self, conn: C, step: Step) -> None:
         if step is Step.NOTHING:

@@ -21,8 +21,8 @@ from adapters.transport import (
     TransportConfig,
     text_frame,
 )
+from tests.pki import Pki
 
-from .conftest import Pki
 from .peers import HttpClient, TlsClient, feed, pull, upgrade_request, ws_events
 
 SITE = Site({"index.html": b"<!doctype html><title>chat</title>"})
