@@ -357,8 +357,6 @@ class Driver(Generic[C]):
         for conn in self.conns:
             if conn.life.phase is Phase.PENDING:
                 self._close(conn, CloseReason.SHUTDOWN)
-        if self.dirty or self.closing or self._sealed:
-            self._port.wake()
 
     def reload_certificates(self) -> None:
         """SIGHUP: read the TLS certificate and key again; new connections get them, open ones keep theirs.
@@ -589,6 +587,7 @@ class Driver(Generic[C]):
                 if last:
                     self._queue_plain(conn, last)
         self.closing.append(conn)  # the flush moves it on, once what is pending is written
+        self._port.wake()
 
     def _drop(self, conn: C) -> bool:
         """Close it now, discarding its output; True if it was open (the core must hear of it)."""
@@ -663,7 +662,8 @@ class Driver(Generic[C]):
         if at is not None and at != layers.deadline:
             layers.deadline = at
             self._stack_deadlines.push(at, conn)
-        if self.dirty or self._sealed:
+            self._port.wake()  # a new timer: a backend asleep until its last deadline must look again
+        elif self.dirty or self._sealed:
             self._port.wake()
 
     def _transport_event(self, conn: C, layers: Layers, event: TransportEvent) -> None:
