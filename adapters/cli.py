@@ -294,6 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_combination(parser, args)
+    certificates = _certificates(parser.prog, args)  # before anything is printed: a bad file is one line
     logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
     mode = Mode(args.mode)
     config = ServerConfig(
@@ -310,7 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config=config,
         selector=args.selector or "default",
         loop=args.loop or "asyncio",
-        certificates=_certificates(parser.prog, args),
+        certificates=certificates,
         web_origins=frozenset(args.web_origin),
         handshake_seconds=args.handshake_timeout,
     )
