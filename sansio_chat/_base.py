@@ -21,7 +21,7 @@ from ._events import (
     DialectName,
     EofReceived,
     Event,
-    MessageReceived,
+    MessagesReceived,
     NickClaimAnswered,
     OutputBacklog,
     ShutdownRequested,
@@ -111,9 +111,9 @@ class ServerBase(Generic[S]):
             case DataReceived(conn=conn, data=data):
                 if conn in self._conns:
                     self._on_data(conn, data)
-            case MessageReceived(conn=conn, data=data):
+            case MessagesReceived(conn=conn, messages=messages):
                 if conn in self._conns:
-                    self._on_message(conn, data)
+                    self._on_messages(conn, messages)
             case OutputBacklog(conn=conn, unsent=unsent):
                 if unsent > self.config.max_pending_bytes and conn in self._conns:
                     self._on_too_slow(conn)
@@ -241,8 +241,8 @@ class ServerBase(Generic[S]):
     def _on_data(self, conn: ConnId, data: bytes) -> None:
         raise NotImplementedError
 
-    def _on_message(self, conn: ConnId, data: bytes) -> None:
-        """A whole message (a message-framed connection); ignored by a mode that reads streams only."""
+    def _on_messages(self, conn: ConnId, messages: tuple[bytes, ...]) -> None:
+        """Whole messages (a message-framed connection); ignored by a mode that reads streams only."""
 
     def _on_eof(self, conn: ConnId) -> None:
         raise NotImplementedError
@@ -368,13 +368,13 @@ class LineServerBase(ServerBase[L]):
         if not line_input.holds:
             self._pump(session, line_input, was_held=False)
 
-    def _on_message(self, conn: ConnId, data: bytes) -> None:
+    def _on_messages(self, conn: ConnId, messages: tuple[bytes, ...]) -> None:
         session = self._conns[conn]
         line_input = self._input(session)
         lines = line_input.lines
         if not isinstance(lines, MessageBuffer):  # a stream takes no messages (a backend's mistake)
             return
-        lines.add(data)
+        lines.add(messages)
         if not line_input.holds:
             self._pump(session, line_input, was_held=False)
 

@@ -46,19 +46,20 @@ class DataReceived:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MessageReceived:
-    """One whole message of a message-framed connection (a WebSocket text message), as UTF-8.
+class MessagesReceived:
+    """Whole messages of a message-framed connection (WebSocket text messages), in order, as UTF-8.
 
     A web client's input comes in messages, not in a byte stream: the
-    transport has already joined its fragments and checked that it is
-    UTF-8.  The core takes each as one line of its dialect, with the same
-    limit (``max_line_bytes``), flood control and order.  A backend
-    delivers one message at a time and stops while reading is paused (at
-    most one more may come after ``PauseReading``, as for a read).
+    transport has already joined each one's fragments and checked that it
+    is UTF-8.  The core takes each as one line of its dialect, with the same
+    limit (``max_line_bytes``), flood control and order.  A backend hands
+    over what one read brought (as ``DataReceived`` does for a stream, so
+    that a burst of messages is answered with joined sends) and stops
+    while reading is paused.
     """
 
     conn: ConnId
-    data: bytes
+    messages: tuple[bytes, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,7 +121,7 @@ class NickClaimAnswered:
 Event = (
     ConnectionOpened
     | DataReceived
-    | MessageReceived
+    | MessagesReceived
     | EofReceived
     | ConnectionReset
     | OutputBacklog

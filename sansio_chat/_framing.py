@@ -111,8 +111,9 @@ class MessageBuffer:
     gate treat both alike.  The transport has framed the messages already,
     so nothing is split or searched: a message over ``max_line_bytes``
     comes out as ``Framing.TOO_LONG`` in its turn, and stream bytes have no
-    place here (``feed`` ignores them).  The backend hands over one message
-    at a time and stops while reading is paused, so the queue stays short.
+    place here (``feed`` ignores them).  The backend hands over what one read
+    brought and stops while reading is paused, so the queue holds one read's
+    messages at most, as a ``LineBuffer`` holds one read's lines.
     """
 
     __slots__ = ("_max", "_messages")
@@ -124,9 +125,9 @@ class MessageBuffer:
     def feed(self, data: bytes) -> None:
         """Stream bytes: a message-framed connection has none (a backend's mistake, ignored)."""
 
-    def add(self, message: bytes) -> None:
-        """One whole message, in order."""
-        self._messages.append(message)
+    def add(self, messages: tuple[bytes, ...]) -> None:
+        """Whole messages, in order."""
+        self._messages.extend(messages)
 
     def next_line(self) -> bytes | Framing | None:
         """The next message, ``TOO_LONG`` for one over the limit, or None for now."""

@@ -7,7 +7,7 @@ Everything about that spelling lives here: reading a message into a command
 as JSON.  The chat rules are the same as for every other dialect.
 
 The transport frames messages; the core sees each whole, as one "line"
-(``MessageReceived``).  Rendered events end in LF, so that several joined in
+(``MessagesReceived``).  Rendered events end in LF, so that several joined in
 one ``Send`` (a burst) stay apart: JSON text never holds a raw LF, and the
 transport turns each LF-terminated piece into one WebSocket message.
 Output is ASCII (``\\u`` escapes), so it is valid UTF-8 whatever the words.
@@ -16,6 +16,7 @@ Output is ASCII (``\\u`` escapes), so it is valid UTF-8 whatever the words.
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring_ascii
 from typing import Any, assert_never
 
 from ._commands import (
@@ -91,6 +92,7 @@ _CONTROL_CHARACTER = BadLine(fault=LineFault.CONTROL_CHARACTER)
 _BLANKS = " \t"
 # Compact, and ASCII only: a lone surrogate a client sent cannot make the bytes invalid UTF-8.
 _encode = json.JSONEncoder(separators=(",", ":")).encode
+_string = encode_basestring_ascii  # one JSON string, as the encoder writes it
 
 
 # -- reading a message -----------------------------------------------------------
@@ -267,9 +269,12 @@ class WebRenderer:
 
     def render(self, reply: Reply) -> bytes:
         match reply:
-            case Said(nick=nick, room=room, text=text, action=action):  # the hot path
+            case Said(nick=nick, room=room, text=text, action=action):  # the hot path: no dict, three escapes
                 kind = "action" if action else "msg"
-                return _event({"type": "message", "room": room, "from": nick, "text": text, "kind": kind})
+                return (
+                    f'{{"type":"message","room":{_string(room)},"from":{_string(nick)},'
+                    f'"text":{_string(text)},"kind":"{kind}"}}\n'
+                ).encode()
             case Told(sender=sender, recipient=recipient, text=text):
                 return _event(
                     {"type": "private", "from": sender, "to": recipient, "text": text, "kind": "msg"}

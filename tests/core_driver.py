@@ -42,7 +42,7 @@ from sansio_chat import (
     EofReceived,
     Event,
     Log,
-    MessageReceived,
+    MessagesReceived,
     OutputBacklog,
     PauseReading,
     ResumeReading,
@@ -90,9 +90,13 @@ class Client:
     def send_bytes(self, data: bytes) -> list[Action]:
         return self._deliver(DataReceived(conn=self.conn, data=data))
 
+    def send_messages(self, *messages: bytes) -> list[Action]:
+        """Whole messages that one read brought, as a web client's transport delivers them."""
+        return self._deliver(MessagesReceived(conn=self.conn, messages=messages))
+
     def send_message(self, data: bytes) -> list[Action]:
         """One whole message, as a web client's transport delivers it."""
-        return self._deliver(MessageReceived(conn=self.conn, data=data))
+        return self._deliver(MessagesReceived(conn=self.conn, messages=(data,)))
 
     def send_json(self, value: object) -> list[Action]:
         """One web command: ``value`` as a JSON message."""

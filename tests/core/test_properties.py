@@ -20,7 +20,7 @@ from sansio_chat import (
     DialectName,
     EofReceived,
     Event,
-    MessageReceived,
+    MessagesReceived,
     Mode,
     NickClaimAnswered,
     OutputBacklog,
@@ -233,7 +233,8 @@ def event_scripts(draw: st.DrawFn) -> list[Event]:
         elif kind == "data":
             events.append(DataReceived(conn=conn, data=draw(STREAMS)))
         elif kind == "message":
-            events.append(MessageReceived(conn=conn, data=draw(MESSAGES)))
+            messages = tuple(draw(st.lists(MESSAGES, min_size=1, max_size=3)))
+            events.append(MessagesReceived(conn=conn, messages=messages))
         elif kind == "eof":
             events.append(EofReceived(conn=conn))
         elif kind == "reset":

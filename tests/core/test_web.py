@@ -15,7 +15,7 @@ from sansio_chat import (
     ConnectionOpened,
     DataReceived,
     DialectName,
-    MessageReceived,
+    MessagesReceived,
     Mode,
     PauseReading,
     ResumeReading,
@@ -70,16 +70,17 @@ def test_every_event_is_one_line_of_ascii_json(net: FakeNetwork) -> None:
     ]
 
 
-def test_a_burst_of_events_is_one_send_of_lines(net: FakeNetwork) -> None:
-    browser = web(net, "alice")
-    actions = browser.send_message(b'{"cmd":"ping","token":"a"}')
-    actions += browser.send_message(b'{"cmd":"rooms"}')
-    sends = [a for a in actions if isinstance(a, Send)]
-    assert len(sends) == 2 and all(s.data.count(b"\n") == 1 for s in sends)
-    assert browser.events() == [
-        {"type": "pong", "token": "a"},
-        {"type": "rooms", "rooms": [{"room": "#lobby", "users": 1}]},
-    ]
+def test_the_messages_of_one_read_are_answered_with_joined_sends(net: FakeNetwork) -> None:
+    alice, bob = web(net, "alice"), web(net, "bob")
+    alice.events()
+    actions = bob.send_messages(
+        b'{"cmd":"ping","token":"a"}', b'{"cmd":"msg","text":"one"}', b'{"cmd":"msg","text":"two"}'
+    )
+    [pong, words] = [a for a in actions if isinstance(a, Send)]
+    assert pong.conns == (bob.conn,) and words.conns == (alice.conn,)
+    assert words.data.count(b"\n") == 2  # one send, two events, each on its line
+    assert [e["text"] for e in alice.events()] == ["one", "two"]
+    assert bob.events() == [{"type": "pong", "token": "a"}]
 
 
 # -- commands -------------------------------------------------------------------------
@@ -387,7 +388,7 @@ def test_flood_control_holds_messages_in_order_and_pauses_reading() -> None:
 def test_input_of_the_other_framing_is_ignored(net: FakeNetwork) -> None:
     text, browser = net.connect(), web(net)
     text.lines()
-    assert net.receive(MessageReceived(conn=text.conn, data=b'{"cmd":"msg","text":"x"}')) == []
+    assert net.receive(MessagesReceived(conn=text.conn, messages=(b'{"cmd":"msg","text":"x"}',))) == []
     assert net.receive(DataReceived(conn=browser.conn, data=b'{"cmd":"msg","text":"x"}\n')) == []
     browser.eof()
     assert text.lines() == ["[server] guest2 is disconnected"]
@@ -398,7 +399,7 @@ def test_the_lab_modes_take_no_messages(mode: Mode) -> None:
     state = new_server_state(ServerConfig(mode=mode))
     state.receive(ConnectionOpened(conn=1, peer="p", dialect=DialectName.WEB))
     state.receive(ConnectionOpened(conn=2, peer="q"))
-    assert state.receive(MessageReceived(conn=1, data=b"hello")) == []
+    assert state.receive(MessagesReceived(conn=1, messages=(b"hello",))) == []
 
 
 # -- the documentation ---------------------------------------------------------------------
@@ -419,10 +420,11 @@ def test_a_message_that_comes_after_the_pause_waits_its_turn() -> None:
     state = new_server_state(ServerConfig(rate_lines=1.0, rate_burst=1))
     state.receive(ConnectionOpened(conn=1, peer="p", dialect=DialectName.WEB))
     state.receive(ConnectionOpened(conn=2, peer="q", dialect=DialectName.WEB))
-    state.receive(MessageReceived(conn=1, data=b'{"cmd":"msg","text":"1"}'))
-    assert state.receive(MessageReceived(conn=1, data=b'{"cmd":"msg","text":"2"}')) == [PauseReading(conn=1)]
-    # A backend may hand over one more after the pause: it waits behind the held one.
-    assert state.receive(MessageReceived(conn=1, data=b'{"cmd":"msg","text":"3"}')) == []
+    state.receive(MessagesReceived(conn=1, messages=(b'{"cmd":"msg","text":"1"}',)))
+    paused = state.receive(MessagesReceived(conn=1, messages=(b'{"cmd":"msg","text":"2"}',)))
+    assert paused == [PauseReading(conn=1)]
+    # A backend may hand over one more read after the pause: it waits behind the held one.
+    assert state.receive(MessagesReceived(conn=1, messages=(b'{"cmd":"msg","text":"3"}',))) == []
     heard = []
     for now in (1.0, 2.0):
         heard += [json.loads(a.data) for a in state.receive(Tick(now=now)) if isinstance(a, Send)]
