@@ -50,7 +50,7 @@ from sansio_chat import (
     EofReceived,
     Event,
     Log,
-    MessageReceived,
+    MessagesReceived,
     OutputBacklog,
     PauseReading,
     ResumeReading,
@@ -62,7 +62,7 @@ from sansio_chat import (
     new_server_state,
 )
 
-from ._connection import NOTHING_PENDING, Connection
+from ._connection import NOTHING_PENDING, RECV_SIZE, Connection
 from ._layers import CLOSE_CODES, Frames, Layers
 from ._lifecycle import SHUTDOWN_FLUSH_SECONDS, Phase, Step, Stop, StopPhase
 from ._listeners import Listener, ListenerKind
@@ -80,11 +80,12 @@ from .transport import (
     StackState,
     TlsSetupError,
     TransportConfig,
-    TransportEvent,
 )
 
 #: How often the connections whose reading is paused are asked for a reset.
 PAUSED_PROBE_SECONDS = 1.0
+#: Input a stack brings up for the core in one event, at most (as much as one read).
+INPUT_BATCH_BYTES = RECV_SIZE
 
 C = TypeVar("C", bound=Connection)
 C_contra = TypeVar("C_contra", bound=Connection, contravariant=True)
@@ -626,15 +627,20 @@ class Driver(Generic[C]):
         """Take the stack's events one at a time while the connection takes input.
 
         An open connection is pulled until the core pauses it (the rest stays
-        raw in the stack until it resumes); a pending one answers one page
-        request per pass, and none while its answers wait to be read, so that
-        a client pipelining requests without reading is never more than one
-        answer ahead.  A stack's ``timer`` running out is pulled in any case.
+        raw in the stack until it resumes).  What comes up for the core is
+        handed over together, as a read's bytes are (``DataReceived``, or
+        ``MessagesReceived`` for a WebSocket), up to ``INPUT_BATCH_BYTES``:
+        the core answers a burst with joined sends, and holds no more than
+        that when it pauses.  A pending one answers one page request per
+        pass, and none while its answers wait to be read, so that a client
+        pipelining requests without reading is never more than one answer
+        ahead.  A stack's ``timer`` running out is pulled in any case.
         """
         life = conn.life
         stack = layers.stack
         sealed = conn.route is Route.SEALED
-        ticked = False
+        batch: list[bytes] = []  # Data or Message payloads: a stack carries one kind only
+        size = 0
         while (life.phase is Phase.OPEN or life.phase is Phase.PENDING) and (timer or not life.paused):
             try:
                 event = stack.next_event()
@@ -646,14 +652,26 @@ class Driver(Generic[C]):
                 return
             if event is None:
                 break
-            if not ticked and self._timed and isinstance(event, Data | Message):
-                self._event(Tick(now=self.clock()))  # flood control needs the time of this input
-                ticked = True
-            self._transport_event(conn, layers, event)
-            if isinstance(event, Served):
-                if not life.paused and stack.state is StackState.PENDING:
-                    self._pull_later(conn)
-                break
+            if isinstance(event, Message):
+                batch.append(event.text.encode())
+            elif isinstance(event, Data):
+                batch.append(event.data)
+            else:
+                if batch:  # what came before it goes first
+                    self._input(conn, batch, messages=stack.framed)
+                    batch, size = [], 0
+                self._transport_event(conn, layers, event)
+                if isinstance(event, Served):
+                    if not life.paused and stack.state is StackState.PENDING:
+                        self._pull_later(conn)
+                    break
+                continue
+            size += len(batch[-1])
+            if size >= INPUT_BATCH_BYTES:
+                self._input(conn, batch, messages=stack.framed)  # the core may pause it now
+                batch, size = [], 0
+        if batch:
+            self._input(conn, batch, messages=stack.framed)
         if life.closed:
             return
         if sealed and stack.has_output:  # TLS records of the handshake, say: out at the next flush
@@ -666,16 +684,22 @@ class Driver(Generic[C]):
         elif self.dirty or self._sealed:
             self._port.wake()
 
-    def _transport_event(self, conn: C, layers: Layers, event: TransportEvent) -> None:
-        """What one event of a stack means for the core and for the connection."""
+    def _input(self, conn: C, batch: list[bytes], *, messages: bool) -> None:
+        """What the stack brought up for the core, in one event: a read's bytes, or whole messages."""
+        if not conn.life.open:
+            return
+        if self._timed:
+            self._event(Tick(now=self.clock()))  # flood control needs the time of this input
+        if messages:
+            self._conn_event(conn, MessagesReceived(conn=conn.id, messages=tuple(batch)))
+        else:
+            data = batch[0] if len(batch) == 1 else b"".join(batch)
+            self._conn_event(conn, DataReceived(conn=conn.id, data=data))
+
+    def _transport_event(self, conn: C, layers: Layers, event: Ready | Served | PeerClosed | Failed) -> None:
+        """What one event of a stack, other than input for the core, means for the connection."""
         life = conn.life
-        if isinstance(event, Data):
-            if life.open:
-                self._conn_event(conn, DataReceived(conn=conn.id, data=event.data))
-        elif isinstance(event, Message):
-            if life.open:
-                self._conn_event(conn, MessageReceived(conn=conn.id, data=event.text.encode()))
-        elif isinstance(event, Ready):
+        if isinstance(event, Ready):
             if life.opened():
                 self._paused_changed(conn, False)
                 self._port.reading_changed(conn)

@@ -27,7 +27,7 @@ from sansio_chat import (
     DataReceived,
     DialectName,
     EofReceived,
-    MessageReceived,
+    MessagesReceived,
     ServerConfig,
 )
 from tests.pki import Pki
@@ -246,18 +246,30 @@ def test_while_the_core_holds_a_flooder_its_messages_stay_raw_in_the_stack() -> 
     w = world(config=ServerConfig(rate_lines=1.0, rate_burst=1))
     alice, bob = web_clients(w, 2)
     deliver(w, alice)
-    burst = b"".join(
-        bob.ws.send(TextMessage(data=json.dumps({"cmd": "msg", "text": str(n)}))) for n in range(5)
-    )
-    w.driver.received(bob.conn, burst)
+
+    def messages(*texts: str) -> bytes:
+        return b"".join(bob.ws.send(TextMessage(data=json.dumps({"cmd": "msg", "text": t}))) for t in texts)
+
+    w.driver.received(bob.conn, messages("0", "1"))  # what one read brought: one event for the core
     assert bob.conn.life.paused and not bob.conn.life.reading
-    messages = [e for e in w.core.events if isinstance(e, MessageReceived)]
-    assert len(messages) == 2  # one taken, one held by the core; three still raw in the stack
+    w.driver.received(bob.conn, messages("2", "3", "4"))  # one more read, after the pause
+    given = [e for e in w.core.events if isinstance(e, MessagesReceived)]
+    assert [len(e.messages) for e in given] == [2]  # the core holds "1"; "2" to "4" are raw bytes
     assert [e["text"] for e in deliver(w, alice)[0]] == ["0"]
     for _ in range(8):
         w.clock.now += 1.0
         w.driver.run_timers(worked=False)
     assert [e["text"] for e in deliver(w, alice)[0]] == ["1", "2", "3", "4"]
+
+
+def test_a_burst_of_messages_is_answered_with_one_frame_per_event_and_one_write() -> None:
+    w = world()
+    alice, bob = web_clients(w, 2)
+    deliver(w, alice)
+    burst = b"".join(bob.ws.send(TextMessage(data=json.dumps({"cmd": "msg", "text": t}))) for t in "abc")
+    w.driver.received(bob.conn, burst)
+    assert len(alice.conn.pending) == 1  # the three events, framed once, queued as one
+    assert [e["text"] for e in deliver(w, alice)[0]] == ["a", "b", "c"]
 
 
 def test_quit_sends_the_goodbye_then_the_close_frame_then_the_fin() -> None:
