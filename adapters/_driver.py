@@ -451,7 +451,7 @@ class Driver(Generic[C]):
                 if target is None:
                     continue
                 if isinstance(action, Close):
-                    if target.life.open:
+                    if target.life.open:  # (a pending one is the driver's to close)
                         self._close(target, action.reason)
                 elif isinstance(action, Abort):
                     self._drop(target)
@@ -469,15 +469,17 @@ class Driver(Generic[C]):
 
     def _queue_layered(self, framed: list[C], sealed: list[C], data: bytes) -> None:
         """A ``Send`` to connections with layers: the frames built once, TLS left to the flush."""
-        frames = self._frames(data) if framed else None
-        dirty = self.dirty
-        for conn in framed:
-            pending = conn.pending
-            if pending:
-                pending.append(frames)  # type: ignore[union-attr, arg-type]  # non-empty: a list
-            else:
-                dirty.append(conn)
-                conn.pending = [frames]  # type: ignore[list-item]  # built: framed is not empty
+        frames: bytes | None = None
+        if framed:
+            frames = built = self._frames(data)
+            dirty = self.dirty
+            for conn in framed:
+                pending = conn.pending
+                if pending:
+                    pending.append(built)  # type: ignore[union-attr]  # non-empty: a list
+                else:
+                    dirty.append(conn)
+                    conn.pending = [built]
         for conn in sealed:
             item = data
             if conn.kind.web:
@@ -524,13 +526,14 @@ class Driver(Generic[C]):
             pending = conn.pending
             conn.pending = NOTHING_PENDING
             stack = layers.stack
+            data = b"" if not pending else pending[0] if len(pending) == 1 else b"".join(pending)
             try:
-                if pending:
-                    stack.send(pending[0] if len(pending) == 1 else b"".join(pending))
                 if conn.life.phase is Phase.CLOSING:
+                    if data:
+                        stack.send(data)
                     out = stack.close(layers.close_code)
                 else:
-                    out = stack.data_to_send()
+                    out = stack.flush(data)
             except Exception:
                 self._log.exception("connection %d: its TLS layer failed; dropping the connection", conn.id)
                 if self._drop(conn):
@@ -570,6 +573,8 @@ class Driver(Generic[C]):
         output, so they go out before the FIN.
         """
         life = conn.life
+        if life.phase is not Phase.OPEN and life.phase is not Phase.PENDING:
+            return
         was_paused = life.paused
         self._paused.pop(conn.id, None)
         now = self.clock()

@@ -178,6 +178,19 @@ class Stack:
             return b""
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
+    def flush(self, data: bytes) -> bytes:
+        """``send(data)`` then ``data_to_send()``, in one call: a flush of an open connection.
+
+        Under TLS with nothing of the layers' own waiting (the usual case),
+        the data goes straight to one ``SSLObject.write``.
+        """
+        tls = self._tls
+        if tls is not None and self.state is StackState.OPEN and not self._top.has_output:
+            return tls.encrypt(data)
+        if data:
+            self.send(data)
+        return self.data_to_send()
+
     def close(self, code: int = NORMAL_CLOSURE, reason: str = "") -> bytes:
         """End the connection: the last bytes to write before the FIN.
 

@@ -183,6 +183,15 @@ class TlsLayer:
         """Whether ``data_to_send`` has anything: records OpenSSL wrote, or plaintext to encrypt."""
         return self._outgoing.pending > 0 or bool(self._pending)
 
+    def encrypt(self, data: bytes) -> bytes:
+        """``send([data])`` then ``data_to_send()``, without the queue: what a flush does most."""
+        if data and not self._pending and (self.state is TlsState.OPEN or self.state is TlsState.PEER_CLOSED):
+            self._ssl.write(data)
+            return self._outgoing.read()
+        if data:
+            self.send([data])
+        return self.data_to_send()
+
     def data_to_send(self) -> bytes:
         """The ciphertext to write: handshake records, then the queued plaintext encrypted in one go."""
         self._encrypt_pending()
