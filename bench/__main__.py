@@ -1,7 +1,7 @@
 """``python -m bench``: run the benchmarks, or regenerate the report from saved results.
 
-python -m bench run                 # everything: ~15 min on 2 cores
-python -m bench run --quick         # smaller shapes, under 2 minutes
+python -m bench run                 # everything: ~15 min on 2 cores without the tls and web groups
+python -m bench run --quick         # smaller shapes, under 2 minutes (longer with the tls and web groups)
 python -m bench run --shapes 100x10 --reps 5 --servers select,floor-select
 python -m bench run --shapes 100x10 --servers backends,tls,web   # the transport layers' targets
 python -m bench core                # the core alone
