@@ -35,7 +35,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Generic, Protocol, TypeVar, assert_never
 
 from sansio_chat import (
@@ -432,18 +432,11 @@ class Driver(Generic[C]):
         """The core's actions, in order; ``Send`` only queues (the hot path: one append per recipient)."""
         for action in actions:
             if isinstance(action, Send):
-                data = action.data
-                dirty = self.dirty
                 plain, framed, sealed = self.conns.recipients(action.conns)
-                for conn in plain:
-                    pending = conn.pending
-                    if pending:
-                        pending.append(data)  # type: ignore[union-attr]  # non-empty: a list
-                    else:
-                        dirty.append(conn)
-                        conn.pending = [data]
+                if plain:
+                    self._queue(plain, action.data)
                 if framed or sealed:
-                    self._queue_layered(framed, sealed, data)
+                    self._queue_layered(framed, sealed, action.data)
             elif isinstance(action, Log):
                 self._log.log(action.level, "%s", action.message)
             else:
@@ -467,19 +460,28 @@ class Driver(Generic[C]):
         if self.dirty or self.closing or self._sealed:
             self._port.wake()
 
+    def _queue(self, conns: Sequence[C], data: bytes) -> None:
+        """Queue ``data`` (bytes for the socket) on each of ``conns``: one append per recipient.
+
+        The hot path of a fan-out: each connection goes on the dirty list
+        with its first output of the pass (``pending`` is non-empty exactly
+        while it is there), and the same ``bytes`` object is shared by all.
+        """
+        dirty = self.dirty
+        for conn in conns:
+            pending = conn.pending
+            if pending:
+                pending.append(data)  # type: ignore[union-attr]  # non-empty: a list
+            else:
+                dirty.append(conn)
+                conn.pending = [data]
+
     def _queue_layered(self, framed: list[C], sealed: list[C], data: bytes) -> None:
         """A ``Send`` to connections with layers: the frames built once, TLS left to the flush."""
         frames: bytes | None = None
         if framed:
-            frames = built = self._frames(data)
-            dirty = self.dirty
-            for conn in framed:
-                pending = conn.pending
-                if pending:
-                    pending.append(built)  # type: ignore[union-attr]  # non-empty: a list
-                else:
-                    dirty.append(conn)
-                    conn.pending = [built]
+            frames = self._frames(data)
+            self._queue(framed, frames)
         for conn in sealed:
             item = data
             if conn.kind.web:
@@ -503,15 +505,6 @@ class Driver(Generic[C]):
         if not layers.flush_due:
             layers.flush_due = True
             self._sealed.append(conn)
-
-    def _queue_plain(self, conn: C, data: bytes) -> None:
-        """Bytes ready for the socket (what a layer said, not under TLS), after what is queued."""
-        pending = conn.pending
-        if pending:
-            pending.append(data)  # type: ignore[union-attr]  # non-empty: a list
-        else:
-            self.dirty.append(conn)
-            conn.pending = [data]
 
     def _seal(self) -> list[C]:
         """Encrypt each TLS connection's output of this pass in one go (its close_notify too, if closing)."""
@@ -591,7 +584,7 @@ class Driver(Generic[C]):
             else:
                 last = layers.stack.close(layers.close_code)
                 if last:
-                    self._queue_plain(conn, last)
+                    self._queue((conn,), last)  # the close frame: the last output
         self.closing.append(conn)  # the flush moves it on, once what is pending is written
         self._port.wake()
 
@@ -650,7 +643,7 @@ class Driver(Generic[C]):
             try:
                 event = stack.next_event()
                 if not sealed and stack.has_output:  # before the core's answer: a 101, a pong, a page
-                    self._queue_plain(conn, stack.data_to_send())
+                    self._queue((conn,), stack.data_to_send())
             except Exception:
                 self._log.exception("connection %d: its transport layers failed; dropping it", conn.id)
                 self.lost(conn)

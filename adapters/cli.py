@@ -15,8 +15,8 @@ import logging
 import os
 import secrets
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import NoReturn, TypeVar
 
 from sansio_chat import (
     DEFAULT_MAX_CLIENTS,
@@ -45,6 +45,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 USAGE_ERROR = 2
 
 log = logging.getLogger("sansio_chat.cli")
+T = TypeVar("T")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -87,13 +88,6 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
-def _port(text: str) -> int:
-    try:
-        return parse_port(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def _positive_float(text: str) -> float:
     value = _non_negative_float(text)
     if not value:
@@ -101,18 +95,21 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _origin(text: str) -> str:
-    try:
-        return normalize_origin(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def _argument(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An option's parser whose ``ValueError`` argparse reports as is, on one line."""
+
+    def parsed(text: str) -> T:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parsed
 
 
-def _listen(text: str) -> ListenAddress:
-    try:
-        return parse_listen(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+_port = _argument(parse_port)
+_listen = _argument(parse_listen)
+_origin = _argument(normalize_origin)
 
 
 def _version() -> str:

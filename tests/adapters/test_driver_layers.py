@@ -352,19 +352,14 @@ def test_a_failing_stack_costs_its_connection_only(
 
 def tls_connect(w: World, pki: Pki, kind: Any = TEXT_TLS) -> tuple[Connection, TlsClient]:
     conn, client = w.connect(kind), TlsClient(pki.client_context(), server_hostname="localhost")
-    for _ in range(10):
-        try:
-            client.ssl.do_handshake()
-            done = True
-        except ssl.SSLWantReadError:
-            done = False
-        out = client.outgoing.read()
-        if out:
-            w.driver.received(conn, out)
-        client.incoming.write(w.flush().get(conn.id, b""))
-        if done:
-            return conn, client
-    raise AssertionError("the handshake did not finish")
+
+    def exchange(data: bytes) -> bytes:
+        if data:
+            w.driver.received(conn, data)
+        return w.flush().get(conn.id, b"")
+
+    client.handshake_with(exchange)
+    return conn, client
 
 
 def test_a_tls_text_client_reaches_the_core_once_its_handshake_is_done(pki: Pki) -> None:

@@ -12,6 +12,7 @@ import socket
 import ssl
 import struct
 import time
+from collections.abc import Callable
 
 #: Default bound on any single wait for the server, in seconds.
 READ_TIMEOUT = 5.0
@@ -38,6 +39,18 @@ class ClosedError(Exception):
 
 class ReadTimeoutError(AssertionError):
     """Nothing (or not enough) arrived in time."""
+
+
+def receive_before(sock: socket.socket, deadline: float, describe: Callable[[], str]) -> bytes:
+    """One ``recv`` before ``deadline`` (b"" at EOF); ``ReadTimeoutError`` saying ``describe()`` if none."""
+    remaining = deadline - time.monotonic()
+    if remaining > 0:
+        sock.settimeout(remaining)
+        try:
+            return sock.recv(65536)
+        except TimeoutError:
+            pass
+    raise ReadTimeoutError(f"timed out: {describe()}")
 
 
 def open_socket(
@@ -124,14 +137,9 @@ class Client:
         """Receive once before ``deadline``; False at EOF."""
         if self._eof:
             return False
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise ReadTimeoutError(f"{self!r}: timed out; buffered so far: {_show(self._buffer)}")
-        self.sock.settimeout(remaining)
-        try:
-            data = self.sock.recv(65536)
-        except TimeoutError:
-            raise ReadTimeoutError(f"{self!r}: timed out; buffered so far: {_show(self._buffer)}") from None
+        data = receive_before(
+            self.sock, deadline, lambda: f"{self!r}: buffered so far: {_show(self._buffer)}"
+        )
         if not data:
             self._eof = True
             return False

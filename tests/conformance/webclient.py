@@ -31,7 +31,7 @@ from wsproto.events import (
     TextMessage,
 )
 
-from .client import READ_TIMEOUT, ReadTimeoutError, open_socket
+from .client import READ_TIMEOUT, open_socket, receive_before
 
 #: What a client receives: a JSON event, or one of wsproto's (a close frame, a pong, bytes).
 Item = dict[str, Any] | Event
@@ -154,14 +154,7 @@ class WebClient:
         """Receive once before ``deadline``; False at EOF."""
         if self._eof:
             return False
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise ReadTimeoutError(f"{self!r}: timed out; items so far: {list(self._items)!r}")
-        self.sock.settimeout(remaining)
-        try:
-            data = self.sock.recv(65536)
-        except TimeoutError:
-            raise ReadTimeoutError(f"{self!r}: timed out; items so far: {list(self._items)!r}") from None
+        data = receive_before(self.sock, deadline, lambda: f"{self!r}: items so far: {list(self._items)!r}")
         if not data:
             self._eof = True
             self.ws.receive_data(None)
