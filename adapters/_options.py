@@ -8,13 +8,23 @@ from typing import Literal
 from sansio_chat import ServerConfig
 
 from ._listeners import ListenAddress, default_addresses
+from .transport import DEFAULT_TLS_HANDSHAKE_SECONDS, TlsCertificates
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServeOptions:
-    """Everything a backend needs to run: its listeners and the core's settings."""
+    """Everything a backend needs to run: its listeners, their layers' settings, and the core's settings.
+
+    ``certificates`` serve every TLS listener (SIGHUP reloads them);
+    ``web_origins`` are the pages of other origins allowed to open the
+    WebSocket; ``handshake_seconds`` bounds a TLS handshake and each HTTP
+    request head.
+    """
 
     listen: tuple[ListenAddress, ...] = field(default_factory=default_addresses)
     config: ServerConfig = field(default_factory=ServerConfig)
     selector: Literal["default", "select"] = "default"  # select backend: the OS's best (epoll), or select()
     loop: Literal["asyncio", "uvloop"] = "asyncio"  # asyncio backend: the event loop to run on
+    certificates: TlsCertificates | None = None
+    web_origins: frozenset[str] = frozenset()
+    handshake_seconds: float = DEFAULT_TLS_HANDSHAKE_SECONDS

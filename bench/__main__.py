@@ -1,8 +1,9 @@
 """``python -m bench``: run the benchmarks, or regenerate the report from saved results.
 
-python -m bench run                 # everything: ~15 min on 2 cores
-python -m bench run --quick         # smaller shapes, under 2 minutes
+python -m bench run                 # everything: ~15 min on 2 cores without the tls and web groups
+python -m bench run --quick         # smaller shapes, under 2 minutes (longer with the tls and web groups)
 python -m bench run --shapes 100x10 --reps 5 --servers select,floor-select
+python -m bench run --shapes 100x10 --servers backends,tls,web   # the transport layers' targets
 python -m bench core                # the core alone
 python -m bench report [FILE]       # docs table and plot from bench/results/latest.json
 """
@@ -24,6 +25,8 @@ from .servers import SERVERS
 GROUPS = {
     "backends": ["select", "threads", "asyncio"],
     "floors": ["floor-select", "floor-threads", "floor-asyncio"],
+    "tls": ["select-tls", "threads-tls", "asyncio-tls", "floor-tls"],
+    "web": ["select-web", "threads-web", "asyncio-web"],
 }
 
 
@@ -132,8 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--servers",
         "--backends",
-        default="backends,floors,miniircd",
-        help="comma-separated server names or groups: backends, floors, "
+        default="backends,floors,miniircd,tls,web",
+        help="comma-separated server names or groups: backends, floors, tls, web, "
         + ", ".join(SERVERS)
         + " (default: all)",
     )

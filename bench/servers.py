@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Literal
 
 from ._proc import LISTENING, free_port
+from ._tls import TlsFiles
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -21,6 +22,8 @@ HOST = "127.0.0.1"
 START_TIMEOUT = 15.0
 
 Kind = Literal["backend", "floor", "reference"]
+#: How the generator's clients reach the server: plain TCP, TLS, or a WebSocket (plain TCP, web dialect).
+Transport = Literal["plain", "tls", "web"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,23 +33,35 @@ class ServerSpec:
     name: str
     kind: Kind
     style: str  # the I/O style: select, threads, asyncio (miniircd: select)
-    dialect: Literal["chat", "irc", "floor"]
+    dialect: Literal["chat", "irc", "floor", "web"]
     #: Connections the generator opens at once (miniircd listens with a backlog of 5).
     concurrency: int = 100
     #: Run on uvloop (the asyncio backend and the asyncio floor: --loop uvloop).
     uvloop: bool = False
+    transport: Transport = "plain"
 
-    def argv(self, port: int) -> list[str]:
+    def argv(self, port: int, tls: TlsFiles | None = None) -> list[str]:
         python = sys.executable
         loop = ["--loop", "uvloop"] if self.uvloop else []
+        certificate: list[str] = []
+        if self.transport == "tls":
+            if tls is None:
+                raise ValueError(f"{self.name} needs a certificate")
+            certificate = ["--tls-cert", str(tls.cert), "--tls-key", str(tls.key)]
         if self.kind == "backend":
+            listen = {
+                "plain": ["--host", HOST, "--port", "0"],
+                "tls": ["--listen", f"text+tls://{HOST}:0", *certificate],
+                "web": ["--listen", f"http://{HOST}:0"],
+            }[self.transport]
             # The installed package (pip install -e .), as the command line runs it.
             return [
-                python, "-m", "sansio_chat_adapters.cli", "serve", "--backend", self.style, "--host", HOST,
-                "--port", "0", "--rate-lines", "0", "--oper-password", secrets.token_hex(8), *loop,
+                python, "-m", "sansio_chat_adapters.cli", "serve", "--backend", self.style, *listen,
+                "--rate-lines", "0", "--oper-password", secrets.token_hex(8), *loop,
             ]  # fmt: skip
         if self.kind == "floor":
-            return [python, "-m", f"bench.floors.{self.style}_floor", "--host", HOST, "--port", "0", *loop]
+            floor = f"bench.floors.{self.style}_floor"
+            return [python, "-m", floor, "--host", HOST, "--port", "0", *loop, *certificate]
         return [
             python, "-m", "miniircd", "--listen", HOST, "--ports", str(port), *_miniircd_user(),
         ]  # fmt: skip
@@ -70,6 +85,16 @@ SERVERS: dict[str, ServerSpec] = {
         # Not run by default: the asyncio pair again on uvloop.
         ServerSpec(name="asyncio-uvloop", kind="backend", style="asyncio", dialect="chat", uvloop=True),
         ServerSpec(name="floor-asyncio-uvloop", kind="floor", style="asyncio", dialect="floor", uvloop=True),
+        # Through the transport layers: text over TLS, and web clients over WebSocket.
+        *(
+            ServerSpec(name=f"{style}-tls", kind="backend", style=style, dialect="chat", transport="tls")
+            for style in ("select", "threads", "asyncio")
+        ),
+        ServerSpec(name="floor-tls", kind="floor", style="asyncio", dialect="floor", transport="tls"),
+        *(
+            ServerSpec(name=f"{style}-web", kind="backend", style=style, dialect="web", transport="web")
+            for style in ("select", "threads", "asyncio")
+        ),
     )
 }
 #: Which floor a backend is compared with.
@@ -88,13 +113,13 @@ class StartError(Exception):
 class RunningServer:
     """A started server process, its port, and its log file."""
 
-    def __init__(self, spec: ServerSpec, log_path: Path) -> None:
+    def __init__(self, spec: ServerSpec, log_path: Path, tls: TlsFiles | None = None) -> None:
         self.spec = spec
         self.log_path = log_path
         port = free_port(HOST) if spec.kind == "reference" else 0
         self._log: IO[bytes] = log_path.open("wb")
         self.process = subprocess.Popen(
-            spec.argv(port),
+            spec.argv(port, tls),
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=self._log,

@@ -11,7 +11,7 @@ import enum
 import heapq
 from typing import Generic, TypeVar, assert_never
 
-from ._actions import Abort, Action, Close, Log, LogLevel, PauseReading, ResumeReading, Send
+from ._actions import Abort, Action, Close, CloseReason, Log, LogLevel, PauseReading, ResumeReading, Send
 from ._config import ServerConfig
 from ._events import (
     ConnectionOpened,
@@ -21,13 +21,14 @@ from ._events import (
     DialectName,
     EofReceived,
     Event,
+    MessagesReceived,
     NickClaimAnswered,
     OutputBacklog,
     ShutdownRequested,
     Tick,
 )
 from ._flood import TokenBucket
-from ._framing import Framing, LineBuffer
+from ._framing import Framing, LineBuffer, MessageBuffer
 
 #: What a mode keeps about each open connection (a chat session; nothing for echo).
 S = TypeVar("S")
@@ -110,6 +111,9 @@ class ServerBase(Generic[S]):
             case DataReceived(conn=conn, data=data):
                 if conn in self._conns:
                     self._on_data(conn, data)
+            case MessagesReceived(conn=conn, messages=messages):
+                if conn in self._conns:
+                    self._on_messages(conn, messages)
             case OutputBacklog(conn=conn, unsent=unsent):
                 if unsent > self.config.max_pending_bytes and conn in self._conns:
                     self._on_too_slow(conn)
@@ -155,14 +159,14 @@ class ServerBase(Generic[S]):
 
     def _open(self, conn: ConnId, peer: str, dialect: DialectName) -> None:
         if self._shutting_down:
-            self._emit(Close(conn=conn))
+            self._emit(Close(conn=conn, reason=CloseReason.SHUTDOWN))
             return
         if len(self._conns) >= self.config.max_clients:
             message = self._refusals.refused(peer, self._now)
             if message is not None:
                 self._log(LogLevel.WARNING, message)
             self._on_refused(conn, dialect)
-            self._emit(Close(conn=conn))
+            self._emit(Close(conn=conn, reason=CloseReason.SERVER_FULL))
             return
         self._admitted += 1
         self._conns[conn] = self._on_open(conn, dialect)
@@ -205,10 +209,10 @@ class ServerBase(Generic[S]):
         """Queue ``data`` for a connection that is not open (being refused)."""
         self._emit(Send(conns=(conn,), data=data))
 
-    def _close(self, conn: ConnId) -> None:
+    def _close(self, conn: ConnId, reason: CloseReason = CloseReason.DONE) -> None:
         """Forget an open connection; the backend flushes it, then closes it."""
         self._forget(conn)
-        self._emit(Close(conn=conn))
+        self._emit(Close(conn=conn, reason=reason))
 
     def _abort(self, conn: ConnId) -> None:
         """Forget an open connection; the backend drops its queue and closes it."""
@@ -237,6 +241,9 @@ class ServerBase(Generic[S]):
     def _on_data(self, conn: ConnId, data: bytes) -> None:
         raise NotImplementedError
 
+    def _on_messages(self, conn: ConnId, messages: tuple[bytes, ...]) -> None:
+        """Whole messages (a message-framed connection); ignored by a mode that reads streams only."""
+
     def _on_eof(self, conn: ConnId) -> None:
         raise NotImplementedError
 
@@ -253,7 +260,7 @@ class ServerBase(Generic[S]):
 
     def _on_shutdown(self) -> None:
         for conn in list(self._conns):
-            self._close(conn)
+            self._close(conn, CloseReason.SHUTDOWN)
 
     def _on_tick(self) -> None:
         message = self._refusals.report(self._now)
@@ -277,9 +284,11 @@ class LineInput:
 
     __slots__ = ("at_eof", "bucket", "held", "holds", "lines")
 
-    def __init__(self, config: ServerConfig, now: float) -> None:
+    def __init__(self, config: ServerConfig, now: float, *, messages: bool = False) -> None:
         self.holds = Hold(0)  # what closes the gate now; none: lines are handled as they come
-        self.lines = LineBuffer(config.max_line_bytes)
+        self.lines: LineBuffer | MessageBuffer = (
+            MessageBuffer(config.max_line_bytes) if messages else LineBuffer(config.max_line_bytes)
+        )
         self.bucket = TokenBucket(config.rate_lines, config.rate_burst, now) if config.rate_lines else None
         # A line taken from the buffer while the bucket was empty: it goes first.
         self.held: bytes | Framing | None = None
@@ -296,6 +305,8 @@ class LineSession:
     """
 
     __slots__ = ("conn", "input")
+    #: Whether its input comes in whole messages (a WebSocket) rather than as a byte stream.
+    message_framed = False
 
     def __init__(self, conn: ConnId) -> None:
         self.conn = conn
@@ -347,13 +358,23 @@ class LineServerBase(ServerBase[L]):
         """The connection's input, made when first needed."""
         line_input = session.input
         if line_input is None:
-            line_input = session.input = LineInput(self.config, self._now)
+            line_input = session.input = LineInput(self.config, self._now, messages=session.message_framed)
         return line_input
 
     def _on_data(self, conn: ConnId, data: bytes) -> None:
         session = self._conns[conn]
         line_input = self._input(session)
         line_input.lines.feed(data)
+        if not line_input.holds:
+            self._pump(session, line_input, was_held=False)
+
+    def _on_messages(self, conn: ConnId, messages: tuple[bytes, ...]) -> None:
+        session = self._conns[conn]
+        line_input = self._input(session)
+        lines = line_input.lines
+        if not isinstance(lines, MessageBuffer):  # a stream takes no messages (a backend's mistake)
+            return
+        lines.add(messages)
         if not line_input.holds:
             self._pump(session, line_input, was_held=False)
 

@@ -180,8 +180,8 @@ class Chat:
         user.nick = nick
         self._users[nick_key(nick)] = user
         self._connections.registered(user)
-        self._out.to_user(user, Welcome(nick=nick))
         lobby = self._lobby
+        self._out.to_user(user, Welcome(nick=nick, room=lobby.name))
         self._out.to_room(lobby, Connected(nick=nick, room=lobby.name))  # before it enters: the others
         self._enter(user, lobby)
         self._log(LogLevel.INFO, f"{nick} connected from {peer}")
@@ -324,7 +324,7 @@ class Chat:
     def _renamed(self, user: User, new: str, key: str) -> None:
         """``user`` holds the key of ``new``: tell it, and everyone who shares a room with it."""
         old = user.nick
-        self._reply(user, NickSet(nick=new))
+        self._reply(user, NickSet(nick=new, old=old))
         if new == old:
             return
         old_key = user.key

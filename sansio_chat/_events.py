@@ -18,6 +18,7 @@ class DialectName(enum.Enum):
     """The wire format a listener speaks; the core picks a connection's session by it."""
 
     TEXT = "text"
+    WEB = "web"  # JSON over WebSocket (docs/web.md): one message per command or event
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,6 +43,23 @@ class DataReceived:
 
     conn: ConnId
     data: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessagesReceived:
+    """Whole messages of a message-framed connection (WebSocket text messages), in order, as UTF-8.
+
+    A web client's input comes in messages, not in a byte stream: the
+    transport has already joined each one's fragments and checked that it
+    is UTF-8.  The core takes each as one line of its dialect, with the same
+    limit (``max_line_bytes``), flood control and order.  A backend hands
+    over what one read brought (as ``DataReceived`` does for a stream, so
+    that a burst of messages is answered with joined sends) and stops
+    while reading is paused.
+    """
+
+    conn: ConnId
+    messages: tuple[bytes, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,6 +121,7 @@ class NickClaimAnswered:
 Event = (
     ConnectionOpened
     | DataReceived
+    | MessagesReceived
     | EofReceived
     | ConnectionReset
     | OutputBacklog

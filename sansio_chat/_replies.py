@@ -46,6 +46,10 @@ class ErrorKind(enum.Enum):
     ROOM_OPERATORS_ONLY = "room operators only"
     TOPIC_TOO_LONG = "topic too long"
     NOT_IN_ROOM = "user not in the room"
+    # A message its (message-framed) dialect cannot read: not in the format, a field missing or wrong.
+    MALFORMED = "malformed message"
+    MISSING_FIELD = "missing field"
+    INVALID_FIELD = "invalid field"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,7 +73,10 @@ class Told:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Welcome:
+    """To a user who just connected: its nickname, and the room it lands in."""
+
     nick: str
+    room: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,9 +113,10 @@ class NickChanged:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NickSet:
-    """To the user who changed nickname."""
+    """To the user who changed nickname (``old``: the one it had)."""
 
     nick: str
+    old: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

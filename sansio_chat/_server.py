@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from ._actions import LogLevel
+from ._actions import CloseReason, LogLevel
 from ._base import Hold, LineInput, LineServerBase
 from ._chat import Chat
 from ._config import ServerConfig
@@ -19,7 +19,7 @@ from ._fanout import FanOut
 from ._framing import Framing
 from ._nicknames import NickRegistry
 from ._replies import Error, ErrorKind, LeaveReason, Renderer, ShuttingDown
-from ._session import Registration, Session, TextSession
+from ._session import Registration, Session, TextSession, WebSession
 from ._users import User
 
 
@@ -44,6 +44,8 @@ class ChatServerState(LineServerBase[Session]):
         match dialect:
             case DialectName.TEXT:
                 return TextSession(conn)
+            case DialectName.WEB:
+                return WebSession(conn)
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
                 assert_never(dialect)
 
@@ -56,6 +58,8 @@ class ChatServerState(LineServerBase[Session]):
         match dialect:
             case DialectName.TEXT:
                 self._send_unaccounted(conn, TextSession.renderer.render(Error(kind=ErrorKind.SERVER_FULL)))
+            case DialectName.WEB:
+                self._send_unaccounted(conn, WebSession.renderer.render(Error(kind=ErrorKind.SERVER_FULL)))
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
                 assert_never(dialect)
 
@@ -68,8 +72,12 @@ class ChatServerState(LineServerBase[Session]):
             return
         assert isinstance(line, bytes)
         command = session.parse(line)
-        if command is not None:
-            self._chat.handle(session.user, command)
+        if command is None:
+            return
+        if isinstance(command, Error):  # unreadable in its dialect: answered here, the chat never sees it
+            self._send((session.conn,), session.renderer.render(command))
+            return
+        self._chat.handle(session.user, command)
 
     def _line_too_long(self, renderer: Renderer) -> bytes:
         data = self._too_long.get(renderer)
@@ -100,7 +108,7 @@ class ChatServerState(LineServerBase[Session]):
         self._fanout.to_everyone(ShuttingDown())
         self._log(LogLevel.INFO, f"shutting down, closing {len(self._conns)} connections")
         for conn in list(self._conns):
-            self._close(conn)
+            self._close(conn, CloseReason.SHUTDOWN)
 
 
 class _SessionControl:

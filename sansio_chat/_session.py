@@ -13,9 +13,10 @@ import enum
 from ._base import LineSession
 from ._commands import Command
 from ._events import ConnId
-from ._replies import Renderer
+from ._replies import Error, Renderer
 from ._text_dialect import TextRenderer, parse_text_line
 from ._users import User
+from ._web_dialect import WebRenderer, parse_web_message
 
 
 class Registration(enum.Enum):
@@ -41,8 +42,12 @@ class Session(LineSession):
         self.state = Registration.NAMING
         self.user = User(self)
 
-    def parse(self, line: bytes) -> Command | None:
-        """What one line asks for (LF removed); None for a line to ignore."""
+    def parse(self, line: bytes) -> Command | Error | None:
+        """What one line (or message) asks for; None for one to ignore.
+
+        An ``Error``: the dialect cannot read it (not in its format); the
+        sender is told at once, the chat never hears of it.
+        """
         raise NotImplementedError
 
 
@@ -52,3 +57,15 @@ class TextSession(Session):
     __slots__ = ()
     renderer: Renderer = TextRenderer()  # stateless: one for every text client
     parse = staticmethod(parse_text_line)  # called as is: no method call in between
+
+
+class WebSession(Session):
+    """A web client (JSON over WebSocket): named ``guest<N>`` and put in ``#lobby`` at once, as a text client.
+
+    Its input comes in whole messages, one command each.
+    """
+
+    __slots__ = ()
+    message_framed = True
+    renderer: Renderer = WebRenderer()  # stateless: one for every web client
+    parse = staticmethod(parse_web_message)

@@ -114,6 +114,7 @@ _ERROR_TEXT = {
     ErrorKind.SERVER_FULL: "server full",
     ErrorKind.NOT_IN_A_ROOM: "you are not in a room, use JOIN <room>",
     ErrorKind.ROOM_OPERATORS_ONLY: "permission denied, room operators only",
+    ErrorKind.MALFORMED: "malformed message",
 }
 _ERROR_FORMAT = {
     ErrorKind.LINE_TOO_LONG: "line too long (max {} bytes)",
@@ -127,6 +128,8 @@ _ERROR_FORMAT = {
     ErrorKind.ALREADY_IN_ROOM: "you are already in {}",
     ErrorKind.TOPIC_TOO_LONG: "topic too long (max {} characters)",
     ErrorKind.NOT_IN_ROOM: "{} is not in {}",
+    ErrorKind.MISSING_FIELD: "missing field {}",
+    ErrorKind.INVALID_FIELD: "invalid field {}",
 }
 _LEAVE_SUFFIX = {
     LeaveReason.LEFT: "",
@@ -245,6 +248,15 @@ def _with_reason(text: str, reason: str) -> str:
     return f"{text}: {reason}" if reason else text
 
 
+def error_text(error: Error) -> str:
+    """What an error says to people, without the ``Error:`` prefix (the web dialect's ``message`` too)."""
+    kind, detail = error.kind, error.detail
+    if kind is ErrorKind.USAGE:
+        detail = USAGES[CommandName(detail)]
+    fixed = _ERROR_TEXT.get(kind)
+    return fixed if fixed is not None else _ERROR_FORMAT[kind].format(detail, error.room)
+
+
 def _user_list(reply: UserList) -> str:
     nicks, operators = reply.nicks, reply.operators
     if operators:
@@ -273,12 +285,8 @@ class TextRenderer:
                 return _line(f"[{reply.nick}] {text}")
             case Told(sender=sender, recipient=recipient, text=text):
                 return _line(f"[{sender} -> {recipient}] {text}")
-            case Error(kind=kind, detail=detail, room=room):
-                if kind is ErrorKind.USAGE:
-                    detail = USAGES[CommandName(detail)]
-                fixed = _ERROR_TEXT.get(kind)
-                text = fixed if fixed is not None else _ERROR_FORMAT[kind].format(detail, room)
-                return _server_line(f"Error: {text}")
+            case Error():
+                return _server_line(f"Error: {error_text(reply)}")
             case Connected(nick=nick):
                 return _server_line(f"{nick} is connected")
             case Disconnected(nick=nick, reason=LeaveReason.KILLED, killer=killer):

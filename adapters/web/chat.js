@@ -158,7 +158,7 @@ function handle(e) {
       break;
     case "quit": {
       const why = { killed: ` (killed by ${e.by})`, "too-slow": " (too slow)", "oper-failures": " (too many failed OPER attempts)" };
-      note(`${e.nick} disconnected${why[e.reason] ?? ""}`);
+      note(`${e.nick} disconnected${why[e.reason] ?? ""}${e.text ? `: ${e.text}` : ""}`);
       renderMembers(state.members.filter((m) => !same(m.nick, e.nick)));
       break;
     }
@@ -342,6 +342,11 @@ function renderPrivates() {
 
 function renderMembers(users) {
   state.members = users;
+  const here = state.rooms.find((r) => same(r.room, state.room));
+  if (here && here.users !== users.length && users.length) {
+    here.users = users.length; // the count of the room we are in follows its members
+    renderRooms();
+  }
   ui.members.replaceChildren(
     ...users.map((u) => {
       const li = el("li");

@@ -3,19 +3,27 @@
 Ping barriers sequence the clients, so what each client receives is fully
 determined by the protocol.  Every backend the command line offers runs it,
 and each transcript must equal the one expected here byte for byte, so the
-backends are byte-identical to each other.
+backends are byte-identical to each other.  The last part runs through the
+transport layers too: a text client over TLS (its plaintext) and a web
+client (every byte of its frames after the upgrade).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import ssl
 
 import pytest
 
 from adapters.cli import BACKENDS
+from adapters.transport import text_frame
 from tests.expected import HELP, WELCOME
+from tests.pki import Pki
 
 from .server import OPER_PASSWORD, ServerProcess
+
+#: The server's close frame for a client that quit: code 1000, no reason.
+CLOSE_NORMAL = b"\x88\x02\x03\xe8"
 
 #: Every backend, and the options that change how a backend waits or schedules.
 VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -298,16 +306,125 @@ def run_rooms_session(server: ServerProcess) -> dict[str, bytes]:
     return {name: bytes(client.received) for name, client in zip("fgh", (f, g, h), strict=True)}
 
 
+#: Protocol v2 through the transport layers, after the rooms script: a plain text client (p), a text
+#: client over TLS (t), a web client (w).  Every byte each receives is fixed, the web client's frames
+#: and the TLS client's plaintext included.
+LAYERS_EXPECTED: dict[str, list[str]] = {
+    "p": [
+        WELCOME.format("guest9"),
+        "[server] guest10 is connected",
+        "[server] guest11 is connected",
+        _pong(1),
+        "[server] guest10 is now known as tess",
+        "[server] guest11 is now known as wes",
+        _pong(2),
+        "[wes] hello  <b>you</b>",
+        "* wes waves",
+        "[tess] hi wes",
+        _pong(3),
+        "[server] wes left #lobby",
+        "[server] tess left #lobby",
+        _pong(4),
+        "[server] Goodbye, guest9.",
+    ],
+    "t": [
+        WELCOME.format("guest10"),
+        "[server] guest11 is connected",
+        _pong(1),
+        "[server] You are now known as tess",
+        _pong(2),
+        "[server] guest11 is now known as wes",
+        "[wes] hello  <b>you</b>",
+        "* wes waves",
+        _pong(3),
+        "[wes -> tess] back",
+        "[server] wes left #lobby",
+        "[server] You are now in #den",
+        "[server] Users in #den (2): @wes tess",
+        _pong(4),
+        "[server] wes set the topic of #den to: secret",
+        "[server] You were kicked from #den by wes: bye",
+        "[server] Error: you are not in a room, use JOIN <room>",
+        _pong(5),
+        "[server] Goodbye, tess.",
+    ],
+}
+WEB_EXPECTED: list[str] = [
+    '{"type":"welcome","nick":"guest11","room":"#lobby"}',
+    '{"type":"nick","old":"guest10","new":"tess"}',
+    '{"type":"nick","old":"guest11","new":"wes"}',
+    '{"type":"pong","token":"barrier-1"}',
+    '{"type":"pong","token":"barrier-2"}',
+    '{"type":"message","room":"#lobby","from":"tess","text":"hi wes","kind":"msg"}',
+    '{"type":"private","from":"guest9","to":"wes","text":"psst","kind":"msg"}',
+    '{"type":"joined","room":"#den"}',
+    '{"type":"users","room":"#den","users":[{"nick":"wes","op":true}]}',
+    '{"type":"pong","token":"barrier-3"}',
+    '{"type":"join","room":"#den","nick":"tess","connected":false}',
+    '{"type":"topic","room":"#den","topic":"secret","by":"wes"}',
+    '{"type":"kick","room":"#den","nick":"tess","by":"wes","reason":"bye"}',
+    '{"type":"error","code":"unknown-command","message":"invalid command bogus","cmd":"bogus"}',
+    '{"type":"error","code":"invalid-json","message":"malformed message"}',
+    '{"type":"pong","token":"barrier-4"}',
+    '{"type":"goodbye","nick":"wes"}',
+]
+
+
+def run_layers_session(server: ServerProcess, context: ssl.SSLContext) -> tuple[dict[str, bytes], bytes]:
+    """The layers script, after the rooms script (the guests are numbered from 9)."""
+    p = server.join("guest9")
+    t = server.join("guest10", tls=context)
+    w = server.web_join("guest11")
+    p.ping_barrier()
+    t.ping_barrier()
+    t.send_line("NICK tess")
+    t.ping_barrier()
+    w.send({"cmd": "nick", "nick": "wes"})
+    w.ping_barrier()
+    p.ping_barrier()
+    w.send({"cmd": "msg", "text": "hello  <b>you</b>"})
+    w.send({"cmd": "me", "text": "waves"})
+    w.ping_barrier()
+    t.send_line("MSG hi wes")
+    t.ping_barrier()
+    p.send_line("TELL wes psst")
+    p.ping_barrier()
+    w.send({"cmd": "tell", "nick": "TESS", "text": "back"})
+    w.send({"cmd": "join", "room": "den"})
+    w.ping_barrier()
+    t.send_line("JOIN #den")
+    t.ping_barrier()
+    p.ping_barrier()
+    w.send({"cmd": "topic", "text": "secret"})
+    w.send({"cmd": "kick", "nick": "tess", "reason": "bye"})
+    w.send({"cmd": "bogus"})
+    w.send_text("[1]")
+    w.ping_barrier()
+    t.send_line("WHO")
+    t.ping_barrier()
+    w.send({"cmd": "quit"})
+    w.until_closed()
+    t.send_line("QUIT")
+    t.lines_until_closed()
+    p.send_line("QUIT")
+    p.lines_until_closed()
+    return {"p": bytes(p.received), "t": bytes(t.received)}, w.received
+
+
 @pytest.mark.parametrize("variant", list(VARIANTS))
-def test_scripted_session(variant: str) -> None:
+def test_scripted_session(variant: str, pki: Pki) -> None:
     backend, args = VARIANTS[variant]
     if "uvloop" in args and importlib.util.find_spec("uvloop") is None:
         pytest.skip("uvloop is not installed (pip install uvloop)")
-    server = ServerProcess(backend, args)
+    certificates = ["--tls-cert", str(pki.cert_file), "--tls-key", str(pki.key_file)]
+    layers = ["--listen", "text+tls://127.0.0.1:0", "--listen", "http://127.0.0.1:0", *certificates]
+    server = ServerProcess(backend, [*args, *layers])
     try:
         transcripts = run_session(server) | run_rooms_session(server)
+        through_layers, frames = run_layers_session(server, pki.client_context())
     finally:
         server.stop()
-    for name, lines in (EXPECTED | ROOMS_EXPECTED).items():
+    for name, lines in (EXPECTED | ROOMS_EXPECTED | LAYERS_EXPECTED).items():
         expected = "".join(f"{line}\n" for line in lines).encode()
-        assert transcripts[name] == expected, f"client {name}"
+        assert (transcripts | through_layers)[name] == expected, f"client {name}"
+    assert frames == b"".join(text_frame(event) for event in WEB_EXPECTED) + CLOSE_NORMAL
