@@ -38,6 +38,7 @@ from sansio_chat import (
     ConnectionReset,
     ConnId,
     DataReceived,
+    DialectName,
     EofReceived,
     Event,
     Log,
@@ -157,9 +158,9 @@ class FakeNetwork:
 
     # -- events -----------------------------------------------------------
 
-    def connect(self, peer: str | None = None) -> Client:
+    def connect(self, peer: str | None = None, dialect: DialectName = DialectName.TEXT) -> Client:
         conn = self._next_conn
-        self.receive(ConnectionOpened(conn=conn, peer=peer or f"192.0.2.1:{40000 + conn}"))
+        self.receive(ConnectionOpened(conn=conn, peer=peer or f"192.0.2.1:{40000 + conn}", dialect=dialect))
         return self.clients[conn]
 
     def connect_many(self, count: int) -> list[Client]:
