@@ -116,12 +116,14 @@ class Driver(Generic[C]):
         port: Port[C],
         log: logging.Logger,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.state: ServerState = new_server_state(config)
         self.conns: ConnectionTable[C] = ConnectionTable()  # every connection with a socket, closing ones too
         self.dirty: list[C] = []  # connections with pending output, for the next flush
         self.closing: list[C] = []  # connections the core closed since the last flush
         self.clock = clock
+        self.wall = wall  # what clients are shown (IRC's server-time); deadlines are on ``clock``
         self._port = port
         self._log = log
         self._timed = self.state.uses_clock
@@ -148,7 +150,7 @@ class Driver(Generic[C]):
         queued in the same call, reaches it.
         """
         self.conns.add(conn.id, conn)
-        self._event(Tick(now=self.clock()))
+        self._tick()
         kind = conn.kind
         self._conn_event(
             conn, ConnectionOpened(conn=conn.id, peer=peer, dialect=kind.dialect, secure=kind.secure)
@@ -159,7 +161,7 @@ class Driver(Generic[C]):
         if conn.life.phase is not Phase.OPEN:
             return
         if self._timed:
-            self._event(Tick(now=self.clock()))
+            self._tick()
         self._conn_event(conn, DataReceived(conn=conn.id, data=data))
 
     def eof(self, conn: C) -> None:
@@ -244,7 +246,7 @@ class Driver(Generic[C]):
             self._probe_paused(now)
         wakeup = self.state.next_wakeup
         if wakeup is not None and wakeup <= now:
-            self._event(Tick(now=now))
+            self._event(Tick(now=now, wall=self.wall()))
         for conn in self._deadlines.pop_due(now):
             self._carry_out_step(conn, conn.life.expire(now))
         if self._trim.due(now):
@@ -254,7 +256,7 @@ class Driver(Generic[C]):
 
     def shutdown(self) -> None:
         """Tell the core (it says goodbye to everyone and closes them all)."""
-        self._event(Tick(now=self.clock()))
+        self._tick()
         self._event(ShutdownRequested())
 
     def drain(self, stop: Stop) -> Iterator[float]:
@@ -285,6 +287,10 @@ class Driver(Generic[C]):
             self._log.info("shutdown: %s, closing %d connections now", why, count)
 
     # -- into the core -----------------------------------------------------------
+
+    def _tick(self) -> None:
+        """Tell the core the time (both clocks) before an event that may depend on it."""
+        self._event(Tick(now=self.clock(), wall=self.wall()))
 
     def _event(self, event: Event) -> None:
         """An event whose failure costs no connection: log it and go on."""

@@ -44,6 +44,7 @@ LISTENER_KINDS: dict[str, ListenerKind] = {
     kind.name: kind
     for kind in (
         ListenerKind(name="text", dialect=DialectName.TEXT, secure=False, default_port=7777, by_default=True),
+        ListenerKind(name="irc", dialect=DialectName.IRC, secure=False, default_port=6667, by_default=True),
     )
 }
 

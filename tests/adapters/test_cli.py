@@ -35,7 +35,7 @@ def _usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
         (["serve", "--port", "-1"], "argument --port: port must be from 0 to 65535, not -1"),
         (["serve", "--port", "seven"], "argument --port: port must be a number from 0 to 65535, not 'seven'"),
         (["serve", "--listen", "text://127.0.0.1:65536"], "port must be from 0 to 65535, not 65536"),
-        (["serve", "--listen", "gopher://127.0.0.1:70"], "unknown listener kind 'gopher' (known: text)"),
+        (["serve", "--listen", "gopher://127.0.0.1:70"], "unknown listener kind 'gopher' (known: text, irc)"),
         (["serve", "--listen", "text://::1:7777"], "an IPv6 address goes in brackets"),
         (["serve", "--max-clients", "0"], "argument --max-clients: must be at least 1, not 0"),
         (

@@ -35,7 +35,7 @@ def test_the_defaults_are_every_default_kind_on_every_interface() -> None:
         for kind in LISTENER_KINDS.values()
         if kind.by_default
     )
-    assert [str(address) for address in default_addresses()] == ["text://:7777"]
+    assert [str(address) for address in default_addresses()] == ["text://:7777", "irc://:6667"]
 
 
 @pytest.mark.parametrize(
@@ -62,7 +62,7 @@ def test_listen_addresses_that_parse(text: str, host: str | None, port: int) -> 
     ("text", "reason"),
     [
         ("127.0.0.1:7777", "is not KIND://HOST:PORT"),
-        ("tcp://127.0.0.1:7777", "unknown listener kind 'tcp' (known: text)"),
+        ("tcp://127.0.0.1:7777", "unknown listener kind 'tcp' (known: text, irc)"),
         ("text://127.0.0.1:70000", "port must be from 0 to 65535, not 70000"),
         ("text://127.0.0.1:-1", "port must be from 0 to 65535, not -1"),
         ("text://127.0.0.1:http", "port must be a number from 0 to 65535, not 'http'"),
