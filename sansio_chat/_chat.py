@@ -883,8 +883,9 @@ class Chat:
         nick = fact.nick
         if user is None or user.nick or directory.nick_taken(nick_key(nick), user):  # gone, or done already
             return
-        if not self._msgid_base:  # ids made from then on are unlike those of an earlier run
-            self._msgid_base = f"{int(fact.at * 1000):x}-"
+        if not self._msgid_base:  # the first user: the chat starts now
+            self._msgid_base = f"{int(fact.at * 1000):x}-"  # ids unlike those of an earlier run
+            directory.lobby.created = fact.at
         user.nick = nick
         user.info = fact.info
         user.signon = fact.at
