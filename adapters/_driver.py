@@ -57,6 +57,9 @@ from ._timers import Deadlines, IdleTrim
 
 #: How often the connections whose reading is paused are asked for a reset.
 PAUSED_PROBE_SECONDS = 1.0
+#: Reads within this long of the last ``Tick`` share it: the core's time is exact to a millisecond
+#: (what IRC's server-time shows), and a burst of reads does not cost a ``Tick`` each.
+TICK_RESOLUTION = 0.001
 
 C = TypeVar("C", bound=Connection)
 C_contra = TypeVar("C_contra", bound=Connection, contravariant=True)
@@ -127,6 +130,7 @@ class Driver(Generic[C]):
         self._port = port
         self._log = log
         self._timed = self.state.uses_clock
+        self._ticked = float("-inf")  # when the core was last told the time
         self._deadlines: Deadlines[C] = Deadlines()  # closing connections' deadlines
         self._paused: dict[ConnId, C] = {}  # open connections whose reading the core paused
         self._probe_at: float | None = None  # when the paused ones are next checked for a reset
@@ -160,7 +164,7 @@ class Driver(Generic[C]):
         """Bytes came; those of a closing connection are discarded (they were read so as not to reset)."""
         if conn.life.phase is not Phase.OPEN:
             return
-        if self._timed:
+        if self._timed and self.clock() - self._ticked >= TICK_RESOLUTION:
             self._tick()
         self._conn_event(conn, DataReceived(conn=conn.id, data=data))
 
@@ -246,6 +250,7 @@ class Driver(Generic[C]):
             self._probe_paused(now)
         wakeup = self.state.next_wakeup
         if wakeup is not None and wakeup <= now:
+            self._ticked = now
             self._event(Tick(now=now, wall=self.wall()))
         for conn in self._deadlines.pop_due(now):
             self._carry_out_step(conn, conn.life.expire(now))
@@ -290,7 +295,8 @@ class Driver(Generic[C]):
 
     def _tick(self) -> None:
         """Tell the core the time (both clocks) before an event that may depend on it."""
-        self._event(Tick(now=self.clock(), wall=self.wall()))
+        now = self._ticked = self.clock()
+        self._event(Tick(now=now, wall=self.wall()))
 
     def _event(self, event: Event) -> None:
         """An event whose failure costs no connection: log it and go on."""

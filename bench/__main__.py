@@ -3,6 +3,7 @@
 python -m bench run                 # everything: ~15 min on 2 cores
 python -m bench run --quick         # smaller shapes, under 2 minutes
 python -m bench run --shapes 100x10 --reps 5 --servers select,floor-select
+python -m bench run --servers backends,irc,mixed,miniircd --shapes 10x10,100x10,1000x10   # IRC
 python -m bench core                # the core alone
 python -m bench report [FILE]       # docs table and plot from bench/results/latest.json
 """
@@ -24,6 +25,8 @@ from .servers import SERVERS
 GROUPS = {
     "backends": ["select", "threads", "asyncio"],
     "floors": ["floor-select", "floor-threads", "floor-asyncio"],
+    "irc": ["select-irc", "threads-irc", "asyncio-irc"],  # sansio-chat's IRC clients
+    "mixed": ["select-mixed", "threads-mixed", "asyncio-mixed"],  # a room of half IRC, half text clients
 }
 
 
@@ -133,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--servers",
         "--backends",
         default="backends,floors,miniircd",
-        help="comma-separated server names or groups: backends, floors, "
+        help="comma-separated server names or groups: backends, floors, irc, mixed, "
         + ", ".join(SERVERS)
         + " (default: all)",
     )

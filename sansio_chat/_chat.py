@@ -430,17 +430,21 @@ class Chat:
         )
 
     def _say_to(self, user: User, command: SayTo) -> None:
-        """Words to a room named: from inside it, or from outside where the room allows it."""
+        """Words to a room named: from inside it (the usual case), or from outside where it allows it."""
         kind = command.kind
-        room = self._dir.room(command.room)
-        if room is None or not self._dir.sees_room(user, room):
-            self._refuse(user, kind, Error(kind=ErrorKind.NO_SUCH_ROOM, detail=command.typed))
+        room = self._dir.rooms.get(command.room.casefold())  # room_key, inline
+        if room is None or (room not in user.rooms and not self._dir.sees_room(user, room)):
+            self._refuse(user, kind, Error(kind=ErrorKind.NO_SUCH_ROOM, detail=command.room))
             return
         if (room.speech_limited or room not in user.rooms) and not self._may_speak(user, room, kind):
             return
-        msgid = self._new_msgid()
         said = Said(
-            source=user.identity, room=room.name, text=command.text, kind=kind, msgid=msgid, tags=command.tags
+            source=user.identity,
+            room=room.name,
+            text=command.text,
+            kind=kind,
+            msgid=self._new_msgid(),
+            tags=command.tags,
         )
         self.apply(said)
 
@@ -774,7 +778,7 @@ class Chat:
         """
         match fact:
             case Said():  # the hot path first: a plain class pattern is the cheapest
-                room = self._dir.rooms.get(fact.room.casefold())  # room_key, inline
+                room = self._dir.named.get(fact.room)  # (words name a room as it was created)
                 if room is None:
                     return
                 speaker = self._dir.by_id.get(fact.source.uid)
@@ -932,7 +936,8 @@ class Chat:
         if room is not None and room in user.rooms:
             return
         if room is None:
-            room = self._dir.rooms[key] = Room(fact.name, created=fact.at)
+            room = Room(fact.name, created=fact.at)
+            self._dir.add_room(room)
             room.operators.add(user)  # its creator
         joined = JoinedRoom(nick=user.nick, room=room.name, mask=mask, away=user.away)
         self._out.to_room(room, joined)  # before it enters: the others
@@ -1079,7 +1084,7 @@ class Chat:
         user.rooms = rooms[0].alone if len(rooms) == 1 else rooms
         self._out.left(room, user)
         if not room.members and room is not self._dir.lobby:
-            del self._dir.rooms[room.key]
+            self._dir.remove_room(room)
 
     def _depart(self, user: User, notice: Disconnected, also: User | None = None) -> None:
         """``user`` leaves the chat: out of its rooms, its nickname free, everyone who shared a room told."""

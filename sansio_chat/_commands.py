@@ -41,10 +41,9 @@ class Say:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SayTo:
-    """Words to a room named, as ``typed`` (IRC's ``PRIVMSG #room``), with IRC's ``kind`` and tags."""
+    """Words to a room named as typed (IRC's ``PRIVMSG #room``), with IRC's ``kind`` and tags."""
 
     room: str
-    typed: str
     text: str
     kind: Speech = Speech.WORDS
     tags: tuple[tuple[str, str], ...] = ()

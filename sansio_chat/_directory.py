@@ -30,6 +30,7 @@ class Directory:
         lobby = Room(LOBBY)
         self.lobby = lobby
         self.rooms: dict[str, Room] = {lobby.key: lobby}  # by key: #lobby, then in order of creation
+        self.named: dict[str, Room] = {lobby.name: lobby}  # by name as created: how words name a room
         self.operators = 0  # registered users who are server operators
         self.invisible = 0  # registered users who are invisible
         self.most_users = 0  # registered users at once, at most, since the start
@@ -50,6 +51,14 @@ class Directory:
     def room(self, name: str) -> Room | None:
         return self.rooms.get(room_key(name))
 
+    def add_room(self, room: Room) -> None:
+        self.rooms[room.key] = room
+        self.named[room.name] = room
+
+    def remove_room(self, room: Room) -> None:
+        del self.rooms[room.key]
+        del self.named[room.name]
+
     def nick_taken(self, key: str, by: User | None = None) -> bool:
         """Whether a user other than ``by`` holds or has reserved the nickname key ``key``."""
         holder = self.users.get(key) or self.reserved.get(key)
@@ -60,7 +69,7 @@ class Directory:
     @staticmethod
     def sees_room(asker: User, room: Room) -> bool:
         """A secret room is seen by its members only."""
-        return not room.has(RoomFlag.SECRET) or room in asker.rooms
+        return room in asker.rooms or not room.has(RoomFlag.SECRET)
 
     @staticmethod
     def sees_user(asker: User, user: User) -> bool:

@@ -104,7 +104,7 @@ def _words(message: IRCMessage, user: User) -> list[Item]:
 
 def _to(target: str, text: str, kind: Speech, tags: tuple[tuple[str, str], ...]) -> Command:
     if target[:1] == "#":
-        return SayTo(room=target, typed=target, text=text, kind=kind, tags=tags)
+        return SayTo(room=target, text=text, kind=kind, tags=tags)
     return Tell(nick=target, text=text, kind=kind, tags=tags)
 
 

@@ -238,6 +238,7 @@ class IRCRenderer:
         "_info",
         "_isupport",
         "_multi_prefix",
+        "_tagged",
         "_tags",
         "_time",
         "_uhnames",
@@ -251,6 +252,7 @@ class IRCRenderer:
         self._multi_prefix = Cap.MULTI_PREFIX in caps
         self._uhnames = Cap.USERHOST_IN_NAMES in caps
         self._away = Cap.AWAY_NOTIFY in caps
+        self._tagged = self._tags or self._time  # words carry tags for this renderer's clients
 
     # -- lines ----------------------------------------------------------------------------
 
@@ -419,7 +421,7 @@ class IRCRenderer:
     def _words(self, source: str, line_sized: bool, target: str, reply: Said | Told) -> bytes:
         """PRIVMSG, NOTICE or TAGMSG; split (or, for a line-sized sender, cut) to fit 512 bytes."""
         kind = reply.kind
-        tags = self._message_tags(reply)
+        tags = self._message_tags(reply) if self._tagged else ""
         if kind is Speech.TAGS:
             if not self._tags:
                 return b""

@@ -22,11 +22,18 @@ from typing import Protocol
 
 from ._base import Clock
 from ._chat import Chat
-from ._commands import Command, Lusers
+from ._commands import Command, Lusers, SayTo, Tell
 from ._config import ServerConfig
 from ._events import ConnId
 from ._irc_dialect import CHAT_COMMANDS, Numeric, chat_commands
-from ._irc_message import MAX_CLIENT_LINE_BYTES, BadMessage, IRCMessage, MessageFault, parse_message
+from ._irc_message import (
+    MAX_CLIENT_LINE_BYTES,
+    MAX_LINE_BYTES,
+    BadMessage,
+    IRCMessage,
+    MessageFault,
+    parse_message,
+)
 from ._irc_render import OFFERED, Cap, IRCRenderer, IRCRenderers
 from ._replies import LeaveReason, Renderer, Reply
 from ._session import Registration, Session
@@ -44,6 +51,31 @@ _INFO_LINES = (
     "sansio-chat: a chat server whose every rule lives in one sans-IO state machine.",
     "Text clients (nc, telnet), IRC clients and browsers share its rooms and nicknames.",
 )
+
+
+def _plain_privmsg(line: bytes) -> Command | None:
+    """``PRIVMSG target :text`` read directly: what the grammar would make of it, or None for the grammar.
+
+    Anything unusual (tags, a source, several targets, CTCP, no text, bad
+    bytes, a long line) is left to the general path, which answers it.
+    """
+    if line[-1:] == b"\r":
+        line = line[:-1]
+    if len(line) > MAX_LINE_BYTES - 2:
+        return None
+    try:
+        text = line.decode()
+    except UnicodeDecodeError:
+        return None
+    colon = text.find(" :", 8)
+    if colon < 9 or "\0" in text or "\r" in text:
+        return None
+    target, words = text[8:colon], text[colon + 2 :]
+    if not words or words[0] == "\x01" or " " in target or "," in target:
+        return None
+    if target[0] == "#":
+        return SayTo(room=target, text=words)
+    return Tell(nick=target, text=words)
 
 
 class IRCHost(Protocol):
@@ -125,9 +157,17 @@ class IRCSession(Session):
     # -- lines -------------------------------------------------------------------------------------
 
     def parse(self, line: bytes) -> Command | None:
-        """Act on one line: answer it here, or hand the chat what it asks (always None: see ``Session``)."""
-        message = parse_message(line)
+        """Act on one line: answer it here, or hand the chat what it asks (see ``Session.parse``).
+
+        A registered client's plain ``PRIVMSG target :text``, the hot path,
+        is read without the general grammar and returned for the chat.
+        """
         self._seen = self._host.clock.now
+        if line[:8] == b"PRIVMSG " and self.state is Registration.REGISTERED:
+            plain = _plain_privmsg(line)
+            if plain is not None:
+                return plain
+        message = parse_message(line)
         if isinstance(message, BadMessage):
             self._bad(message)
         elif self.state is Registration.REGISTERED:

@@ -243,3 +243,9 @@ def test_bad_bytes_get_a_reply_never_a_crash(net: FakeNetwork) -> None:
         f":{SERVER} 421 alice FROB :Unknown command",
         f":{SERVER} 421 alice WALLOPS :Unknown command",
     ]
+
+
+def test_lines_may_end_with_lf_alone(net: FakeNetwork) -> None:
+    alice, bob = in_chan(net, "alice", "bob")
+    alice.send_bytes(b"PRIVMSG #chan :plain\nPRIVMSG bob :private\n")
+    assert bob.lines() == [f":{ALICE} PRIVMSG #chan :plain", f":{ALICE} PRIVMSG bob :private"]
