@@ -152,9 +152,11 @@ def _topic(message: IRCMessage, user: User) -> list[Item]:
 
 
 def _names(message: IRCMessage, user: User) -> list[Item]:
+    """One channel (TARGMAX NAMES:1): several would each end with their own 366."""
     if not message.params or not message.params[0]:
         return [Numeric(code="366", params=("*", "End of /NAMES list"))]
-    return [ListUsers(room=room, typed=room, quiet=True) for room in _targets(message.params[0])]
+    room = message.params[0].split(",")[0]
+    return [ListUsers(room=room, typed=room, quiet=True)]
 
 
 def _list(message: IRCMessage, user: User) -> list[Item]:

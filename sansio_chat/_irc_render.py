@@ -186,7 +186,7 @@ class IRCServerInfo:
             f"NETWORK={config.network}",
             f"NICKLEN={MAX_NICK_CHARS}",
             "PREFIX=(ov)@+",
-            f"TARGMAX=JOIN:,KICK:1,NAMES:,NOTICE:{MAX_TARGETS},PART:,PRIVMSG:{MAX_TARGETS},"
+            f"TARGMAX=JOIN:,KICK:1,NAMES:1,NOTICE:{MAX_TARGETS},PART:,PRIVMSG:{MAX_TARGETS},"
             f"TAGMSG:{MAX_TARGETS},WHOIS:1",
             f"TOPICLEN={MAX_TOPIC_CHARS}",
             "UTF8ONLY",

@@ -174,7 +174,7 @@ def test_names_with_and_without_capabilities(net: FakeNetwork) -> None:
         n("366", "bob", "#chan :End of /NAMES list"),
     ]
     alice.lines()
-    alice.send("NAMES #chan,#nowhere,invalid", "NAMES")
+    alice.send("NAMES #chan,#nowhere", "NAMES #nowhere", "NAMES invalid", "NAMES")
     assert alice.lines() == [
         n("353", "alice", "= #chan :@alice bob"),
         n("366", "alice", "#chan :End of /NAMES list"),
