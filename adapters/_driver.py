@@ -8,6 +8,18 @@ interpreting the actions, queueing output for the flush, each connection's
 closing lifecycle and its deadlines, the core's timer, idle memory trimming,
 and what happens when the core raises.
 
+Transport layers (TLS, HTTP, WebSocket) are run here too, for every
+backend: a connection whose listener has layers is ``PENDING`` until its
+stack says ``Ready`` (a TLS handshake, a WebSocket upgrade), and only then
+does the core hear of it; a page fetch never does.  Its input goes through
+the stack and is pulled one event at a time, and only while the core takes
+input (``Data``, ``Message``), so a held connection costs its raw bytes.
+What the layers say themselves (handshakes, pages, pongs, close frames,
+close_notify) joins the connection's output in order; WebSocket frames are
+built once per ``Send`` and shared (``_layers.Frames``); TLS encrypts once
+per flush (``take_dirty``).  A connection without layers takes none of these
+paths.
+
 Failure isolation: an exception raised by the core while it handles one
 connection's event costs that connection only.  It is logged at ERROR with
 its traceback, the connection is dropped, and the core is told of a reset,
@@ -23,7 +35,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, assert_never
 
 from sansio_chat import (
@@ -31,6 +43,7 @@ from sansio_chat import (
     Action,
     Burst,
     Close,
+    CloseReason,
     ConnectionOpened,
     ConnectionReset,
     ConnId,
@@ -40,6 +53,7 @@ from sansio_chat import (
     FollowRoom,
     LeaseGuests,
     Log,
+    MessagesReceived,
     OutputBacklog,
     PauseReading,
     ResumeReading,
@@ -53,12 +67,25 @@ from sansio_chat import (
     new_server_state,
 )
 
-from ._connection import NOTHING_PENDING, Connection
+from ._connection import NOTHING_PENDING, RECV_SIZE, Connection
+from ._layers import CLOSE_CODES, Frames, Layers
 from ._lifecycle import SHUTDOWN_FLUSH_SECONDS, Phase, Step, Stop, StopPhase
-from ._listeners import Listener
+from ._listeners import Listener, ListenerKind
 from ._process import release_free_memory
-from ._table import ConnectionTable
+from ._table import ConnectionTable, Route
 from ._timers import Deadlines, IdleTrim
+from .transport import (
+    Data,
+    Failed,
+    Message,
+    PeerClosed,
+    Ready,
+    Served,
+    Stack,
+    StackState,
+    TlsSetupError,
+    TransportConfig,
+)
 
 if TYPE_CHECKING:
     from ._cluster_io import ClusterNode
@@ -67,6 +94,11 @@ if TYPE_CHECKING:
 
 #: How often the connections whose reading is paused are asked for a reset.
 PAUSED_PROBE_SECONDS = 1.0
+#: Input a stack brings up for the core in one event, at most (as much as one read).
+INPUT_BATCH_BYTES = RECV_SIZE
+#: Reads within this long of the last ``Tick`` share it: the core's time is exact to a millisecond
+#: (what IRC's server-time shows), and a burst of reads does not cost a ``Tick`` each.
+TICK_RESOLUTION = 0.001
 
 C = TypeVar("C", bound=Connection)
 C_contra = TypeVar("C_contra", bound=Connection, contravariant=True)
@@ -115,6 +147,13 @@ def announce(listeners: list[Listener], backend: str, config: ServerConfig, log:
     """
     for listener in listeners:
         log.info("listening on %s (backend %s, mode %s)", listener, backend, config.mode.value)
+    for listener in listeners:
+        if listener.page_url is not None:
+            log.info("the chat's web page: %s", listener.page_url)
+
+
+def _route(conn: Connection) -> Route:
+    return conn.route
 
 
 class Driver(Generic[C]):
@@ -126,22 +165,33 @@ class Driver(Generic[C]):
         port: Port[C],
         log: logging.Logger,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
         *,
+        transports: Mapping[ListenerKind, TransportConfig] | None = None,
         cluster: ClusterOptions | None = None,
     ) -> None:
         self.state: ServerState = new_server_state(config)
-        self.conns: ConnectionTable[C] = ConnectionTable()  # every connection with a socket, closing ones too
+        # Every connection with a socket, pending and closing ones too.
+        self.conns: ConnectionTable[C] = ConnectionTable(route=_route)
         self.dirty: list[C] = []  # connections with pending output, for the next flush
         self.closing: list[C] = []  # connections the core closed since the last flush
         self.clock = clock
+        self.wall = wall  # what clients are shown (IRC's server-time); deadlines are on ``clock``
         self._port = port
         self._log = log
         self._timed = self.state.uses_clock
+        self._ticked = float("-inf")  # when the core was last told the time
         self._deadlines: Deadlines[C] = Deadlines()  # closing connections' deadlines
         self._paused: dict[ConnId, C] = {}  # open connections whose reading the core paused
         self._probe_at: float | None = None  # when the paused ones are next checked for a reset
         self._trim = IdleTrim()
         self._ids: Iterator[ConnId] = itertools.count(1)
+        # Transport layers, for the listener kinds that have them.
+        self._transports = dict(transports or {})
+        self._frames = Frames()
+        self._sealed: list[C] = []  # TLS connections with output to encrypt at the next flush
+        self._to_pull: dict[ConnId, C] = {}  # stacks with input to pull on the next pass
+        self._stack_deadlines: Deadlines[C] = Deadlines()  # handshake and request-head deadlines
         self._cluster_options = cluster
         self.cluster: ClusterNode | None = None  # a server of a cluster: its link, once joined
 
@@ -173,28 +223,42 @@ class Driver(Generic[C]):
     # -- what happened: the backend tells -----------------------------------
 
     def open(self, conn: C, peer: str) -> None:
-        """A connection is ready for the core (accepted; with TLS, after the handshake).
+        """A connection was accepted: the core hears of it now, or once its layers are ready.
 
         It is in the table before the core hears of it, so that the welcome,
-        queued in the same call, reaches it.
+        queued in the same call, reaches it.  A connection of a listener with
+        layers stays ``PENDING`` until its stack says ``Ready``.
         """
         self.conns.add(conn.id, conn)
-        self._event(Tick(now=self.clock()))
         kind = conn.kind
+        if kind.layered:
+            stack = Stack(self._transports[kind], now=self.clock())
+            conn.layers = Layers(stack, peer)
+            self._pull(conn, conn.layers)
+            return
+        self._tick()
         self._conn_event(
             conn, ConnectionOpened(conn=conn.id, peer=peer, dialect=kind.dialect, secure=kind.secure)
         )
 
     def received(self, conn: C, data: bytes) -> None:
         """Bytes came; those of a closing connection are discarded (they were read so as not to reset)."""
+        layers = conn.layers
+        if layers is not None:
+            self._received_below(conn, layers, data)
+            return
         if conn.life.phase is not Phase.OPEN:
             return
-        if self._timed:
-            self._event(Tick(now=self.clock()))
+        if self._timed and self.clock() - self._ticked >= TICK_RESOLUTION:
+            self._tick()
         self._conn_event(conn, DataReceived(conn=conn.id, data=data))
 
     def eof(self, conn: C) -> None:
-        """The peer sent its FIN: nothing more is read; an open connection's core hears of it."""
+        """The peer sent its FIN: nothing more is read; an open connection's core hears of it.
+
+        Under transport layers the stack says what the FIN means (an orderly
+        end, or a truncation) once what came before it has been pulled.
+        """
         life = conn.life
         if life.phase is Phase.CLOSED:  # our own shutdown of the socket, seen by a reader
             return
@@ -202,7 +266,12 @@ class Driver(Generic[C]):
         step = life.eof_received()
         if step is Step.NOTHING:
             self._port.reading_changed(conn)
-        if was_open:
+        layers = conn.layers
+        if layers is not None:
+            if self._takes_input(conn, layers):
+                layers.stack.receive_eof()
+                self._pull(conn, layers)
+        elif was_open:
             self._conn_event(conn, EofReceived(conn=conn.id))
         self._carry_out_step(conn, step)
 
@@ -225,20 +294,40 @@ class Driver(Generic[C]):
         connection is open: that is the fast fan-out's common case.
         """
         life = conn.life
+        phase = life.phase
         if unsent:
-            if life.phase is Phase.OPEN:
+            if phase is Phase.OPEN:
                 self._conn_event(conn, OutputBacklog(conn=conn.id, unsent=unsent))
-        elif life.phase is Phase.CLOSING and not conn.pending:  # pending: the next flush writes it first
-            self._carry_out_step(conn, life.flushed(self.clock()))
+            elif phase is Phase.PENDING and life.pause(True):  # pages not read yet: answer no more for now
+                self._paused_changed(conn, True)
+                self._port.reading_changed(conn)
+        elif phase is Phase.CLOSING:
+            if not conn.pending and not (conn.layers is not None and conn.layers.flush_due):
+                self._carry_out_step(conn, life.flushed(self.clock()))  # else the next flush writes it first
+        elif phase is Phase.PENDING and life.pause(False):  # its answers were read: go on
+            self._paused_changed(conn, False)
+            self._port.reading_changed(conn)
+            self._pull_later(conn)
 
     def forget(self, conn: C) -> None:
         """The connection's socket is closed and nothing refers to it any more."""
         self.conns.pop(conn.id)
 
+    @property
+    def flush_due(self) -> bool:
+        """Whether a flush has anything to do (output to write, or a close to move on)."""
+        return bool(self.dirty or self.closing or self._sealed)
+
     def take_dirty(self) -> list[C]:
-        """The connections to flush now (each once); the list starts afresh."""
+        """The connections to flush now (each once); the list starts afresh.
+
+        Each one's ``pending`` is what to write, joined; TLS connections'
+        output is encrypted here, once per flush.
+        """
         dirty = self.dirty
         self.dirty = []
+        if self._sealed:
+            dirty += self._seal()
         return dirty
 
     def take_closing(self) -> list[C]:
@@ -252,9 +341,17 @@ class Driver(Generic[C]):
 
     def next_deadline(self) -> float | None:
         """When ``run_timers`` must run next (on ``clock``), or None."""
+        if self._to_pull:
+            return self.clock()
         at = self.state.next_wakeup
         cluster = self.cluster.next_wakeup if self.cluster is not None else None
-        for other in (self._deadlines.next_at, self._trim.due_at, self._probe_at, cluster):
+        for other in (
+            self._deadlines.next_at,
+            self._trim.due_at,
+            self._probe_at,
+            self._stack_deadlines.next_at,
+            cluster,
+        ):
             if other is not None and (at is None or other < at):
                 at = other
         return at
@@ -276,7 +373,8 @@ class Driver(Generic[C]):
             self._probe_paused(now)
         wakeup = self.state.next_wakeup
         if wakeup is not None and wakeup <= now:
-            self._event(Tick(now=now))
+            self._ticked = now
+            self._event(Tick(now=now, wall=self.wall()))
         cluster = self.cluster
         if cluster is not None:
             wakeup = cluster.next_wakeup
@@ -284,15 +382,42 @@ class Driver(Generic[C]):
                 cluster.tick(now)
         for conn in self._deadlines.pop_due(now):
             self._carry_out_step(conn, conn.life.expire(now))
+        for conn in self._stack_deadlines.pop_due(now):
+            self._stack_deadline(conn, now)
+        if self._to_pull:
+            to_pull, self._to_pull = self._to_pull, {}
+            for conn in to_pull.values():
+                layers = conn.layers
+                if layers is not None and self._takes_input(conn, layers):
+                    self._pull(conn, layers)
         if self._trim.due(now):
             release_free_memory()
 
     # -- the server's end ------------------------------------------------------
 
     def shutdown(self) -> None:
-        """Tell the core (it says goodbye to everyone and closes them all)."""
-        self._event(Tick(now=self.clock()))
+        """Tell the core (it says goodbye to everyone and closes them all); close the pending ones."""
+        self._tick()
         self._event(ShutdownRequested())
+        for conn in self.conns:
+            if conn.life.phase is Phase.PENDING:
+                self._close(conn, CloseReason.SHUTDOWN)
+
+    def reload_certificates(self) -> None:
+        """SIGHUP: read the TLS certificate and key again; new connections get them, open ones keep theirs.
+
+        A certificate that cannot be used leaves the one in use in place, and says so on one line.
+        """
+        holders = {id(c.tls): c.tls for c in self._transports.values() if c.tls is not None}
+        if not holders:
+            self._log.info("SIGHUP: no TLS listener, nothing to reload")
+        for certificates in holders.values():
+            try:
+                certificates.reload()
+            except TlsSetupError as exc:
+                self._log.warning("SIGHUP: %s; keeping the certificate in use", exc)
+            else:
+                self._log.info("SIGHUP: reloaded the TLS certificate %s", certificates.cert_file)
 
     def drain(self, stop: Stop) -> Iterator[float]:
         """The server's end: tell the core, then yield how long the backend may wait (serving on).
@@ -327,6 +452,11 @@ class Driver(Generic[C]):
 
     # -- into the core -----------------------------------------------------------
 
+    def _tick(self) -> None:
+        """Tell the core the time (both clocks) before an event that may depend on it."""
+        now = self._ticked = self.clock()
+        self._event(Tick(now=now, wall=self.wall()))
+
     def _event(self, event: Event) -> None:
         """An event whose failure costs no connection: log it and go on."""
         try:
@@ -355,15 +485,11 @@ class Driver(Generic[C]):
         """The core's actions, in order; ``Send`` only queues (the hot path: one append per recipient)."""
         for action in actions:
             if isinstance(action, Send):
-                data = action.data
-                dirty = self.dirty
-                for conn in self.conns.recipients(action.conns):
-                    pending = conn.pending
-                    if pending:
-                        pending.append(data)  # type: ignore[union-attr]  # non-empty: a list
-                    else:
-                        dirty.append(conn)
-                        conn.pending = [data]
+                plain, framed, sealed = self.conns.recipients(action.conns)
+                if plain:
+                    self._queue(plain, action.data)
+                if framed or sealed:
+                    self._queue_layered(framed, sealed, action.data)
             elif isinstance(action, Log):
                 self._log.log(action.level, "%s", action.message)
             elif isinstance(action, Share | FollowRoom | UnfollowRoom | LeaseGuests | Burst):
@@ -374,18 +500,98 @@ class Driver(Generic[C]):
                 if target is None:
                     continue
                 if isinstance(action, Close):
-                    self._close(target)
+                    if target.life.open:  # (a pending one is the driver's to close)
+                        self._close(target, action.reason)
                 elif isinstance(action, Abort):
                     self._drop(target)
                 elif isinstance(action, PauseReading | ResumeReading):
                     paused = isinstance(action, PauseReading)
-                    if target.life.pause(paused):
+                    if target.life.open and target.life.pause(paused):
                         self._paused_changed(target, paused)
                         self._port.reading_changed(target)
+                        if not paused and target.layers is not None:
+                            self._pull_later(target)  # what waited in its stack comes up now
                 else:
                     assert_never(action)
-        if self.dirty or self.closing:
+        if self.dirty or self.closing or self._sealed:
             self._port.wake()
+
+    def _queue(self, conns: Sequence[C], data: bytes) -> None:
+        """Queue ``data`` (bytes for the socket) on each of ``conns``: one append per recipient.
+
+        The hot path of a fan-out: each connection goes on the dirty list
+        with its first output of the pass (``pending`` is non-empty exactly
+        while it is there), and the same ``bytes`` object is shared by all.
+        """
+        dirty = self.dirty
+        for conn in conns:
+            pending = conn.pending
+            if pending:
+                pending.append(data)  # type: ignore[union-attr]  # non-empty: a list
+            else:
+                dirty.append(conn)
+                conn.pending = [data]
+
+    def _queue_layered(self, framed: list[C], sealed: list[C], data: bytes) -> None:
+        """A ``Send`` to connections with layers: the frames built once, TLS left to the flush."""
+        frames: bytes | None = None
+        if framed:
+            frames = self._frames(data)
+            self._queue(framed, frames)
+        for conn in sealed:
+            item = data
+            if conn.kind.web:
+                if frames is None:
+                    frames = self._frames(data)
+                item = frames
+            self._queue_sealed(conn, item)
+
+    def _queue_sealed(self, conn: C, data: bytes) -> None:
+        """Output for a TLS connection: kept as plaintext until the flush encrypts it all at once."""
+        pending = conn.pending
+        if pending:
+            pending.append(data)  # type: ignore[union-attr]  # non-empty: a list
+        else:
+            conn.pending = [data]
+        self._seal_later(conn)
+
+    def _seal_later(self, conn: C) -> None:
+        layers = conn.layers
+        assert layers is not None
+        if not layers.flush_due:
+            layers.flush_due = True
+            self._sealed.append(conn)
+
+    def _seal(self) -> list[C]:
+        """Encrypt each TLS connection's output of this pass in one go (its close_notify too, if closing)."""
+        sealed, self._sealed = self._sealed, []
+        ready = []
+        for conn in sealed:
+            layers = conn.layers
+            assert layers is not None
+            layers.flush_due = False
+            if conn.life.closed:
+                continue
+            pending = conn.pending
+            conn.pending = NOTHING_PENDING
+            stack = layers.stack
+            data = b"" if not pending else pending[0] if len(pending) == 1 else b"".join(pending)
+            try:
+                if conn.life.phase is Phase.CLOSING:
+                    if data:
+                        stack.send(data)
+                    out = stack.close(layers.close_code)
+                else:
+                    out = stack.flush(data)
+            except Exception:
+                self._log.exception("connection %d: its TLS layer failed; dropping the connection", conn.id)
+                if self._drop(conn):
+                    self._event(ConnectionReset(conn=conn.id))
+                continue
+            if out:
+                conn.pending = [out]
+                ready.append(conn)
+        return ready
 
     def _paused_changed(self, conn: C, paused: bool) -> None:
         """Keep the paused connections, to be checked for a reset now and then."""
@@ -409,10 +615,14 @@ class Driver(Generic[C]):
                 self.lost(conn, error)
         self._probe_at = now + PAUSED_PROBE_SECONDS if self._paused else None
 
-    def _close(self, conn: C) -> None:
-        """The core closed it: flush, then FIN (the next flush takes it from there)."""
+    def _close(self, conn: C, reason: CloseReason = CloseReason.DONE) -> None:
+        """The core (or the layers of a pending one) closed it: flush, then FIN (the next flush does).
+
+        A transport's last words (a close frame, close_notify) are the last
+        output, so they go out before the FIN.
+        """
         life = conn.life
-        if not life.open:
+        if life.phase is not Phase.OPEN and life.phase is not Phase.PENDING:
             return
         was_paused = life.paused
         self._paused.pop(conn.id, None)
@@ -422,7 +632,17 @@ class Driver(Generic[C]):
         self._deadlines.push(life.deadline, conn)
         if was_paused:  # read again, to discard
             self._port.reading_changed(conn)
+        layers = conn.layers
+        if layers is not None:
+            layers.close_code = CLOSE_CODES[reason]
+            if conn.route is Route.SEALED:
+                self._seal_later(conn)  # the flush encrypts what is queued, then close_notify
+            else:
+                last = layers.stack.close(layers.close_code)
+                if last:
+                    self._queue((conn,), last)  # the close frame: the last output
         self.closing.append(conn)  # the flush moves it on, once what is pending is written
+        self._port.wake()
 
     def _drop(self, conn: C) -> bool:
         """Close it now, discarding its output; True if it was open (the core must hear of it)."""
@@ -431,6 +651,149 @@ class Driver(Generic[C]):
         conn.pending = NOTHING_PENDING
         self._port.drop(conn)
         return was_open
+
+    # -- transport layers ----------------------------------------------------------
+
+    def _takes_input(self, conn: C, layers: Layers) -> bool:
+        """Whether the stack still reads: the connection is pending or open, and the stack not ended."""
+        phase = conn.life.phase
+        if phase is not Phase.OPEN and phase is not Phase.PENDING:
+            return False  # closing: its input is read only to be discarded
+        state = layers.stack.state
+        return state is StackState.PENDING or state is StackState.OPEN
+
+    def _received_below(self, conn: C, layers: Layers, data: bytes) -> None:
+        """Bytes for a connection with layers: into its stack, then pulled as far as the core takes them."""
+        if not self._takes_input(conn, layers):
+            return
+        stack = layers.stack
+        stack.tick(self.clock())
+        stack.receive_data(data)
+        self._pull(conn, layers)
+
+    def _pull_later(self, conn: C) -> None:
+        """Pull this stack again on the next pass (run_timers), where the rest of its input waits."""
+        if conn.id not in self._to_pull:
+            self._to_pull[conn.id] = conn
+            self._port.wake()
+
+    def _pull(self, conn: C, layers: Layers, *, timer: bool = False) -> None:
+        """Take the stack's events one at a time while the connection takes input.
+
+        An open connection is pulled until the core pauses it (the rest stays
+        raw in the stack until it resumes).  What comes up for the core is
+        handed over together, as a read's bytes are (``DataReceived``, or
+        ``MessagesReceived`` for a WebSocket), up to ``INPUT_BATCH_BYTES``:
+        the core answers a burst with joined sends, and holds no more than
+        that when it pauses.  A pending one answers one page request per
+        pass, and none while its answers wait to be read, so that a client
+        pipelining requests without reading is never more than one answer
+        ahead.  A stack's ``timer`` running out is pulled in any case.
+        """
+        life = conn.life
+        stack = layers.stack
+        sealed = conn.route is Route.SEALED
+        batch: list[bytes] = []  # Data or Message payloads: a stack carries one kind only
+        size = 0
+        while (life.phase is Phase.OPEN or life.phase is Phase.PENDING) and (timer or not life.paused):
+            try:
+                event = stack.next_event()
+                if not sealed and stack.has_output:  # before the core's answer: a 101, a pong, a page
+                    self._queue((conn,), stack.data_to_send())
+            except Exception:
+                self._log.exception("connection %d: its transport layers failed; dropping it", conn.id)
+                self.lost(conn)
+                return
+            if event is None:
+                break
+            if isinstance(event, Message):
+                batch.append(event.text.encode())
+            elif isinstance(event, Data):
+                batch.append(event.data)
+            else:
+                if batch:  # what came before it goes first
+                    self._input(conn, batch, messages=stack.framed)
+                    batch, size = [], 0
+                self._transport_event(conn, layers, event)
+                if isinstance(event, Served):
+                    if not life.paused and stack.state is StackState.PENDING:
+                        self._pull_later(conn)
+                    break
+                continue
+            size += len(batch[-1])
+            if size >= INPUT_BATCH_BYTES:
+                self._input(conn, batch, messages=stack.framed)  # the core may pause it now
+                batch, size = [], 0
+        if batch:
+            self._input(conn, batch, messages=stack.framed)
+        if life.closed:
+            return
+        if sealed and stack.has_output:  # TLS records of the handshake, say: out at the next flush
+            self._seal_later(conn)
+        at = stack.next_deadline
+        if at is not None and at != layers.deadline:
+            layers.deadline = at
+            self._stack_deadlines.push(at, conn)
+            self._port.wake()  # a new timer: a backend asleep until its last deadline must look again
+        elif self.dirty or self._sealed:
+            self._port.wake()
+
+    def _input(self, conn: C, batch: list[bytes], *, messages: bool) -> None:
+        """What the stack brought up for the core, in one event: a read's bytes, or whole messages."""
+        if not conn.life.open:
+            return
+        if self._timed and self.clock() - self._ticked >= TICK_RESOLUTION:
+            self._tick()  # flood control needs the time of this input
+        if messages:
+            self._conn_event(conn, MessagesReceived(conn=conn.id, messages=tuple(batch)))
+        else:
+            data = batch[0] if len(batch) == 1 else b"".join(batch)
+            self._conn_event(conn, DataReceived(conn=conn.id, data=data))
+
+    def _transport_event(self, conn: C, layers: Layers, event: Ready | Served | PeerClosed | Failed) -> None:
+        """What one event of a stack, other than input for the core, means for the connection."""
+        life = conn.life
+        if isinstance(event, Ready):
+            if life.opened():
+                self._paused_changed(conn, False)
+                self._port.reading_changed(conn)
+            kind = conn.kind
+            self._tick()
+            opened = ConnectionOpened(
+                conn=conn.id, peer=layers.peer, dialect=kind.dialect, secure=event.secure
+            )
+            self._conn_event(conn, opened)
+        elif isinstance(event, Served):
+            self._log.debug("connection %d: %s %s: %d", conn.id, event.method, event.target, event.status)
+        elif isinstance(event, PeerClosed):
+            if life.open:
+                self._conn_event(conn, EofReceived(conn=conn.id))
+            else:
+                self._close(conn)
+        elif isinstance(event, Failed):
+            self._log.debug("connection %d: %s", conn.id, event.reason)
+            was_open = life.open
+            self._close(conn)  # its last words (an alert, an error page, a close frame) go out before the FIN
+            if was_open:
+                self._event(ConnectionReset(conn=conn.id))
+        else:
+            assert_never(event)
+
+    def _stack_deadline(self, conn: C, now: float) -> None:
+        """A stack's timer (a handshake, a request head) may have run out: let it say so."""
+        layers = conn.layers
+        if layers is None or not self._takes_input(conn, layers):
+            return
+        at = layers.stack.next_deadline
+        if at is None:
+            return
+        if at > now:  # an older entry: the timer moved on
+            layers.deadline = at
+            self._stack_deadlines.push(at, conn)
+            return
+        layers.deadline = None
+        layers.stack.tick(now)
+        self._pull(conn, layers, timer=True)
 
     def _carry_out_step(self, conn: C, step: Step) -> None:
         if step is Step.NOTHING:

@@ -8,6 +8,11 @@ that has unread input makes Linux send a reset, which can destroy the last
 lines still in flight to the client.  Each step has a deadline, so that a
 client that never reads nor closes cannot hold the connection forever.
 
+A connection whose listener has transport layers (TLS, HTTP, WebSocket)
+starts one step earlier: ``PENDING``, read by the layers alone (handshakes,
+page requests) until they say it is ready for the core; a page fetch may
+end there without the core ever hearing of it.
+
 ``Lifecycle`` decides all of that for one connection, and ``Stop`` decides the
 server's own end (a bounded drain after the first SIGINT/SIGTERM, cut short by
 a second one).  Neither reads a clock nor touches a socket: the caller passes
@@ -33,6 +38,7 @@ SHUTDOWN_FLUSH_SECONDS = 5.0
 class Phase(enum.Enum):
     """Where a connection is in its life."""
 
+    PENDING = "pending"  # its transport layers are not done yet (handshakes, page requests): no core
     OPEN = "open"  # the core knows it: its input goes to the core, its output to the peer
     CLOSING = "closing"  # the core closed it: what is queued still goes out; input is discarded
     LINGERING = "lingering"  # flushed and our FIN sent: input is discarded until the peer's FIN
@@ -59,9 +65,10 @@ class Lifecycle:
 
     __slots__ = ("deadline", "paused", "peer_eof", "phase")
 
-    def __init__(self) -> None:
-        self.phase = Phase.OPEN
-        self.paused = False  # flood control: the core asked us to stop reading
+    def __init__(self, *, pending: bool = False) -> None:
+        self.phase = Phase.PENDING if pending else Phase.OPEN
+        # Its input waits: flood control (open), or its answers wait to be read (pending).
+        self.paused = False
         self.peer_eof = False  # the peer sent its FIN: there is nothing more to read
         self.deadline: float | None = None
 
@@ -90,21 +97,32 @@ class Lifecycle:
         read after the peer's FIN: there is nothing more to come, and a read
         would only report the FIN again.
         """
-        phase = self.phase
-        if self.peer_eof or phase is Phase.CLOSED:
+        if self.peer_eof or self.phase is Phase.CLOSED:
             return False
-        return phase is not Phase.OPEN or not self.paused
+        return not self.paused
 
     def pause(self, paused: bool) -> bool:
-        """Flood control paused (or resumed) an open connection; True if ``reading`` may have changed."""
-        if self.phase is not Phase.OPEN or self.paused is paused:
+        """Pause (or resume) reading an open or pending connection; True if ``reading`` may have changed.
+
+        An open one is paused by flood control; a pending one while the
+        answers its layers gave (pages) wait for the peer to read them.
+        """
+        if (self.phase is not Phase.OPEN and self.phase is not Phase.PENDING) or self.paused is paused:
             return False
         self.paused = paused
         return True
 
+    def opened(self) -> bool:
+        """Its layers are ready: the core knows it from now on; True if it was paused (it is not now)."""
+        was_paused = self.paused
+        if self.phase is Phase.PENDING:
+            self.phase = Phase.OPEN
+            self.paused = False
+        return was_paused
+
     def close(self, now: float) -> None:
-        """The core closed it: flush what is queued, within ``CLOSE_FLUSH_SECONDS``."""
-        if self.phase is Phase.OPEN:
+        """The core (or, before it knew it, the layers) closed it: flush what is queued, within a bound."""
+        if self.phase is Phase.OPEN or self.phase is Phase.PENDING:
             self.phase = Phase.CLOSING
             self.paused = False
             self.deadline = now + CLOSE_FLUSH_SECONDS
@@ -143,6 +161,7 @@ class Lifecycle:
 
     def _closed(self, step: Step) -> Step:
         self.phase = Phase.CLOSED
+        self.paused = False
         self.deadline = None
         return step
 

@@ -29,7 +29,12 @@ KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 60, 15, 4
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListenerKind:
-    """What a listener serves: its clients' wire format and whether the transport is secure."""
+    """What a listener serves: its clients' wire format, and the transport layers under it.
+
+    ``secure``: TLS first (``--tls-cert``).  ``web``: HTTP/1.1 serving the
+    chat's page, and the chat's WebSocket at ``/ws`` (its clients speak the
+    web dialect, in whole messages).
+    """
 
     name: str  # as written in --listen (KIND://...)
     dialect: DialectName
@@ -37,6 +42,17 @@ class ListenerKind:
     default_port: int
     #: Opened (on its default port, every interface) when no listener is given at all.
     by_default: bool
+    web: bool = False
+
+    @property
+    def layered(self) -> bool:
+        """Whether its connections have transport layers to get through before the core hears of them."""
+        return self.secure or self.web
+
+    @property
+    def scheme(self) -> str:
+        """The URL scheme of its page (web listeners)."""
+        return "https" if self.secure else "http"
 
 
 #: Every kind of listener, by the name ``--listen`` uses.
@@ -44,6 +60,19 @@ LISTENER_KINDS: dict[str, ListenerKind] = {
     kind.name: kind
     for kind in (
         ListenerKind(name="text", dialect=DialectName.TEXT, secure=False, default_port=7777, by_default=True),
+        ListenerKind(
+            name="text+tls", dialect=DialectName.TEXT, secure=True, default_port=7778, by_default=False
+        ),
+        ListenerKind(name="irc", dialect=DialectName.IRC, secure=False, default_port=6667, by_default=True),
+        ListenerKind(
+            name="irc+tls", dialect=DialectName.IRC, secure=True, default_port=6697, by_default=False
+        ),
+        ListenerKind(
+            name="http", dialect=DialectName.WEB, secure=False, default_port=8080, by_default=True, web=True
+        ),
+        ListenerKind(
+            name="https", dialect=DialectName.WEB, secure=True, default_port=8443, by_default=False, web=True
+        ),
     )
 }
 
@@ -60,12 +89,16 @@ class ListenAddress:
         return f"{self.kind.name}://{format_host(self.host)}:{self.port}"
 
 
-def default_addresses() -> tuple[ListenAddress, ...]:
-    """The listeners opened when none is given: every default kind on its port, every interface."""
+def default_addresses(*, chat: bool = True) -> tuple[ListenAddress, ...]:
+    """The listeners opened when none is given: every default kind on its port, every interface.
+
+    ``chat``: the chat's other dialects too (IRC, the page); the lab's echo
+    and relay modes speak plain text alone.
+    """
     return tuple(
         ListenAddress(kind=kind, host=None, port=kind.default_port)
         for kind in LISTENER_KINDS.values()
-        if kind.by_default
+        if kind.by_default and (chat or kind.dialect is DialectName.TEXT)
     )
 
 
@@ -138,6 +171,15 @@ class Listener:
     def __str__(self) -> str:
         """``KIND://HOST:PORT`` with the address really bound (the port picked for port 0, say)."""
         return f"{self.kind.name}://{format_address(self.sock.getsockname())}"
+
+    @property
+    def page_url(self) -> str | None:
+        """Where a browser finds the chat's page (web listeners): every interface is shown as localhost."""
+        if not self.kind.web:
+            return None
+        host, port = self.sock.getsockname()[:2]
+        shown = "localhost" if host in ("::", "0.0.0.0") else format_address((host, port)).rpartition(":")[0]
+        return f"{self.kind.scheme}://{shown}:{port}/"
 
     def close(self) -> None:
         self.sock.close()

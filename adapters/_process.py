@@ -1,9 +1,10 @@
 """What a backend asks of the process: signals, a wake-up socket, descriptors, memory.
 
 SIGINT and SIGTERM mean the same on every backend (``_lifecycle.Stop``: the
-first drains, a second ends the drain).  The select and threads backends
-catch them with ``catch_stop_signals``; the asyncio backend registers the same
-handler with its event loop.
+first drains, a second ends the drain), and so does SIGHUP (``Reload``: read
+the TLS certificate again, ``Driver.reload_certificates``).  The select and
+threads backends catch them with ``catch_stop_signals``; the asyncio backend
+registers the same handlers with its event loop.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from ._lifecycle import Stop
 
 #: The signals that stop the server.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: The signal that has the server read its TLS certificate and key again (they were renewed).
+RELOAD_SIGNAL = signal.SIGHUP
 #: Descriptors kept aside from ``max_clients``: listeners, wake-up sockets, the selector.
 SPARE_DESCRIPTORS = 32
 
@@ -52,9 +55,35 @@ class Wakeup:
         self.writer.close()
 
 
+class Reload:
+    """SIGHUP as the server sees it: asked for by the signal handler, taken once by the loop.
+
+    The handler only counts; the loop compares with what it has taken, so a
+    signal that comes while the loop takes one is not lost (each side writes
+    its own counter).
+    """
+
+    __slots__ = ("_asked", "_taken")
+
+    def __init__(self) -> None:
+        self._asked = 0
+        self._taken = 0
+
+    def ask(self) -> None:
+        self._asked += 1
+
+    def take(self) -> bool:
+        """Whether a reload was asked for since the last call."""
+        asked = self._asked
+        if asked == self._taken:
+            return False
+        self._taken = asked
+        return True
+
+
 @contextlib.contextmanager
-def catch_stop_signals(stop: Stop, wakeup: Wakeup) -> Iterator[None]:
-    """While inside: SIGINT and SIGTERM count on ``stop`` and wake ``wakeup``.
+def catch_stop_signals(stop: Stop, wakeup: Wakeup, reload: Reload | None = None) -> Iterator[None]:
+    """While inside: SIGINT and SIGTERM count on ``stop``, SIGHUP on ``reload``; each wakes ``wakeup``.
 
     The handler only counts (it runs between two bytecodes of the main
     thread, wherever that is); ``signal.set_wakeup_fd`` writes to the wake-up
@@ -69,8 +98,13 @@ def catch_stop_signals(stop: Stop, wakeup: Wakeup) -> Iterator[None]:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.signal()
 
+    def on_reload(signum: int, frame: FrameType | None) -> None:
+        if reload is not None:
+            reload.ask()
+
     previous_fd = signal.set_wakeup_fd(wakeup.writer.fileno(), warn_on_full_buffer=False)
     previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
+    previous[RELOAD_SIGNAL] = signal.signal(RELOAD_SIGNAL, on_reload)
     try:
         yield
     finally:

@@ -25,6 +25,7 @@ from typing import Any, cast
 from ._accept import AcceptThrottle
 from ._connection import NOTHING_PENDING, RECV_SIZE, Connection
 from ._driver import Driver, announce
+from ._layers import transport_configs
 from ._lifecycle import Phase, Stop
 from ._listeners import (
     LISTEN_BACKLOG,
@@ -36,7 +37,7 @@ from ._listeners import (
     socket_error,
 )
 from ._options import ServeOptions
-from ._process import STOP_SIGNALS, raise_open_files_limit
+from ._process import RELOAD_SIGNAL, STOP_SIGNALS, raise_open_files_limit
 from ._watch import Ready
 
 NAME = "asyncio"
@@ -94,8 +95,8 @@ class _Connection(Connection, asyncio.BufferedProtocol):
 
     def resume_writing(self) -> None:
         self.write_paused = False
-        if self.life.phase is Phase.CLOSING:
-            self.server.driver.written(self, 0)  # the last bytes are out: on to the FIN
+        if self.life.phase is not Phase.OPEN:
+            self.server.driver.written(self, 0)  # closing: on to the FIN; pending: its pages were read
 
 
 class _Server:
@@ -103,7 +104,9 @@ class _Server:
 
     def __init__(self, loop: asyncio.AbstractEventLoop, options: ServeOptions) -> None:
         self.loop = loop
-        self.driver: Driver[_Connection] = Driver(options.config, self, log, cluster=options.cluster)
+        self.driver: Driver[_Connection] = Driver(
+            options.config, self, log, transports=transport_configs(options), cluster=options.cluster
+        )
         # Every read lands here, then is copied out at its own size.  A plain Protocol
         # would get a fresh bytes object per read, allocated at the transport's full
         # read size (256 KiB) and shrunk: past glibc's mmap threshold, that is an
@@ -287,6 +290,7 @@ async def _serve(options: ServeOptions, listeners: list[Listener]) -> int:
     ]
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, server.on_signal)
+    loop.add_signal_handler(RELOAD_SIGNAL, server.driver.reload_certificates)
     server.driver.join_cluster(server)
     # Only now, with the signal handlers in place, may a supervisor see us ready.
     announce(listeners, NAME, options.config, log)

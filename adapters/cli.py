@@ -14,9 +14,10 @@ import importlib.util
 import logging
 import os
 import secrets
+import socket
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import NoReturn, TypeVar
 
 from sansio_chat import (
     DEFAULT_MAX_CLIENTS,
@@ -32,6 +33,7 @@ from sansio_chat import (
 from ._listeners import LISTENER_KINDS, ListenAddress, default_addresses, parse_listen, parse_port
 from ._options import ClusterOptions, ServeOptions
 from ._workers import run_workers
+from .transport import DEFAULT_TLS_HANDSHAKE_SECONDS, TlsCertificates, TlsSetupError, normalize_origin
 
 #: Backend name on the command line -> module of this package that runs it.
 BACKENDS = {
@@ -46,6 +48,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 USAGE_ERROR = 2
 
 log = logging.getLogger("sansio_chat.cli")
+T = TypeVar("T")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -88,18 +91,56 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
-def _port(text: str) -> int:
-    try:
-        return parse_port(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def _positive_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if not value:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
 
 
-def _listen(text: str) -> ListenAddress:
+def _argument(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An option's parser whose ``ValueError`` argparse reports as is, on one line."""
+
+    def parsed(text: str) -> T:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parsed
+
+
+_port = _argument(parse_port)
+_listen = _argument(parse_listen)
+_origin = _argument(normalize_origin)
+
+
+def _oper_account(text: str) -> tuple[str, str]:
+    name, colon, password = text.partition(":")
+    if not colon or not name or not password or " " in name or " " in password:
+        raise argparse.ArgumentTypeError(f"expected NAME:PASSWORD without spaces, not {text!r}")
+    return name, password
+
+
+def _server_name(given: str | None) -> str:
+    """The name given, else this host's name (when it is usable as one), else a fixed one."""
+    if given is not None:
+        return given
+    host = socket.gethostname()
+    return (
+        host if host and host.isascii() and all(ch.isalnum() or ch in ".-_" for ch in host) else "sansio-chat"
+    )
+
+
+def _motd(path: str | None) -> tuple[str, ...] | None:
+    if path is None:
+        return None
     try:
-        return parse_listen(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        _usage_error("sansio-chat serve", f"--motd {path}: {exc}")
+    return tuple(line.rstrip("\r") for line in text.splitlines())
 
 
 def _version() -> str:
@@ -122,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--backend", choices=list(BACKENDS), default=DEFAULT_BACKEND, help="I/O backend")
     kinds = ", ".join(LISTENER_KINDS)
     defaults = " and ".join(str(address) for address in default_addresses())
+    defaults += f" (in chat mode; {' and '.join(map(str, default_addresses(chat=False)))} in the others)"
     serve.add_argument(
         "--listen",
         action="append",
@@ -143,7 +185,58 @@ def build_parser() -> argparse.ArgumentParser:
         "--mode", choices=[m.value for m in Mode], default=Mode.CHAT.value, help="the lab stage to serve"
     )
     serve.add_argument(
+        "--tls-cert",
+        default=None,
+        metavar="FILE",
+        help="TLS listeners (text+tls, https): the certificate chain, PEM; SIGHUP reads it again",
+    )
+    serve.add_argument(
+        "--tls-key",
+        default=None,
+        metavar="FILE",
+        help="the certificate's private key, PEM (default: in the --tls-cert file)",
+    )
+    serve.add_argument(
+        "--web-origin",
+        action="append",
+        type=_origin,
+        default=[],
+        metavar="ORIGIN",
+        help="another site whose pages may open the chat's WebSocket, as scheme://host[:port]"
+        " (repeatable; * for any); the page's own origin is always allowed",
+    )
+    serve.add_argument(
+        "--handshake-timeout",
+        type=_positive_float,
+        default=DEFAULT_TLS_HANDSHAKE_SECONDS,
+        metavar="SECONDS",
+        help="time a client has for its TLS handshake, and for each HTTP request head",
+    )
+    serve.add_argument(
         "--oper-password", default=None, help=f"chat mode (default: ${PASSWORD_ENV}, else a random one)"
+    )
+    serve.add_argument(
+        "--oper",
+        action="append",
+        type=_oper_account,
+        default=[],
+        metavar="NAME:PASSWORD",
+        help="a named operator account for IRC's OPER NAME PASSWORD (repeatable)",
+    )
+    serve.add_argument(
+        "--server-name",
+        default=None,
+        help="the server's name in IRC replies (default: this host's name)",
+    )
+    serve.add_argument("--network", default="sansio-chat", help="the network's name shown to IRC clients")
+    serve.add_argument(
+        "--password", default=None, help="a password IRC clients must give (PASS) to register (default: none)"
+    )
+    serve.add_argument(
+        "--motd",
+        default=None,
+        metavar="FILE",
+        help="the message of the day shown to IRC clients (default: none)",
     )
     serve.add_argument("--max-clients", type=_positive, default=DEFAULT_MAX_CLIENTS, help="clients at once")
     serve.add_argument(
@@ -209,11 +302,29 @@ def _listen_addresses(args: argparse.Namespace) -> tuple[ListenAddress, ...]:
         text = LISTENER_KINDS["text"]
         port = text.default_port if args.port is None else args.port
         addresses.insert(0, ListenAddress(kind=text, host=args.host or None, port=port))
-    return tuple(addresses) if addresses else default_addresses()
+    return tuple(addresses) if addresses else default_addresses(chat=args.mode == Mode.CHAT.value)
 
 
 def _check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     serve = f"{parser.prog} serve"
+    kinds = {address.kind for address in _listen_addresses(args)}
+    tls_kinds = sorted(kind.name for kind in kinds if kind.secure)
+    web_kinds = sorted(kind.name for kind in kinds if kind.web)
+    if tls_kinds and args.tls_cert is None:
+        _usage_error(
+            serve, f"a {tls_kinds[0]} listener needs --tls-cert (and --tls-key, unless it is in that file)"
+        )
+    if args.tls_cert is not None and not tls_kinds:
+        _usage_error(
+            serve,
+            "--tls-cert is for TLS listeners, and none is given (--listen text+tls://... or https://...)",
+        )
+    if args.tls_key is not None and args.tls_cert is None:
+        _usage_error(serve, "--tls-key goes with --tls-cert")
+    if web_kinds and args.mode != Mode.CHAT.value:
+        _usage_error(serve, f"a {web_kinds[0]} listener serves the chat's page: it needs --mode chat")
+    if args.web_origin and not web_kinds:
+        _usage_error(serve, "--web-origin is for http and https listeners, and none is given")
     if args.selector is not None and args.backend != "select":
         _usage_error(serve, f"--selector is an option of the select backend, not of {args.backend}")
     if args.loop is not None and args.backend != "asyncio":
@@ -261,6 +372,16 @@ def _usage_error(prog: str, message: str) -> NoReturn:
     sys.exit(USAGE_ERROR)
 
 
+def _certificates(prog: str, args: argparse.Namespace) -> TlsCertificates | None:
+    """The TLS certificate and key, read now: a file that will not do is a one-line error."""
+    if args.tls_cert is None:
+        return None
+    try:
+        return TlsCertificates(args.tls_cert, args.tls_key)
+    except TlsSetupError as exc:
+        _usage_error(f"{prog} serve", str(exc))
+
+
 def _oper_password(given: str | None) -> str:
     if given:
         return given
@@ -276,24 +397,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_combination(parser, args)
+    certificates = _certificates(parser.prog, args)  # before anything is printed: a bad file is one line
     logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
     mode = Mode(args.mode)
     cluster = _cluster_options(args)
-    config = ServerConfig(
-        mode=mode,
-        oper_password=_oper_password(args.oper_password) if mode is Mode.CHAT else "",
-        max_clients=args.max_clients,
-        max_line_bytes=args.max_line_bytes,
-        max_pending_bytes=args.max_pending_bytes,
-        rate_lines=args.rate_lines,
-        rate_burst=args.rate_burst,
-        cluster_node=cluster.node_number if cluster is not None else 0,
-    )
+    try:
+        config = ServerConfig(
+            mode=mode,
+            oper_password=_oper_password(args.oper_password) if mode is Mode.CHAT else "",
+            opers=tuple(args.oper),
+            server_name=_server_name(args.server_name),
+            network=args.network,
+            version=f"sansio-chat-{_version()}",
+            password=args.password or "",
+            motd=_motd(args.motd),
+            max_clients=args.max_clients,
+            max_line_bytes=args.max_line_bytes,
+            max_pending_bytes=args.max_pending_bytes,
+            rate_lines=args.rate_lines,
+            rate_burst=args.rate_burst,
+            cluster_node=cluster.node_number if cluster is not None else 0,
+        )
+    except ValueError as exc:
+        _usage_error(f"{parser.prog} serve", str(exc))
     options = ServeOptions(
         listen=_listen_addresses(args),
         config=config,
         selector=args.selector or "default",
         loop=args.loop or "asyncio",
+        certificates=certificates,
+        web_origins=frozenset(args.web_origin),
+        handshake_seconds=args.handshake_timeout,
         cluster=cluster,
     )
     backend = importlib.import_module(f".{BACKENDS[args.backend]}", __package__)

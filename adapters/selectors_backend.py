@@ -22,11 +22,12 @@ from sansio_chat import ConnId
 from ._accept import AcceptThrottle
 from ._connection import NOTHING_PENDING, RECV_SIZE, Connection
 from ._driver import Driver, announce
+from ._layers import transport_configs
 from ._lifecycle import Phase, Stop
 from ._listeners import Listener, ListenerKind, accept_ready, open_listeners, socket_error
 from ._options import ServeOptions
 from ._output import OutputQueue
-from ._process import Wakeup, catch_stop_signals, raise_open_files_limit
+from ._process import Reload, Wakeup, catch_stop_signals, raise_open_files_limit
 from ._watch import Ready, Watched
 
 NAME = "select"
@@ -68,9 +69,12 @@ class SelectorServer:
             self._selector = selectors.DefaultSelector()
         self._listeners = listeners
         self._accepting = False
-        self._driver: Driver[_Connection] = Driver(options.config, self, log, cluster=options.cluster)
+        self._driver: Driver[_Connection] = Driver(
+            options.config, self, log, transports=transport_configs(options), cluster=options.cluster
+        )
         self._throttle = AcceptThrottle()
         self._stop = Stop()
+        self._reload = Reload()
         self._wakeup = Wakeup()
 
     # -- the loop -----------------------------------------------------------
@@ -80,7 +84,7 @@ class SelectorServer:
         self._start_accepting()
         self._driver.join_cluster(self)
         try:
-            with catch_stop_signals(self._stop, self._wakeup):
+            with catch_stop_signals(self._stop, self._wakeup, self._reload):
                 # Only now, with the signal handlers in place, may a supervisor see us ready.
                 announce(self._listeners, NAME, self._driver.config, log)
                 while not self._stop.requested:
@@ -116,6 +120,8 @@ class SelectorServer:
     def _pass(self, timeout: float | None) -> None:
         """One loop pass: read and accept what is ready, run the timers, flush."""
         events = self._selector.select(timeout)
+        if self._reload.take():
+            self._driver.reload_certificates()
         for key, mask in events:
             target = key.data
             if isinstance(target, _Connection):
@@ -189,7 +195,7 @@ class SelectorServer:
         queueing at all; the rest goes through the connection's queue.
         """
         driver = self._driver
-        while driver.dirty or driver.closing:
+        while driver.flush_due:
             for conn in driver.take_dirty():
                 # Connection.take_output, inlined: only an open or closing connection has any.
                 pending = conn.pending

@@ -66,11 +66,12 @@ from sansio_chat import ConnId
 from ._accept import AcceptThrottle
 from ._connection import RECV_SIZE, Connection
 from ._driver import Driver, announce
+from ._layers import transport_configs
 from ._lifecycle import Phase, Stop
 from ._listeners import Listener, ListenerKind, accept_ready, open_listeners, socket_error
 from ._options import ServeOptions
 from ._output import OutputQueue
-from ._process import Wakeup, catch_stop_signals, raise_open_files_limit
+from ._process import Reload, Wakeup, catch_stop_signals, raise_open_files_limit
 from ._watch import Ready, Watched
 
 NAME = "threads"
@@ -114,9 +115,12 @@ class ThreadsServer:
         self._listeners = listeners
         self._lock = threading.Lock()
         self._all_closed = threading.Condition(self._lock)
-        self._driver: Driver[_Connection] = Driver(options.config, self, log, cluster=options.cluster)
+        self._driver: Driver[_Connection] = Driver(
+            options.config, self, log, transports=transport_configs(options), cluster=options.cluster
+        )
         self._throttle = AcceptThrottle()
         self._stop = Stop()
+        self._reload = Reload()
         self._wakeup = Wakeup()  # the accept loop's: signals and stop()
         # The writer's: its selector (sockets waiting for room), wake-up, and what it must look at.
         self._selector = selectors.DefaultSelector()
@@ -133,7 +137,7 @@ class ThreadsServer:
         writer = threading.Thread(target=self._writer_loop, name="chat-writer", daemon=True)
         old_stack_size = _set_stack_size(THREAD_STACK_SIZE)
         try:
-            with catch_stop_signals(self._stop, self._wakeup):
+            with catch_stop_signals(self._stop, self._wakeup, self._reload):
                 with self._lock:
                     self._driver.join_cluster(self)  # its sockets are the writer's to watch
                 writer.start()
@@ -188,6 +192,9 @@ class ThreadsServer:
                 for key, _ in selector.select(timeout):
                     if key.data is None:
                         self._wakeup.drain()
+                        if self._reload.take():
+                            with self._lock:
+                                self._driver.reload_certificates()
                     elif accepting and not self._stop.requested:
                         self._accept(key.data)
                 if accepting and throttle.paused_until is not None:
@@ -242,7 +249,7 @@ class ThreadsServer:
                     else:
                         driver.eof(conn)
                     del data  # a paused reader keeps no copy of what the core holds
-                    while life.phase is Phase.OPEN and life.paused:
+                    while life.paused:  # flood control, or a pending one's answers wait to be read
                         conn.readable.wait()
                     if not life.reading:
                         return
@@ -360,7 +367,7 @@ class ThreadsServer:
                 self._account(writes, results)
                 # Until now, whoever queues output knows the writer will look again.
                 self._signalled = False
-                busy = driver.dirty or driver.closing or self._attention
+                busy = driver.flush_due or self._attention
                 timeout = 0.0 if busy else driver.seconds_to_deadline()
 
     def _take_writes(self, has_room: list[_Connection]) -> list[tuple[_Connection, memoryview]]:

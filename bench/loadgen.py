@@ -3,8 +3,10 @@
 Run as its own process (``python -m bench.loadgen ...``) next to the server
 under test.  It
 
-1. opens N connections (a bounded number at a time) and waits until each is
-   registered: the chat welcome; for IRC, registration as real clients do it
+1. opens N connections (a bounded number at a time, under TLS with
+   ``--tls-ca``) and waits until each is registered: the chat welcome (for the
+   web dialect, a WebSocket to ``/ws`` and its ``welcome`` event; each message
+   a JSON command in a frame, read back with wsproto); for IRC, registration as real clients do it
    (``CAP LS 302``, ``NICK``, ``USER``, ``CAP END`` once the capabilities are
    listed, ``JOIN`` after the 001 welcome) up to the end of the channel's
    NAMES, so any RFC 1459/2812 server will do; or simply connected for a
@@ -36,16 +38,22 @@ import json
 import re
 import resource
 import socket
+import ssl
 import sys
 import time
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal, cast
 
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection, CloseConnection, RejectConnection, Request, TextMessage
+
 from ._proc import cpu_seconds, raise_open_files_limit, rss_kib
 
-Dialect = Literal["chat", "irc", "floor"]
+Dialect = Literal["chat", "irc", "floor", "web", "mixed"]
+#: What one connection speaks ("mixed" is a run of both: odd clients over IRC, even ones text).
+ClientDialect = Literal["chat", "irc", "floor", "web"]
 
 #: Marks a benchmark payload inside a relayed line, whatever the server put before it.
 MARK = b"@@"
@@ -97,9 +105,20 @@ class Run:
     """State shared by every client of one run."""
 
     def __init__(
-        self, dialect: Dialect, *, clients: int, senders: int, messages: int, window: int, rooms: int = 1
+        self,
+        dialect: Dialect,
+        *,
+        clients: int,
+        senders: int,
+        messages: int,
+        window: int,
+        rooms: int = 1,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.dialect: Dialect = dialect
+        self.tls = tls  # connect under TLS, trusting this context's CA
+        #: IRC clients of a mixed run share the text clients' rooms (#lobby, or #room<n>).
+        self.irc_channel = CHANNEL if dialect == "irc" else ROOM
         self.n = clients
         self.k = senders
         self.m = messages
@@ -124,6 +143,11 @@ class Run:
         self.server_errors = 0
         self.failed: asyncio.Future[None] = self.loop.create_future()
         self.measuring = False
+
+    def dialect_of(self, index: int) -> ClientDialect:
+        if self.dialect == "mixed":
+            return "irc" if index % 2 else "chat"
+        return self.dialect
 
     def fail(self, message: str) -> None:
         if not self.failed.done():
@@ -160,8 +184,12 @@ class Client(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.tail = b""
         self.room = run.room_of[index]
+        self.dialect = run.dialect_of(index)
         #: The IRC channel of its room.
-        self.channel = CHANNEL if run.rooms == 1 else b"%s%d" % (CHANNEL, self.room)
+        if run.rooms > 1:
+            self.channel = b"%s%d" % (run.irc_channel, self.room)
+        else:
+            self.channel = b"#lobby" if run.dialect == "mixed" else CHANNEL
         self.registered: asyncio.Future[None] = run.loop.create_future()
         # next_seq[s]: the sequence number expected next from sender s.
         self.next_seq = [0] * run.k
@@ -172,12 +200,12 @@ class Client(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.run.dialect == "irc":
+        if self.dialect == "irc":
             # Registration as clients do it: CAP negotiation (ended once the server has listed its
             # capabilities; a server without CAP just welcomes us), then JOIN after the welcome.
             nick = b"b%d" % self.index
             transport.write(b"CAP LS 302\r\nNICK %s\r\nUSER %s 0 * :bench\r\n" % (nick, nick))
-        elif self.run.dialect == "floor":
+        elif self.dialect == "floor":
             self.registered.set_result(None)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -190,7 +218,7 @@ class Client(asyncio.Protocol):
         buf = self.tail + data if self.tail else data
         if MARK not in buf and self.registered.done():
             # Only server chatter (join notices and the like): skip it without splitting lines.
-            if (self.run.dialect == "irc" and _IRC_ATTENTION.search(buf)) or b"[server] Error" in buf:
+            if (self.dialect == "irc" and _IRC_ATTENTION.search(buf)) or b"[server] Error" in buf:
                 self._control_lines(buf)
             end = buf.rfind(b"\n") + 1
             self.tail = buf[end:] if end else buf
@@ -198,48 +226,50 @@ class Client(asyncio.Protocol):
         lines = buf.split(b"\n")
         self.tail = lines.pop()
         now = time.perf_counter_ns()
-        run = self.run
-        next_seq = self.next_seq
-        acks = run.acks
-        latencies = run.latencies_ns
-        need = run.need
-        room_of = run.room_of
         for line in lines:
             at = line.find(MARK)
             if at < 0:
                 self._control(line)
-                continue
-            payload = line[at + 2 :]
-            if payload[:1] == b"M":
-                _, s_text, q_text, t_text, _ = payload.split(b" ", 4)
-                sender, seq = int(s_text), int(q_text)
-                if seq != next_seq[sender] or sender == self.index or room_of[sender] != self.room:
-                    run.fail(
-                        f"client {self.index} got message {seq} of sender {sender},"
-                        f" expected {next_seq[sender]}"
-                    )
-                    return
-                next_seq[sender] = seq + 1
-                latencies.append(now - int(t_text))
-                counts = acks[sender]
-                count = counts[seq] + 1
-                counts[seq] = count
-                if count == need[sender]:
-                    run.completed(sender, seq)
-            elif payload[:1] == b"P":
-                run.probe_arrived(int(payload.split(b" ", 2)[1]))
+            elif not self._payload(line[at + 2 :], now):
+                return
+
+    def _payload(self, payload: bytes, now: int) -> bool:
+        """A benchmark payload arrived (a message or a probe); False once the run has failed."""
+        run = self.run
+        if payload[:1] == b"M":
+            _, s_text, q_text, t_text, _ = payload.split(b" ", 4)
+            sender, seq = int(s_text), int(q_text)
+            next_seq = self.next_seq
+            if seq != next_seq[sender] or sender == self.index or run.room_of[sender] != self.room:
+                run.fail(
+                    f"client {self.index} got message {seq} of sender {sender}, expected {next_seq[sender]}"
+                )
+                return False
+            next_seq[sender] = seq + 1
+            run.latencies_ns.append(now - int(t_text))
+            counts = run.acks[sender]
+            count = counts[seq] + 1
+            counts[seq] = count
+            if count == run.need[sender]:
+                run.completed(sender, seq)
+        elif payload[:1] == b"P":
+            run.probe_arrived(int(payload.split(b" ", 2)[1]))
+        return True
 
     def _control_lines(self, buf: bytes) -> None:
         for line in buf.split(b"\n")[:-1]:
             self._control(line)
 
+    def join_room(self) -> None:
+        assert self.transport is not None
+        self.transport.write(b"JOIN %s%d\n" % (ROOM, self.room))
+
     def _control(self, line: bytes) -> None:
         """A line that is not a benchmark payload: registration, PING, errors."""
-        if self.run.dialect == "chat":
+        if self.dialect == "chat":
             if line.startswith(b"[server] Welcome"):
                 if self.run.rooms > 1:  # registered once in its room
-                    assert self.transport is not None
-                    self.transport.write(b"JOIN %s%d\n" % (ROOM, self.room))
+                    self.join_room()
                 elif not self.registered.done():
                     self.registered.set_result(None)
             elif line.startswith(b"[server] You are now in"):
@@ -247,7 +277,7 @@ class Client(asyncio.Protocol):
                     self.registered.set_result(None)
             elif line.startswith(b"[server] Error"):
                 self.run.server_errors += 1
-        elif self.run.dialect == "irc":
+        elif self.dialect == "irc":
             self._irc_control(*irc_command(line))
 
     def _irc_control(self, command: bytes, params: list[bytes]) -> None:
@@ -271,24 +301,109 @@ class Client(asyncio.Protocol):
 
     def send_payload(self, payload: bytes) -> None:
         assert self.transport is not None
-        if self.run.dialect == "irc":
+        if self.dialect == "irc":
             self.transport.write(b"PRIVMSG %s :%s\r\n" % (self.channel, payload))
         else:
             self.transport.write(b"MSG %s\n" % payload)
 
 
+#: What a web client looks for in the frames it receives, once its WebSocket is open: a payload (up to
+#: the end of its JSON string; payloads need no escaping), or an event type it acts on (until it is
+#: registered; after that only payloads are looked for, and errors counted apart).
+_SKIM = re.compile(rb'@@([MP] [^"]*)"|"type":"(welcome|joined|error)"')
+_PAYLOADS = re.compile(rb'@@([MP] [^"]*)"')
+_ERROR = b'"type":"error"'
+#: Bytes kept from one read to the next, where a mark may have been cut.
+_SKIM_TAIL = 256
+
+
+class WebClient(Client):
+    """A web client: a WebSocket to ``/ws``, JSON commands out (framed and masked by wsproto).
+
+    wsproto checks the handshake; after it, the client reads the server's
+    frames by their marks (payloads, and the few event types it acts on)
+    rather than frame by frame, so that reading costs about what reading
+    lines does and the generator, not the server, does not become the
+    bottleneck.  Every delivery is still checked; the framing itself is the
+    test suite's business.
+    """
+
+    def __init__(self, run: Run, index: int, authority: str) -> None:
+        super().__init__(run, index)
+        self.ws = WSConnection(ConnectionType.CLIENT)
+        self.authority = authority
+        self.open = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        assert self.transport is not None
+        self.transport.write(self.ws.send(Request(host=self.authority, target="/ws")))
+
+    def data_received(self, data: bytes) -> None:
+        if self.open:
+            self._skim(data)
+            return
+        self.ws.receive_data(data)
+        for event in self.ws.events():
+            if isinstance(event, AcceptConnection):
+                self.open = True
+            elif isinstance(event, TextMessage):
+                self._skim(event.data.encode() + b"\n")
+            elif isinstance(event, RejectConnection | CloseConnection):
+                reason = f"refused ({event.status_code})" if isinstance(event, RejectConnection) else "closed"
+                if not self.registered.done():
+                    self.registered.set_exception(LoadError(f"client {self.index}: WebSocket {reason}"))
+                self.run.fail(f"client {self.index}: WebSocket {reason}")
+
+    def _skim(self, data: bytes) -> None:
+        buf = self.tail + data if self.tail else data
+        now = time.perf_counter_ns()
+        end = 0
+        registered = self.registered.done()
+        if registered and _ERROR in data:
+            self.run.server_errors += data.count(_ERROR)
+        for match in (_PAYLOADS if registered else _SKIM).finditer(buf):
+            end = match.end()
+            if match.lastindex == 1:  # a payload
+                if not self._payload(match[1], now):
+                    return
+                continue
+            kind = match[2]
+            if kind == b"error":
+                self.run.server_errors += 1
+            elif kind == b"welcome" and self.run.rooms > 1:
+                self.join_room()  # registered once in its room
+            elif not self.registered.done():
+                self.registered.set_result(None)
+        self.tail = buf[max(end, len(buf) - _SKIM_TAIL) :]
+
+    def join_room(self) -> None:
+        assert self.transport is not None
+        room = (b"%s%d" % (ROOM, self.room)).decode()
+        self.transport.write(self.ws.send(TextMessage(data=json.dumps({"cmd": "join", "room": room}))))
+
+    def send_payload(self, payload: bytes) -> None:
+        assert self.transport is not None
+        command = json.dumps({"cmd": "msg", "text": payload.decode()})
+        self.transport.write(self.ws.send(TextMessage(data=command)))
+
+
 async def _open(
-    run: Run, clients: list[Client], *, host: str, port: int, count: int, concurrency: int
+    run: Run, clients: list[Client], *, host: str, port: int, irc_port: int, count: int, concurrency: int
 ) -> None:
     """Open ``count`` connections into ``clients``, ``concurrency`` at a time, each until registered."""
     gate = asyncio.Semaphore(concurrency)
     loop = run.loop
+    authority = f"{host}:{port}"
 
     async def connect(index: int) -> None:
         async with gate:
-            client = Client(run, index)
+            client = WebClient(run, index, authority) if run.dialect == "web" else Client(run, index)
             clients.append(client)
-            await loop.create_connection(lambda: client, host, port)
+            where = irc_port if run.dialect == "mixed" and client.dialect == "irc" else port
+            await loop.create_connection(
+                lambda: client, host, where, ssl=run.tls, server_hostname="localhost" if run.tls else None
+            )
             await client.registered
 
     tasks = [asyncio.ensure_future(connect(i)) for i in range(count)]
@@ -325,14 +440,16 @@ async def _probe(run: Run, prober: Client, deadline: float) -> None:
 
 async def _send_all(run: Run, client: Client, sender: int, padding: bytes) -> None:
     assert client.transport is not None
-    write = client.transport.write
+    write: Callable[[bytes], object] = client.transport.write
     done = run.done
     window = run.window
     loop = run.loop
     channel = client.channel
-    prefix = b"PRIVMSG %s :" % channel if run.dialect == "irc" else b"MSG "
-    end = b"\r\n" if run.dialect == "irc" else b"\n"
+    prefix = b"PRIVMSG %s :" % channel if client.dialect == "irc" else b"MSG "
+    end = b"\r\n" if client.dialect == "irc" else b"\n"
     template = prefix + MARK + b"M %d %d %d " + padding + end
+    if run.dialect == "web":  # a JSON command in a frame: the client frames each one itself
+        write, template = client.send_payload, MARK + b"M %d %d %d " + padding
     clock = time.perf_counter_ns
     for seq in range(run.m):
         while seq - done[sender] >= window:
@@ -386,6 +503,7 @@ def _self_cpu() -> float:
 
 
 async def run_load(args: argparse.Namespace, result: LoadResult, clients: list[Client]) -> None:
+    tls = None if args.tls_ca is None else ssl.create_default_context(cafile=args.tls_ca)
     run = Run(
         args.dialect,
         clients=args.clients,
@@ -393,6 +511,7 @@ async def run_load(args: argparse.Namespace, result: LoadResult, clients: list[C
         messages=args.messages,
         window=args.window,
         rooms=args.rooms,
+        tls=tls,
     )
     result.dialect, result.clients, result.senders = args.dialect, args.clients, args.senders
     result.messages, result.window, result.rooms = args.messages, args.window, args.rooms
@@ -402,7 +521,15 @@ async def run_load(args: argparse.Namespace, result: LoadResult, clients: list[C
     cpu_before_open = cpu_seconds(pid)
     started = time.monotonic()
     opening = asyncio.ensure_future(
-        _open(run, clients, host=args.host, port=args.port, count=args.clients, concurrency=args.concurrency)
+        _open(
+            run,
+            clients,
+            host=args.host,
+            port=args.port,
+            irc_port=args.irc_port,
+            count=args.clients,
+            concurrency=args.concurrency,
+        )
     )
     try:
         await _race(run, opening, args.connect_timeout, f"opening {args.clients} connections")
@@ -476,7 +603,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--server-pid", type=int, required=True, help="whose CPU time and RSS to read")
-    parser.add_argument("--dialect", choices=["chat", "irc", "floor"], default="chat")
+    parser.add_argument(
+        "--dialect",
+        choices=["chat", "irc", "floor", "web", "mixed"],
+        default="chat",
+        help="what the clients speak; mixed: even clients text (--port), odd ones IRC (--irc-port)",
+    )
+    parser.add_argument("--irc-port", type=int, default=0, help="mixed runs: the IRC listener's port")
+    parser.add_argument("--tls-ca", default=None, metavar="FILE", help="connect under TLS, trusting this CA")
     parser.add_argument("--clients", type=int, default=10, help="N: connections")
     parser.add_argument("--senders", type=int, default=10, help="K: senders among them (0: idle RSS run)")
     parser.add_argument("--messages", type=int, default=1000, help="M: messages per sender")
@@ -496,6 +630,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.senders > args.clients or (args.senders == 0 and args.clients < 2) or args.clients < 2:
         raise SystemExit("need at least 2 clients and no more senders than clients")
+    if args.dialect == "mixed" and not args.irc_port:
+        raise SystemExit("a mixed run needs --irc-port")
     if not 1 <= args.rooms <= args.clients // 2 or (args.rooms > 1 and args.dialect == "floor"):
         raise SystemExit("need 1 to N/2 rooms, and a chat or IRC dialect for more than one")
     raise_open_files_limit()

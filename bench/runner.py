@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._tls import TlsFiles, make_tls_files
 from .servers import FLOOR_OF, HOST, ROOT, SERVERS, RunningServer, ServerSpec, StartError
 
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -49,7 +50,16 @@ class Shape:
 
 
 #: Floors relay every line to everyone: they have no rooms to compare with.
-NO_ROOMS = tuple((floor, "a floor relays to everyone: it has no rooms") for floor in FLOOR_OF.values())
+NO_ROOMS = tuple(
+    (floor, "a floor relays to everyone: it has no rooms")
+    for floor in (*FLOOR_OF.values(), *(s.name for s in SERVERS.values() if s.kind == "floor"))
+)
+#: The transport layers are measured under load (10x10, 100x10, the rooms), not idle nor at 1000x10.
+LAYERED = tuple(
+    (spec.name, "the transport layers are measured at 10x10, 100x10 and in rooms")
+    for spec in SERVERS.values()
+    if spec.transport != "plain"
+)
 
 #: The full run: M chosen so that each run takes a few seconds here.
 SHAPES = {
@@ -57,11 +67,11 @@ SHAPES = {
     for s in (
         Shape(name="10x10", clients=10, senders=10, messages=8000),
         Shape(name="100x10", clients=100, senders=10, messages=2000),
-        Shape(name="1000x10", clients=1000, senders=10, messages=250),
+        Shape(name="1000x10", clients=1000, senders=10, messages=250, skip=LAYERED),
         # 1,000 clients in 10 rooms of 100, a sender in each: 99 deliveries a message.
         Shape(name="1000in10rooms", clients=1000, senders=10, messages=2000, rooms=10, skip=NO_ROOMS),
-        Shape(name="idle1k", clients=1000, senders=0, connect_timeout=180.0),
-        Shape(name="idle10k", clients=10_000, senders=0, connect_timeout=600.0),
+        Shape(name="idle1k", clients=1000, senders=0, connect_timeout=180.0, skip=LAYERED),
+        Shape(name="idle10k", clients=10_000, senders=0, connect_timeout=600.0, skip=LAYERED),
     )
 }
 #: ``--quick``: the same kinds of shapes, small enough for the whole run to take under two minutes.
@@ -71,7 +81,7 @@ QUICK_SHAPES = {
         Shape(name="10x10", clients=10, senders=10, messages=4000),
         Shape(name="100x10", clients=100, senders=10, messages=500),
         Shape(name="1000in10rooms", clients=1000, senders=10, messages=500, rooms=10, skip=NO_ROOMS),
-        Shape(name="idle500", clients=500, senders=0, connect_timeout=120.0),
+        Shape(name="idle500", clients=500, senders=0, connect_timeout=120.0, skip=LAYERED),
     )
 }
 
@@ -99,12 +109,12 @@ def _read_line(process: subprocess.Popen[bytes], timeout: float) -> bytes:
     return process.stdout.readline()
 
 
-def run_one(spec: ServerSpec, shape: Shape, rep: int, logs: Path) -> RunRecord:
+def run_one(spec: ServerSpec, shape: Shape, rep: int, logs: Path, tls: TlsFiles | None = None) -> RunRecord:
     """Start ``spec``, run the generator on ``shape`` against it, stop both; never hangs."""
     record = RunRecord(server=spec.name, shape=shape.name, rep=rep, ok=False)
     started = time.monotonic()
     try:
-        server = RunningServer(spec, logs / f"{spec.name}-{shape.name}-{rep}.log")
+        server = RunningServer(spec, logs / f"{spec.name}-{shape.name}-{rep}.log", tls)
     except StartError as exc:
         record.error = f"did not start: {exc}"
         return record
@@ -112,10 +122,13 @@ def run_one(spec: ServerSpec, shape: Shape, rep: int, logs: Path) -> RunRecord:
         sys.executable, "-m", "bench.loadgen", "--host", HOST, "--port", str(server.port),
         "--server-pid", str(server.pid), "--dialect", spec.dialect, "--clients", str(shape.clients),
         "--senders", str(shape.senders), "--messages", str(shape.messages), "--window", str(shape.window),
-        "--rooms", str(shape.rooms),
+        "--rooms", str(shape.rooms), "--irc-port", str(server.irc_port),
         "--concurrency", str(spec.concurrency), "--connect-timeout", str(shape.connect_timeout),
         "--timeout", str(shape.timeout),
     ]  # fmt: skip
+    if spec.transport == "tls":
+        assert tls is not None
+        argv += ["--tls-ca", str(tls.ca)]
     gen_log = (logs / f"loadgen-{spec.name}-{shape.name}-{rep}.log").open("wb")
     generator = subprocess.Popen(
         argv, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=gen_log, start_new_session=True
@@ -165,6 +178,7 @@ def run_matrix(
     started: set[str] = set()
     with tempfile.TemporaryDirectory(prefix="sansio-bench-") as tmp:
         logs = Path(tmp)
+        tls = make_tls_files(logs) if any(spec.transport == "tls" for spec in servers) else None
         for rep in range(reps):
             for shape in shapes:
                 turn = rep % len(servers)
@@ -174,7 +188,7 @@ def run_matrix(
                         record = RunRecord(server=spec.name, shape=shape.name, rep=rep, ok=False)
                         record.error = skipped
                     else:
-                        record = run_one(spec, shape, rep, logs)
+                        record = run_one(spec, shape, rep, logs, tls)
                         if record.error.startswith("did not start") and spec.name not in started:
                             unstartable[spec.name] = record.error
                         else:
@@ -247,7 +261,7 @@ def paired_ratio(
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Check:
-    """One target of issue #4 and how the run measured against it."""
+    """One target (of issue #4, or #10 for IRC) and how the run measured against it."""
 
     what: str
     value: float | None
@@ -273,6 +287,12 @@ def targets(records: Sequence[RunRecord], summary: dict[str, dict[str, dict[str,
             ratio_check(what, shape=shape, top=backend, bottom=floor, figure=cpu, limit=limit)
     what = "threads / asyncio server CPU per delivery, 100x10"
     ratio_check(what, shape="100x10", top="threads", bottom="asyncio", figure=cpu, limit=3.0)
+    for backend in ("select", "threads", "asyncio"):  # issue 11: WebSocket clients against plain TCP ones
+        what = f"{backend}-web / {backend} server CPU per delivery, 100x10"
+        ratio_check(what, shape="100x10", top=f"{backend}-web", bottom=backend, figure=cpu, limit=1.3)
+    for backend in ("asyncio", "select"):  # issue 11: TLS clients against asyncio's own TLS transport
+        what = f"{backend}-tls / floor-tls server CPU per delivery, 100x10"
+        ratio_check(what, shape="100x10", top=f"{backend}-tls", bottom="floor-tls", figure=cpu, limit=1.2)
     for backend in ("asyncio", "select"):
         p99 = summary.get("100x10", {}).get(backend, {}).get("p99_us")
         value = None if p99 is None else p99 / 1000
@@ -292,6 +312,28 @@ def targets(records: Sequence[RunRecord], summary: dict[str, dict[str, dict[str,
                 met=met,
             )
         )
+    for backend in ("select", "threads", "asyncio"):  # issue #10: IRC clients cost about what text ones do
+        for shape in ("100x10", "1000x10"):
+            what = f"{backend}-irc / {backend} server CPU per delivery, {shape}"
+            ratio_check(what, shape=shape, top=f"{backend}-irc", bottom=backend, figure=cpu, limit=1.2)
+            what = f"{backend}-mixed / {backend} server CPU per delivery, {shape}"
+            ratio_check(what, shape=shape, top=f"{backend}-mixed", bottom=backend, figure=cpu, limit=1.3)
+        for shape in ("10x10", "100x10", "1000x10", "1000in10rooms"):
+            found = paired_ratio(records, shape, f"{backend}-irc", "miniircd", cpu)
+            p99 = paired_ratio(records, shape, f"{backend}-irc", "miniircd", "p99_us")
+            what = f"{backend}-irc / miniircd server CPU per delivery, {shape}"
+            if found is None or p99 is None:
+                checks.append(Check(what=what, value=None, target="< 1x, p99 < 1x", met=None))
+                continue
+            checks.append(
+                Check(
+                    what=f"{what} (p99 ratio {p99[0]:.2f})",
+                    value=found[0],
+                    target="< 1x, p99 < 1x",
+                    met=found[0] < 1.0 and p99[0] < 1.0,
+                    reps=found[1],
+                )
+            )
     for backend in ("select", "threads", "asyncio"):
         for shape in ("10x10", "100x10", "1000x10"):
             found = paired_ratio(records, shape, backend, "miniircd", "deliveries_per_s")
@@ -317,7 +359,7 @@ def targets(records: Sequence[RunRecord], summary: dict[str, dict[str, dict[str,
 def code_fingerprint() -> str:
     """A hash of the code under test (the core and the backends), to tell if it changed during a run."""
     digest = hashlib.sha256()
-    for path in sorted([*ROOT.glob("sansio_chat/*.py"), *ROOT.glob("adapters/*.py")]):
+    for path in sorted([*ROOT.glob("sansio_chat/*.py"), *ROOT.glob("adapters/**/*.py")]):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Literal
 
 from ._proc import LISTENING, free_port
+from ._tls import TlsFiles
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -21,6 +22,8 @@ HOST = "127.0.0.1"
 START_TIMEOUT = 15.0
 
 Kind = Literal["backend", "floor", "reference"]
+#: How the generator's clients reach the server: plain TCP, TLS, or a WebSocket (plain TCP, web dialect).
+Transport = Literal["plain", "tls", "web"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,23 +33,34 @@ class ServerSpec:
     name: str
     kind: Kind
     style: str  # the I/O style: select, threads, asyncio (miniircd: select)
-    dialect: Literal["chat", "irc", "floor"]
+    dialect: Literal["chat", "irc", "floor", "web", "mixed"]
+    #: A backend's listeners, by kind: text, IRC, both (a mixed room: half the clients on each), TLS, web.
+    listeners: tuple[str, ...] = ("text",)
     #: Connections the generator opens at once (miniircd listens with a backlog of 5).
     concurrency: int = 100
     #: Run on uvloop (the asyncio backend and the asyncio floor: --loop uvloop).
     uvloop: bool = False
+    transport: Transport = "plain"
 
-    def argv(self, port: int) -> list[str]:
+    def argv(self, port: int, tls: TlsFiles | None = None) -> list[str]:
         python = sys.executable
         loop = ["--loop", "uvloop"] if self.uvloop else []
+        certificate: list[str] = []
+        if self.transport == "tls":
+            if tls is None:
+                raise ValueError(f"{self.name} needs a certificate")
+            certificate = ["--tls-cert", str(tls.cert), "--tls-key", str(tls.key)]
         if self.kind == "backend":
             # The installed package (pip install -e .), as the command line runs it.
+            listen = [option for kind in self.listeners for option in ("--listen", f"{kind}://{HOST}:0")]
             return [
-                python, "-m", "sansio_chat_adapters.cli", "serve", "--backend", self.style, "--host", HOST,
-                "--port", "0", "--rate-lines", "0", "--oper-password", secrets.token_hex(8), *loop,
+                python, "-m", "sansio_chat_adapters.cli", "serve", "--backend", self.style, *listen,
+                "--rate-lines", "0", "--oper-password", secrets.token_hex(8), "--server-name", "bench.test",
+                *certificate, *loop,
             ]  # fmt: skip
         if self.kind == "floor":
-            return [python, "-m", f"bench.floors.{self.style}_floor", "--host", HOST, "--port", "0", *loop]
+            floor = f"bench.floors.{self.style}_floor"
+            return [python, "-m", floor, "--host", HOST, "--port", "0", *loop, *certificate]
         return [
             python, "-m", "miniircd", "--listen", HOST, "--ports", str(port), *_miniircd_user(),
         ]  # fmt: skip
@@ -67,9 +81,44 @@ SERVERS: dict[str, ServerSpec] = {
         ServerSpec(name="floor-threads", kind="floor", style="threads", dialect="floor"),
         ServerSpec(name="floor-asyncio", kind="floor", style="asyncio", dialect="floor"),
         ServerSpec(name="miniircd", kind="reference", style="select", dialect="irc", concurrency=4),
+        # sansio-chat with IRC clients, and with a room of half IRC and half text clients.
+        *(
+            ServerSpec(name=f"{style}-irc", kind="backend", style=style, dialect="irc", listeners=("irc",))
+            for style in ("select", "threads", "asyncio")
+        ),
+        *(
+            ServerSpec(
+                name=f"{style}-mixed", kind="backend", style=style, dialect="mixed", listeners=("text", "irc")
+            )
+            for style in ("select", "threads", "asyncio")
+        ),
         # Not run by default: the asyncio pair again on uvloop.
         ServerSpec(name="asyncio-uvloop", kind="backend", style="asyncio", dialect="chat", uvloop=True),
         ServerSpec(name="floor-asyncio-uvloop", kind="floor", style="asyncio", dialect="floor", uvloop=True),
+        # Through the transport layers: text over TLS, and web clients over WebSocket.
+        *(
+            ServerSpec(
+                name=f"{style}-tls",
+                kind="backend",
+                style=style,
+                dialect="chat",
+                transport="tls",
+                listeners=("text+tls",),
+            )
+            for style in ("select", "threads", "asyncio")
+        ),
+        ServerSpec(name="floor-tls", kind="floor", style="asyncio", dialect="floor", transport="tls"),
+        *(
+            ServerSpec(
+                name=f"{style}-web",
+                kind="backend",
+                style=style,
+                dialect="web",
+                transport="web",
+                listeners=("http",),
+            )
+            for style in ("select", "threads", "asyncio")
+        ),
     )
 }
 #: Which floor a backend is compared with.
@@ -88,13 +137,14 @@ class StartError(Exception):
 class RunningServer:
     """A started server process, its port, and its log file."""
 
-    def __init__(self, spec: ServerSpec, log_path: Path) -> None:
+    def __init__(self, spec: ServerSpec, log_path: Path, tls: TlsFiles | None = None) -> None:
         self.spec = spec
         self.log_path = log_path
         port = free_port(HOST) if spec.kind == "reference" else 0
+        self.ports: dict[str, int] = {}  # a backend's listeners' ports, by kind
         self._log: IO[bytes] = log_path.open("wb")
         self.process = subprocess.Popen(
-            spec.argv(port),
+            spec.argv(port, tls),
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
@@ -109,12 +159,20 @@ class RunningServer:
             self.stop()
             raise
 
+    @property
+    def irc_port(self) -> int:
+        """The IRC listener's port, for a mixed room (0 if there is none)."""
+        return self.ports.get("irc", 0)
+
     def _port_from_log(self) -> int:
+        """The first listener's port, once every listener has logged its line."""
+        wanted = len(self.spec.listeners) if self.spec.kind == "backend" else 1
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
-            match = LISTENING.search(self.log_path.read_bytes())
-            if match:
-                return int(match[1])
+            found = LISTENING.findall(self.log_path.read_bytes())
+            if len(found) >= wanted:
+                self.ports = {kind.decode(): int(port) for kind, port in found}
+                return int(found[0][1])
             self._check_alive()
             time.sleep(0.05)
         raise StartError(

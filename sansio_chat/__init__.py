@@ -7,7 +7,7 @@ state and carry out the actions it returns (send, close, pause reading).
 from typing import Any as _Any
 from typing import TypeAlias as _TypeAlias
 
-from ._actions import Abort, Action, Close, Log, LogLevel, PauseReading, ResumeReading, Send
+from ._actions import Abort, Action, Close, CloseReason, Log, LogLevel, PauseReading, ResumeReading, Send
 from ._base import ServerBase as _ServerBase
 from ._config import (
     DEFAULT_MAX_CLIENTS,
@@ -26,6 +26,7 @@ from ._events import (
     DialectName,
     EofReceived,
     Event,
+    MessagesReceived,
     NickClaimAnswered,
     OutputBacklog,
     ShutdownRequested,
@@ -50,6 +51,7 @@ from ._shared import (
     LeaseGuests,
     NodeDown,
     Present,
+    PresentRoom,
     PresentUser,
     Share,
     Shared,
@@ -72,6 +74,7 @@ __all__ = [
     "BurstAnswered",
     "ChatServerState",
     "Close",
+    "CloseReason",
     "ClusterAction",
     "ClusterChanged",
     "ClusterEvent",
@@ -93,6 +96,7 @@ __all__ = [
     "LocalNickRegistry",
     "Log",
     "LogLevel",
+    "MessagesReceived",
     "Mode",
     "NickClaimAnswered",
     "NickRegistry",
@@ -100,6 +104,7 @@ __all__ = [
     "OutputBacklog",
     "PauseReading",
     "Present",
+    "PresentRoom",
     "PresentUser",
     "RelayServerState",
     "ResumeReading",

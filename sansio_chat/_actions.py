@@ -30,11 +30,20 @@ class Send:
     data: bytes
 
 
+class CloseReason(enum.Enum):
+    """Why the core closes a connection, for a transport that says so (a WebSocket close code)."""
+
+    DONE = "done"  # the client quit, was killed, or its connection ended
+    SHUTDOWN = "shutdown"  # the server is stopping: the client may come back later
+    SERVER_FULL = "server full"  # refused: too many clients; try again later
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Close:
-    """Flush everything queued for ``conn``, then close it."""
+    """Flush everything queued for ``conn``, then close it; ``reason`` says why."""
 
     conn: ConnId
+    reason: CloseReason = CloseReason.DONE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,7 +11,7 @@ import enum
 import heapq
 from typing import Generic, TypeVar, assert_never
 
-from ._actions import Abort, Action, Close, Log, LogLevel, PauseReading, ResumeReading, Send
+from ._actions import Abort, Action, Close, CloseReason, Log, LogLevel, PauseReading, ResumeReading, Send
 from ._config import ServerConfig
 from ._events import (
     ConnectionOpened,
@@ -21,13 +21,14 @@ from ._events import (
     DialectName,
     EofReceived,
     Event,
+    MessagesReceived,
     NickClaimAnswered,
     OutputBacklog,
     ShutdownRequested,
     Tick,
 )
 from ._flood import TokenBucket
-from ._framing import Framing, LineBuffer
+from ._framing import Framing, LineBuffer, MessageBuffer
 from ._shared import (
     BurstAnswered,
     ClusterChanged,
@@ -83,6 +84,20 @@ class RefusalLog:
         return f"refused {more} more connection{'s' if more > 1 else ''}: server full"
 
 
+class Clock:
+    """The time as the last ``Tick`` gave it, shared by whoever needs it (the chat, renderers).
+
+    ``now`` is monotonic (deadlines), ``wall`` seconds since the Unix epoch
+    (what users are shown).  Nothing in the core reads a clock of its own.
+    """
+
+    __slots__ = ("now", "wall")
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.wall = 0.0
+
+
 class ServerBase(Generic[S]):
     """Turns events into actions; subclasses say what the bytes mean.
 
@@ -98,6 +113,7 @@ class ServerBase(Generic[S]):
     def __init__(self, config: ServerConfig | None = None) -> None:
         self.config = config if config is not None else ServerConfig()
         self._now = 0.0
+        self._clock = Clock()
         self._actions: list[Action] = []
         # The send being gathered: its recipients and its parts, not yet an action.
         self._batch_conns: tuple[ConnId, ...] | None = None
@@ -117,11 +133,16 @@ class ServerBase(Generic[S]):
             case DataReceived(conn=conn, data=data):
                 if conn in self._conns:
                     self._on_data(conn, data)
+            case MessagesReceived(conn=conn, messages=messages):
+                if conn in self._conns:
+                    self._on_messages(conn, messages)
             case OutputBacklog(conn=conn, unsent=unsent):
                 if unsent > self.config.max_pending_bytes and conn in self._conns:
                     self._on_too_slow(conn)
-            case Tick(now=now):
-                self._now = now
+            case Tick(now=now, wall=wall):
+                clock = self._clock
+                self._now = clock.now = now
+                clock.wall = wall
                 self._on_tick()
             case ConnectionOpened(conn=conn, peer=peer, dialect=dialect):
                 self._open(conn, peer, dialect)
@@ -179,14 +200,14 @@ class ServerBase(Generic[S]):
 
     def _open(self, conn: ConnId, peer: str, dialect: DialectName) -> None:
         if self._shutting_down:
-            self._emit(Close(conn=conn))
+            self._emit(Close(conn=conn, reason=CloseReason.SHUTDOWN))
             return
         if len(self._conns) >= self.config.max_clients:
             message = self._refusals.refused(peer, self._now)
             if message is not None:
                 self._log(LogLevel.WARNING, message)
             self._on_refused(conn, dialect)
-            self._emit(Close(conn=conn))
+            self._emit(Close(conn=conn, reason=CloseReason.SERVER_FULL))
             return
         self._admitted += 1
         self._conns[conn] = self._on_open(conn, dialect)
@@ -229,10 +250,10 @@ class ServerBase(Generic[S]):
         """Queue ``data`` for a connection that is not open (being refused)."""
         self._emit(Send(conns=(conn,), data=data))
 
-    def _close(self, conn: ConnId) -> None:
+    def _close(self, conn: ConnId, reason: CloseReason = CloseReason.DONE) -> None:
         """Forget an open connection; the backend flushes it, then closes it."""
         self._forget(conn)
-        self._emit(Close(conn=conn))
+        self._emit(Close(conn=conn, reason=reason))
 
     def _abort(self, conn: ConnId) -> None:
         """Forget an open connection; the backend drops its queue and closes it."""
@@ -261,6 +282,9 @@ class ServerBase(Generic[S]):
     def _on_data(self, conn: ConnId, data: bytes) -> None:
         raise NotImplementedError
 
+    def _on_messages(self, conn: ConnId, messages: tuple[bytes, ...]) -> None:
+        """Whole messages (a message-framed connection); ignored by a mode that reads streams only."""
+
     def _on_eof(self, conn: ConnId) -> None:
         raise NotImplementedError
 
@@ -280,7 +304,7 @@ class ServerBase(Generic[S]):
 
     def _on_shutdown(self) -> None:
         for conn in list(self._conns):
-            self._close(conn)
+            self._close(conn, CloseReason.SHUTDOWN)
 
     def _on_tick(self) -> None:
         message = self._refusals.report(self._now)
@@ -304,9 +328,12 @@ class LineInput:
 
     __slots__ = ("at_eof", "bucket", "held", "holds", "lines")
 
-    def __init__(self, config: ServerConfig, now: float) -> None:
+    def __init__(
+        self, config: ServerConfig, now: float, *, messages: bool = False, max_line_bytes: int | None = None
+    ) -> None:
         self.holds = Hold(0)  # what closes the gate now; none: lines are handled as they come
-        self.lines = LineBuffer(config.max_line_bytes)
+        limit = config.max_line_bytes if max_line_bytes is None else max_line_bytes
+        self.lines: LineBuffer | MessageBuffer = MessageBuffer(limit) if messages else LineBuffer(limit)
         self.bucket = TokenBucket(config.rate_lines, config.rate_burst, now) if config.rate_lines else None
         # A line taken from the buffer while the bucket was empty: it goes first.
         self.held: bytes | Framing | None = None
@@ -323,6 +350,10 @@ class LineSession:
     """
 
     __slots__ = ("conn", "input")
+    #: Whether its input comes in whole messages (a WebSocket) rather than as a byte stream.
+    message_framed = False
+    #: The longest line its protocol allows, if not the server's ``max_line_bytes``.
+    max_line_bytes: int | None = None
 
     def __init__(self, conn: ConnId) -> None:
         self.conn = conn
@@ -375,13 +406,25 @@ class LineServerBase(ServerBase[L]):
         """The connection's input, made when first needed."""
         line_input = session.input
         if line_input is None:
-            line_input = session.input = LineInput(self.config, self._now)
+            line_input = session.input = LineInput(
+                self.config, self._now, messages=session.message_framed, max_line_bytes=session.max_line_bytes
+            )
         return line_input
 
     def _on_data(self, conn: ConnId, data: bytes) -> None:
         session = self._conns[conn]
         line_input = self._input(session)
         line_input.lines.feed(data)
+        if not line_input.holds:
+            self._pump(session, line_input, was_held=False)
+
+    def _on_messages(self, conn: ConnId, messages: tuple[bytes, ...]) -> None:
+        session = self._conns[conn]
+        line_input = self._input(session)
+        lines = line_input.lines
+        if not isinstance(lines, MessageBuffer):  # a stream takes no messages (a backend's mistake)
+            return
+        lines.add(messages)
         if not line_input.holds:
             self._pump(session, line_input, was_held=False)
 

@@ -20,6 +20,8 @@ class DialectName(enum.Enum):
     """The wire format a listener speaks; the core picks a connection's session by it."""
 
     TEXT = "text"
+    IRC = "irc"  # RFC 1459 / modern IRC (docs/irc.md)
+    WEB = "web"  # JSON over WebSocket (docs/web.md): one message per command or event
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,6 +46,23 @@ class DataReceived:
 
     conn: ConnId
     data: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessagesReceived:
+    """Whole messages of a message-framed connection (WebSocket text messages), in order, as UTF-8.
+
+    A web client's input comes in messages, not in a byte stream: the
+    transport has already joined each one's fragments and checked that it
+    is UTF-8.  The core takes each as one line of its dialect, with the same
+    limit (``max_line_bytes``), flood control and order.  A backend hands
+    over what one read brought (as ``DataReceived`` does for a stream, so
+    that a burst of messages is answered with joined sends) and stops
+    while reading is paused.
+    """
+
+    conn: ConnId
+    messages: tuple[bytes, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,9 +98,16 @@ class OutputBacklog:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Tick:
-    """The current time, in seconds on a monotonic clock: the core's only clock."""
+    """The current time: the core's only clock.
+
+    ``now`` is seconds on a monotonic clock (every deadline is on it);
+    ``wall`` is seconds since the Unix epoch, for what clients are shown
+    (IRC's ``server-time``, ``TIME``, when a topic was set), or 0 when the
+    backend does not say.
+    """
 
     now: float
+    wall: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -105,6 +131,7 @@ class NickClaimAnswered:
 Event = (
     ConnectionOpened
     | DataReceived
+    | MessagesReceived
     | EofReceived
     | ConnectionReset
     | OutputBacklog

@@ -17,21 +17,27 @@ of it, so what it did still happens if it has left meanwhile.
 Words to a room, the hot path, are one object: the ``Said`` reply is also
 the fact of saying them.  Replies inside a fact (``Whispered.told``) are the
 words as decided: the sender's identity and nickname at that moment.
+Times are wall-clock seconds, decided with the fact.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ._modes import ModeChange
 from ._replies import Identity, LeaveReason, Said, Told, UserId
+from ._users import UserInfo
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Registered:
-    """``user`` got its first nickname and entered the chat, in ``#lobby``."""
+    """``user`` got its first nickname and entered the chat (``lobby``: in ``#lobby``, as text clients do)."""
 
     user: UserId
     nick: str
+    info: UserInfo
+    lobby: bool
+    at: float
     peer: str  # for the operator's log only
 
 
@@ -53,7 +59,7 @@ class Whispered:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Joined:
-    """``user`` entered the room ``name`` (created, with it as operator, if none has the key).
+    """``user`` entered the room ``name`` (created at ``at``, with it as operator, if none has the key).
 
     ``leaving``: the keys of rooms it leaves first, in the same step (a text
     client is in one room at most).
@@ -61,14 +67,27 @@ class Joined:
 
     user: UserId
     name: str
+    at: float
     leaving: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Parted:
+    """``user`` left the room ``room`` (a key) of its own will."""
+
+    user: UserId
+    room: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TopicChanged:
+    """``user`` set the topic of ``room`` to ``topic`` ("" clears it) at ``at``."""
+
     user: Identity
     room: str
     topic: str
+    at: float
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,10 +101,47 @@ class Kicked:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class BecameOperator:
-    """``user`` is a server operator from now on."""
+class ModesChanged:
+    """``user`` changed modes of ``room``, in order (those that change nothing then are left out)."""
+
+    user: Identity
+    room: str
+    changes: tuple[ModeChange, ...]
+    at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Invited:
+    """``user`` invited ``invitee`` to ``room``."""
+
+    user: Identity
+    room: str
+    invitee: UserId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AwayChanged:
+    """``user`` went away with ``message``, or came back (``""``)."""
 
     user: UserId
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserModesChanged:
+    """``user`` changed its own modes: ``invisible``, or gave up ``operator`` status (None: unchanged)."""
+
+    user: UserId
+    invisible: bool | None = None
+    operator: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BecameOperator:
+    """``user`` is a server operator from now on (``account``: the named account, if any)."""
+
+    user: UserId
+    account: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,7 +163,7 @@ class Killed:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Dropped:
-    """``user``'s connection ended without a ``QUIT`` (EOF, reset, too slow, failed ``OPER`` attempts).
+    """``user``'s connection ended without a ``QUIT`` (EOF, reset, too slow, timed out, failed ``OPER``).
 
     ``close``: the chat closes it (the server already closes it for an
     ended or failed connection).
@@ -124,8 +180,13 @@ Fact = (
     | Said
     | Whispered
     | Joined
+    | Parted
     | TopicChanged
     | Kicked
+    | ModesChanged
+    | Invited
+    | AwayChanged
+    | UserModesChanged
     | BecameOperator
     | Quitted
     | Killed

@@ -1,4 +1,4 @@
-"""Splitting a byte stream into lines, lazily, with a bound on every line.
+"""Splitting a byte stream into lines, lazily, with a bound on every line; or taking whole messages.
 
 Received bytes are kept as they came, in one buffer, and a line is cut out
 only when it is asked for.  A client held back by flood control therefore
@@ -15,6 +15,7 @@ happened to split it.
 from __future__ import annotations
 
 import enum
+from collections import deque
 
 _CR = 13
 
@@ -101,3 +102,39 @@ class LineBuffer:
         """Forget every unread byte (the peer is gone, or the line is refused)."""
         self._data = b""
         self._start = self._searched = 0
+
+
+class MessageBuffer:
+    """The input of a message-framed connection (a WebSocket): whole messages, each one line.
+
+    The face of ``LineBuffer`` that the input uses, so that flood control and the input
+    gate treat both alike.  The transport has framed the messages already,
+    so nothing is split or searched: a message over ``max_line_bytes``
+    comes out as ``Framing.TOO_LONG`` in its turn, and stream bytes have no
+    place here (``feed`` ignores them).  The backend hands over what one read
+    brought and stops while reading is paused, so the queue holds one read's
+    messages at most, as a ``LineBuffer`` holds one read's lines.
+    """
+
+    __slots__ = ("_max", "_messages")
+
+    def __init__(self, max_line_bytes: int) -> None:
+        self._messages: deque[bytes] = deque()
+        self._max = max_line_bytes
+
+    def feed(self, data: bytes) -> None:
+        """Stream bytes: a message-framed connection has none (a backend's mistake, ignored)."""
+
+    def add(self, messages: tuple[bytes, ...]) -> None:
+        """Whole messages, in order."""
+        self._messages.extend(messages)
+
+    def next_line(self) -> bytes | Framing | None:
+        """The next message, ``TOO_LONG`` for one over the limit, or None for now."""
+        if not self._messages:
+            return None
+        message = self._messages.popleft()
+        return Framing.TOO_LONG if len(message) > self._max else message
+
+    def end_stream(self) -> None:
+        """The peer sent its last message: a message is never partial, so nothing to do."""

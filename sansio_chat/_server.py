@@ -8,9 +8,10 @@ the chat addresses replies to audiences, and the fan-out turns those into
 
 from __future__ import annotations
 
+import heapq
 from typing import assert_never
 
-from ._actions import Action, LogLevel
+from ._actions import Action, CloseReason, LogLevel
 from ._base import Hold, LineInput, LineServerBase
 from ._chat import Chat
 from ._cluster import ClusterSeat
@@ -19,9 +20,11 @@ from ._events import ConnId, DialectName
 from ._facts import Fact
 from ._fanout import FanOut
 from ._framing import Framing
+from ._irc_render import IRCRenderers, IRCServerInfo
+from ._irc_session import IRCSession
 from ._nicknames import NickRegistry
 from ._replies import Error, ErrorKind, LeaveReason, Renderer, ShuttingDown
-from ._session import Registration, Session, TextSession
+from ._session import Registration, Session, TextSession, WebSession
 from ._shared import (
     NODE_SHIFT,
     BurstAnswered,
@@ -36,7 +39,7 @@ from ._users import User
 
 
 class ChatServerState(LineServerBase[Session]):
-    """The chat protocol of docs/protocol.md as a state machine.
+    """The chat protocol of docs/protocol.md (and, for IRC clients, docs/irc.md) as a state machine.
 
     Feed it events with ``receive``; it returns actions.  It never performs
     I/O and never reads a clock: time arrives as ``Tick`` events.
@@ -48,6 +51,7 @@ class ChatServerState(LineServerBase[Session]):
 
     def __init__(self, config: ServerConfig | None = None, *, registry: NickRegistry | None = None) -> None:
         super().__init__(config)
+        self.clock = self._clock
         node = self.config.cluster_node
         seat = ClusterSeat(node, self._emit) if node else None
         self._seat = seat
@@ -56,8 +60,21 @@ class ChatServerState(LineServerBase[Session]):
             self._fanout = FanOut(self._send, self._conns)
         else:
             self._fanout = FanOut(self._send, self._conns, follow=seat.follow, unfollow=seat.unfollow)
-        self._chat = Chat(self.config, self._fanout, _SessionControl(self), self._log, registry, seat=seat)
+        self.chat = self._chat = Chat(
+            self.config,
+            self._fanout,
+            _SessionControl(self),
+            self._log,
+            registry=registry,
+            clock=self._clock,
+            seat=seat,
+        )
+        self.renderers = IRCRenderers(IRCServerInfo(self.config, self._clock))
+        self._irc_host = _IRCHost(self)  # shared by every IRC session
         self._too_long: dict[Renderer, bytes] = {}  # each renderer's line-too-long error, made once
+        # (time, conn) at which an IRC session asked to be checked (registration, silence); stale ones
+        # are skipped.
+        self._checks: list[tuple[float, ConnId]] = []
 
     def apply(self, fact: Fact) -> list[Action]:
         """Apply a fact decided elsewhere (by another server of a cluster); return the actions, in order.
@@ -72,23 +89,73 @@ class ChatServerState(LineServerBase[Session]):
             self._end_batch()
         return actions
 
+    @property
+    def uses_clock(self) -> bool:
+        """Always: IRC clients are shown the time (``server-time``), and idle ones are pinged."""
+        return True
+
+    @property
+    def next_wakeup(self) -> float | None:
+        wakeup = super().next_wakeup
+        seat = self._seat
+        if seat is not None:  # a round of presences ends then
+            rounds = seat.next_round_end
+            if rounds is not None and (wakeup is None or rounds < wakeup):
+                wakeup = rounds
+        checks = self._checks
+        while checks and not self._check_due(*checks[0]):
+            heapq.heappop(checks)  # its connection left, or it asked for another time since
+        if not checks:
+            return wakeup
+        return checks[0][0] if wakeup is None else min(checks[0][0], wakeup)
+
+    def _check_due(self, at: float, conn: ConnId) -> bool:
+        session = self._conns.get(conn)
+        return isinstance(session, IRCSession) and session.due == at
+
+    def _on_tick(self) -> None:
+        super()._on_tick()
+        checks, now = self._checks, self._now
+        due = []  # taken first: a check asks for the next one
+        while checks and checks[0][0] <= now:
+            due.append(heapq.heappop(checks))
+        for at, conn in due:
+            if self._check_due(at, conn):
+                session = self._conns[conn]
+                assert isinstance(session, IRCSession)
+                session.check(now)
+        self._chat.tick(now)
+
     # -- connections --------------------------------------------------------------------
 
     def _on_open(self, conn: ConnId, dialect: DialectName) -> Session:
         match dialect:
             case DialectName.TEXT:
                 return TextSession(conn, self._uid_base + conn)
+            case DialectName.IRC:
+                return IRCSession(conn, self._uid_base + conn, self._irc_host)
+            case DialectName.WEB:
+                return WebSession(conn, self._uid_base + conn)
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
                 assert_never(dialect)
 
     def _on_opened(self, conn: ConnId, peer: str) -> None:
         session = self._conns[conn]
+        if isinstance(session, IRCSession):
+            session.peer = peer  # it registers itself, when it has said who it is
+            return
         self._chat.arrive(session.user, self._admitted, peer)  # its lines wait if the name is not granted yet
 
     def _on_refused(self, conn: ConnId, dialect: DialectName) -> None:
         match dialect:
             case DialectName.TEXT:
                 self._send_unaccounted(conn, TextSession.renderer.render(Error(kind=ErrorKind.SERVER_FULL)))
+            case DialectName.IRC:
+                self._send_unaccounted(
+                    conn, self.renderers.get(frozenset()).error_line("Closing link: server full")
+                )
+            case DialectName.WEB:
+                self._send_unaccounted(conn, WebSession.renderer.render(Error(kind=ErrorKind.SERVER_FULL)))
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
                 assert_never(dialect)
 
@@ -97,17 +164,24 @@ class ChatServerState(LineServerBase[Session]):
 
     def _on_line(self, session: Session, line: bytes | Framing) -> None:
         if line is Framing.TOO_LONG:
-            self._send((session.conn,), self._line_too_long(session.renderer))
+            self._send((session.conn,), self._line_too_long(session))
             return
         assert isinstance(line, bytes)
         command = session.parse(line)
-        if command is not None:
-            self._chat.handle(session.user, command)
+        if command is None:
+            return
+        if isinstance(command, Error):  # unreadable in its dialect: answered here, the chat never sees it
+            self._send((session.conn,), session.renderer.render(command))
+            return
+        self._chat.handle(session.user, command)
 
-    def _line_too_long(self, renderer: Renderer) -> bytes:
+    def _line_too_long(self, session: Session) -> bytes:
+        error = Error(kind=ErrorKind.LINE_TOO_LONG, detail=str(self.config.max_line_bytes))
+        if type(session).render is not Session.render:  # a reply that names its recipient: not shared
+            return session.render(error)
+        renderer = session.renderer
         data = self._too_long.get(renderer)
         if data is None:
-            error = Error(kind=ErrorKind.LINE_TOO_LONG, detail=str(self.config.max_line_bytes))
             data = self._too_long[renderer] = renderer.render(error)
         return data
 
@@ -150,26 +224,11 @@ class ChatServerState(LineServerBase[Session]):
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
                 assert_never(event)
 
-    @property
-    def next_wakeup(self) -> float | None:
-        wakeup = super().next_wakeup
-        seat = self._seat
-        if seat is None:
-            return wakeup
-        rounds = seat.next_round_end
-        if rounds is None or (wakeup is not None and wakeup < rounds):
-            return wakeup
-        return rounds
-
-    def _on_tick(self) -> None:
-        super()._on_tick()
-        self._chat.tick(self._now)
-
     def _on_shutdown(self) -> None:
         self._fanout.to_everyone(ShuttingDown())
         self._log(LogLevel.INFO, f"shutting down, closing {len(self._conns)} connections")
         for conn in list(self._conns):
-            self._close(conn)
+            self._close(conn, CloseReason.SHUTDOWN)
 
 
 class _SessionControl:
@@ -179,8 +238,16 @@ class _SessionControl:
         self._server = server
 
     def registered(self, user: User) -> None:
-        if user.session is not None:
-            user.session.state = Registration.REGISTERED
+        session = user.session
+        if session is not None:
+            session.state = Registration.REGISTERED
+            if isinstance(session, IRCSession):
+                session.welcomed()
+
+    def reserved(self, user: User, nick: str) -> None:
+        session = user.session
+        assert isinstance(session, IRCSession)  # only IRC clients register with a nickname of their own
+        session.reserved(nick)
 
     def claim_pending(self, user: User) -> None:
         assert user.session is not None  # only a user connected here makes claims and shares
@@ -193,3 +260,30 @@ class _SessionControl:
     def close(self, user: User) -> None:
         if user.session is not None:
             self._server._close(user.session.conn)
+
+
+class _IRCHost:
+    """What IRC sessions ask of the server (``IRCHost``)."""
+
+    __slots__ = ("_server", "chat", "clock", "config", "renderers")
+
+    def __init__(self, server: ChatServerState) -> None:
+        self._server = server
+        self.chat = server.chat
+        self.clock = server.clock
+        self.config = server.config
+        self.renderers = server.renderers
+
+    def send(self, session: Session, data: bytes) -> None:
+        self._server._send((session.conn,), data)
+
+    def end(self, session: Session, reason: LeaveReason) -> None:
+        if not self._server._leaves(session, reason):
+            self._server._close(session.conn)
+
+    def renderer_changed(self, session: Session, old: Renderer) -> None:
+        self._server._fanout.refile(session.user, old)
+
+    def watch(self, session: IRCSession, at: float) -> None:
+        session.due = at
+        heapq.heappush(self._server._checks, (at, session.conn))

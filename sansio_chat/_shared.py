@@ -26,7 +26,9 @@ import enum
 from dataclasses import dataclass
 
 from ._facts import Fact
+from ._modes import NEW_ROOM_FLAGS, Ban, RoomFlag
 from ._replies import UserId
+from ._users import UserInfo
 
 #: A user id's low bits: the connection's id on its server; the high bits: the server's number.
 NODE_SHIFT = 32
@@ -53,28 +55,55 @@ class Hello:
     round: int
 
 
+#: What a server says of a user when it knows nothing more (tests build presences by hand).
+UNKNOWN_INFO = UserInfo(username="", realname="", host="")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PresentUser:
-    """One user as its server has it: ``rooms`` in join order, each with room-operator status."""
+    """One user as its server has it: ``rooms`` in join order, each with room-operator status.
+
+    ``voiced``: the rooms (of ``rooms``) where it may speak when moderated.
+    """
 
     uid: UserId
     nick: str
     operator: bool
     rooms: tuple[tuple[str, bool], ...]
+    info: UserInfo = UNKNOWN_INFO
+    away: str = ""
+    invisible: bool = False
+    voiced: tuple[str, ...] = ()
+    signon: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PresentRoom:
+    """A room as the server that lists its users has it: what a server that did not know it starts from."""
+
+    name: str
+    created: float = 0.0
+    topic: str = ""
+    topic_by: str = ""
+    topic_at: float = 0.0
+    flags: RoomFlag = NEW_ROOM_FLAGS
+    passkey: str = ""
+    limit: int = 0
+    bans: tuple[Ban, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Present:
     """Server ``node``'s users, as they were when it heard ``Hello(node=to, round=round)``.
 
-    ``topics``: the topic of each room its users are in, where one is set.
+    ``rooms``: the rooms its users are in, with their settings.
     """
 
     node: int
     to: int
     round: int
     users: tuple[PresentUser, ...]
-    topics: tuple[tuple[str, str], ...] = ()
+    rooms: tuple[PresentRoom, ...] = ()
 
 
 #: Everything a server shares with the others.

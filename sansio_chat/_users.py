@@ -1,7 +1,8 @@
-"""A chat user: nickname, rooms, operator status, and where it is connected."""
+"""A chat user: nickname, rooms, operator status, away state, and where it is connected."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ._nicknames import nick_key
@@ -12,6 +13,22 @@ if TYPE_CHECKING:
     from ._session import Session
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserInfo:
+    """What a user says about itself besides its nickname, as others may see it.
+
+    ``host`` is never its address: a fixed cloak per kind of client, so that
+    no user learns another's IP.  ``line_sized``: its client sizes each
+    message for one IRC line (an IRC client), so a message it sends that
+    becomes too long to relay is shortened rather than split.
+    """
+
+    username: str
+    realname: str
+    host: str
+    line_sized: bool = False
+
+
 class User:
     """One user of the chat.
 
@@ -20,26 +37,36 @@ class User:
     server of a cluster has none (and is reached through that server), as
     has a user of this server whose connection ended while its departure
     crosses the cluster.  ``nick`` is empty until its first nickname is
-    granted.  ``rooms`` are in the order joined.
+    granted.  ``rooms`` are in the order joined.  ``away`` is its away
+    message ("" when it is here); ``signon`` and ``active`` are wall-clock
+    seconds (when it registered, when it last spoke).
     """
 
-    __slots__ = ("_identity", "is_operator", "nick", "rooms", "session", "uid")
+    __slots__ = (
+        "_identity",
+        "active",
+        "away",
+        "info",
+        "invisible",
+        "is_operator",
+        "nick",
+        "rooms",
+        "session",
+        "signon",
+        "uid",
+    )
 
-    def __init__(self, uid: UserId, session: Session | None) -> None:
+    def __init__(self, uid: UserId, session: Session | None, info: UserInfo) -> None:
         self.uid = uid  # what facts name it by: stable while it is connected, never reused
         self.session = session
+        self.info = info
         self.nick = ""
         self.rooms: tuple[Room, ...] = ()
         self.is_operator = False
+        self.invisible = False
+        self.away = ""
+        self.signon = self.active = 0.0
         self._identity: Identity | None = None  # made when first needed: an idle user has none
-
-    @property
-    def identity(self) -> Identity:
-        """Who it is as others see it now; the same object until its nickname changes."""
-        identity = self._identity
-        if identity is None or identity.nick is not self.nick:
-            identity = self._identity = Identity(uid=self.uid, nick=self.nick)
-        return identity
 
     @property
     def key(self) -> str:
@@ -51,3 +78,20 @@ class User:
         """The room joined last, which text commands act in (a text user is in one room at most)."""
         rooms = self.rooms
         return rooms[-1] if rooms else None
+
+    @property
+    def mask(self) -> str:
+        """``nick!username@host``, what ban masks are matched against."""
+        info = self.info
+        return f"{self.nick}!{info.username}@{info.host}"
+
+    @property
+    def identity(self) -> Identity:
+        """Who it is as others see it now; the same object until its nickname or details change."""
+        identity = self._identity
+        if identity is None or identity.nick is not self.nick:
+            info = self.info
+            identity = self._identity = Identity(
+                uid=self.uid, nick=self.nick, mask=self.mask, line_sized=info.line_sized
+            )
+        return identity

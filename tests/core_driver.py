@@ -27,8 +27,9 @@ driver ticks to ``next_wakeup`` after each event until nothing waits.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from typing import assert_never
+from typing import Any, assert_never
 
 from sansio_chat import (
     Abort,
@@ -39,9 +40,11 @@ from sansio_chat import (
     ConnectionReset,
     ConnId,
     DataReceived,
+    DialectName,
     EofReceived,
     Event,
     Log,
+    MessagesReceived,
     OutputBacklog,
     PauseReading,
     ResumeReading,
@@ -91,6 +94,18 @@ class Client:
     def send_bytes(self, data: bytes) -> list[Action]:
         return self._deliver(DataReceived(conn=self.conn, data=data))
 
+    def send_messages(self, *messages: bytes) -> list[Action]:
+        """Whole messages that one read brought, as a web client's transport delivers them."""
+        return self._deliver(MessagesReceived(conn=self.conn, messages=messages))
+
+    def send_message(self, data: bytes) -> list[Action]:
+        """One whole message, as a web client's transport delivers it."""
+        return self._deliver(MessagesReceived(conn=self.conn, messages=(data,)))
+
+    def send_json(self, value: object) -> list[Action]:
+        """One web command: ``value`` as a JSON message."""
+        return self.send_message(json.dumps(value).encode())
+
     def eof(self) -> list[Action]:
         return self._deliver(EofReceived(conn=self.conn))
 
@@ -120,6 +135,10 @@ class Client:
         new = bytes(self.received[self._read : end])
         self._read = max(self._read, end)
         return new.decode().split("\n")[:-1]
+
+    def events(self) -> list[dict[str, Any]]:
+        """A web client's events received since the last call: one JSON object per line."""
+        return [json.loads(line) for line in self.lines()]
 
     @property
     def is_open(self) -> bool:
@@ -161,10 +180,14 @@ class FakeNetwork:
 
     # -- events -----------------------------------------------------------
 
-    def connect(self, peer: str | None = None) -> Client:
+    def connect(self, peer: str | None = None, *, dialect: DialectName = DialectName.TEXT) -> Client:
         conn = self._next_conn
-        self.receive(ConnectionOpened(conn=conn, peer=peer or f"192.0.2.1:{40000 + conn}"))
+        self.receive(ConnectionOpened(conn=conn, peer=peer or f"192.0.2.1:{40000 + conn}", dialect=dialect))
         return self.clients[conn]
+
+    def connect_web(self) -> Client:
+        """A web client (its transport's handshakes done), past nothing: its welcome is unread."""
+        return self.connect(dialect=DialectName.WEB)
 
     def connect_many(self, count: int) -> list[Client]:
         return [self.connect() for _ in range(count)]

@@ -17,7 +17,8 @@ http           HTTP, then WebSocket at ``/ws``          Served, Message
 https          TLS, HTTP, then WebSocket                Served, Message
 =============  =======================================  ===============
 
-The contract a backend follows, for each connection::
+The contract its driver follows, for each connection (in this project the
+shared driver, ``adapters/_driver.py``, does it for every backend)::
 
     stack = Stack(config, now=clock())          # when the socket is accepted
     # when bytes arrive:
@@ -28,7 +29,12 @@ The contract a backend follows, for each connection::
     out = stack.data_to_send()                  # queue it on the socket
     # on the core's Send / Close:
     stack.send(frame_or_plaintext); last = stack.close()   # then the FIN
+    # or, the core's output of a pass and everything to write, in one call:
+    out = stack.flush(frames_or_plaintext)
     # timers: wake up at stack.next_deadline, tick(now), and pull again
+
+``has_output`` says whether ``data_to_send`` has anything (without
+encrypting it), and ``framed`` whether the input comes up as messages.
 
 The events (``_events.py``), and what a backend does with each:
 
@@ -92,7 +98,7 @@ from ._origin import ANY_ORIGIN, normalize_origin
 from ._site import CONTENT_TYPES, Asset, Site
 from ._stack import Stack, StackState
 from ._tls import TlsCertificates, TlsSetupError
-from ._websocket import GOING_AWAY, NORMAL_CLOSURE, FrameEncoder, text_frame
+from ._websocket import GOING_AWAY, NORMAL_CLOSURE, TRY_AGAIN_LATER, FrameEncoder, text_frame
 
 __all__ = [
     "ANY_ORIGIN",
@@ -104,6 +110,7 @@ __all__ = [
     "DEFAULT_TLS_HANDSHAKE_SECONDS",
     "GOING_AWAY",
     "NORMAL_CLOSURE",
+    "TRY_AGAIN_LATER",
     "WS_PATH",
     "Asset",
     "Data",

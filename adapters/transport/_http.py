@@ -301,6 +301,10 @@ class HttpLayer:
         self._out = []
         return out
 
+    @property
+    def has_output(self) -> bool:
+        return bool(self._out)
+
     def close(self, code: int, reason: str) -> None:
         self.phase = HttpPhase.ENDED
 

@@ -55,6 +55,11 @@ class Stack:
     def secure(self) -> bool:
         return self._tls is not None
 
+    @property
+    def framed(self) -> bool:
+        """Whether its input comes up in whole messages (a WebSocket) rather than as a byte stream."""
+        return isinstance(self._top, WebSocketLayer)
+
     # -- input ---------------------------------------------------------------
 
     def receive_data(self, data: bytes) -> None:
@@ -155,6 +160,12 @@ class Stack:
         if self.state is StackState.OPEN or self.state is StackState.ENDED:
             self._top.send(data)
 
+    @property
+    def has_output(self) -> bool:
+        """Whether ``data_to_send`` would return anything (without encrypting it yet)."""
+        tls = self._tls
+        return self._top.has_output or (tls is not None and tls.has_output)
+
     def data_to_send(self) -> bytes:
         """Everything to write now, in order; under TLS, encrypted in one go."""
         chunks = self._top.take_output()
@@ -166,6 +177,19 @@ class Stack:
         if not chunks:
             return b""
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def flush(self, data: bytes) -> bytes:
+        """``send(data)`` then ``data_to_send()``, in one call: a flush of an open connection.
+
+        Under TLS with nothing of the layers' own waiting (the usual case),
+        the data goes straight to one ``SSLObject.write``.
+        """
+        tls = self._tls
+        if tls is not None and self.state is StackState.OPEN and not self._top.has_output:
+            return tls.encrypt(data)
+        if data:
+            self.send(data)
+        return self.data_to_send()
 
     def close(self, code: int = NORMAL_CLOSURE, reason: str = "") -> bytes:
         """End the connection: the last bytes to write before the FIN.

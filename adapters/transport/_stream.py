@@ -43,5 +43,9 @@ class StreamLayer:
         self._out = []
         return out
 
+    @property
+    def has_output(self) -> bool:
+        return bool(self._out)
+
     def close(self, code: int, reason: str) -> None:
         """Nothing to say: the stack's TLS layer (if any) and the FIN end it."""

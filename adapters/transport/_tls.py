@@ -46,6 +46,10 @@ class TlsCertificates:
         """The context for the next connection."""
         return self._context
 
+    @property
+    def cert_file(self) -> str:
+        return self._cert_file
+
     def reload(self) -> None:
         """Read the files again (they were renewed); on error the old context stays and it raises."""
         self._context = self._load()
@@ -173,6 +177,20 @@ class TlsLayer:
         """Queue plaintext; it is encrypted at the next ``data_to_send``."""
         if self.state is not TlsState.CLOSED and self.state is not TlsState.FAILED:
             self._pending.extend(chunks)
+
+    @property
+    def has_output(self) -> bool:
+        """Whether ``data_to_send`` has anything: records OpenSSL wrote, or plaintext to encrypt."""
+        return self._outgoing.pending > 0 or bool(self._pending)
+
+    def encrypt(self, data: bytes) -> bytes:
+        """``send([data])`` then ``data_to_send()``, without the queue: what a flush does most."""
+        if data and not self._pending and (self.state is TlsState.OPEN or self.state is TlsState.PEER_CLOSED):
+            self._ssl.write(data)
+            return self._outgoing.read()
+        if data:
+            self.send([data])
+        return self.data_to_send()
 
     def data_to_send(self) -> bytes:
         """The ciphertext to write: handshake records, then the queued plaintext encrypted in one go."""

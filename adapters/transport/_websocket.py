@@ -1,15 +1,16 @@
 """WebSocket as a sans-IO layer, on wsproto: text messages up, frames down.
 
 The HTTP layer hands over an upgrade request it has checked (``accept``):
-wsproto validates the handshake and writes the ``101`` answer, with no
-subprotocol and no extension, so that a server frame is the same bytes for
-every connection.  ``FrameEncoder.text`` builds such a frame once for a
+wsproto's ``WSConnection`` validates the handshake and writes the ``101``
+answer, with no subprotocol and no extension, so that a server frame is the
+same bytes for every connection; from then on wsproto's ``FrameProtocol``
+parses and builds the frames.  ``FrameEncoder.text`` builds such a frame once for a
 message; the backend queues that one ``bytes`` object for all its
 recipients (server frames are not masked).
 
 Input stays raw until it is pulled: received bytes wait in wsproto's
 buffer and are parsed only by ``next_event``, which returns after each
-whole message.  What the layer enforces:
+whole message (the parser is resumed where it stopped, not set up again).  What the layer enforces:
 
 - a text message over ``max_message_bytes`` (UTF-8, counted while its
   fragments arrive) closes with 1009;
@@ -25,20 +26,17 @@ whole message.  What the layer enforces:
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 import h11
 from wsproto import ConnectionType, WSConnection
-from wsproto.connection import Connection, ConnectionState
 from wsproto.events import (
     AcceptConnection,
-    BytesMessage,
-    CloseConnection,
-    Ping,
     Request,
-    TextMessage,
 )
-from wsproto.frame_protocol import CloseReason
+from wsproto.frame_protocol import CloseReason, Frame, FrameProtocol, Opcode, ParseFailed
 from wsproto.utilities import RemoteProtocolError
 
 from ._events import Failed, Message, PeerClosed
@@ -50,6 +48,7 @@ PROTOCOL_ERROR = CloseReason.PROTOCOL_ERROR
 UNSUPPORTED_DATA = CloseReason.UNSUPPORTED_DATA
 INVALID_PAYLOAD = CloseReason.INVALID_FRAME_PAYLOAD_DATA
 MESSAGE_TOO_BIG = CloseReason.MESSAGE_TOO_BIG
+TRY_AGAIN_LATER = CloseReason.TRY_AGAIN_LATER
 
 
 class FrameEncoder:
@@ -59,15 +58,17 @@ class FrameEncoder:
     ever negotiated, so the frame is valid on every connection.  An encoder
     keeps no state between frames (every frame is a whole message); one
     per server, or per thread, saves setting up wsproto for each message.
+    It goes to wsproto's frame layer directly (the connection's event
+    dispatch has nothing to add for a frame that is never sent by it).
     """
 
-    __slots__ = ("_connection",)
+    __slots__ = ("_frames",)
 
     def __init__(self) -> None:
-        self._connection = Connection(ConnectionType.SERVER)
+        self._frames = FrameProtocol(client=False, extensions=[])
 
     def text(self, text: str) -> bytes:
-        return self._connection.send(TextMessage(data=text))
+        return bytes(self._frames.send_data(text, fin=True))
 
 
 def text_frame(text: str) -> bytes:
@@ -108,27 +109,37 @@ def accept(
     if not any(isinstance(event, Request) for event in ws.events()):  # pragma: no cover - it raised instead
         return Rejection(status=400, headers=(), reason="WebSocket handshake refused")
     handshake = ws.send(AcceptConnection())
-    return WebSocketLayer(ws, handshake=handshake, max_message_bytes=max_message_bytes)
+    return WebSocketLayer(handshake=handshake, max_message_bytes=max_message_bytes)
 
 
 class WebSocketLayer:
-    """One server-side WebSocket connection after its handshake."""
+    """One server-side WebSocket connection after its handshake.
 
-    __slots__ = ("_eof", "_limit", "_out", "_parts", "_peer_close", "_size", "_ws", "state")
+    The frames are wsproto's ``FrameProtocol`` (the layer under its
+    ``Connection``): it parses, unmasks, joins nothing and checks UTF-8;
+    this layer says what each kind of frame means here, which is all the
+    connection-level part of wsproto would add, at half the cost per
+    message.  No extension was negotiated, so none is set up.
+    """
 
-    def __init__(self, ws: WSConnection, *, handshake: bytes, max_message_bytes: int) -> None:
-        self._ws = ws
+    __slots__ = ("_eof", "_frames", "_limit", "_out", "_parts", "_peer_close", "_proto", "_size", "state")
+
+    def __init__(self, *, handshake: bytes, max_message_bytes: int) -> None:
+        self._proto = FrameProtocol(client=False, extensions=[])
+        # The frames parsed, as one iterator while it has any: resumed message by message, made
+        # again only once it ran dry and more bytes came.
+        self._frames: Iterator[Frame] | None = None
         self._limit = max_message_bytes
         self._out: list[bytes] = [handshake]
         self._parts: list[str] = []  # fragments of the message being received
         self._size = 0  # its UTF-8 bytes so far
         self._eof = False
-        self._peer_close: CloseConnection | None = None
+        self._peer_close: tuple[int, str] | None = None  # their close frame's code and reason
         self.state = WsState.OPEN
 
     def receive_data(self, data: bytes) -> None:
         if self.state is WsState.OPEN and not self._eof and data:
-            self._ws.receive_data(data)
+            self._proto.receive_bytes(data)
 
     def receive_eof(self) -> None:
         self._eof = True
@@ -137,34 +148,41 @@ class WebSocketLayer:
         """Parse until one whole message (or the end); None when more bytes are needed."""
         if self.state is not WsState.OPEN:
             return None
-        for event in self._ws.events():
-            if isinstance(event, TextMessage):
-                message = self._add_fragment(event)
+        while True:
+            frames = self._frames
+            if frames is None:
+                frames = self._frames = self._proto.received_frames()
+            try:
+                frame = next(frames, None)
+            except ParseFailed as exc:  # a framing error, or a text message that is not UTF-8
+                return self._fail(exc.code, str(exc))
+            if frame is None:
+                self._frames = None
+                break
+            opcode, payload = frame.opcode, frame.payload
+            if opcode is Opcode.TEXT:  # a whole message, or a fragment of one (decoded by wsproto)
+                message = self._add_fragment(cast(str, payload), finished=frame.message_finished)
                 if message is not None:
                     return message
-            elif isinstance(event, Ping):
-                self._out.append(self._ws.send(event.response()))
-            elif isinstance(event, CloseConnection):
-                if self._ws.state is ConnectionState.REMOTE_CLOSING:
-                    self.state = WsState.PEER_CLOSED
-                    self._peer_close = event
-                    return PeerClosed()
-                # wsproto reports a framing error as a close it did not receive
-                return self._fail(event.code, event.reason or "protocol error")
-            elif isinstance(event, BytesMessage):
+            elif opcode is Opcode.PING:
+                self._out.append(bytes(self._proto.pong(cast(bytes, payload))))
+            elif opcode is Opcode.CLOSE:
+                self.state = WsState.PEER_CLOSED
+                self._peer_close = cast(tuple[int, str], payload)
+                return PeerClosed()
+            elif opcode is Opcode.BINARY:
                 return self._fail(UNSUPPORTED_DATA, "binary messages are not accepted")
-            # a Pong needs nothing
+            # a pong needs nothing
         if self._eof:
             self.state = WsState.FAILED
             return Failed(reason="connection closed without a WebSocket close frame")
         return None
 
-    def _add_fragment(self, event: TextMessage) -> Message | Failed | None:
-        piece = event.data
+    def _add_fragment(self, piece: str, *, finished: bool) -> Message | Failed | None:
         self._size += len(piece) if piece.isascii() else len(piece.encode())
         if self._size > self._limit:
             return self._fail(MESSAGE_TOO_BIG, f"message too big (max {self._limit} bytes)")
-        if not event.message_finished:
+        if not finished:
             self._parts.append(piece)
             return None
         if self._parts:
@@ -184,17 +202,21 @@ class WebSocketLayer:
         self._out = []
         return out
 
+    @property
+    def has_output(self) -> bool:
+        return bool(self._out)
+
     def close(self, code: int, reason: str) -> None:
         """Queue our close frame: the answer to theirs (code echoed), or ``code``."""
         if self.state is WsState.PEER_CLOSED and self._peer_close is not None:
-            self._out.append(self._ws.send(self._peer_close.response()))
+            self._out.append(bytes(self._proto.close(*self._peer_close)))
         elif self.state is WsState.OPEN:
-            self._out.append(self._ws.send(CloseConnection(code=code, reason=reason or None)))
+            self._out.append(bytes(self._proto.close(code, reason or None)))
         if self.state is not WsState.FAILED:
             self.state = WsState.CLOSED
 
     def _fail(self, code: int, reason: str) -> Failed:
-        self._out.append(self._ws.send(CloseConnection(code=code, reason=reason)))
+        self._out.append(bytes(self._proto.close(code, reason)))
         self.state = WsState.FAILED
         self._parts.clear()
         return Failed(reason=f"WebSocket closed with {code}: {reason}")

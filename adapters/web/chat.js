@@ -158,7 +158,7 @@ function handle(e) {
       break;
     case "quit": {
       const why = { killed: ` (killed by ${e.by})`, "too-slow": " (too slow)", "oper-failures": " (too many failed OPER attempts)" };
-      note(`${e.nick} disconnected${why[e.reason] ?? ""}`);
+      note(`${e.nick} disconnected${why[e.reason] ?? ""}${e.text ? `: ${e.text}` : ""}`);
       renderMembers(state.members.filter((m) => !same(m.nick, e.nick)));
       break;
     }
@@ -187,6 +187,15 @@ function handle(e) {
       break;
     case "error":
       note(e.message ?? e.code ?? "error", "error");
+      break;
+    case "mode":
+      note(`${e.by} set mode ${[e.modes, ...(e.args ?? [])].join(" ")} on ${e.target}`, "notice", e.target);
+      break;
+    case "invite":
+      note(`${e.from} invites you to ${e.room}`);
+      break;
+    case "away":
+      note(e.text === null ? `${e.nick} is back` : `${e.nick} is away: ${e.text}`);
       break;
     default:
       break; // an event this page does not know yet: ignored, as the protocol asks
@@ -342,6 +351,11 @@ function renderPrivates() {
 
 function renderMembers(users) {
   state.members = users;
+  const here = state.rooms.find((r) => same(r.room, state.room));
+  if (here && here.users !== users.length && users.length) {
+    here.users = users.length; // the count of the room we are in follows its members
+    renderRooms();
+  }
   ui.members.replaceChildren(
     ...users.map((u) => {
       const li = el("li");

@@ -20,11 +20,15 @@ RECV_SIZE = 64 * 1024
 BACKLOG = 4096
 
 
-def parse_args(name: str) -> argparse.Namespace:
+def parse_args(name: str, *, tls: bool = False) -> argparse.Namespace:
+    """The floor's options; ``tls``: it can serve TLS (``--tls-cert``, ``--tls-key``)."""
     parser = argparse.ArgumentParser(prog=f"python -m bench.floors.{name}")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio", help="asyncio floor only")
+    if tls:
+        parser.add_argument("--tls-cert", default=None, help="serve TLS with this certificate chain (PEM)")
+        parser.add_argument("--tls-key", default=None, help="and this key (PEM)")
     return parser.parse_args()
 
 

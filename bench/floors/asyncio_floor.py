@@ -1,10 +1,16 @@
-"""The asyncio floor: a ``Protocol`` per client, one ``transport.write`` per client per loop pass."""
+"""The asyncio floor: a ``Protocol`` per client, one ``transport.write`` per client per loop pass.
+
+With ``--tls-cert``, the same relay over asyncio's own TLS transport (the
+standard library's ``sslproto``, or uvloop's): the TLS floor that the
+backends' TLS layer is compared with.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import socket
+import ssl
 from typing import cast
 
 from . import BACKLOG, announce, listen, parse_args, relayed
@@ -71,25 +77,36 @@ class _Hub:
             out.clear()
 
 
-async def serve(host: str, port: int) -> None:
+async def serve(host: str, port: int, tls: ssl.SSLContext | None = None) -> None:
     loop = asyncio.get_running_loop()
     hub = _Hub(loop)
     listener = listen(host, port)
-    server = await loop.create_server(hub.new_relay, sock=listener, backlog=BACKLOG)
-    announce(listener, "asyncio")
+    server = await loop.create_server(hub.new_relay, sock=listener, backlog=BACKLOG, ssl=tls)
+    announce(listener, "asyncio+tls" if tls else "asyncio")
     async with server:
         await server.serve_forever()
 
 
+def _tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
+    """The server's defaults, as the chat server's TLS layer has them (TLS 1.2 at least)."""
+    if cert is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, key)
+    return context
+
+
 def main() -> None:
-    args = parse_args("asyncio_floor")
+    args = parse_args("asyncio_floor", tls=True)
+    tls = _tls_context(args.tls_cert, args.tls_key)
     with contextlib.suppress(KeyboardInterrupt):
         if args.loop == "uvloop":
             import uvloop  # noqa: PLC0415 - optional
 
-            uvloop.run(serve(args.host, args.port))
+            uvloop.run(serve(args.host, args.port, tls))
         else:
-            asyncio.run(serve(args.host, args.port))
+            asyncio.run(serve(args.host, args.port, tls))
 
 
 if __name__ == "__main__":

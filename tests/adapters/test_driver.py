@@ -3,158 +3,49 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import replace
 
 import pytest
 
 from adapters import _driver
-from adapters._connection import Connection
-from adapters._driver import Driver
 from adapters._lifecycle import CLOSE_FLUSH_SECONDS, LINGER_SECONDS, SHUTDOWN_FLUSH_SECONDS, Phase, Stop
-from adapters._listeners import LISTENER_KINDS
 from adapters._timers import TRIM_AFTER_IDLE_SECONDS
 from sansio_chat import (
-    Action,
     ConnectionOpened,
     ConnectionReset,
     DataReceived,
-    Event,
     Mode,
     ServerConfig,
-    ServerState,
     ShutdownRequested,
     Tick,
 )
 from tests.expected import WELCOME
 
-TEXT = LISTENER_KINDS["text"]
-log = logging.getLogger("sansio_chat.test")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Port:
-    """Records what the driver asks; closes and drops forget the connection at once, as select does."""
-
-    def __init__(self) -> None:
-        self.driver: Driver[Connection] | None = None
-        self.calls: list[tuple[str, int]] = []
-        self.fin_fails = False
-        self.errors: dict[int, OSError] = {}  # what a socket holds: a reset the peer sent
-
-    def wake(self) -> None:
-        self.calls.append(("wake", 0))
-
-    def reading_changed(self, conn: Connection) -> None:
-        self.calls.append(("reading_changed", conn.id))
-
-    def send_fin(self, conn: Connection) -> bool:
-        self.calls.append(("send_fin", conn.id))
-        return not self.fin_fails
-
-    def close(self, conn: Connection) -> None:
-        self.calls.append(("close", conn.id))
-        self._forget(conn)
-
-    def drop(self, conn: Connection) -> None:
-        self.calls.append(("drop", conn.id))
-        self._forget(conn)
-
-    def socket_error(self, conn: Connection) -> OSError | None:
-        self.calls.append(("socket_error", conn.id))
-        return self.errors.pop(conn.id, None)
-
-    def _forget(self, conn: Connection) -> None:
-        assert self.driver is not None
-        if self.driver.conns.get(conn.id) is conn:
-            self.driver.forget(conn)
-
-    def take(self) -> list[tuple[str, int]]:
-        calls, self.calls = self.calls, []
-        return [call for call in calls if call[0] != "wake"]
-
-
-class Recorder:
-    """The core, wrapped: records every event, and raises on the events ``fails`` picks."""
-
-    def __init__(self, inner: ServerState, fails: Callable[[Event], bool] = lambda event: False) -> None:
-        self.inner = inner
-        self.events: list[Event] = []
-        self.fails = fails
-
-    def receive(self, event: Event) -> list[Action]:
-        self.events.append(event)
-        if self.fails(event):
-            raise RuntimeError(f"failing on purpose on {type(event).__name__}")
-        return self.inner.receive(event)
-
-    @property
-    def next_wakeup(self) -> float | None:
-        return self.inner.next_wakeup
-
-    @property
-    def config(self) -> ServerConfig:
-        return self.inner.config
-
-
-class World:
-    def __init__(
-        self, config: ServerConfig | None = None, fails: Callable[[Event], bool] | None = None
-    ) -> None:
-        self.clock = Clock()
-        self.port = Port()
-        self.driver: Driver[Connection] = Driver(
-            config or ServerConfig(oper_password="pw"), self.port, log, clock=self.clock
-        )
-        self.port.driver = self.driver
-        self.core = Recorder(self.driver.state, fails or (lambda event: False))
-        self.driver.state = self.core  # type: ignore[assignment]
-
-    def connect(self, kind_secure: bool = False) -> Connection:
-        kind = replace(TEXT, secure=True) if kind_secure else TEXT
-        conn = Connection(self.driver.new_id(), kind)
-        self.driver.open(conn, f"127.0.0.1:{5000 + conn.id}")
-        return conn
-
-    def flush(self) -> dict[int, bytes]:
-        """What a backend's flush would write, per connection; everything is taken by the kernel."""
-        written = {}
-        for conn in self.driver.take_dirty():
-            data = conn.take_output()
-            if not conn.life.closed:
-                written[conn.id] = data
-                self.driver.written(conn, 0)
-        for conn in self.driver.take_closing():
-            self.driver.written(conn, 0)
-        return written
-
-
-def phase(conn: Connection) -> Phase:
-    """Read through a call: mypy keeps no narrowing across it."""
-    return conn.life.phase
-
-
-def lines(data: bytes) -> list[str]:
-    return data.decode().splitlines()
+from .fake_backend import TEXT, World, lines, log, phase
 
 
 def test_a_connection_is_in_the_table_before_the_core_welcomes_it() -> None:
     world = World()
-    a = world.connect(kind_secure=True)
+    a = world.connect()
     assert world.driver.conns.get(a.id) is a
     opened = [e for e in world.core.events if isinstance(e, ConnectionOpened)]
-    assert opened == [ConnectionOpened(conn=a.id, peer="127.0.0.1:5001", dialect=TEXT.dialect, secure=True)]
+    assert opened == [ConnectionOpened(conn=a.id, peer="127.0.0.1:5001", dialect=TEXT.dialect, secure=False)]
     assert isinstance(world.core.events[0], Tick)  # the time first, always
     assert world.driver.dirty == [a]
     assert lines(world.flush()[a.id]) == [WELCOME.format("guest1")]
     assert ("wake", 0) in world.port.calls
+
+
+def test_reads_within_a_millisecond_share_a_tick_with_both_clocks() -> None:
+    world = World()
+    a = world.connect()
+    world.driver.wall = lambda: 1_700_000_000.5
+    world.clock.now += 0.0005
+    world.driver.received(a, b"PING 1\n")
+    world.clock.now += _driver.TICK_RESOLUTION
+    world.driver.received(a, b"PING 2\n")
+    ticks = [event for event in world.core.events if isinstance(event, Tick)]
+    assert len(ticks) == 2  # the opening's, then one more a millisecond later
+    assert ticks[-1] == Tick(now=world.clock.now, wall=1_700_000_000.5)
 
 
 def test_a_broadcast_is_queued_on_each_recipient_and_each_is_dirty_once() -> None:

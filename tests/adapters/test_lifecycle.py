@@ -141,3 +141,24 @@ def test_a_second_signal_ends_the_drain() -> None:
     stop.signal()
     assert stop.cut_short
     assert stop.phase(now=0.0) is StopPhase.ENDING
+
+
+def test_a_pending_connection_is_read_by_its_layers_and_opens_when_they_are_ready() -> None:
+    life = Lifecycle(pending=True)
+    assert (life.phase, life.open, life.reading, life.deadline) == (Phase.PENDING, False, True, None)
+    assert life.pause(True)  # its answers wait to be read
+    assert not life.reading
+    assert life.opened()  # it was paused: the core knows nothing of that, so it is not any more
+    assert (life.phase, life.open, life.reading) == (Phase.OPEN, True, True)
+    assert not life.opened()
+
+
+def test_a_pending_connection_closes_as_an_open_one_and_its_abort_concerns_no_core() -> None:
+    life = Lifecycle(pending=True)
+    assert life.eof_received() is Step.NOTHING  # its layers say what the FIN means
+    life.close(now=3.0)
+    assert (life.phase, life.deadline) == (Phase.CLOSING, 3.0 + CLOSE_FLUSH_SECONDS)
+    other = Lifecycle(pending=True)
+    other.pause(True)
+    assert not other.abort()
+    assert (other.closed, other.paused) == (True, False)

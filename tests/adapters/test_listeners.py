@@ -35,7 +35,58 @@ def test_the_defaults_are_every_default_kind_on_every_interface() -> None:
         for kind in LISTENER_KINDS.values()
         if kind.by_default
     )
-    assert [str(address) for address in default_addresses()] == ["text://:7777"]
+    assert [str(address) for address in default_addresses()] == [
+        "text://:7777",
+        "irc://:6667",
+        "http://:8080",
+    ]
+    assert [str(address) for address in default_addresses(chat=False)] == ["text://:7777"]
+
+
+@pytest.mark.parametrize(
+    ("name", "dialect", "secure", "web", "port"),
+    [
+        ("text+tls", DialectName.TEXT, True, False, 7778),
+        ("irc+tls", DialectName.IRC, True, False, 6697),
+        ("http", DialectName.WEB, False, True, 8080),
+        ("https", DialectName.WEB, True, True, 8443),
+    ],
+)
+def test_the_kinds_with_transport_layers(
+    name: str, dialect: DialectName, secure: bool, web: bool, port: int
+) -> None:
+    kind = LISTENER_KINDS[name]
+    assert (kind.dialect, kind.secure, kind.web, kind.default_port, kind.layered) == (
+        dialect,
+        secure,
+        web,
+        port,
+        True,
+    )
+    assert not TEXT.layered
+    assert parse_listen(f"{name}://127.0.0.1") == ListenAddress(kind=kind, host="127.0.0.1", port=port)
+
+
+def test_a_web_listener_says_where_its_page_is() -> None:
+    listeners = open_listeners(
+        [
+            parse_listen("http://127.0.0.1:0"),
+            parse_listen("https://[::1]:0"),
+            parse_listen("text://127.0.0.1:0"),
+        ]
+    )
+    try:
+        ports = [listener.sock.getsockname()[1] for listener in listeners]
+        urls = [listener.page_url for listener in listeners]
+        assert urls == [f"http://127.0.0.1:{ports[0]}/", f"https://[::1]:{ports[1]}/", None]
+    finally:
+        for listener in listeners:
+            listener.close()
+    [every] = open_listeners([parse_listen("http://:0")])
+    try:
+        assert every.page_url == f"http://localhost:{every.sock.getsockname()[1]}/"
+    finally:
+        every.close()
 
 
 @pytest.mark.parametrize(
@@ -62,7 +113,10 @@ def test_listen_addresses_that_parse(text: str, host: str | None, port: int) -> 
     ("text", "reason"),
     [
         ("127.0.0.1:7777", "is not KIND://HOST:PORT"),
-        ("tcp://127.0.0.1:7777", "unknown listener kind 'tcp' (known: text)"),
+        (
+            "tcp://127.0.0.1:7777",
+            "unknown listener kind 'tcp' (known: text, text+tls, irc, irc+tls, http, https)",
+        ),
         ("text://127.0.0.1:70000", "port must be from 0 to 65535, not 70000"),
         ("text://127.0.0.1:-1", "port must be from 0 to 65535, not -1"),
         ("text://127.0.0.1:http", "port must be a number from 0 to 65535, not 'http'"),

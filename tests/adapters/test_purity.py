@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 ADAPTERS = Path(__file__).resolve().parents[2] / "adapters"
-#: The modules that decide without doing: closing, timers, the accept policy, the output queue.
-PURE = ["_lifecycle.py", "_timers.py", "_accept.py", "_output.py"]
+#: The modules that decide without doing: closing, timers, the accept policy, the output queue, the
+#: connection table, the driver's side of the transport layers.
+PURE = ["_lifecycle.py", "_timers.py", "_accept.py", "_output.py", "_table.py", "_layers.py"]
 FORBIDDEN = {
     "asyncio",
     "logging",

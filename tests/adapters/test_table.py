@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from adapters import _table
-from adapters._table import CACHE_FROM, ConnectionTable
+from adapters._table import CACHE_FROM, ConnectionTable, Route
 
 
 class Conn:
@@ -28,15 +28,15 @@ def table_of(count: int) -> tuple[ConnectionTable[Conn], list[Conn]]:
 
 def test_recipients_come_in_the_order_named_and_unknown_ids_are_skipped() -> None:
     table, conns = table_of(6)
-    assert table.recipients((5, 99, 1, 3, 2)) == [conns[4], conns[0], conns[2], conns[1]]
-    assert table.recipients((99,)) == []
+    assert table.recipients((5, 99, 1, 3, 2)).plain == [conns[4], conns[0], conns[2], conns[1]]
+    assert table.recipients((99,)) == ([], [], [])
 
 
 def test_the_same_tuple_object_reuses_its_list_and_an_equal_one_is_looked_up_anew() -> None:
     table, conns = table_of(6)
     broadcast = (1, 2, 3, 4, 5)
     first = table.recipients(broadcast)
-    assert first == conns[:5]
+    assert first.plain == conns[:5]
     assert table.recipients(broadcast) is first
     equal = tuple(list(broadcast))
     assert equal is not broadcast
@@ -62,7 +62,7 @@ def test_any_change_to_the_table_drops_every_kept_list(change: str) -> None:
         assert table.pop(3) is None
     fresh = table.recipients(broadcast)
     assert fresh is not kept
-    assert fresh == ([c for c in conns if c.conn_id != 3] if change == "pop" else conns)
+    assert fresh.plain == ([c for c in conns if c.conn_id != 3] if change == "pop" else conns)
 
 
 def test_kept_lists_stay_within_their_budget_and_stay_right(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -73,7 +73,7 @@ def test_kept_lists_stay_within_their_budget_and_stay_right(monkeypatch: pytest.
     assert table.recipients(senders[-1]) is lists[-1]  # the newest is kept
     assert table.recipients(senders[0]) is not lists[0]  # the oldest made room
     for sender, others in enumerate(senders, start=1):
-        assert table.recipients(others) == [c for c in conns if c.conn_id != sender]
+        assert table.recipients(others).plain == [c for c in conns if c.conn_id != sender]
 
 
 def test_iterating_gives_the_connections_and_survives_removing_them() -> None:
@@ -83,3 +83,23 @@ def test_iterating_gives_the_connections_and_survives_removing_them() -> None:
     assert len(table) == 0
     assert list(table) == []
     assert [c for c in conns if table.get(c.conn_id)] == []
+
+
+def test_recipients_are_split_by_route_each_in_the_order_named() -> None:
+    routes = {
+        1: Route.PLAIN,
+        2: Route.SEALED,
+        3: Route.FRAMED,
+        4: Route.PLAIN,
+        5: Route.FRAMED,
+        6: Route.SEALED,
+    }
+    table: ConnectionTable[Conn] = ConnectionTable(route=lambda conn: routes[conn.conn_id])
+    conns = {i: Conn(i) for i in routes}
+    for conn_id, conn in conns.items():
+        table.add(conn_id, conn)
+    broadcast = (6, 5, 4, 3, 2, 1)
+    split = table.recipients(broadcast)
+    assert split == ([conns[4], conns[1]], [conns[5], conns[3]], [conns[6], conns[2]])
+    assert table.recipients(broadcast) is split
+    assert table.recipients((3,)) == ([], [conns[3]], [])

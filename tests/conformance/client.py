@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 import socket
+import ssl
 import struct
 import time
+from collections.abc import Callable
 
 #: Default bound on any single wait for the server, in seconds.
 READ_TIMEOUT = 5.0
@@ -39,6 +41,37 @@ class ReadTimeoutError(AssertionError):
     """Nothing (or not enough) arrived in time."""
 
 
+def receive_before(sock: socket.socket, deadline: float, describe: Callable[[], str]) -> bytes:
+    """One ``recv`` before ``deadline`` (b"" at EOF); ``ReadTimeoutError`` saying ``describe()`` if none."""
+    remaining = deadline - time.monotonic()
+    if remaining > 0:
+        sock.settimeout(remaining)
+        try:
+            return sock.recv(65536)
+        except TimeoutError:
+            pass
+    raise ReadTimeoutError(f"timed out: {describe()}")
+
+
+def open_socket(
+    host: str, port: int, *, rcvbuf: int | None = None, tls: ssl.SSLContext | None = None
+) -> socket.socket:
+    """A connected TCP socket, under TLS (checked against ``localhost``) when ``tls`` is given."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if rcvbuf is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.settimeout(READ_TIMEOUT)
+        sock.connect((host, port))
+        if tls is not None:
+            sock = tls.wrap_socket(sock, server_hostname="localhost", suppress_ragged_eofs=False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 class Client:
     """One TCP connection to the server under test.
 
@@ -57,19 +90,21 @@ class Client:
 
     @classmethod
     def connect(
-        cls, host: str, port: int, *, chat: bool = True, name: str = "", rcvbuf: int | None = None
+        cls,
+        host: str,
+        port: int,
+        *,
+        chat: bool = True,
+        name: str = "",
+        rcvbuf: int | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> Client:
-        """Connect over TCP; ``rcvbuf`` shrinks the receive buffer (set before connecting)."""
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            if rcvbuf is not None:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-            sock.settimeout(READ_TIMEOUT)
-            sock.connect((host, port))
-        except BaseException:
-            sock.close()
-            raise
+        """Connect over TCP; ``rcvbuf`` shrinks the receive buffer (set before connecting).
+
+        With ``tls``, the TLS handshake is done before this returns, and an
+        EOF without the server's close_notify raises ``ssl.SSLEOFError``.
+        """
+        sock = open_socket(host, port, rcvbuf=rcvbuf, tls=tls)
         return cls(sock, chat=chat, name=name)
 
     def __repr__(self) -> str:
@@ -98,18 +133,18 @@ class Client:
 
     # -- receiving ------------------------------------------------------------
 
+    @property
+    def consumed(self) -> int:
+        """How many of the bytes received were read (as lines or bytes) so far."""
+        return len(self.received) - len(self._buffer)
+
     def _fill(self, deadline: float) -> bool:
         """Receive once before ``deadline``; False at EOF."""
         if self._eof:
             return False
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise ReadTimeoutError(f"{self!r}: timed out; buffered so far: {_show(self._buffer)}")
-        self.sock.settimeout(remaining)
-        try:
-            data = self.sock.recv(65536)
-        except TimeoutError:
-            raise ReadTimeoutError(f"{self!r}: timed out; buffered so far: {_show(self._buffer)}") from None
+        data = receive_before(
+            self.sock, deadline, lambda: f"{self!r}: buffered so far: {_show(self._buffer)}"
+        )
         if not data:
             self._eof = True
             return False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from .client import Client
 from .installed import REPO_ROOT, installed_script
 from .measured import measured_by_coverage
+from .webclient import Refused, WebClient
 
 OPER_PASSWORD = "s3cret pass"
 STARTUP_TIMEOUT = 10.0
@@ -59,7 +61,7 @@ class ServerProcess:
             OPER_PASSWORD,
             *args,
         ]
-        self.clients: list[Client] = []
+        self.clients: list[Client | WebClient] = []
         #: Every listener's kind, host (as logged: IPv6 in brackets) and port, in the order logged.
         self.listeners: list[tuple[str, str, int]] = []
         self._expected_listeners = 1 + list(args).count("--listen")  # --host/--port, and each --listen
@@ -116,6 +118,13 @@ class ServerProcess:
 
     # -- clients ----------------------------------------------------------------
 
+    def port_of(self, kind: str) -> int:
+        """The port of the first listener of ``kind`` (``text+tls``, ``http``...)."""
+        for name, _, port in self.listeners:
+            if name == kind:
+                return port
+        raise AssertionError(f"no {kind} listener: {self.listeners}")
+
     def connect(
         self,
         *,
@@ -123,21 +132,55 @@ class ServerProcess:
         port: int | None = None,
         chat: bool | None = None,
         rcvbuf: int | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> Client:
         """A new connection (to the first listener unless told), without reading anything.
 
-        It is closed when the server stops.
+        With ``tls``, to the first ``text+tls`` listener unless told.  It is
+        closed when the server stops.
         """
         if host is None:
-            host = "::1" if self.host == "::" else self.host
+            host = self.client_host
+        if port is None:
+            port = self.port if tls is None else self.port_of("text+tls")
         client = Client.connect(
             host,
-            self.port if port is None else port,
+            port,
             chat=self.mode == "chat" if chat is None else chat,
             name=f"conn{len(self.clients) + 1}",
             rcvbuf=rcvbuf,
+            tls=tls,
         )
         self.clients.append(client)
+        return client
+
+    @property
+    def client_host(self) -> str:
+        """Where clients connect by default: the address served (loopback for every interface)."""
+        return "::1" if self.host == "::" else self.host
+
+    def web(
+        self, *, tls: ssl.SSLContext | None = None, origin: str | None = "same", port: int | None = None
+    ) -> WebClient | Refused:
+        """A WebSocket to the first ``http`` (``https`` with ``tls``) listener: the client, or the refusal."""
+        if port is None:
+            port = self.port_of("https" if tls is not None else "http")
+        client = WebClient.open(
+            self.client_host, port, origin=origin, tls=tls, name=f"web{len(self.clients) + 1}"
+        )
+        if isinstance(client, WebClient):
+            self.clients.append(client)
+        return client
+
+    def web_join(self, nick: str | None = None, *, tls: ssl.SSLContext | None = None) -> WebClient:
+        """A web user past its welcome event; ``nick`` checks the guest name given."""
+        client = self.web(tls=tls)
+        assert isinstance(client, WebClient), f"upgrade refused: {client}"
+        welcome = client.next()
+        assert isinstance(welcome, dict) and welcome["type"] == "welcome", welcome
+        client.name = welcome["nick"]
+        if nick is not None:
+            assert client.name == nick, welcome
         return client
 
     def join(
@@ -147,9 +190,10 @@ class ServerProcess:
         host: str | None = None,
         port: int | None = None,
         rcvbuf: int | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> Client:
         """A chat client past its welcome line; ``nick`` checks the guest name given."""
-        client = self.connect(host=host, port=port, rcvbuf=rcvbuf)
+        client = self.connect(host=host, port=port, rcvbuf=rcvbuf, tls=tls)
         welcome = client.read_line()
         match = re.fullmatch(
             r"\[server\] Welcome to the chat, (\S+)! Type HELP for the list of commands\.", welcome

@@ -23,6 +23,7 @@ from sansio_chat import (
     NodeDown,
     OutputBacklog,
     Present,
+    PresentRoom,
     PresentUser,
     ServerConfig,
     Share,
@@ -34,12 +35,17 @@ from sansio_chat import (
 from sansio_chat._cluster import GUEST_LEASE, ROUND_FACTS, ROUND_SECONDS, ClusterSeat
 from sansio_chat._facts import Joined, Registered, Renamed, TopicChanged, Whispered
 from sansio_chat._replies import Identity, Told
-from sansio_chat._shared import NODE_SHIFT
+from sansio_chat._shared import NODE_SHIFT, UNKNOWN_INFO
 from tests.core_driver import OPER_PASSWORD, Client, FakeNetwork
 
 NODE = 1
 OTHER = 2
 UNAVAILABLE = "[server] Error: nickname changes are unavailable while the cluster link is down"
+
+
+def joined(uid: int, nick: str) -> Registered:
+    """A text client of another server got its first nickname (and entered ``#lobby``)."""
+    return Registered(user=uid, nick=nick, info=UNKNOWN_INFO, lobby=True, at=0.0, peer="p")
 
 
 def mine(client: Client) -> int:
@@ -314,9 +320,9 @@ def test_an_old_hello_of_this_servers_only_opens_a_round(seat: Seat) -> None:
 
 
 def present(
-    *users: PresentUser, to: int = NODE, round: int = 1, topics: tuple[tuple[str, str], ...] = ()
+    *users: PresentUser, to: int = NODE, round: int = 1, rooms: tuple[PresentRoom, ...] = ()
 ) -> Present:
-    return Present(node=OTHER, to=to, round=round, users=users, topics=topics)
+    return Present(node=OTHER, to=to, round=round, users=users, rooms=rooms)
 
 
 def test_a_presence_places_users_of_another_server_then_replays_what_followed(seat: Seat) -> None:
@@ -325,9 +331,12 @@ def test_a_presence_places_users_of_another_server_then_replays_what_followed(se
     seat.take()
     bob, carol = other_uid(1), other_uid(2)
     seat.arrive(
-        Joined(user=bob, name="#dev"),  # about a user not known yet: replayed over the presence
+        Joined(user=bob, name="#dev", at=0.0),  # about a user not known yet: replayed over the presence
         TopicChanged(
-            user=Identity(uid=alice.conn + (NODE << NODE_SHIFT), nick="alice"), room="#lobby", topic="t"
+            user=Identity(uid=alice.conn + (NODE << NODE_SHIFT), nick="alice"),
+            room="#lobby",
+            topic="t",
+            at=0.0,
         ),
     )
     seat.arrive(
@@ -335,7 +344,7 @@ def test_a_presence_places_users_of_another_server_then_replays_what_followed(se
             PresentUser(uid=bob, nick="bob", operator=True, rooms=(("#lobby", False), ("#ops", True))),
             PresentUser(uid=carol, nick="alice", operator=False, rooms=(("#lobby", False),)),  # a clash
             to=OTHER,
-            topics=(("#ops", "secret"),),
+            rooms=(PresentRoom(name="#ops", topic="secret"),),
         )
     )
     alice.send("WHO #ops")
@@ -354,15 +363,15 @@ def test_a_later_presence_renames_moves_and_removes_users_of_its_server(seat: Se
     alice = seat.client("alice")
     bob, carol, dave = other_uid(1), other_uid(2), other_uid(3)
     seat.arrive(
-        Registered(user=bob, nick="bob", peer="p"),
-        Registered(user=carol, nick="carol", peer="p"),
-        Registered(user=dave, nick="dave", peer="p"),
+        joined(bob, "bob"),
+        joined(carol, "carol"),
+        joined(dave, "dave"),
     )
     seat.arrive(Hello(node=OTHER, round=2))
     seat.take()
     alice.lines()
     eve = other_uid(4)
-    seat.arrive(Registered(user=eve, nick="eve", peer="p"))  # born after the hello: not in the presence
+    seat.arrive(joined(eve, "eve"))  # born after the hello: not in the presence
     seat.arrive(
         present(
             PresentUser(uid=bob, nick="robert", operator=False, rooms=(("#dev", False),)),
@@ -386,7 +395,7 @@ def test_a_presence_for_this_servers_own_return_is_quiet_and_an_unknown_round_re
 ) -> None:
     alice = seat.client("alice")
     bob = other_uid(1)
-    seat.arrive(Registered(user=bob, nick="bob", peer="p"))
+    seat.arrive(joined(bob, "bob"))
     alice.lines()
     seat.arrive(
         present(PresentUser(uid=bob, nick="bobby", operator=False, rooms=(("#dev", False),)), round=9)
@@ -398,8 +407,8 @@ def test_a_presence_for_this_servers_own_return_is_quiet_and_an_unknown_round_re
 
 def test_the_users_of_servers_silent_after_this_servers_hello_leave(seat: Seat) -> None:
     alice = seat.client("alice")
-    seat.arrive(Registered(user=other_uid(1), nick="bob", peer="p"))
-    seat.arrive(Registered(user=other_uid(1, node=3), nick="carol", peer="p"))
+    seat.arrive(joined(other_uid(1), "bob"))
+    seat.arrive(joined(other_uid(1, node=3), "carol"))
     seat.net.receive(ClusterChanged(status=ClusterStatus.INTERRUPTED))
     seat.net.receive(ClusterChanged(status=ClusterStatus.JOINING))
     seat.net.receive(BurstAnswered(refused=()))
@@ -418,7 +427,7 @@ def test_the_users_of_servers_silent_after_this_servers_hello_leave(seat: Seat) 
 
 def test_a_dead_servers_nicknames_name_only_users_of_other_servers(seat: Seat) -> None:
     alice = seat.client("alice")
-    seat.arrive(Registered(user=other_uid(1), nick="bob", peer="p"))
+    seat.arrive(joined(other_uid(1), "bob"))
     alice.lines()
     seat.net.receive(NodeDown(keys=("alice", "nobody", "bob")))
     assert alice.lines() == ["[server] bob is disconnected (server down)"]
@@ -427,8 +436,8 @@ def test_a_dead_servers_nicknames_name_only_users_of_other_servers(seat: Seat) -
 def test_clashing_facts_from_a_moment_cut_off_change_nothing(seat: Seat) -> None:
     alice = seat.client("alice")
     bob = other_uid(1)
-    seat.arrive(Registered(user=bob, nick="alice", peer="p"))  # alice is taken here
-    seat.arrive(Registered(user=bob, nick="bob", peer="p"), Renamed(user=bob, new="alice"))
+    seat.arrive(joined(bob, "alice"))  # alice is taken here
+    seat.arrive(joined(bob, "bob"), Renamed(user=bob, new="alice"))
     alice.send("WHO")
     assert alice.lines()[-1] == "[server] Users (2): alice bob"
 

@@ -165,7 +165,7 @@ class ClusterModel(RuleBasedStateMachine):
         chat = member.net.state._chat  # type: ignore[attr-defined]
         return {
             uid: (user.nick, frozenset(room.key for room in user.rooms))
-            for uid, user in chat._by_id.items()
+            for uid, user in chat._dir.by_id.items()
             if user.nick
         }
 

@@ -6,6 +6,7 @@ import pytest
 
 from sansio_chat import (
     Close,
+    CloseReason,
     ConnectionOpened,
     ConnectionReset,
     DataReceived,
@@ -91,7 +92,7 @@ def test_server_full_sends_the_error_then_closes() -> None:
     actions = net.receive(ConnectionOpened(conn=99, peer="peer"))
     assert [a for a in actions if isinstance(a, Send | Close)] == [
         Send(conns=(99,), data=b"[server] Error: server full\n"),
-        Close(conn=99),
+        Close(conn=99, reason=CloseReason.SERVER_FULL),
     ]
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from sansio_chat import ServerConfig
 from sansio_chat import _facts as facts
+from sansio_chat._modes import ModeChange, RoomMode
 from sansio_chat._replies import Identity, LeaveReason, Said, Told
+from sansio_chat._session import TEXT_USER
 from tests.core_driver import Client, FakeNetwork
 
 
@@ -82,13 +84,13 @@ def test_facts_about_a_user_who_left_change_nothing() -> None:
     bob.lines()
     for fact in (
         facts.Renamed(user=gone, new="alicia"),
-        facts.Joined(user=gone, name="#games"),
+        facts.Joined(user=gone, name="#games", at=0.0),
         facts.BecameOperator(user=gone),
         facts.Quitted(user=gone, text="again"),
         facts.Killed(killer=identity(bob, "bob"), victim=gone, text=""),
         facts.Dropped(user=gone, reason=LeaveReason.TOO_SLOW, close=True),
         facts.Kicked(kicker=identity(bob, "bob"), room="#lobby", victim=gone, reason=""),
-        facts.Registered(user=gone, nick="alice", peer="p"),
+        facts.Registered(user=gone, nick="alice", info=TEXT_USER, lobby=True, at=0.0, peer="p"),
     ):
         apply(net, fact)
     quiet(bob)
@@ -99,7 +101,7 @@ def test_facts_about_a_user_who_left_change_nothing() -> None:
 def test_a_registration_already_done_is_not_done_twice() -> None:
     net = make_net()
     (alice,) = net.join("alice")
-    apply(net, facts.Registered(user=alice.conn, nick="guest9", peer="p"))
+    apply(net, facts.Registered(user=alice.conn, nick="guest9", info=TEXT_USER, lobby=True, at=0.0, peer="p"))
     quiet(alice)
     alice.send("WHO")
     assert alice.lines() == ["[server] Users (1): alice"]
@@ -150,14 +152,14 @@ def test_a_kill_by_an_operator_who_left_still_happens() -> None:
 def test_a_topic_for_a_room_that_is_gone_changes_nothing() -> None:
     net = make_net()
     alice, bob = net.join("alice", "bob")
-    apply(net, facts.TopicChanged(user=identity(alice, "alice"), room="#gone", topic="x"))
+    apply(net, facts.TopicChanged(user=identity(alice, "alice"), room="#gone", topic="x", at=0.0))
     quiet(alice, bob)
 
 
 def test_joining_a_room_one_is_in_already_changes_nothing() -> None:
     net = make_net()
     alice, bob = net.join("alice", "bob")
-    apply(net, facts.Joined(user=alice.conn, name="#LOBBY"))
+    apply(net, facts.Joined(user=alice.conn, name="#LOBBY", at=0.0))
     quiet(alice, bob)
 
 
@@ -166,8 +168,55 @@ def test_the_topic_of_someone_who_left_is_still_set() -> None:
     alice, bob = net.join("alice", "bob")
     alice.send("JOIN #games")
     bob.send("JOIN #games")
-    change = facts.TopicChanged(user=identity(alice, "alice"), room="#games", topic="chess")
+    change = facts.TopicChanged(user=identity(alice, "alice"), room="#games", topic="chess", at=0.0)
     alice.send("QUIT")
     bob.lines()
     apply(net, change)
     assert bob.lines() == ["[server] alice set the topic of #games to: chess"]
+
+
+# -- facts of the rules IRC brought -----------------------------------------------------------------------
+
+
+def test_facts_about_users_or_rooms_gone_change_nothing() -> None:
+    net = make_net()
+    alice, bob = net.join("alice", "bob")
+    alice.send("JOIN #games")
+    bob.send("JOIN #games")
+    gone = bob.conn
+    bob.send("QUIT")
+    alice.lines()
+    who = identity(alice, "alice")
+    op = ModeChange(on=True, mode=RoomMode.OPERATOR, arg="bob", member=gone)
+    for fact in (
+        facts.Parted(user=gone, room="#games", reason=""),
+        facts.Parted(user=alice.conn, room="#gone", reason=""),
+        facts.Invited(user=who, room="#games", invitee=gone),
+        facts.Invited(user=who, room="#gone", invitee=alice.conn),
+        facts.AwayChanged(user=gone, message="away"),
+        facts.UserModesChanged(user=gone, invisible=True),
+        facts.ModesChanged(user=who, room="#gone", changes=(op,), at=0.0),
+        facts.ModesChanged(user=who, room="#games", changes=(op,), at=0.0),
+    ):
+        apply(net, fact)
+    quiet(alice)
+
+
+def test_an_invitation_from_someone_who_left_still_arrives() -> None:
+    net = make_net()
+    alice, bob = net.join("alice", "bob")
+    alice.send("JOIN #games")
+    invite = facts.Invited(user=identity(alice, "alice"), room="#games", invitee=bob.conn)
+    carol = net.connect()
+    carol.send("JOIN #games")
+    alice.send("QUIT")
+    bob.lines()
+    apply(net, invite)
+    assert bob.lines() == ["[server] alice invites you to #games"]
+
+
+def test_a_user_mode_already_so_changes_nothing() -> None:
+    net = make_net()
+    (alice,) = net.join("alice")
+    apply(net, facts.UserModesChanged(user=alice.conn, invisible=False, operator=False))
+    quiet(alice)

@@ -11,6 +11,7 @@ from sansio_chat import (
     Abort,
     ChatServerState,
     Close,
+    CloseReason,
     ConnectionOpened,
     ConnectionReset,
     DataReceived,
@@ -258,9 +259,9 @@ def test_shutdown_tells_everyone_then_closes_everyone(net: FakeNetwork) -> None:
     actions = [a for a in net.shutdown() if not isinstance(a, Log)]
     assert actions == [
         Send(conns=(alice.conn, bob.conn, carol.conn), data=b"[server] Server is shutting down\n"),
-        Close(conn=alice.conn),
-        Close(conn=bob.conn),
-        Close(conn=carol.conn),
+        Close(conn=alice.conn, reason=CloseReason.SHUTDOWN),
+        Close(conn=bob.conn, reason=CloseReason.SHUTDOWN),
+        Close(conn=carol.conn, reason=CloseReason.SHUTDOWN),
     ]
     for client in (alice, bob, carol):
         assert client.lines() == ["[server] Server is shutting down"]
@@ -299,7 +300,9 @@ def test_nothing_is_handled_after_shutdown(net: FakeNetwork) -> None:
     alice.send_bytes(b"MSG unterminated")
     net.shutdown()
     assert net.state.receive(EofReceived(conn=alice.conn)) == []
-    assert net.state.receive(ConnectionOpened(conn=50, peer="p")) == [Close(conn=50)]
+    assert net.state.receive(ConnectionOpened(conn=50, peer="p")) == [
+        Close(conn=50, reason=CloseReason.SHUTDOWN)
+    ]
 
 
 def test_shutdown_of_a_paused_connection() -> None:

@@ -8,6 +8,7 @@ from sansio_chat import (
     Abort,
     ChatServerState,
     Close,
+    CloseReason,
     EchoServerState,
     Log,
     LogLevel,
@@ -100,7 +101,10 @@ def test_echo_server_full_is_a_silent_close() -> None:
 def test_echo_shutdown_closes_without_a_word(echo: FakeNetwork) -> None:
     alice, bob = echo.connect_many(2)
     actions = [a for a in echo.shutdown() if not isinstance(a, Log)]
-    assert actions == [Close(conn=alice.conn), Close(conn=bob.conn)]
+    assert actions == [
+        Close(conn=alice.conn, reason=CloseReason.SHUTDOWN),
+        Close(conn=bob.conn, reason=CloseReason.SHUTDOWN),
+    ]
     assert alice.received == bob.received == b""
 
 

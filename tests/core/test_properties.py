@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 
@@ -16,8 +17,10 @@ from sansio_chat import (
     ConnectionOpened,
     ConnectionReset,
     DataReceived,
+    DialectName,
     EofReceived,
     Event,
+    MessagesReceived,
     Mode,
     NickClaimAnswered,
     OutputBacklog,
@@ -29,6 +32,7 @@ from sansio_chat import (
     Tick,
     new_server_state,
 )
+from sansio_chat._irc_message import MAX_LINE_BYTES
 from tests.core_driver import OPER_PASSWORD, FakeNetwork
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -179,6 +183,25 @@ SERVER_LINE = re.compile(
 )
 
 
+#: What web clients send: every command, fields missing, of the wrong type, or not JSON at all.
+MESSAGES = st.one_of(
+    st.builds(
+        lambda cmd, fields: json.dumps({"cmd": cmd, **fields}).encode(),
+        st.sampled_from(
+            ["msg", "me", "tell", "nick", "join", "who", "rooms", "topic", "kick", "quit", "ping", "x"]
+        ),
+        st.dictionaries(
+            st.sampled_from(["text", "nick", "room", "reason", "token"]),
+            st.one_of(
+                st.sampled_from(["hi", "bob", "guest1", "#a", "\n", ""]), st.text(max_size=5), st.none()
+            ),
+            max_size=3,
+        ),
+    ),
+    st.binary(max_size=20),
+)
+
+
 @st.composite
 def event_scripts(draw: st.DrawFn) -> list[Event]:
     """Opens with fresh ids, anything for any id (closed or never opened), rising time."""
@@ -188,15 +211,31 @@ def event_scripts(draw: st.DrawFn) -> list[Event]:
     for _ in range(draw(st.integers(0, 40))):
         kind = draw(
             st.sampled_from(
-                ["open", "data", "data", "data", "eof", "reset", "flushed", "tick", "answer", "stop"]
+                [
+                    "open",
+                    "data",
+                    "data",
+                    "data",
+                    "message",
+                    "eof",
+                    "reset",
+                    "flushed",
+                    "tick",
+                    "answer",
+                    "stop",
+                ]
             )
         )
         conn = draw(st.integers(1, opened + 1))
         if kind == "open":
             opened += 1
-            events.append(ConnectionOpened(conn=opened, peer=f"peer{opened}"))
+            dialect = draw(st.sampled_from(DialectName))
+            events.append(ConnectionOpened(conn=opened, peer=f"peer{opened}", dialect=dialect))
         elif kind == "data":
             events.append(DataReceived(conn=conn, data=draw(STREAMS)))
+        elif kind == "message":
+            messages = tuple(draw(st.lists(MESSAGES, min_size=1, max_size=3)))
+            events.append(MessagesReceived(conn=conn, messages=messages))
         elif kind == "eof":
             events.append(EofReceived(conn=conn))
         elif kind == "reset":
@@ -230,6 +269,39 @@ def assert_well_formed(data: bytes) -> None:
     assert data.endswith(b"\n")
     for line in data.decode().split("\n")[:-1]:
         assert SERVER_LINE.fullmatch(line), line
+
+
+def assert_irc_lines(data: bytes) -> None:
+    """CR LF lines of at most 512 bytes without their tags, UTF-8, never a NUL."""
+    assert data.endswith(b"\r\n") and b"\0" not in data
+    for line in data.split(b"\r\n")[:-1]:
+        assert b"\r" not in line and b"\n" not in line
+        body = line.partition(b" ")[2] if line.startswith(b"@") else line
+        assert len(body) + 2 <= MAX_LINE_BYTES, line
+        line.decode()  # UTF-8
+
+
+def check_rendering(events: list[Event], results: list[list[Action]]) -> None:
+    """Every send is for one kind of client, and well formed for it."""
+    dialects = {e.conn: e.dialect for e in events if isinstance(e, ConnectionOpened)}
+    check = {
+        DialectName.TEXT: assert_well_formed,
+        DialectName.IRC: assert_irc_lines,
+        DialectName.WEB: assert_json_events,
+    }
+    for actions in results:
+        for action in actions:
+            if isinstance(action, Send):
+                (dialect,) = {dialects[conn] for conn in action.conns}
+                check[dialect](action.data)
+
+
+def assert_json_events(data: bytes) -> None:
+    """ASCII lines ending in LF, each one JSON object with a ``type``."""
+    assert data.endswith(b"\n") and data.isascii()
+    for line in data.split(b"\n")[:-1]:
+        event = json.loads(line)
+        assert isinstance(event, dict) and isinstance(event["type"], str), line
 
 
 @SETTINGS
@@ -306,10 +378,7 @@ def test_arbitrary_events_never_raise_and_keep_the_contract(
     results = [state.receive(event) for event in events]
     check_contract(iter(results))
     if config.mode is Mode.CHAT:
-        for actions in results:
-            for action in actions:
-                if isinstance(action, Send):
-                    assert_well_formed(action.data)
+        check_rendering(events, results)
 
 
 # -- flood control ---------------------------------------------------------------
@@ -373,7 +442,4 @@ def test_claims_that_wait_never_break_the_contract(config: ServerConfig, events:
     state = ChatServerState(config, registry=HalfDeferringRegistry())
     results = [state.receive(event) for event in events]
     check_contract(iter(results))
-    for actions in results:
-        for action in actions:
-            if isinstance(action, Send):
-                assert_well_formed(action.data)
+    check_rendering(events, results)

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sansio_chat._replies import Identity, KickedYou, Said, Told, TopicSet
+from sansio_chat._replies import Identity, KickedYou, Said, Speech, Told, TopicSet
 from sansio_chat._text_dialect import TextRenderer, terminal_safe
 
 IRCUSER = Identity(uid=1, nick="ircuser")
@@ -50,7 +50,7 @@ def test_formatting_is_stripped_and_other_controls_replaced(text: str, safe: str
     "reply",
     [
         Said(source=IRCUSER, room="#lobby", text="\x02hi\x02\x07"),
-        Said(source=IRCUSER, room="#lobby", text="\x1b[31mred", action=True),
+        Said(source=IRCUSER, room="#lobby", text="\x1b[31mred", kind=Speech.ACTION),
         Told(source=IRCUSER, recipient="bob", text="\x03" + "4psst\r\n"),
         TopicSet(nick="ircuser", room="#lobby", topic="\x1b]0;title\x07"),
         KickedYou(room="#lobby", victim="bob", kicker="ircuser", reason="\x00bye"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import h11
@@ -46,16 +47,25 @@ class TlsClient:
     def handshake(self, stack: Stack) -> list[TransportEvent]:
         """Run the handshake against ``stack``; the events it produced on the way."""
         events: list[TransportEvent] = []
+
+        def exchange(data: bytes) -> bytes:
+            events.extend(feed(stack, data))
+            return stack.data_to_send()
+
+        self.handshake_with(exchange)
+        return events
+
+    def handshake_with(self, exchange: Callable[[bytes], bytes]) -> None:
+        """Run the handshake with a server that ``exchange`` gives bytes to and returns the answer of."""
         for _ in range(10):
             try:
                 self.ssl.do_handshake()
                 done = True
             except ssl.SSLWantReadError:
                 done = False
-            events += feed(stack, self.outgoing.read())
-            self.incoming.write(stack.data_to_send())
+            self.incoming.write(exchange(self.outgoing.read()))
             if done:
-                return events
+                return
         raise AssertionError("the TLS handshake did not finish")
 
     def encrypt(self, data: bytes) -> bytes:

@@ -21,8 +21,8 @@ from adapters.transport import (
     TransportConfig,
     text_frame,
 )
+from tests.pki import Pki
 
-from .conftest import Pki
 from .peers import HttpClient, TlsClient, feed, pull, upgrade_request, ws_events
 
 SITE = Site({"index.html": b"<!doctype html><title>chat</title>"})
@@ -132,3 +132,34 @@ def test_a_failed_stack_reports_once_and_then_stays_quiet() -> None:
     assert pull(stack) == []
     stack.tick(1e9)
     assert pull(stack) == []
+
+
+def test_a_flush_is_one_encryption_and_keeps_the_layers_words_first(
+    pki: Pki, certificates: TlsCertificates
+) -> None:
+    stack = Stack(TransportConfig(tls=certificates, site=SITE), now=0.0)
+    tls = TlsClient(pki.client_context())
+    tls.handshake(stack)
+    ws, request = upgrade_request("https://chat.test:8080")
+    assert feed(stack, tls.encrypt(request)) == [Ready(secure=True)]
+    assert stack.framed
+    ws_events(ws, tls.decrypt(stack.flush(b"")))  # the 101
+    frames = text_frame("one") + text_frame("two")
+    assert ws_events(ws, tls.decrypt(stack.flush(frames))) == [
+        TextMessage(data="one"),
+        TextMessage(data="two"),
+    ]
+    assert feed(stack, tls.encrypt(ws.send(Ping(payload=b"?")))) == []
+    assert stack.has_output  # the pong, before anything flushed after it
+    assert ws_events(ws, tls.decrypt(stack.flush(text_frame("three")))) == [
+        Pong(payload=b"?"),
+        TextMessage(data="three"),
+    ]
+    assert stack.flush(b"") == b""
+
+
+def test_a_stream_is_not_framed_and_a_plain_flush_passes_bytes_through() -> None:
+    stack = Stack(TransportConfig(), now=0.0)
+    assert not stack.framed
+    pull(stack)
+    assert stack.flush(b"[server] hi\n") == b"[server] hi\n"

@@ -23,8 +23,8 @@ from adapters.transport import (
     TlsSetupError,
     TransportConfig,
 )
+from tests.pki import Pki
 
-from .conftest import Pki
 from .peers import TlsClient, feed, pull
 
 

@@ -1,0 +1,180 @@
+"""The page in a real browser: two windows and an ``nc``-style client in one chat.
+
+Messages, ``/me``, private messages, joins, nick changes and kicks are seen
+on every side; a user's ``<img onerror>`` stays text.  Every wait is explicit,
+polling every 0.05 s with a deadline.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.conformance.client import Client
+from tests.conformance.server import ServerProcess
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
+
+WAIT_SECONDS = 10.0
+POLL_SECONDS = 0.05
+XSS = "hello <img src=x onerror=alert(1)>"
+
+
+@pytest.fixture
+def server() -> Iterator[ServerProcess]:
+    server = ServerProcess("select", ["--listen", "http://127.0.0.1:0"])
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class Window:
+    """One browser window showing the page; selenium drives one window at a time, so each switches first."""
+
+    def __init__(self, driver: WebDriver, handle: str) -> None:
+        self.driver = driver
+        self.handle = handle
+
+    def _run(self, script: str, *args: object) -> Any:
+        self.driver.switch_to.window(self.handle)
+        return self.driver.execute_script(script, *args)
+
+    def wait(self, what: str, check: Callable[[], Any]) -> Any:
+        from selenium.webdriver.support.wait import WebDriverWait  # noqa: PLC0415
+
+        return WebDriverWait(self.driver, WAIT_SECONDS, poll_frequency=POLL_SECONDS).until(
+            lambda _: check(), f"waiting for {what}"
+        )
+
+    @property
+    def status(self) -> str:
+        return str(self._run("return document.getElementById('status').textContent"))
+
+    @property
+    def nick(self) -> str:
+        return str(self._run("return document.getElementById('my-nick').textContent"))
+
+    def log(self) -> list[str]:
+        """The conversation shown, one entry a line (sender and text, or a notice), without times."""
+        lines = self._run(
+            "return [...document.querySelectorAll('#log li > div')]"
+            ".map(d => [...d.children].map(c => c.textContent).join(' '))"
+        )
+        return [re.sub(r"\s+", " ", line) for line in lines]
+
+    def text_of(self, element_id: str) -> str:
+        return str(self._run("return document.getElementById(arguments[0]).innerText", element_id))
+
+    def type(self, line: str) -> None:
+        from selenium.webdriver.common.by import By  # noqa: PLC0415
+        from selenium.webdriver.common.keys import Keys  # noqa: PLC0415
+
+        self.driver.switch_to.window(self.handle)
+        self.driver.find_element(By.ID, "input").send_keys(line + Keys.ENTER)
+
+    def sees(self, *lines: str) -> None:
+        """Each of ``lines`` shows in the conversation (in this order, others between them allowed)."""
+
+        def found() -> bool:
+            log = iter(self.log())
+            return all(any(line == shown for shown in log) for line in lines)
+
+        self.wait(f"{lines!r} in {self.handle}", found)
+
+    def images_in_log(self) -> int:
+        return int(self._run("return document.querySelectorAll('#log img').length"))
+
+
+def open_window(driver: WebDriver, url: str, *, first: bool) -> Window:
+    if not first:
+        driver.switch_to.new_window("window")
+    driver.get(url)
+    window = Window(driver, driver.current_window_handle)
+    window.wait(
+        "the page to connect", lambda: window.status == "Connected" and window.nick.startswith("guest")
+    )
+    return window
+
+
+def test_two_windows_and_a_text_client_chat_in_one_room(
+    browser: WebDriver, server: ServerProcess, shots: Path
+) -> None:
+    url = f"http://127.0.0.1:{server.port_of('http')}/"
+    alice = open_window(browser, url, first=True)
+    bob = open_window(browser, url, first=False)
+    carl = server.join("guest3")
+    alice.type("/nick alice")
+    bob.type("/nick bob")
+    carl.send_line("NICK carl")
+    alice.sees("guest2 is now known as bob", "guest3 is now known as carl")
+    bob.sees("guest1 is now known as alice", "guest3 is now known as carl")
+    assert carl.ping_barrier() == [
+        "[server] guest1 is now known as alice",
+        "[server] guest2 is now known as bob",
+        "[server] You are now known as carl",
+    ]
+
+    alice.type(XSS)
+    alice.type("/me waves")
+    carl.send_line("MSG hi browsers")
+    bob.sees(f"alice {XSS}", "* alice waves", "carl hi browsers")
+    alice.sees(f"alice {XSS}", "carl hi browsers")
+    assert alice.images_in_log() == bob.images_in_log() == 0  # the markup is text, nothing ran
+    assert carl.ping_barrier() == [f"[alice] {XSS}", "* alice waves"]
+    screenshot(browser, bob, shots / "bob-lobby.png")
+
+    bob.type("/msg alice psst")
+    carl.send_line("TELL bob hi bob")
+    alice.wait("bob's private message", lambda: "bob" in alice.text_of("privates"))
+    bob.wait("carl's private message", lambda: "carl" in bob.text_of("privates"))
+    assert carl.ping_barrier() == []
+
+    alice.type("/join #den")
+    alice.wait("#den", lambda: alice.text_of("view-title") == "#den")
+    bob.sees("alice left #lobby")
+    bob.type("/join den")
+    carl.send_line("JOIN den")
+    alice.sees("bob joined #den", "carl joined #den")
+    alice.wait(
+        "the members of #den", lambda: alice.text_of("members").split() == ["@", "alice", "bob", "carl"]
+    )
+    alice.type("/kick carl spam")
+    bob.sees("carl was kicked from #den by alice: spam")
+    assert carl.ping_barrier() == [
+        "[server] alice left #lobby",
+        "[server] bob left #lobby",
+        "[server] You are now in #den",
+        "[server] Users in #den (3): @alice bob carl",
+        "[server] You were kicked from #den by alice: spam",
+    ]
+    alice.sees("carl was kicked from #den by alice: spam")
+
+    screenshot(browser, alice, shots / "alice-den.png")
+    browser.switch_to.window(bob.handle)
+    browser.set_window_size(390, 760)  # a phone's width
+    screenshot(browser, bob, shots / "bob-phone.png")
+
+
+def screenshot(browser: WebDriver, window: Window, path: Path) -> None:
+    browser.switch_to.window(window.handle)
+    assert browser.save_screenshot(str(path))
+    print(f"screenshot: {path}")
+
+
+def test_the_page_says_when_the_server_is_gone_and_comes_back(browser: WebDriver, tmp_path: Path) -> None:
+    server = ServerProcess("select", ["--listen", "http://127.0.0.1:0"])
+    try:
+        url = f"http://127.0.0.1:{server.port_of('http')}/"
+        page = open_window(browser, url, first=True)
+        text: Client = server.join()
+        text.ping_barrier()
+    finally:
+        server.stop()
+    page.wait("the page to notice", lambda: page.status.startswith(("Server restarting", "Connection lost")))
+    assert "reconnecting in" in page.status
