@@ -1060,8 +1060,8 @@ class Chat:
                 self._save(user)
         elif why is ShareRefusal.TAKEN and purpose is _Purpose.REGISTER:
             if user is not None:  # another server's client registered it first: choose another
-                self._reply(user, Error(kind=ErrorKind.NICK_IN_USE, detail=sharing.detail))
                 self._connections.reserved(user, "")
+                self._reply(user, Error(kind=ErrorKind.NICK_IN_USE, detail=sharing.detail))
         elif purpose is _Purpose.RENAME:
             if user is not None:
                 kind = ErrorKind.NICK_IN_USE if why is ShareRefusal.TAKEN else ErrorKind.CLUSTER_UNAVAILABLE
