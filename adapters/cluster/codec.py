@@ -1,7 +1,8 @@
 """Shared items as bytes: what crosses Redis between the chat's nodes.
 
 Every fact, reply and cluster message of the core is a frozen dataclass of
-plain values (text, numbers, flags, enums, tuples, other such dataclasses).
+plain values (text, numbers, flags, enums, tuples, other such dataclasses,
+any of them or None).
 So one codec serves them all, by their fields: an item is written as a JSON
 array, its type's name then its fields in order, and read back by the
 fields' type hints.  The types it knows are found by walking the core's
@@ -96,6 +97,8 @@ class Codec:
         """How to write and read a value of type ``hint`` (None: written as it is)."""
         if hint is bool or hint is int or hint is str:
             return None, _exactly(hint)
+        if hint is float:
+            return None, _float
         if isinstance(hint, type) and issubclass(hint, enum.Enum):
             return _enum_value, _enum(hint)
         if isinstance(hint, type) and dataclasses.is_dataclass(hint):
@@ -111,6 +114,10 @@ class Codec:
         if origin is frozenset:
             each_encode, each_decode = self._plan(args[0])
             return _list_of(each_encode), _sequence(each_decode, frozenset)
+        if (origin is types.UnionType or origin is typing.Union) and type(None) in args:
+            rest = tuple(arg for arg in args if arg is not type(None))
+            encode, decode = self._plan(rest[0] if len(rest) == 1 else typing.Union[rest])  # noqa: UP007
+            return _or_none_encoder(encode), _or_none(decode)
         if origin is types.UnionType or origin is typing.Union:
             for arg in args:
                 if not (isinstance(arg, type) and dataclasses.is_dataclass(arg)):
@@ -224,6 +231,25 @@ def _exactly(kind: type[Any]) -> Decoder:
         return value
 
     return decode
+
+
+def _float(value: Any) -> float:
+    """A number: JSON may write a whole one without its ``.0``."""
+    if type(value) is float:
+        return value
+    if type(value) is int:
+        return float(value)
+    raise CodecError(f"expected float, got {type(value).__name__}")
+
+
+def _or_none_encoder(encode: Encoder | None) -> Encoder | None:
+    if encode is None:
+        return None
+    return lambda value: None if value is None else encode(value)
+
+
+def _or_none(decode: Decoder) -> Decoder:
+    return lambda value: None if value is None else decode(value)
 
 
 def _enum(kind: type[enum.Enum]) -> Decoder:
