@@ -137,3 +137,50 @@ def test_a_server_that_joins_later_learns_users_details_and_rooms_settings() -> 
     )  # its key crossed too
     assert any(" 251 watcher :There are 1 users and 1 invisible" in line for line in lines), lines
     assert ircy.client.conn + (1 << NODE_SHIFT) == cluster.directory["ircy"]
+
+
+def test_irc_and_web_clients_are_told_when_their_server_loses_the_others() -> None:
+    cluster = FakeCluster(2)
+    cluster.settle()
+    one = cluster.members[1]
+    ircy = irc_client(cluster, one, "ircy")
+    web = one.net.connect_web()
+    cluster.settle()
+    forget(cluster)
+    cluster.down(one)
+    assert ircy.lines() == [
+        ":sansio-chat NOTICE * :Lost contact with the other servers: only users on this server can hear you"
+    ]
+    (event,) = (json.loads(line) for line in web.lines())
+    assert event["type"] == "cluster" and event["news"] == "lost-contact"
+
+
+def test_an_irc_registration_refused_after_its_client_left_tells_nobody() -> None:
+    cluster = FakeCluster(2)
+    cluster.settle()
+    first = IRC(cluster.members[1].net.connect(dialect=DialectName.IRC))
+    second = IRC(cluster.members[2].net.connect(dialect=DialectName.IRC))
+    for irc in (first, second):
+        irc.send("NICK dave", "USER dave 0 * :Dave")
+    first.client.reset()
+    second.client.reset()  # both gone before the cluster answered: one was granted, one refused
+    cluster.settle()
+    assert "dave" not in cluster.directory
+
+
+def test_a_silent_irc_client_of_a_cluster_closes_once_its_departure_is_back() -> None:
+    cluster = FakeCluster(2)
+    cluster.settle()
+    one, two = cluster.members[1], cluster.members[2]
+    ircy = irc_client(cluster, one, "ircy")
+    ircy.send("JOIN #lobby")
+    watcher = text_client(cluster, two, "watcher")
+    cluster.settle()
+    forget(cluster)
+    config = one.net.config
+    one.net.advance(config.ping_seconds)
+    one.net.advance(config.ping_timeout_seconds)
+    assert ircy.is_open  # its departure is on its way
+    cluster.settle()
+    assert not ircy.is_open
+    assert watcher.lines() == ["[server] ircy is disconnected (timed out)"]
