@@ -18,6 +18,7 @@ import pytest
 
 from adapters.cli import BACKENDS
 from tests.conformance.client import Client
+from tests.conformance.irc_client import IRCClient
 from tests.conformance.server import OPER_PASSWORD, ServerProcess
 from tests.conformance.test_differential import EXPECTED, ROOMS_EXPECTED, run_rooms_session, run_session
 
@@ -79,6 +80,17 @@ def until_line(client: Client, line: str, timeout: float = 10.0) -> list[str]:
             raise AssertionError(f"{client!r}: no {line!r}; got {seen!r}")
         seen.append(client.read_line(left))
     return seen
+
+
+def irc_until(client: IRCClient, line: str, timeout: float = 10.0) -> None:
+    """Read ``client``'s lines until ``line`` (what another node sent comes when it comes)."""
+    deadline = time.monotonic() + timeout
+    seen: list[str] = []
+    while not seen or seen[-1] != line:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"{client.nick}: no {line!r}; got {seen!r}")
+        seen.append(client.read_line(left))
 
 
 def agree(clients: list[Client], nicks: list[str], timeout: float = 10.0) -> None:
@@ -177,3 +189,31 @@ def test_every_user_on_every_node_sees_one_order_and_each_senders_order(nodes: l
     for seen in streams[1:]:
         common = set(seen) & set(reference)
         assert [tag for tag in seen if tag in common] == [tag for tag in reference if tag in common]
+
+
+def test_irc_and_web_clients_on_one_node_talk_with_a_text_client_on_another(
+    redis_server: RedisServer,
+) -> None:
+    text_node = start_node(redis_server, "select", "texts")
+    other = start_node(
+        redis_server, "asyncio", "others", "--listen", "irc://127.0.0.1:0", "--listen", "http://127.0.0.1:0"
+    )
+    try:
+        alice = named(text_node, "alice")
+        ann = IRCClient(other.connect(port=other.port_of("irc"), chat=False), "ann")
+        ann.register()
+        ann.send("JOIN #lobby")
+        web = other.web_join()
+        agree([alice], ["alice", "ann", web.name])
+        alice.send_line("MSG hello, everyone")
+        irc_until(ann, ":alice!text@text.invalid PRIVMSG #lobby :hello, everyone")
+        ann.send("PRIVMSG #lobby :hi alice", "PRIVMSG alice :psst")
+        until_line(alice, "[ann -> alice] psst")
+        web.send({"cmd": "msg", "text": "and the web"})
+        until_line(alice, f"[{web.name}] and the web")
+        irc_until(ann, f":{web.name}!web@web.invalid PRIVMSG #lobby :and the web")
+    finally:
+        for node in (text_node, other):
+            for client in node.clients:
+                client.close()
+            node.terminate()
