@@ -608,11 +608,7 @@ class Chat:
         said = Said(
             source=user.identity, room=room.name, text=command.text, kind=kind, msgid=self._new_msgid()
         )
-        seat = self._seat
-        if seat is None or not seat.sharing:
-            self.apply(said)
-        else:  # words wait for nothing: the speaker's next lines go on
-            self._share(said, None, _Purpose.OTHER, room=room.key)
+        self._speak(user, room, said)
 
     def _say_to(self, user: User, command: SayTo) -> None:
         """Words to a room named: from inside it (the usual case), or from outside where it allows it."""
@@ -631,6 +627,10 @@ class Chat:
             msgid=self._new_msgid(),
             tags=command.tags,
         )
+        self._speak(user, room, said)
+
+    def _speak(self, user: User, room: Room, said: Said) -> None:
+        """Words to a room: said at once, or shared (they wait for nothing: the speaker's lines go on)."""
         seat = self._seat
         if seat is None or not seat.sharing:
             self.apply(said)
