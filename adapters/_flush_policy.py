@@ -39,8 +39,9 @@ import enum
 import math
 from dataclasses import dataclass
 
-#: The default bound on holding a flush while busy, in seconds (see docs/benchmarks.md for the curve).
-DEFAULT_FLUSH_DELAY = 0.0002
+#: The default bound on holding a flush while busy, in seconds: off, for now.  In the runs of
+#: docs/benchmarks.md (a loaded two-core machine) holding cost more CPU per delivery than it saved.
+DEFAULT_FLUSH_DELAY = 0.0
 #: The largest bound accepted: beyond it a chat would feel the hold.
 MAX_FLUSH_DELAY = 0.1
 
