@@ -454,6 +454,7 @@ class UserDetails:
     voiced: bool = False
     idle: int = 0
     signon: float = 0.0
+    secure: bool = False  # connected over TLS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
