@@ -93,6 +93,9 @@ from .transport import (
 PAUSED_PROBE_SECONDS = 1.0
 #: Input a stack brings up for the core in one event, at most (as much as one read).
 INPUT_BATCH_BYTES = RECV_SIZE
+#: Reads within this long of the last ``Tick`` share it: the core's time is exact to a millisecond
+#: (what IRC's server-time shows), and a burst of reads does not cost a ``Tick`` each.
+TICK_RESOLUTION = 0.001
 
 C = TypeVar("C", bound=Connection)
 C_contra = TypeVar("C_contra", bound=Connection, contravariant=True)
@@ -159,6 +162,7 @@ class Driver(Generic[C]):
         port: Port[C],
         log: logging.Logger,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
         *,
         transports: Mapping[ListenerKind, TransportConfig] | None = None,
         flush: FlushConfig | None = None,
@@ -169,9 +173,11 @@ class Driver(Generic[C]):
         self.dirty: list[C] = []  # connections with pending output, for the next flush
         self.closing: list[C] = []  # connections the core closed since the last flush
         self.clock = clock
+        self.wall = wall  # what clients are shown (IRC's server-time); deadlines are on ``clock``
         self._port = port
         self._log = log
         self._timed = self.state.uses_clock
+        self._ticked = float("-inf")  # when the core was last told the time
         self._deadlines: Deadlines[C] = Deadlines()  # closing connections' deadlines
         self._paused: dict[ConnId, C] = {}  # open connections whose reading the core paused
         self._probe_at: float | None = None  # when the paused ones are next checked for a reset
@@ -211,7 +217,7 @@ class Driver(Generic[C]):
             conn.layers = Layers(stack, peer)
             self._pull(conn, conn.layers)
             return
-        self._event(Tick(now=self.clock()))
+        self._tick()
         self._conn_event(
             conn, ConnectionOpened(conn=conn.id, peer=peer, dialect=kind.dialect, secure=kind.secure)
         )
@@ -224,8 +230,8 @@ class Driver(Generic[C]):
             return
         if conn.life.phase is not Phase.OPEN:
             return
-        if self._timed:
-            self._event(Tick(now=self.clock()))
+        if self._timed and self.clock() - self._ticked >= TICK_RESOLUTION:
+            self._tick()
         self._conn_event(conn, DataReceived(conn=conn.id, data=data))
 
     def eof(self, conn: C) -> None:
@@ -370,7 +376,8 @@ class Driver(Generic[C]):
             self._probe_paused(now)
         wakeup = self.state.next_wakeup
         if wakeup is not None and wakeup <= now:
-            self._event(Tick(now=now))
+            self._ticked = now
+            self._event(Tick(now=now, wall=self.wall()))
         for conn in self._deadlines.pop_due(now):
             self._carry_out_step(conn, conn.life.expire(now))
         for conn in self._stack_deadlines.pop_due(now):
@@ -388,7 +395,7 @@ class Driver(Generic[C]):
 
     def shutdown(self) -> None:
         """Tell the core (it says goodbye to everyone and closes them all); close the pending ones."""
-        self._event(Tick(now=self.clock()))
+        self._tick()
         self._event(ShutdownRequested())
         for conn in self.conns:
             if conn.life.phase is Phase.PENDING:
@@ -438,6 +445,11 @@ class Driver(Generic[C]):
             self._log.info("shutdown: %s, closing %d connections now", why, count)
 
     # -- into the core -----------------------------------------------------------
+
+    def _tick(self) -> None:
+        """Tell the core the time (both clocks) before an event that may depend on it."""
+        now = self._ticked = self.clock()
+        self._event(Tick(now=now, wall=self.wall()))
 
     def _event(self, event: Event) -> None:
         """An event whose failure costs no connection: log it and go on."""
@@ -722,8 +734,8 @@ class Driver(Generic[C]):
         """What the stack brought up for the core, in one event: a read's bytes, or whole messages."""
         if not conn.life.open:
             return
-        if self._timed:
-            self._event(Tick(now=self.clock()))  # flood control needs the time of this input
+        if self._timed and self.clock() - self._ticked >= TICK_RESOLUTION:
+            self._tick()  # flood control needs the time of this input
         if messages:
             self._conn_event(conn, MessagesReceived(conn=conn.id, messages=tuple(batch)))
         else:
@@ -738,7 +750,7 @@ class Driver(Generic[C]):
                 self._paused_changed(conn, False)
                 self._port.reading_changed(conn)
             kind = conn.kind
-            self._event(Tick(now=self.clock()))
+            self._tick()
             opened = ConnectionOpened(
                 conn=conn.id, peer=layers.peer, dialect=kind.dialect, secure=event.secure
             )

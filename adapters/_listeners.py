@@ -63,6 +63,10 @@ LISTENER_KINDS: dict[str, ListenerKind] = {
         ListenerKind(
             name="text+tls", dialect=DialectName.TEXT, secure=True, default_port=7778, by_default=False
         ),
+        ListenerKind(name="irc", dialect=DialectName.IRC, secure=False, default_port=6667, by_default=True),
+        ListenerKind(
+            name="irc+tls", dialect=DialectName.IRC, secure=True, default_port=6697, by_default=False
+        ),
         ListenerKind(
             name="http", dialect=DialectName.WEB, secure=False, default_port=8080, by_default=True, web=True
         ),
@@ -85,15 +89,16 @@ class ListenAddress:
         return f"{self.kind.name}://{format_host(self.host)}:{self.port}"
 
 
-def default_addresses(*, web: bool = True) -> tuple[ListenAddress, ...]:
+def default_addresses(*, chat: bool = True) -> tuple[ListenAddress, ...]:
     """The listeners opened when none is given: every default kind on its port, every interface.
 
-    ``web``: the chat's page too (the lab's echo and relay modes have none).
+    ``chat``: the chat's other dialects too (IRC, the page); the lab's echo
+    and relay modes speak plain text alone.
     """
     return tuple(
         ListenAddress(kind=kind, host=None, port=kind.default_port)
         for kind in LISTENER_KINDS.values()
-        if kind.by_default and (web or not kind.web)
+        if kind.by_default and (chat or kind.dialect is DialectName.TEXT)
     )
 
 

@@ -14,6 +14,7 @@ import importlib.util
 import logging
 import os
 import secrets
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn, TypeVar
@@ -120,6 +121,34 @@ _listen = _argument(parse_listen)
 _origin = _argument(normalize_origin)
 
 
+def _oper_account(text: str) -> tuple[str, str]:
+    name, colon, password = text.partition(":")
+    if not colon or not name or not password or " " in name or " " in password:
+        raise argparse.ArgumentTypeError(f"expected NAME:PASSWORD without spaces, not {text!r}")
+    return name, password
+
+
+def _server_name(given: str | None) -> str:
+    """The name given, else this host's name (when it is usable as one), else a fixed one."""
+    if given is not None:
+        return given
+    host = socket.gethostname()
+    return (
+        host if host and host.isascii() and all(ch.isalnum() or ch in ".-_" for ch in host) else "sansio-chat"
+    )
+
+
+def _motd(path: str | None) -> tuple[str, ...] | None:
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        _usage_error("sansio-chat serve", f"--motd {path}: {exc}")
+    return tuple(line.rstrip("\r") for line in text.splitlines())
+
+
 def _version() -> str:
     try:
         return importlib.metadata.version("sansio-chat")
@@ -140,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--backend", choices=list(BACKENDS), default=DEFAULT_BACKEND, help="I/O backend")
     kinds = ", ".join(LISTENER_KINDS)
     defaults = " and ".join(str(address) for address in default_addresses())
-    defaults += f" (in chat mode; {' and '.join(map(str, default_addresses(web=False)))} in the others)"
+    defaults += f" (in chat mode; {' and '.join(map(str, default_addresses(chat=False)))} in the others)"
     serve.add_argument(
         "--listen",
         action="append",
@@ -200,6 +229,29 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--oper-password", default=None, help=f"chat mode (default: ${PASSWORD_ENV}, else a random one)"
     )
+    serve.add_argument(
+        "--oper",
+        action="append",
+        type=_oper_account,
+        default=[],
+        metavar="NAME:PASSWORD",
+        help="a named operator account for IRC's OPER NAME PASSWORD (repeatable)",
+    )
+    serve.add_argument(
+        "--server-name",
+        default=None,
+        help="the server's name in IRC replies (default: this host's name)",
+    )
+    serve.add_argument("--network", default="sansio-chat", help="the network's name shown to IRC clients")
+    serve.add_argument(
+        "--password", default=None, help="a password IRC clients must give (PASS) to register (default: none)"
+    )
+    serve.add_argument(
+        "--motd",
+        default=None,
+        metavar="FILE",
+        help="the message of the day shown to IRC clients (default: none)",
+    )
     serve.add_argument("--max-clients", type=_positive, default=DEFAULT_MAX_CLIENTS, help="clients at once")
     serve.add_argument(
         "--max-line-bytes", type=_positive, default=DEFAULT_MAX_LINE_BYTES, help="longest line accepted"
@@ -246,7 +298,7 @@ def _listen_addresses(args: argparse.Namespace) -> tuple[ListenAddress, ...]:
         text = LISTENER_KINDS["text"]
         port = text.default_port if args.port is None else args.port
         addresses.insert(0, ListenAddress(kind=text, host=args.host or None, port=port))
-    return tuple(addresses) if addresses else default_addresses(web=args.mode == Mode.CHAT.value)
+    return tuple(addresses) if addresses else default_addresses(chat=args.mode == Mode.CHAT.value)
 
 
 def _check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -310,15 +362,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     certificates = _certificates(parser.prog, args)  # before anything is printed: a bad file is one line
     logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
     mode = Mode(args.mode)
-    config = ServerConfig(
-        mode=mode,
-        oper_password=_oper_password(args.oper_password) if mode is Mode.CHAT else "",
-        max_clients=args.max_clients,
-        max_line_bytes=args.max_line_bytes,
-        max_pending_bytes=args.max_pending_bytes,
-        rate_lines=args.rate_lines,
-        rate_burst=args.rate_burst,
-    )
+    try:
+        config = ServerConfig(
+            mode=mode,
+            oper_password=_oper_password(args.oper_password) if mode is Mode.CHAT else "",
+            opers=tuple(args.oper),
+            server_name=_server_name(args.server_name),
+            network=args.network,
+            version=f"sansio-chat-{_version()}",
+            password=args.password or "",
+            motd=_motd(args.motd),
+            max_clients=args.max_clients,
+            max_line_bytes=args.max_line_bytes,
+            max_pending_bytes=args.max_pending_bytes,
+            rate_lines=args.rate_lines,
+            rate_burst=args.rate_burst,
+        )
+    except ValueError as exc:
+        _usage_error(f"{parser.prog} serve", str(exc))
     options = ServeOptions(
         listen=_listen_addresses(args),
         config=config,

@@ -4,6 +4,7 @@ python -m bench run                 # everything: ~15 min on 2 cores without the
 python -m bench run --quick         # smaller shapes, under 2 minutes (longer with the tls and web groups)
 python -m bench run --shapes 100x10 --reps 5 --servers select,floor-select
 python -m bench run --shapes 100x10 --servers backends,tls,web   # the transport layers' targets
+python -m bench run --servers backends,irc,mixed,miniircd --shapes 10x10,100x10,1000x10   # IRC
 python -m bench core                # the core alone
 python -m bench report [FILE]       # docs table and plot from bench/results/latest.json
 """
@@ -27,6 +28,8 @@ GROUPS = {
     "floors": ["floor-select", "floor-threads", "floor-asyncio"],
     "tls": ["select-tls", "threads-tls", "asyncio-tls", "floor-tls"],
     "web": ["select-web", "threads-web", "asyncio-web"],
+    "irc": ["select-irc", "threads-irc", "asyncio-irc"],  # sansio-chat's IRC clients
+    "mixed": ["select-mixed", "threads-mixed", "asyncio-mixed"],  # a room of half IRC, half text clients
 }
 
 
@@ -150,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--servers",
         "--backends",
         default="backends,floors,miniircd,tls,web",
-        help="comma-separated server names or groups: backends, floors, tls, web, "
+        help="comma-separated server names or groups: backends, floors, tls, web, irc, mixed, "
         + ", ".join(SERVERS)
         + " (default: all)",
     )

@@ -11,8 +11,9 @@ from pathlib import Path
 #: Clock ticks per second, the unit of utime and stime in ``/proc/PID/stat``.
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
-#: The line every server in this benchmark logs once it listens (the sansio-chat CLI and the floors).
-LISTENING = re.compile(rb"listening on [^\s]*:(\d+)\b")
+#: The line every server in this benchmark logs once it listens (the sansio-chat CLI and the floors):
+#: the listener's kind (for sansio-chat: text, irc...) and its port.
+LISTENING = re.compile(rb"listening on (?:(\w[\w+]*)://)?[^\s]*:(\d+)\b")
 
 
 def cpu_seconds(pid: int) -> float:

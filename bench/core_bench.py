@@ -1,10 +1,11 @@
 """The core alone: lines per second through ``ChatServerState``, no sockets, no backend.
 
-Three workloads on a server with 101 users: ``MSG`` to the 100 others, a
-``NICK`` that alternates between two names (a reply plus a broadcast), and
-``WHO``.  Each is timed over a fixed number of lines, several times; the
-median is reported.  It also checks that a broadcast is rendered once: one
-``Send`` naming all 100 recipients, with a single ``bytes`` object.
+Workloads on a server with 101 users: ``MSG`` to the 100 others, a
+``NICK`` that alternates between two names (a reply plus a broadcast),
+``WHO``, and the same message from IRC clients (``PRIVMSG #bench``) to 100
+IRC clients.  Each is timed over a fixed number of lines, several times;
+the median is reported.  It also checks that a broadcast is rendered once:
+one ``Send`` naming all 100 recipients, with a single ``bytes`` object.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sansio_chat import ChatServerState, ConnectionOpened, DataReceived, Send, ServerConfig
+from sansio_chat import (
+    ChatServerState,
+    ConnectionOpened,
+    DataReceived,
+    DialectName,
+    Send,
+    ServerConfig,
+)
 
 #: Recipients of each broadcast: the sender plus this many others are connected.
 RECIPIENTS = 100
@@ -28,11 +36,14 @@ class CoreResult:
     lines_per_s: float
 
 
-def _server() -> ChatServerState:
+def _server(dialect: DialectName = DialectName.TEXT) -> ChatServerState:
     # Flood control off and no slow-consumer limit in reach: nothing is ever flushed here.
     state = ChatServerState(ServerConfig(rate_lines=0, max_pending_bytes=1 << 60))
     for conn in range(1, RECIPIENTS + 2):
-        state.receive(ConnectionOpened(conn=conn, peer=f"127.0.0.1:{40000 + conn}"))
+        state.receive(ConnectionOpened(conn=conn, peer=f"127.0.0.1:{40000 + conn}", dialect=dialect))
+        if dialect is DialectName.IRC:  # registered as clients do it, in #bench
+            hello = b"CAP LS 302\r\nNICK b%d\r\nUSER b 0 * :bench\r\nCAP END\r\nJOIN #bench\r\n" % conn
+            state.receive(DataReceived(conn=conn, data=hello))
     return state
 
 
@@ -66,17 +77,22 @@ def _time(workload: str, lines: int, feed: Callable[[], None], repeats: int) -> 
 def run(lines: int = 20_000, repeats: int = 5) -> list[CoreResult]:
     """Time each workload over ``lines`` lines, one line per ``DataReceived`` (as a backend reads them)."""
     state = _server()
-    receive = state.receive
     msg = [
         DataReceived(conn=1 + i % 10, data=b"MSG %d hello there, a line of chat\n" % i) for i in range(lines)
     ]
     nick = [DataReceived(conn=1, data=b"NICK alice%d\n" % (i % 2)) for i in range(lines)]
     who = [DataReceived(conn=1 + i % 10, data=b"WHO\n") for i in range(lines)]
+    irc = _server(DialectName.IRC)
+    privmsg = [
+        DataReceived(conn=1 + i % 10, data=b"PRIVMSG #bench :%d hello there, a line of chat\r\n" % i)
+        for i in range(lines)
+    ]
 
-    def feed(events: list[DataReceived]) -> Callable[[], None]:
+    def feed(events: list[DataReceived], into: ChatServerState = state) -> Callable[[], None]:
         def go() -> None:
+            take = into.receive
             for event in events:
-                receive(event)
+                take(event)
 
         return go
 
@@ -84,4 +100,5 @@ def run(lines: int = 20_000, repeats: int = 5) -> list[CoreResult]:
         _time(f"MSG to {RECIPIENTS} recipients", lines, feed(msg), repeats),
         _time(f"NICK churn ({RECIPIENTS} others told)", lines, feed(nick), repeats),
         _time(f"WHO ({RECIPIENTS + 1} users)", lines // 4, feed(who[: lines // 4]), repeats),
+        _time(f"PRIVMSG to {RECIPIENTS} IRC recipients", lines, feed(privmsg, irc), repeats),
     ]

@@ -51,7 +51,9 @@ from wsproto.events import AcceptConnection, CloseConnection, RejectConnection, 
 
 from ._proc import cpu_seconds, raise_open_files_limit, rss_kib
 
-Dialect = Literal["chat", "irc", "floor", "web"]
+Dialect = Literal["chat", "irc", "floor", "web", "mixed"]
+#: What one connection speaks ("mixed" is a run of both: odd clients over IRC, even ones text).
+ClientDialect = Literal["chat", "irc", "floor", "web"]
 
 #: Marks a benchmark payload inside a relayed line, whatever the server put before it.
 MARK = b"@@"
@@ -115,6 +117,8 @@ class Run:
     ) -> None:
         self.dialect: Dialect = dialect
         self.tls = tls  # connect under TLS, trusting this context's CA
+        #: IRC clients of a mixed run share the text clients' rooms (#lobby, or #room<n>).
+        self.irc_channel = CHANNEL if dialect == "irc" else ROOM
         self.n = clients
         self.k = senders
         self.m = messages
@@ -139,6 +143,11 @@ class Run:
         self.server_errors = 0
         self.failed: asyncio.Future[None] = self.loop.create_future()
         self.measuring = False
+
+    def dialect_of(self, index: int) -> ClientDialect:
+        if self.dialect == "mixed":
+            return "irc" if index % 2 else "chat"
+        return self.dialect
 
     def fail(self, message: str) -> None:
         if not self.failed.done():
@@ -175,8 +184,12 @@ class Client(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.tail = b""
         self.room = run.room_of[index]
+        self.dialect = run.dialect_of(index)
         #: The IRC channel of its room.
-        self.channel = CHANNEL if run.rooms == 1 else b"%s%d" % (CHANNEL, self.room)
+        if run.rooms > 1:
+            self.channel = b"%s%d" % (run.irc_channel, self.room)
+        else:
+            self.channel = b"#lobby" if run.dialect == "mixed" else CHANNEL
         self.registered: asyncio.Future[None] = run.loop.create_future()
         # next_seq[s]: the sequence number expected next from sender s.
         self.next_seq = [0] * run.k
@@ -187,12 +200,12 @@ class Client(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.run.dialect == "irc":
+        if self.dialect == "irc":
             # Registration as clients do it: CAP negotiation (ended once the server has listed its
             # capabilities; a server without CAP just welcomes us), then JOIN after the welcome.
             nick = b"b%d" % self.index
             transport.write(b"CAP LS 302\r\nNICK %s\r\nUSER %s 0 * :bench\r\n" % (nick, nick))
-        elif self.run.dialect == "floor":
+        elif self.dialect == "floor":
             self.registered.set_result(None)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -205,7 +218,7 @@ class Client(asyncio.Protocol):
         buf = self.tail + data if self.tail else data
         if MARK not in buf and self.registered.done():
             # Only server chatter (join notices and the like): skip it without splitting lines.
-            if (self.run.dialect == "irc" and _IRC_ATTENTION.search(buf)) or b"[server] Error" in buf:
+            if (self.dialect == "irc" and _IRC_ATTENTION.search(buf)) or b"[server] Error" in buf:
                 self._control_lines(buf)
             end = buf.rfind(b"\n") + 1
             self.tail = buf[end:] if end else buf
@@ -253,7 +266,7 @@ class Client(asyncio.Protocol):
 
     def _control(self, line: bytes) -> None:
         """A line that is not a benchmark payload: registration, PING, errors."""
-        if self.run.dialect == "chat":
+        if self.dialect == "chat":
             if line.startswith(b"[server] Welcome"):
                 if self.run.rooms > 1:  # registered once in its room
                     self.join_room()
@@ -264,7 +277,7 @@ class Client(asyncio.Protocol):
                     self.registered.set_result(None)
             elif line.startswith(b"[server] Error"):
                 self.run.server_errors += 1
-        elif self.run.dialect == "irc":
+        elif self.dialect == "irc":
             self._irc_control(*irc_command(line))
 
     def _irc_control(self, command: bytes, params: list[bytes]) -> None:
@@ -288,7 +301,7 @@ class Client(asyncio.Protocol):
 
     def send_payload(self, payload: bytes) -> None:
         assert self.transport is not None
-        if self.run.dialect == "irc":
+        if self.dialect == "irc":
             self.transport.write(b"PRIVMSG %s :%s\r\n" % (self.channel, payload))
         else:
             self.transport.write(b"MSG %s\n" % payload)
@@ -376,7 +389,7 @@ class WebClient(Client):
 
 
 async def _open(
-    run: Run, clients: list[Client], *, host: str, port: int, count: int, concurrency: int
+    run: Run, clients: list[Client], *, host: str, port: int, irc_port: int, count: int, concurrency: int
 ) -> None:
     """Open ``count`` connections into ``clients``, ``concurrency`` at a time, each until registered."""
     gate = asyncio.Semaphore(concurrency)
@@ -387,8 +400,9 @@ async def _open(
         async with gate:
             client = WebClient(run, index, authority) if run.dialect == "web" else Client(run, index)
             clients.append(client)
+            where = irc_port if run.dialect == "mixed" and client.dialect == "irc" else port
             await loop.create_connection(
-                lambda: client, host, port, ssl=run.tls, server_hostname="localhost" if run.tls else None
+                lambda: client, host, where, ssl=run.tls, server_hostname="localhost" if run.tls else None
             )
             await client.registered
 
@@ -431,8 +445,8 @@ async def _send_all(run: Run, client: Client, sender: int, padding: bytes) -> No
     window = run.window
     loop = run.loop
     channel = client.channel
-    prefix = b"PRIVMSG %s :" % channel if run.dialect == "irc" else b"MSG "
-    end = b"\r\n" if run.dialect == "irc" else b"\n"
+    prefix = b"PRIVMSG %s :" % channel if client.dialect == "irc" else b"MSG "
+    end = b"\r\n" if client.dialect == "irc" else b"\n"
     template = prefix + MARK + b"M %d %d %d " + padding + end
     if run.dialect == "web":  # a JSON command in a frame: the client frames each one itself
         write, template = client.send_payload, MARK + b"M %d %d %d " + padding
@@ -507,7 +521,15 @@ async def run_load(args: argparse.Namespace, result: LoadResult, clients: list[C
     cpu_before_open = cpu_seconds(pid)
     started = time.monotonic()
     opening = asyncio.ensure_future(
-        _open(run, clients, host=args.host, port=args.port, count=args.clients, concurrency=args.concurrency)
+        _open(
+            run,
+            clients,
+            host=args.host,
+            port=args.port,
+            irc_port=args.irc_port,
+            count=args.clients,
+            concurrency=args.concurrency,
+        )
     )
     try:
         await _race(run, opening, args.connect_timeout, f"opening {args.clients} connections")
@@ -581,7 +603,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--server-pid", type=int, required=True, help="whose CPU time and RSS to read")
-    parser.add_argument("--dialect", choices=["chat", "irc", "floor", "web"], default="chat")
+    parser.add_argument(
+        "--dialect",
+        choices=["chat", "irc", "floor", "web", "mixed"],
+        default="chat",
+        help="what the clients speak; mixed: even clients text (--port), odd ones IRC (--irc-port)",
+    )
+    parser.add_argument("--irc-port", type=int, default=0, help="mixed runs: the IRC listener's port")
     parser.add_argument("--tls-ca", default=None, metavar="FILE", help="connect under TLS, trusting this CA")
     parser.add_argument("--clients", type=int, default=10, help="N: connections")
     parser.add_argument("--senders", type=int, default=10, help="K: senders among them (0: idle RSS run)")
@@ -602,6 +630,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.senders > args.clients or (args.senders == 0 and args.clients < 2) or args.clients < 2:
         raise SystemExit("need at least 2 clients and no more senders than clients")
+    if args.dialect == "mixed" and not args.irc_port:
+        raise SystemExit("a mixed run needs --irc-port")
     if not 1 <= args.rooms <= args.clients // 2 or (args.rooms > 1 and args.dialect == "floor"):
         raise SystemExit("need 1 to N/2 rooms, and a chat or IRC dialect for more than one")
     raise_open_files_limit()

@@ -67,7 +67,7 @@ def markdown(document: dict[str, Any]) -> str:
     checks: list[dict[str, Any]] = document.get("targets", [])
     if checks:
         out.append("")
-        out.append("Targets of issue #4 (ratios are medians of per-repetition ratios, side by side):")
+        out.append("Targets (ratios are medians of per-repetition ratios, side by side):")
         out.append("")
         out.append("| target | measured | goal | met |")
         out.append("|---|--:|---|---|")
@@ -113,6 +113,9 @@ def _colour_index(server: str) -> int:
         "select-tls": 10, "threads-tls": 10, "asyncio-tls": 10, "select-web": 6, "threads-web": 6,
         "asyncio-web": 6,
     }  # fmt: skip
+    kind, _, dialect = base.partition("-")
+    if dialect in ("irc", "mixed"):  # sansio-chat's IRC dialect: the backend's light shade
+        return pairs.get(kind, 16) + 1
     return pairs.get(base, 16) + (1 if server.startswith("floor-") else 0)
 
 

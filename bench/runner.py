@@ -122,7 +122,7 @@ def run_one(spec: ServerSpec, shape: Shape, rep: int, logs: Path, tls: TlsFiles 
         sys.executable, "-m", "bench.loadgen", "--host", HOST, "--port", str(server.port),
         "--server-pid", str(server.pid), "--dialect", spec.dialect, "--clients", str(shape.clients),
         "--senders", str(shape.senders), "--messages", str(shape.messages), "--window", str(shape.window),
-        "--rooms", str(shape.rooms),
+        "--rooms", str(shape.rooms), "--irc-port", str(server.irc_port),
         "--concurrency", str(spec.concurrency), "--connect-timeout", str(shape.connect_timeout),
         "--timeout", str(shape.timeout),
     ]  # fmt: skip
@@ -261,7 +261,7 @@ def paired_ratio(
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Check:
-    """One target of issue #4 and how the run measured against it."""
+    """One target (of issue #4, or #10 for IRC) and how the run measured against it."""
 
     what: str
     value: float | None
@@ -312,6 +312,28 @@ def targets(records: Sequence[RunRecord], summary: dict[str, dict[str, dict[str,
                 met=met,
             )
         )
+    for backend in ("select", "threads", "asyncio"):  # issue #10: IRC clients cost about what text ones do
+        for shape in ("100x10", "1000x10"):
+            what = f"{backend}-irc / {backend} server CPU per delivery, {shape}"
+            ratio_check(what, shape=shape, top=f"{backend}-irc", bottom=backend, figure=cpu, limit=1.2)
+            what = f"{backend}-mixed / {backend} server CPU per delivery, {shape}"
+            ratio_check(what, shape=shape, top=f"{backend}-mixed", bottom=backend, figure=cpu, limit=1.3)
+        for shape in ("10x10", "100x10", "1000x10", "1000in10rooms"):
+            found = paired_ratio(records, shape, f"{backend}-irc", "miniircd", cpu)
+            p99 = paired_ratio(records, shape, f"{backend}-irc", "miniircd", "p99_us")
+            what = f"{backend}-irc / miniircd server CPU per delivery, {shape}"
+            if found is None or p99 is None:
+                checks.append(Check(what=what, value=None, target="< 1x, p99 < 1x", met=None))
+                continue
+            checks.append(
+                Check(
+                    what=f"{what} (p99 ratio {p99[0]:.2f})",
+                    value=found[0],
+                    target="< 1x, p99 < 1x",
+                    met=found[0] < 1.0 and p99[0] < 1.0,
+                    reps=found[1],
+                )
+            )
     for backend in ("select", "threads", "asyncio"):
         for shape in ("10x10", "100x10", "1000x10"):
             found = paired_ratio(records, shape, backend, "miniircd", "deliveries_per_s")

@@ -33,7 +33,9 @@ class ServerSpec:
     name: str
     kind: Kind
     style: str  # the I/O style: select, threads, asyncio (miniircd: select)
-    dialect: Literal["chat", "irc", "floor", "web"]
+    dialect: Literal["chat", "irc", "floor", "web", "mixed"]
+    #: A backend's listeners, by kind: text, IRC, both (a mixed room: half the clients on each), TLS, web.
+    listeners: tuple[str, ...] = ("text",)
     #: Connections the generator opens at once (miniircd listens with a backlog of 5).
     concurrency: int = 100
     #: Run on uvloop (the asyncio backend and the asyncio floor: --loop uvloop).
@@ -64,15 +66,12 @@ class ServerSpec:
                 raise ValueError(f"{self.name} needs a certificate")
             certificate = ["--tls-cert", str(tls.cert), "--tls-key", str(tls.key)]
         if self.kind == "backend":
-            listen = {
-                "plain": ["--host", HOST, "--port", "0"],
-                "tls": ["--listen", f"text+tls://{HOST}:0", *certificate],
-                "web": ["--listen", f"http://{HOST}:0"],
-            }[self.transport]
             # The installed package (pip install -e .), as the command line runs it.
+            listen = [option for kind in self.listeners for option in ("--listen", f"{kind}://{HOST}:0")]
             return [
                 python, "-m", "sansio_chat_adapters.cli", "serve", "--backend", self.style, *listen,
-                "--rate-lines", "0", "--oper-password", secrets.token_hex(8), *loop,
+                "--rate-lines", "0", "--oper-password", secrets.token_hex(8), "--server-name", "bench.test",
+                *certificate, *loop,
             ]  # fmt: skip
         if self.kind == "floor":
             floor = f"bench.floors.{self.style}_floor"
@@ -99,17 +98,42 @@ SERVERS: dict[str, ServerSpec] = {
         ServerSpec(
             name="miniircd", kind="reference", style="select", dialect="irc", concurrency=4, flushes=False
         ),
+        # sansio-chat with IRC clients, and with a room of half IRC and half text clients.
+        *(
+            ServerSpec(name=f"{style}-irc", kind="backend", style=style, dialect="irc", listeners=("irc",))
+            for style in ("select", "threads", "asyncio")
+        ),
+        *(
+            ServerSpec(
+                name=f"{style}-mixed", kind="backend", style=style, dialect="mixed", listeners=("text", "irc")
+            )
+            for style in ("select", "threads", "asyncio")
+        ),
         # Not run by default: the asyncio pair again on uvloop.
         ServerSpec(name="asyncio-uvloop", kind="backend", style="asyncio", dialect="chat", uvloop=True),
         ServerSpec(name="floor-asyncio-uvloop", kind="floor", style="asyncio", dialect="floor", uvloop=True),
         # Through the transport layers: text over TLS, and web clients over WebSocket.
         *(
-            ServerSpec(name=f"{style}-tls", kind="backend", style=style, dialect="chat", transport="tls")
+            ServerSpec(
+                name=f"{style}-tls",
+                kind="backend",
+                style=style,
+                dialect="chat",
+                transport="tls",
+                listeners=("text+tls",),
+            )
             for style in ("select", "threads", "asyncio")
         ),
         ServerSpec(name="floor-tls", kind="floor", style="asyncio", dialect="floor", transport="tls"),
         *(
-            ServerSpec(name=f"{style}-web", kind="backend", style=style, dialect="web", transport="web")
+            ServerSpec(
+                name=f"{style}-web",
+                kind="backend",
+                style=style,
+                dialect="web",
+                transport="web",
+                listeners=("http",),
+            )
             for style in ("select", "threads", "asyncio")
         ),
     )
@@ -134,6 +158,7 @@ class RunningServer:
         self.spec = spec
         self.log_path = log_path
         port = free_port(HOST) if spec.kind == "reference" else 0
+        self.ports: dict[str, int] = {}  # a backend's listeners' ports, by kind
         self._log: IO[bytes] = log_path.open("wb")
         self.process = subprocess.Popen(
             spec.argv(port, tls),
@@ -151,12 +176,20 @@ class RunningServer:
             self.stop()
             raise
 
+    @property
+    def irc_port(self) -> int:
+        """The IRC listener's port, for a mixed room (0 if there is none)."""
+        return self.ports.get("irc", 0)
+
     def _port_from_log(self) -> int:
+        """The first listener's port, once every listener has logged its line."""
+        wanted = len(self.spec.listeners) if self.spec.kind == "backend" else 1
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
-            match = LISTENING.search(self.log_path.read_bytes())
-            if match:
-                return int(match[1])
+            found = LISTENING.findall(self.log_path.read_bytes())
+            if len(found) >= wanted:
+                self.ports = {kind.decode(): int(port) for kind, port in found}
+                return int(found[0][1])
             self._check_alive()
             time.sleep(0.05)
         raise StartError(

@@ -75,6 +75,20 @@ class RefusalLog:
         return f"refused {more} more connection{'s' if more > 1 else ''}: server full"
 
 
+class Clock:
+    """The time as the last ``Tick`` gave it, shared by whoever needs it (the chat, renderers).
+
+    ``now`` is monotonic (deadlines), ``wall`` seconds since the Unix epoch
+    (what users are shown).  Nothing in the core reads a clock of its own.
+    """
+
+    __slots__ = ("now", "wall")
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.wall = 0.0
+
+
 class ServerBase(Generic[S]):
     """Turns events into actions; subclasses say what the bytes mean.
 
@@ -90,6 +104,7 @@ class ServerBase(Generic[S]):
     def __init__(self, config: ServerConfig | None = None) -> None:
         self.config = config if config is not None else ServerConfig()
         self._now = 0.0
+        self._clock = Clock()
         self._actions: list[Action] = []
         # The send being gathered: its recipients and its parts, not yet an action.
         self._batch_conns: tuple[ConnId, ...] | None = None
@@ -104,9 +119,7 @@ class ServerBase(Generic[S]):
 
     def receive(self, event: Event) -> list[Action]:
         """Consume one event; return what the backend must do, in order."""
-        actions: list[Action] = []
-        self._actions = actions
-        self._batch_conns = None  # nothing gathered is carried over, even after a failure
+        actions = self._start_actions()
         match event:
             case DataReceived(conn=conn, data=data):
                 if conn in self._conns:
@@ -117,11 +130,13 @@ class ServerBase(Generic[S]):
             case OutputBacklog(conn=conn, unsent=unsent):
                 if unsent > self.config.max_pending_bytes and conn in self._conns:
                     self._on_too_slow(conn)
-            case Tick(now=now):
-                self._now = now
+            case Tick(now=now, wall=wall):
+                clock = self._clock
+                self._now = clock.now = now
+                clock.wall = wall
                 self._on_tick()
-            case ConnectionOpened(conn=conn, peer=peer, dialect=dialect):
-                self._open(conn, peer, dialect)
+            case ConnectionOpened(conn=conn, peer=peer, dialect=dialect, secure=secure):
+                self._open(conn, peer, dialect, secure)
             case EofReceived(conn=conn):
                 if conn in self._conns:
                     self._on_eof(conn)
@@ -138,6 +153,13 @@ class ServerBase(Generic[S]):
                 assert_never(event)
         if self._batch_conns is not None:
             self._end_batch()
+        return actions
+
+    def _start_actions(self) -> list[Action]:
+        """A fresh list for the actions of one step (``receive``, or another entry point)."""
+        actions: list[Action] = []
+        self._actions = actions
+        self._batch_conns = None  # nothing gathered is carried over, even after a failure
         return actions
 
     @property
@@ -157,7 +179,7 @@ class ServerBase(Generic[S]):
 
     # -- helpers for subclasses -----------------------------------------
 
-    def _open(self, conn: ConnId, peer: str, dialect: DialectName) -> None:
+    def _open(self, conn: ConnId, peer: str, dialect: DialectName, secure: bool) -> None:
         if self._shutting_down:
             self._emit(Close(conn=conn, reason=CloseReason.SHUTDOWN))
             return
@@ -169,7 +191,7 @@ class ServerBase(Generic[S]):
             self._emit(Close(conn=conn, reason=CloseReason.SERVER_FULL))
             return
         self._admitted += 1
-        self._conns[conn] = self._on_open(conn, dialect)
+        self._conns[conn] = self._on_open(conn, dialect, secure)
         self._on_opened(conn, peer)
 
     def _send(self, conns: tuple[ConnId, ...], data: bytes) -> None:
@@ -227,8 +249,8 @@ class ServerBase(Generic[S]):
 
     # -- what subclasses define -------------------------------------------
 
-    def _on_open(self, conn: ConnId, dialect: DialectName) -> S:
-        """What to keep about an admitted connection while it is open."""
+    def _on_open(self, conn: ConnId, dialect: DialectName, secure: bool) -> S:
+        """What to keep about an admitted connection while it is open (``secure``: it came over TLS)."""
         raise NotImplementedError
 
     def _on_opened(self, conn: ConnId, peer: str) -> None:
@@ -284,11 +306,12 @@ class LineInput:
 
     __slots__ = ("at_eof", "bucket", "held", "holds", "lines")
 
-    def __init__(self, config: ServerConfig, now: float, *, messages: bool = False) -> None:
+    def __init__(
+        self, config: ServerConfig, now: float, *, messages: bool = False, max_line_bytes: int | None = None
+    ) -> None:
         self.holds = Hold(0)  # what closes the gate now; none: lines are handled as they come
-        self.lines: LineBuffer | MessageBuffer = (
-            MessageBuffer(config.max_line_bytes) if messages else LineBuffer(config.max_line_bytes)
-        )
+        limit = config.max_line_bytes if max_line_bytes is None else max_line_bytes
+        self.lines: LineBuffer | MessageBuffer = MessageBuffer(limit) if messages else LineBuffer(limit)
         self.bucket = TokenBucket(config.rate_lines, config.rate_burst, now) if config.rate_lines else None
         # A line taken from the buffer while the bucket was empty: it goes first.
         self.held: bytes | Framing | None = None
@@ -307,6 +330,8 @@ class LineSession:
     __slots__ = ("conn", "input")
     #: Whether its input comes in whole messages (a WebSocket) rather than as a byte stream.
     message_framed = False
+    #: The longest line its protocol allows, if not the server's ``max_line_bytes``.
+    max_line_bytes: int | None = None
 
     def __init__(self, conn: ConnId) -> None:
         self.conn = conn
@@ -358,7 +383,9 @@ class LineServerBase(ServerBase[L]):
         """The connection's input, made when first needed."""
         line_input = session.input
         if line_input is None:
-            line_input = session.input = LineInput(self.config, self._now, messages=session.message_framed)
+            line_input = session.input = LineInput(
+                self.config, self._now, messages=session.message_framed, max_line_bytes=session.max_line_bytes
+            )
         return line_input
 
     def _on_data(self, conn: ConnId, data: bytes) -> None:

@@ -11,6 +11,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from ._modes import ModeChange
+from ._replies import Speech
+
 
 class CommandName(enum.Enum):
     """Commands whose usage line a dialect knows how to print."""
@@ -27,55 +30,98 @@ class CommandName(enum.Enum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Say:
-    """Words to the other members of the sender's room; ``action`` for ``* nick text``."""
+    """Words to the other members of the sender's room; ``action`` for ``* nick text``.
+
+    Kept this small on purpose: a text client's ``MSG`` is the hot path.
+    """
 
     text: str
     action: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SayTo:
+    """Words to a room named as typed (IRC's ``PRIVMSG #room``), with IRC's ``kind`` and tags."""
+
+    room: str
+    text: str
+    kind: Speech = Speech.WORDS
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Tell:
-    """A private message to one user."""
+    """A private message to one user (``kind`` and ``tags`` as in ``Say``)."""
 
     nick: str
     text: str
+    kind: Speech = Speech.WORDS
+    tags: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JoinRoom:
-    """Enter a room (created if it does not exist); ``alone``: leave every other room first."""
+    """Enter a room (created if it does not exist); ``alone``: leave every other room first.
+
+    ``key``: the room's key, for a room that has one.
+    """
 
     room: str
     typed: str
     alone: bool
+    key: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PartRoom:
+    """Leave a room, with a reason (maybe empty)."""
+
+    room: str
+    typed: str
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListUsers:
-    """The members of a room: ``room`` None for the asker's own room."""
+    """The members of a room: ``room`` None for the asker's own room.
+
+    ``quiet``: a room the asker cannot see gets an empty list rather than
+    an error (IRC's ``NAMES``).
+    """
 
     room: str | None = None
     typed: str = ""
+    quiet: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListRooms:
-    pass
+    """The rooms the asker may see; only those named in ``rooms``, if any."""
+
+    rooms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Topic:
-    """Show the topic of the asker's room (``text`` empty), or set it."""
+    """Show the topic of a room (``text`` empty), set it, or clear it (``clear``).
+
+    ``room`` None: the asker's own room (text); else the room named, as ``typed``.
+    """
 
     text: str
+    room: str | None = None
+    typed: str = ""
+    clear: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Kick:
-    """Put a user out of the kicker's room."""
+    """Put a user out of a room: ``room`` None for the kicker's own room (text)."""
 
     nick: str
     reason: str  # empty: no reason given
+    room: str | None = None
+    typed: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,12 +142,15 @@ class Kill:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Oper:
+    """Become a server operator: with the password, or as a named account (``name``)."""
+
     password: str
+    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Help:
-    pass
+    subject: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,6 +170,91 @@ class UnknownCommand:
     word: str  # as typed
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ShowRoomModes:
+    room: str
+    typed: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ShowBans:
+    room: str
+    typed: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChangeRoomModes:
+    """Change a room's modes, in order; each change that changes nothing is left out of the notice."""
+
+    room: str
+    typed: str
+    changes: tuple[ModeChange, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserModes:
+    """Show (``invisible`` and ``operator`` None) or change the modes of ``nick`` (oneself).
+
+    Only ``operator=False`` (giving up the status) changes it; becoming an
+    operator is ``Oper``'s.
+    """
+
+    nick: str
+    invisible: bool | None = None
+    operator: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Invite:
+    nick: str
+    room: str
+    typed: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Away:
+    message: str  # empty: back
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Who:
+    """Users matching ``mask`` (a room, a nickname, a wildcard mask; ``*`` or "" for everyone).
+
+    ``fields`` and ``token``: a WHOX query's (IRC); ``operators``: only server operators.
+    """
+
+    mask: str
+    fields: str = ""
+    token: str = ""
+    operators: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Whois:
+    nick: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Whowas:
+    nick: str
+    count: int = 0  # at most this many entries (0 or less: all)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ison:
+    nicks: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Userhost:
+    nicks: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Lusers:
+    pass
+
+
 class LineFault(enum.Enum):
     """Why a line could not be read at all."""
 
@@ -135,8 +269,10 @@ class BadLine:
 
 Command = (
     Say
+    | SayTo
     | Tell
     | JoinRoom
+    | PartRoom
     | ListUsers
     | ListRooms
     | Topic
@@ -150,4 +286,16 @@ Command = (
     | BadUsage
     | UnknownCommand
     | BadLine
+    | ShowRoomModes
+    | ShowBans
+    | ChangeRoomModes
+    | UserModes
+    | Invite
+    | Away
+    | Who
+    | Whois
+    | Whowas
+    | Ison
+    | Userhost
+    | Lusers
 )

@@ -18,6 +18,7 @@ class DialectName(enum.Enum):
     """The wire format a listener speaks; the core picks a connection's session by it."""
 
     TEXT = "text"
+    IRC = "irc"  # RFC 1459 / modern IRC (docs/irc.md)
     WEB = "web"  # JSON over WebSocket (docs/web.md): one message per command or event
 
 
@@ -95,9 +96,16 @@ class OutputBacklog:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Tick:
-    """The current time, in seconds on a monotonic clock: the core's only clock."""
+    """The current time: the core's only clock.
+
+    ``now`` is seconds on a monotonic clock (every deadline is on it);
+    ``wall`` is seconds since the Unix epoch, for what clients are shown
+    (IRC's ``server-time``, ``TIME``, when a topic was set), or 0 when the
+    backend does not say.
+    """
 
     now: float
+    wall: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -55,26 +55,40 @@ class FanOut:
 
     def left(self, room: Room, user: User) -> None:
         """``user`` is no longer a member of ``room``."""
-        session = user.session
+        self._remove(room, user.session.conn, user.session.renderer)
+
+    def _remove(self, room: Room, conn: ConnId, renderer: Renderer) -> None:
         groups = self._rooms[room]
-        roster = groups[session.renderer]
-        roster.remove(session.conn)
+        roster = groups[renderer]
+        roster.remove(conn)
         if not roster:
-            del groups[session.renderer]
+            del groups[renderer]
         if not groups:
             del self._rooms[room]
+
+    def refile(self, user: User, old: Renderer) -> None:
+        """``user``'s client reads through another renderer now (its capabilities changed): move it.
+
+        In each of its rooms it leaves the roster of ``old`` and joins that
+        of its new renderer, last, so deliveries reach it rendered anew.
+        """
+        for room in user.rooms:
+            self._remove(room, user.session.conn, old)
+            self.entered(room, user)
 
     # -- deliveries -----------------------------------------------------------------
 
     def to_user(self, user: User, reply: Reply) -> None:
         """``reply`` to one user (nothing if its renderer has nothing for it)."""
         session = user.session
-        self._send((session.conn,), session.renderer.render(reply))
+        self._send((session.conn,), session.render(reply))
 
     def echo(self, user: User, reply: Said | Told) -> None:
         """``user``'s own copy of what it said or told, for the clients that want one."""
         session = user.session
-        self._send((session.conn,), session.renderer.render_echo(reply))
+        data = session.renderer.render_echo(reply)
+        if data:  # most clients want none: no send to make
+            self._send((session.conn,), data)
 
     def to_room(self, room: Room, reply: Reply, but: User | None = None) -> None:
         """``reply`` to the members of ``room``, but ``but`` (a member) if given."""

@@ -15,6 +15,8 @@ import enum
 from dataclasses import dataclass
 from typing import Protocol
 
+from ._modes import Ban, ModeChange
+
 
 class LeaveReason(enum.Enum):
     """Why a user left; the dialect turns it into the notice others see."""
@@ -23,6 +25,7 @@ class LeaveReason(enum.Enum):
     KILLED = "killed"
     OPER_FAILURES = "too many failed OPER attempts"
     TOO_SLOW = "too slow"
+    TIMED_OUT = "timed out"  # silent, and did not answer the server's PING
 
 
 class ErrorKind(enum.Enum):
@@ -50,25 +53,108 @@ class ErrorKind(enum.Enum):
     MALFORMED = "malformed message"
     MISSING_FIELD = "missing field"
     INVALID_FIELD = "invalid field"
+    # Added with the IRC dialect; ``detail`` and ``room`` say what each is about.
+    NOT_A_MEMBER = "you are not in the room"  # room: the room
+    ALREADY_MEMBER = "user already in the room"  # detail: the nickname, room: the room
+    INVITE_ONLY = "invite only"  # room
+    NEEDS_KEY = "key needed"  # room
+    ROOM_FULL = "room full"  # room
+    BANNED = "banned"  # room
+    TOO_MANY_ROOMS = "too many rooms"  # room: the one refused, detail: the limit
+    CANNOT_SPEAK_MODERATED = "moderated"  # room
+    CANNOT_SPEAK_BANNED = "banned from speaking"  # room
+    CANNOT_SPEAK_OUTSIDE = "not a member"  # room
+    INVALID_MODE_ARGUMENT = "invalid mode argument"  # detail: the mode's letter-free name, room
+    BAN_LIST_FULL = "ban list full"  # room, detail: the limit
+    NOT_YOUR_MODES = "another user's modes"  # detail: the nickname
+    NO_TEXT = "no text to send"
+
+
+#: A user's identifier, stable for as long as it is connected (its connection id on this server).
+UserId = int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Identity:
+    """Who a user is, as others see it at one moment: what a fact or a reply names a user by.
+
+    ``uid`` is what the chat finds the user by (a nickname may change);
+    the rest is for showing it: ``mask`` is ``nick!username@host`` (its
+    host a cloak, never an address).  A user keeps its current identity and
+    makes a new one when its nickname changes, so that the words it says
+    all carry the same object.  ``line_sized``: the user's client sizes a
+    message for one IRC line, so words of its that are too long to relay
+    are shortened rather than split (see ``UserInfo``).
+    """
+
+    uid: UserId
+    nick: str
+    mask: str = ""
+    line_sized: bool = False
+
+
+class Speech(enum.Enum):
+    """What kind of words a message is; only IRC tells most of them apart."""
+
+    WORDS = "words"  # MSG, TELL, IRC's PRIVMSG
+    ACTION = "action"  # ME, IRC's CTCP ACTION: "* nick text"
+    NOTICE = "notice"  # IRC's NOTICE: never answered automatically; others show it as words
+    CTCP = "ctcp"  # another CTCP request (the text is the raw \x01...\x01): for IRC clients only
+    CTCP_REPLY = "ctcp reply"  # a CTCP reply, in a NOTICE: for IRC clients only
+    TAGS = "tags"  # IRC's TAGMSG: tags and no text, for clients that read tags only
+
+
+#: Speech the dialects without CTCP nor tags leave out entirely.
+IRC_ONLY_SPEECH = frozenset({Speech.CTCP, Speech.CTCP_REPLY, Speech.TAGS})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Said:
-    """A user's words to a room; ``action`` for an action (``ME``)."""
+    """A user's words to a room.
 
-    nick: str
+    Also the fact of saying them (``Chat.apply``): the hot path makes this
+    one object per message, so it names the sender by its identity and
+    the room by its name (whose key is its case folding).  ``msgid`` is the
+    message's id, the same for everyone (IRC's ``msgid`` tag); ``tags`` are
+    the sender's client-only tags (IRC's ``+key=value``), for clients that
+    read them.
+    """
+
+    source: Identity
     room: str
     text: str
-    action: bool = False
+    kind: Speech = Speech.WORDS
+    msgid: str = ""
+    tags: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def nick(self) -> str:
+        """The sender's nickname when it spoke."""
+        return self.source.nick
+
+    @property
+    def action(self) -> bool:
+        return self.kind is Speech.ACTION
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Told:
-    """A private message from ``sender`` to ``recipient``."""
+    """A private message from ``source`` to ``recipient`` (a nickname); the rest as in ``Said``."""
 
-    sender: str
+    source: Identity
     recipient: str
     text: str
+    kind: Speech = Speech.WORDS
+    msgid: str = ""
+    tags: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def sender(self) -> str:
+        return self.source.nick
+
+    @property
+    def action(self) -> bool:
+        return self.kind is Speech.ACTION
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,6 +171,7 @@ class Connected:
 
     nick: str
     room: str
+    mask: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,74 +190,112 @@ class Disconnected:
     reason: LeaveReason
     killer: str = ""
     text: str = ""
+    mask: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NickChanged:
     old: str
     new: str
+    mask: str = ""  # the old one
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NickSet:
-    """To the user who changed nickname (``old``: the one it had)."""
+    """To the user who changed nickname (``old`` equal to ``nick``: it asked for the one it had)."""
 
     nick: str
     old: str = ""
+    mask: str = ""  # the old one
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EnteredRoom:
-    """To a user who joined ``room``."""
+    """To a user who joined ``room``; the room's topic comes with it for dialects that show it first."""
 
     nick: str
     room: str
+    mask: str = ""
+    topic: str = ""
+    topic_by: str = ""
+    topic_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JoinedRoom:
-    """To the other members: ``nick`` joined ``room``."""
+    """To the other members: ``nick`` joined ``room`` (``away``: its away message, if it is away)."""
 
     nick: str
     room: str
+    mask: str = ""
+    away: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LeftRoom:
+    """To the members of ``room``: ``nick`` left it (with ``PART``, to itself too)."""
+
     nick: str
     room: str
+    mask: str = ""
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserList:
-    """The members of ``room`` in join order; ``named``: the room was named (``WHO <room>``, ``JOIN``)."""
+    """The members of ``room`` in join order; ``named``: the room was named (``WHO <room>``, ``JOIN``).
+
+    ``operators`` and ``voiced`` are nicknames among ``nicks``; ``masks``
+    are the members' masks in the same order (for dialects that show them);
+    ``secret``: the room is secret.  An empty list with ``named`` is a room
+    the asker cannot see (IRC answers ``NAMES`` with an empty list).
+    """
 
     room: str
     nicks: tuple[str, ...]
     operators: frozenset[str] = frozenset()
     named: bool = False
+    voiced: frozenset[str] = frozenset()
+    masks: tuple[str, ...] = ()
+    secret: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RoomList:
-    """Every room with its number of members, ``#lobby`` first, then in order of creation."""
+    """Every room with its number of members, ``#lobby`` first, then in order of creation.
+
+    ``topics`` are the rooms' topics in the same order (for dialects that
+    show them).
+    """
 
     rooms: tuple[tuple[str, int], ...]
+    topics: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TopicIs:
-    """The topic of ``room`` (empty: it has none)."""
+    """The topic of ``room`` (empty: it has none), who set it and when.
+
+    ``joined``: told to a user who just joined, after its ``EnteredRoom``
+    (a dialect that showed the topic with that has nothing more to show).
+    """
 
     room: str
     topic: str
+    by: str = ""
+    at: float = 0.0
+    joined: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TopicSet:
+    """``nick`` set the topic of ``room`` (empty: cleared it); ``unchanged``: to the one it had."""
+
     nick: str
     room: str
     topic: str
+    mask: str = ""
+    unchanged: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -181,6 +306,7 @@ class Kicked:
     victim: str
     kicker: str
     reason: str = ""
+    mask: str = ""  # the kicker's
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -191,11 +317,13 @@ class KickedYou:
     victim: str
     kicker: str
     reason: str = ""
+    mask: str = ""  # the kicker's
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Goodbye:
     nick: str
+    text: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -204,6 +332,7 @@ class KilledBy:
 
     killer: str
     text: str = ""
+    mask: str = ""  # the killer's
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -218,7 +347,7 @@ class Pong:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HelpText:
-    pass
+    subject: str = ""  # what help was asked about ("" for the list of commands)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -233,6 +362,170 @@ class Error:
     kind: ErrorKind
     detail: str = ""
     room: str = ""
+
+
+# -- added with the IRC dialect ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModesChanged:
+    """To the members of ``room``: ``nick`` changed its modes (only changes that changed something)."""
+
+    nick: str
+    room: str
+    changes: tuple[ModeChange, ...]
+    mask: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoomModesAre:
+    """The modes ``room`` has (``modes``: each as set, with its argument) and when it was created."""
+
+    room: str
+    modes: tuple[ModeChange, ...]
+    created: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BanList:
+    room: str
+    bans: tuple[Ban, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Invitation:
+    """To ``invitee``: ``nick`` invites it to ``room``."""
+
+    nick: str
+    invitee: str
+    room: str
+    mask: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InviteSent:
+    """To the inviter: ``invitee`` was invited to ``room``."""
+
+    invitee: str
+    room: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AwaySet:
+    """To a user who set (``away``) or cleared its away message."""
+
+    away: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AwayNotice:
+    """To those who share a room with ``nick``: it went away (``message``) or came back (``""``)."""
+
+    nick: str
+    message: str
+    mask: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IsAway:
+    """To a user who wrote to ``nick`` (or asked about it): it is away, with ``message``."""
+
+    nick: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserDetails:
+    """What is shown of one user in answers to WHO, WHOIS, WHOWAS and USERHOST.
+
+    ``idle`` is seconds since it last spoke and ``signon`` when it came
+    (wall clock); ``room``, ``op`` and ``voiced`` are for a listing about one
+    room (WHO of a room; "" for none).
+    """
+
+    nick: str
+    username: str
+    host: str
+    realname: str
+    away: str = ""
+    operator: bool = False
+    room: str = ""
+    op: bool = False
+    voiced: bool = False
+    idle: int = 0
+    signon: float = 0.0
+    secure: bool = False  # connected over TLS
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WhoList:
+    """The users matching ``mask`` (as asked) that the asker may see.
+
+    ``fields`` and ``token`` are what a WHOX query asked for (``fields`` ""
+    for a plain WHO).
+    """
+
+    mask: str
+    users: tuple[UserDetails, ...]
+    fields: str = ""
+    token: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WhoisReply:
+    """What is known of ``nick`` (as asked): ``user`` None when nobody has it.
+
+    ``rooms`` are those the asker may see, each with its prefix (``@``, ``+``, "").
+    """
+
+    nick: str
+    user: UserDetails | None
+    rooms: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WhowasReply:
+    """The users who had ``nick`` (as asked) and left it, newest first."""
+
+    nick: str
+    users: tuple[UserDetails, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserhostReply:
+    users: tuple[UserDetails, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IsonReply:
+    nicks: tuple[str, ...]  # those present, in their owners' spelling
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerStats:
+    """Counts of users (``invisible`` among them), operators, connections not registered yet, rooms."""
+
+    users: int
+    invisible: int
+    operators: int
+    unregistered: int
+    rooms: int
+    most_users: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserModesAre:
+    invisible: bool
+    operator: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserModesChanged:
+    """To the user itself: its own modes changed (``invisible`` / ``operator``: the new value, or None)."""
+
+    nick: str
+    invisible: bool | None = None
+    operator: bool | None = None
 
 
 Reply = (
@@ -260,6 +553,22 @@ Reply = (
     | HelpText
     | ShuttingDown
     | Error
+    | ModesChanged
+    | RoomModesAre
+    | BanList
+    | Invitation
+    | InviteSent
+    | AwaySet
+    | AwayNotice
+    | IsAway
+    | WhoList
+    | WhoisReply
+    | WhowasReply
+    | UserhostReply
+    | IsonReply
+    | ServerStats
+    | UserModesAre
+    | UserModesChanged
 )
 
 

@@ -8,15 +8,19 @@ the chat addresses replies to audiences, and the fan-out turns those into
 
 from __future__ import annotations
 
+import heapq
 from typing import assert_never
 
-from ._actions import CloseReason, LogLevel
+from ._actions import Action, CloseReason, LogLevel
 from ._base import Hold, LineInput, LineServerBase
 from ._chat import Chat
 from ._config import ServerConfig
 from ._events import ConnId, DialectName
+from ._facts import Fact
 from ._fanout import FanOut
 from ._framing import Framing
+from ._irc_render import IRCRenderers, IRCServerInfo
+from ._irc_session import IRCSession
 from ._nicknames import NickRegistry
 from ._replies import Error, ErrorKind, LeaveReason, Renderer, ShuttingDown
 from ._session import Registration, Session, TextSession, WebSession
@@ -24,7 +28,7 @@ from ._users import User
 
 
 class ChatServerState(LineServerBase[Session]):
-    """The chat protocol of docs/protocol.md as a state machine.
+    """The chat protocol of docs/protocol.md (and, for IRC clients, docs/irc.md) as a state machine.
 
     Feed it events with ``receive``; it returns actions.  It never performs
     I/O and never reads a clock: time arrives as ``Tick`` events.
@@ -34,23 +38,80 @@ class ChatServerState(LineServerBase[Session]):
 
     def __init__(self, config: ServerConfig | None = None, *, registry: NickRegistry | None = None) -> None:
         super().__init__(config)
+        self.clock = self._clock
         self._fanout = FanOut(self._send, self._conns)
-        self._chat = Chat(self.config, self._fanout, _SessionControl(self), self._log, registry)
+        self.chat = self._chat = Chat(
+            self.config, self._fanout, _SessionControl(self), self._log, registry=registry, clock=self._clock
+        )
+        self.renderers = IRCRenderers(IRCServerInfo(self.config, self._clock))
+        self._irc_host = _IRCHost(self)  # shared by every IRC session
         self._too_long: dict[Renderer, bytes] = {}  # each renderer's line-too-long error, made once
+        # (time, conn) at which an IRC session asked to be checked (registration, silence); stale ones
+        # are skipped.
+        self._checks: list[tuple[float, ConnId]] = []
+
+    def apply(self, fact: Fact) -> list[Action]:
+        """Apply a fact decided elsewhere (by another server of a cluster); return the actions, in order.
+
+        What this server's own clients ask is decided and applied within
+        ``receive``; a fact that became stale meanwhile (its user left, its
+        room is gone) changes nothing.
+        """
+        actions = self._start_actions()
+        self._chat.apply(fact)
+        if self._batch_conns is not None:
+            self._end_batch()
+        return actions
+
+    @property
+    def uses_clock(self) -> bool:
+        """Always: IRC clients are shown the time (``server-time``), and idle ones are pinged."""
+        return True
+
+    @property
+    def next_wakeup(self) -> float | None:
+        wakeup = super().next_wakeup
+        checks = self._checks
+        while checks and not self._check_due(*checks[0]):
+            heapq.heappop(checks)  # its connection left, or it asked for another time since
+        if not checks:
+            return wakeup
+        return checks[0][0] if wakeup is None else min(checks[0][0], wakeup)
+
+    def _check_due(self, at: float, conn: ConnId) -> bool:
+        session = self._conns.get(conn)
+        return isinstance(session, IRCSession) and session.due == at
+
+    def _on_tick(self) -> None:
+        super()._on_tick()
+        checks, now = self._checks, self._now
+        due = []  # taken first: a check asks for the next one
+        while checks and checks[0][0] <= now:
+            due.append(heapq.heappop(checks))
+        for at, conn in due:
+            if self._check_due(at, conn):
+                session = self._conns[conn]
+                assert isinstance(session, IRCSession)
+                session.check(now)
 
     # -- connections --------------------------------------------------------------------
 
-    def _on_open(self, conn: ConnId, dialect: DialectName) -> Session:
+    def _on_open(self, conn: ConnId, dialect: DialectName, secure: bool) -> Session:
         match dialect:
             case DialectName.TEXT:
-                return TextSession(conn)
+                return TextSession(conn, secure=secure)
+            case DialectName.IRC:
+                return IRCSession(conn, self._irc_host, secure=secure)
             case DialectName.WEB:
-                return WebSession(conn)
+                return WebSession(conn, secure=secure)
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
                 assert_never(dialect)
 
     def _on_opened(self, conn: ConnId, peer: str) -> None:
         session = self._conns[conn]
+        if isinstance(session, IRCSession):
+            session.peer = peer  # it registers itself, when it has said who it is
+            return
         self._chat.arrive(session.user, self._admitted, peer)
         self._reading_follows_gate(session, was_held=False)  # its lines wait if the name is not granted yet
 
@@ -58,6 +119,10 @@ class ChatServerState(LineServerBase[Session]):
         match dialect:
             case DialectName.TEXT:
                 self._send_unaccounted(conn, TextSession.renderer.render(Error(kind=ErrorKind.SERVER_FULL)))
+            case DialectName.IRC:
+                self._send_unaccounted(
+                    conn, self.renderers.get(frozenset()).error_line("Closing link: server full")
+                )
             case DialectName.WEB:
                 self._send_unaccounted(conn, WebSession.renderer.render(Error(kind=ErrorKind.SERVER_FULL)))
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
@@ -68,7 +133,7 @@ class ChatServerState(LineServerBase[Session]):
 
     def _on_line(self, session: Session, line: bytes | Framing) -> None:
         if line is Framing.TOO_LONG:
-            self._send((session.conn,), self._line_too_long(session.renderer))
+            self._send((session.conn,), self._line_too_long(session))
             return
         assert isinstance(line, bytes)
         command = session.parse(line)
@@ -79,10 +144,13 @@ class ChatServerState(LineServerBase[Session]):
             return
         self._chat.handle(session.user, command)
 
-    def _line_too_long(self, renderer: Renderer) -> bytes:
+    def _line_too_long(self, session: Session) -> bytes:
+        error = Error(kind=ErrorKind.LINE_TOO_LONG, detail=str(self.config.max_line_bytes))
+        if type(session).render is not Session.render:  # a reply that names its recipient: not shared
+            return session.render(error)
+        renderer = session.renderer
         data = self._too_long.get(renderer)
         if data is None:
-            error = Error(kind=ErrorKind.LINE_TOO_LONG, detail=str(self.config.max_line_bytes))
             data = self._too_long[renderer] = renderer.render(error)
         return data
 
@@ -120,6 +188,11 @@ class _SessionControl:
     def registered(self, user: User) -> None:
         user.session.state = Registration.REGISTERED
 
+    def reserved(self, user: User, nick: str) -> None:
+        session = user.session
+        assert isinstance(session, IRCSession)  # only IRC clients register with a nickname of their own
+        session.reserved(nick)
+
     def claim_pending(self, user: User) -> None:
         self._server._hold(user.session, Hold.CLAIM)
 
@@ -128,3 +201,30 @@ class _SessionControl:
 
     def close(self, user: User) -> None:
         self._server._close(user.session.conn)
+
+
+class _IRCHost:
+    """What IRC sessions ask of the server (``IRCHost``)."""
+
+    __slots__ = ("_server", "chat", "clock", "config", "renderers")
+
+    def __init__(self, server: ChatServerState) -> None:
+        self._server = server
+        self.chat = server.chat
+        self.clock = server.clock
+        self.config = server.config
+        self.renderers = server.renderers
+
+    def send(self, session: Session, data: bytes) -> None:
+        self._server._send((session.conn,), data)
+
+    def end(self, session: Session, reason: LeaveReason) -> None:
+        self._server._leaves(session, reason)
+        self._server._close(session.conn)
+
+    def renderer_changed(self, session: Session, old: Renderer) -> None:
+        self._server._fanout.refile(session.user, old)
+
+    def watch(self, session: IRCSession, at: float) -> None:
+        session.due = at
+        heapq.heappush(self._server._checks, (at, session.conn))

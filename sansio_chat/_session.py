@@ -8,20 +8,29 @@ see the user, and the fan-out finds the session of a user connected here.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 
 from ._base import LineSession
 from ._commands import Command
 from ._events import ConnId
-from ._replies import Error, Renderer
+from ._replies import Error, Renderer, Reply
 from ._text_dialect import TextRenderer, parse_text_line
-from ._users import User
+from ._users import User, UserInfo
 from ._web_dialect import WebRenderer, parse_web_message
+
+#: What a text client shows of itself: a fixed username and a cloak for a host (never its address).
+TEXT_USER = UserInfo(username="text", realname="text client", host="text.invalid")
+SECURE_TEXT_USER = dataclasses.replace(TEXT_USER, secure=True)
+#: What a web client shows of itself, likewise.
+WEB_USER = UserInfo(username="web", realname="web client", host="web.invalid")
+SECURE_WEB_USER = dataclasses.replace(WEB_USER, secure=True)
 
 
 class Registration(enum.Enum):
     """Where a connection stands in joining the chat."""
 
+    REGISTERING = "saying who it is"  # an IRC client: NICK, USER, capabilities; its lines are handled
     NAMING = "waiting for its first nickname"  # its lines wait (the claim holds the gate)
     REGISTERED = "registered"  # a user of the chat: its commands go to the chat rules
 
@@ -37,18 +46,25 @@ class Session(LineSession):
     __slots__ = ("state", "user")
     renderer: Renderer
 
-    def __init__(self, conn: ConnId) -> None:
+    def __init__(self, conn: ConnId, info: UserInfo) -> None:
         super().__init__(conn)
         self.state = Registration.NAMING
-        self.user = User(self)
+        self.user = User(self, info)
 
     def parse(self, line: bytes) -> Command | Error | None:
-        """What one line (or message) asks for; None for one to ignore.
+        """What one line (or message) asks of the chat; None for nothing.
 
-        An ``Error``: the dialect cannot read it (not in its format); the
-        sender is told at once, the chat never hears of it.
+        None also when the session acted on the line itself: an IRC session
+        answers registration and capability commands on its own, and hands
+        the chat each thing a line asks of it.  An ``Error``: the dialect
+        cannot read it (not in its format); the sender is told at once, the
+        chat never hears of it.
         """
         raise NotImplementedError
+
+    def render(self, reply: Reply) -> bytes:
+        """``reply`` for this client alone (an IRC numeric names its recipient first)."""
+        return self.renderer.render(reply)
 
 
 class TextSession(Session):
@@ -57,6 +73,9 @@ class TextSession(Session):
     __slots__ = ()
     renderer: Renderer = TextRenderer()  # stateless: one for every text client
     parse = staticmethod(parse_text_line)  # called as is: no method call in between
+
+    def __init__(self, conn: ConnId, *, secure: bool = False) -> None:
+        super().__init__(conn, SECURE_TEXT_USER if secure else TEXT_USER)
 
 
 class WebSession(Session):
@@ -69,3 +88,6 @@ class WebSession(Session):
     message_framed = True
     renderer: Renderer = WebRenderer()  # stateless: one for every web client
     parse = staticmethod(parse_web_message)
+
+    def __init__(self, conn: ConnId, *, secure: bool = False) -> None:
+        super().__init__(conn, SECURE_WEB_USER if secure else WEB_USER)

@@ -31,7 +31,12 @@ from ._commands import (
     Topic,
     UnknownCommand,
 )
+from ._modes import ModeChange, RoomMode
 from ._replies import (
+    IRC_ONLY_SPEECH,
+    AwayNotice,
+    AwaySet,
+    BanList,
     Connected,
     Disconnected,
     EnteredRoom,
@@ -39,6 +44,10 @@ from ._replies import (
     ErrorKind,
     Goodbye,
     HelpText,
+    Invitation,
+    InviteSent,
+    IsAway,
+    IsonReply,
     JoinedRoom,
     Kicked,
     KickedYou,
@@ -46,19 +55,29 @@ from ._replies import (
     LastWords,
     LeaveReason,
     LeftRoom,
+    ModesChanged,
     NickChanged,
     NickSet,
     OperGranted,
     Pong,
     Reply,
     RoomList,
+    RoomModesAre,
     Said,
+    ServerStats,
     ShuttingDown,
+    Speech,
     Told,
     TopicIs,
     TopicSet,
+    UserhostReply,
     UserList,
+    UserModesAre,
+    UserModesChanged,
     Welcome,
+    WhoisReply,
+    WhoList,
+    WhowasReply,
 )
 
 # C0 controls except TAB, DEL, and the C1 controls.
@@ -115,6 +134,7 @@ _ERROR_TEXT = {
     ErrorKind.NOT_IN_A_ROOM: "you are not in a room, use JOIN <room>",
     ErrorKind.ROOM_OPERATORS_ONLY: "permission denied, room operators only",
     ErrorKind.MALFORMED: "malformed message",
+    ErrorKind.NO_TEXT: "no text to send",
 }
 _ERROR_FORMAT = {
     ErrorKind.LINE_TOO_LONG: "line too long (max {} bytes)",
@@ -130,11 +150,38 @@ _ERROR_FORMAT = {
     ErrorKind.NOT_IN_ROOM: "{} is not in {}",
     ErrorKind.MISSING_FIELD: "missing field {}",
     ErrorKind.INVALID_FIELD: "invalid field {}",
+    ErrorKind.NOT_A_MEMBER: "you are not in {1}",
+    ErrorKind.ALREADY_MEMBER: "{} is already in {}",
+    ErrorKind.INVITE_ONLY: "cannot join {1}: it is invite only (+i)",
+    ErrorKind.NEEDS_KEY: "cannot join {1}: it needs a key (+k)",
+    ErrorKind.ROOM_FULL: "cannot join {1}: it is full (+l)",
+    ErrorKind.BANNED: "cannot join {1}: you are banned (+b)",
+    ErrorKind.TOO_MANY_ROOMS: "cannot join {1}: you are in {0} rooms already",
+    ErrorKind.CANNOT_SPEAK_MODERATED: "cannot speak in {1}: it is moderated (+m)",
+    ErrorKind.CANNOT_SPEAK_BANNED: "cannot speak in {1}: you are banned (+b)",
+    ErrorKind.CANNOT_SPEAK_OUTSIDE: "cannot speak in {1}: you are not in it",
+    ErrorKind.INVALID_MODE_ARGUMENT: "invalid {0} for {1}",
+    ErrorKind.BAN_LIST_FULL: "the ban list of {1} is full ({0} at most)",
+    ErrorKind.NOT_YOUR_MODES: "cannot change the modes of {}",
 }
 _LEAVE_SUFFIX = {
     LeaveReason.LEFT: "",
     LeaveReason.OPER_FAILURES: " (too many failed OPER attempts)",
     LeaveReason.TOO_SLOW: " (too slow)",
+    LeaveReason.TIMED_OUT: " (timed out)",
+}
+#: How a mode change is spelled, for text as for IRC: the letter after ``+`` or ``-``.
+MODE_LETTERS = {
+    RoomMode.INVITE_ONLY: "i",
+    RoomMode.MODERATED: "m",
+    RoomMode.NO_OUTSIDE: "n",
+    RoomMode.SECRET: "s",
+    RoomMode.TOPIC_LOCK: "t",
+    RoomMode.KEY: "k",
+    RoomMode.LIMIT: "l",
+    RoomMode.BAN: "b",
+    RoomMode.OPERATOR: "o",
+    RoomMode.VOICE: "v",
 }
 
 
@@ -257,10 +304,28 @@ def error_text(error: Error) -> str:
     return fixed if fixed is not None else _ERROR_FORMAT[kind].format(detail, error.room)
 
 
+def mode_string(changes: tuple[ModeChange, ...]) -> tuple[str, tuple[str, ...]]:
+    """``+o-v`` and ``("bob", "carol")`` for a list of changes (signs only where they change)."""
+    letters: list[str] = []
+    args: list[str] = []
+    sign = ""
+    for change in changes:
+        wanted = "+" if change.on else "-"
+        if wanted != sign:
+            letters.append(wanted)
+            sign = wanted
+        letters.append(MODE_LETTERS[change.mode])
+        if change.arg and (change.on or change.mode is not RoomMode.LIMIT):
+            args.append(change.arg)
+    return "".join(letters), tuple(args)
+
+
 def _user_list(reply: UserList) -> str:
-    nicks, operators = reply.nicks, reply.operators
-    if operators:
-        nicks = tuple(f"@{nick}" if nick in operators else nick for nick in nicks)
+    nicks, operators, voiced = reply.nicks, reply.operators, reply.voiced
+    if operators or voiced:
+        nicks = tuple(
+            f"@{nick}" if nick in operators else f"+{nick}" if nick in voiced else nick for nick in nicks
+        )
     shown = " ".join(nicks)
     where = f"Users in {reply.room}" if reply.named else "Users"
     return f"{where} ({len(nicks)}): {shown}"
@@ -278,12 +343,20 @@ class TextRenderer:
         match reply:
             case Said():  # the hot path: a plain class pattern, and printable words need no cleaning
                 text = reply.text
-                if reply.action:
-                    return _line(f"* {reply.nick} {text}")
-                if text.isprintable():  # (a nickname always is)
-                    return f"[{reply.nick}] {text}\n".encode()
-                return _line(f"[{reply.nick}] {text}")
-            case Told(sender=sender, recipient=recipient, text=text):
+                kind = reply.kind
+                if kind is Speech.WORDS and text.isprintable():  # (a nickname always is)
+                    return f"[{reply.source.nick}] {text}\n".encode()
+                if kind is Speech.ACTION:
+                    return _line(f"* {reply.source.nick} {text}")
+                if kind in IRC_ONLY_SPEECH:
+                    return b""
+                return _line(f"[{reply.source.nick}] {text}")
+            case Told(recipient=recipient, text=text, kind=kind):
+                if kind in IRC_ONLY_SPEECH:
+                    return b""
+                sender = reply.source.nick
+                if kind is Speech.ACTION:
+                    return _line(f"[{sender} -> {recipient}] * {sender} {text}")
                 return _line(f"[{sender} -> {recipient}] {text}")
             case Error():
                 return _server_line(f"Error: {error_text(reply)}")
@@ -305,8 +378,8 @@ class TextRenderer:
                 return _server_line(f"You are now in {room}")
             case JoinedRoom(nick=nick, room=room):
                 return _server_line(f"{nick} joined {room}")
-            case LeftRoom(nick=nick, room=room):
-                return _server_line(f"{nick} left {room}")
+            case LeftRoom(nick=nick, room=room, reason=reason):
+                return _server_line(_with_reason(f"{nick} left {room}", reason))
             case UserList():
                 return _server_line(_user_list(reply))
             case RoomList(rooms=rooms):
@@ -316,6 +389,8 @@ class TextRenderer:
                 return _server_line(f"{room} has no topic")
             case TopicIs(room=room, topic=topic):
                 return _server_line(f"Topic of {room}: {topic}")
+            case TopicSet(nick=nick, room=room, topic=""):
+                return _server_line(f"{nick} cleared the topic of {room}")
             case TopicSet(nick=nick, room=room, topic=topic):
                 return _server_line(f"{nick} set the topic of {room} to: {topic}")
             case Kicked(room=room, victim=victim, kicker=kicker, reason=reason):
@@ -335,5 +410,29 @@ class TextRenderer:
                 return b"".join(_server_line(text) for text in _HELP_LINES)
             case ShuttingDown():
                 return _server_line("Server is shutting down")
+            case ModesChanged(nick=nick, room=room, changes=changes):
+                letters, args = mode_string(changes)
+                return _server_line(f"{nick} set mode {' '.join((letters, *args))} on {room}")
+            case Invitation(nick=nick, room=room):
+                return _server_line(f"{nick} invites you to {room}")
+            case AwayNotice(nick=nick, message=""):
+                return _server_line(f"{nick} is back")
+            case AwayNotice(nick=nick, message=message) | IsAway(nick=nick, message=message):
+                return _server_line(f"{nick} is away: {message}")
+            case (
+                RoomModesAre()
+                | BanList()
+                | InviteSent()
+                | AwaySet()
+                | WhoList()
+                | WhoisReply()
+                | WhowasReply()
+                | UserhostReply()
+                | IsonReply()
+                | ServerStats()
+                | UserModesAre()
+                | UserModesChanged()
+            ):
+                return b""  # answers to commands only IRC clients have
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
                 assert_never(reply)

@@ -1,14 +1,34 @@
-"""A chat user: nickname, rooms, operator status, and where it is connected."""
+"""A chat user: nickname, rooms, operator status, away state, and where it is connected."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ._nicknames import nick_key
+from ._replies import Identity, UserId
 
 if TYPE_CHECKING:
     from ._rooms import Room
     from ._session import Session
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserInfo:
+    """What a user says about itself besides its nickname, as others may see it.
+
+    ``host`` is never its address: a fixed cloak per kind of client, so that
+    no user learns another's IP.  ``line_sized``: its client sizes each
+    message for one IRC line (an IRC client), so a message it sends that
+    becomes too long to relay is shortened rather than split.  ``secure``:
+    it is connected over TLS (IRC's WHOIS says so).
+    """
+
+    username: str
+    realname: str
+    host: str
+    line_sized: bool = False
+    secure: bool = False
 
 
 class User:
@@ -18,16 +38,39 @@ class User:
     this server: only the fan-out does, to deliver to it.  (A user of
     another server of a cluster would have none, and be reached through
     that server.)  ``nick`` is empty until its first nickname is granted.
-    ``rooms`` are in the order joined.
+    ``rooms`` are in the order joined.  ``away`` is its away message ("" when
+    it is here); ``signon`` and ``active`` are wall-clock seconds (when it
+    registered, when it last spoke).
     """
 
-    __slots__ = ("is_operator", "nick", "rooms", "session")
+    __slots__ = (
+        "_identity",
+        "active",
+        "away",
+        "info",
+        "invisible",
+        "is_operator",
+        "nick",
+        "rooms",
+        "session",
+        "signon",
+    )
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, info: UserInfo) -> None:
         self.session = session
+        self.info = info
         self.nick = ""
         self.rooms: tuple[Room, ...] = ()
         self.is_operator = False
+        self.invisible = False
+        self.away = ""
+        self.signon = self.active = 0.0
+        self._identity: Identity | None = None  # made when first needed: an idle user has none
+
+    @property
+    def uid(self) -> UserId:
+        """What facts name it by: stable while it is connected, never reused (its connection's id)."""
+        return self.session.conn
 
     @property
     def key(self) -> str:
@@ -39,3 +82,20 @@ class User:
         """The room joined last, which text commands act in (a text user is in one room at most)."""
         rooms = self.rooms
         return rooms[-1] if rooms else None
+
+    @property
+    def mask(self) -> str:
+        """``nick!username@host``, what ban masks are matched against."""
+        info = self.info
+        return f"{self.nick}!{info.username}@{info.host}"
+
+    @property
+    def identity(self) -> Identity:
+        """Who it is as others see it now; the same object until its nickname or details change."""
+        identity = self._identity
+        if identity is None or identity.nick is not self.nick:
+            info = self.info
+            identity = self._identity = Identity(
+                uid=self.session.conn, nick=self.nick, mask=self.mask, line_sized=info.line_sized
+            )
+        return identity

@@ -39,6 +39,10 @@ from ._commands import (
     UnknownCommand,
 )
 from ._replies import (
+    IRC_ONLY_SPEECH,
+    AwayNotice,
+    AwaySet,
+    BanList,
     Connected,
     Disconnected,
     EnteredRoom,
@@ -46,6 +50,10 @@ from ._replies import (
     ErrorKind,
     Goodbye,
     HelpText,
+    Invitation,
+    InviteSent,
+    IsAway,
+    IsonReply,
     JoinedRoom,
     Kicked,
     KickedYou,
@@ -53,21 +61,34 @@ from ._replies import (
     LastWords,
     LeaveReason,
     LeftRoom,
+    ModesChanged,
     NickChanged,
     NickSet,
     OperGranted,
     Pong,
     Reply,
     RoomList,
+    RoomModesAre,
     Said,
+    ServerStats,
     ShuttingDown,
+    Speech,
     Told,
     TopicIs,
     TopicSet,
+    UserhostReply,
     UserList,
+    UserModesAre,
+    UserModesChanged,
     Welcome,
+    WhoisReply,
+    WhoList,
+    WhowasReply,
 )
-from ._text_dialect import _CONTROL, _room_name, error_text
+from ._text_dialect import _CONTROL, _room_name, error_text, mode_string
+
+#: What a message's ``kind`` field says, for the speech a web client is shown.
+_SPEECH_KIND = {Speech.WORDS: "msg", Speech.ACTION: "action", Speech.NOTICE: "notice"}
 
 #: The commands a web client may send, as ``help`` lists them.
 COMMANDS = (
@@ -200,6 +221,13 @@ def _event(fields: dict[str, Any]) -> bytes:
     return _encode(fields).encode() + b"\n"
 
 
+def _member(nick: str, operators: frozenset[str], voiced: frozenset[str]) -> dict[str, Any]:
+    """A user in a list; ``voice`` only when voiced (IRC's ``+v``): older clients see what they knew."""
+    if nick in voiced:
+        return {"nick": nick, "op": nick in operators, "voice": True}
+    return {"nick": nick, "op": nick in operators}
+
+
 def _or_null(text: str) -> str | None:
     return text or None
 
@@ -247,6 +275,30 @@ def error_code(kind: ErrorKind) -> str:
             return "kill-self"
         case ErrorKind.SERVER_FULL:
             return "server-full"
+        case ErrorKind.NOT_A_MEMBER | ErrorKind.CANNOT_SPEAK_OUTSIDE:
+            return "not-in-room"
+        case ErrorKind.ALREADY_MEMBER:
+            return "user-in-room"
+        case ErrorKind.INVITE_ONLY:
+            return "invite-only"
+        case ErrorKind.NEEDS_KEY:
+            return "bad-key"
+        case ErrorKind.ROOM_FULL:
+            return "room-full"
+        case ErrorKind.BANNED:
+            return "banned"
+        case ErrorKind.TOO_MANY_ROOMS:
+            return "too-many-rooms"
+        case ErrorKind.CANNOT_SPEAK_MODERATED | ErrorKind.CANNOT_SPEAK_BANNED:
+            return "cannot-speak"
+        case ErrorKind.INVALID_MODE_ARGUMENT:
+            return "invalid-mode"
+        case ErrorKind.BAN_LIST_FULL:
+            return "ban-list-full"
+        case ErrorKind.NOT_YOUR_MODES:
+            return "permission-denied"
+        case ErrorKind.NO_TEXT:
+            return "missing-field"
         case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
             assert_never(kind)
 
@@ -269,15 +321,24 @@ class WebRenderer:
 
     def render(self, reply: Reply) -> bytes:
         match reply:
-            case Said(nick=nick, room=room, text=text, action=action):  # the hot path: no dict, three escapes
-                kind = "action" if action else "msg"
+            case Said(room=room, text=text, kind=speech):  # the hot path: no dict, three escapes
+                if speech in IRC_ONLY_SPEECH:
+                    return b""
                 return (
-                    f'{{"type":"message","room":{_string(room)},"from":{_string(nick)},'
-                    f'"text":{_string(text)},"kind":"{kind}"}}\n'
+                    f'{{"type":"message","room":{_string(room)},"from":{_string(reply.source.nick)},'
+                    f'"text":{_string(text)},"kind":"{_SPEECH_KIND[speech]}"}}\n'
                 ).encode()
-            case Told(sender=sender, recipient=recipient, text=text):
+            case Told(recipient=recipient, text=text, kind=speech):
+                if speech in IRC_ONLY_SPEECH:
+                    return b""
                 return _event(
-                    {"type": "private", "from": sender, "to": recipient, "text": text, "kind": "msg"}
+                    {
+                        "type": "private",
+                        "from": reply.source.nick,
+                        "to": recipient,
+                        "text": text,
+                        "kind": _SPEECH_KIND[speech],
+                    }
                 )
             case Error():
                 return _error(reply)
@@ -289,12 +350,15 @@ class WebRenderer:
                 return _event({"type": "join", "room": room, "nick": nick, "connected": False})
             case EnteredRoom(room=room):
                 return _event({"type": "joined", "room": room})
-            case LeftRoom(nick=nick, room=room):
-                return _event({"type": "part", "room": room, "nick": nick})
+            case LeftRoom(nick=nick, room=room, reason=reason):
+                fields: dict[str, str | None] = {"type": "part", "room": room, "nick": nick}
+                if reason:  # (an IRC client's PART message)
+                    fields["reason"] = reason
+                return _event(fields)
             case LastWords():
                 return b""  # the quit event carries them (Disconnected.text)
             case Disconnected(nick=nick, reason=reason, killer=killer, text=text):
-                fields = {
+                fields = {  # (the kill's text too: every kind of client is shown why)
                     "type": "quit",
                     "nick": nick,
                     "reason": _LEAVE_REASONS[reason],
@@ -307,8 +371,8 @@ class WebRenderer:
                 return _event({"type": "nick", "old": old, "new": new})
             case NickSet(nick=nick, old=old):
                 return _event({"type": "nick", "old": _or_null(old), "new": nick})
-            case UserList(room=room, nicks=nicks, operators=operators):
-                users = [{"nick": nick, "op": nick in operators} for nick in nicks]
+            case UserList(room=room, nicks=nicks, operators=operators, voiced=voiced):
+                users = [_member(nick, operators, voiced) for nick in nicks]
                 return _event({"type": "users", "room": room, "users": users})
             case RoomList(rooms=rooms):
                 listed = [{"room": name, "users": members} for name, members in rooms]
@@ -336,5 +400,29 @@ class WebRenderer:
                 return _event({"type": "help", "commands": list(COMMANDS)})
             case ShuttingDown():
                 return _event({"type": "shutdown"})
+            case ModesChanged(nick=nick, room=room, changes=changes):
+                letters, args = mode_string(changes)
+                return _event(
+                    {"type": "mode", "target": room, "modes": letters, "args": list(args), "by": nick}
+                )
+            case Invitation(nick=nick, room=room):
+                return _event({"type": "invite", "from": nick, "room": room})
+            case AwayNotice(nick=nick, message=message) | IsAway(nick=nick, message=message):
+                return _event({"type": "away", "nick": nick, "text": _or_null(message)})
+            case (
+                RoomModesAre()
+                | BanList()
+                | InviteSent()
+                | AwaySet()
+                | WhoList()
+                | WhoisReply()
+                | WhowasReply()
+                | UserhostReply()
+                | IsonReply()
+                | ServerStats()
+                | UserModesAre()
+                | UserModesChanged()
+            ):
+                return b""  # answers to commands only IRC clients have
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
                 assert_never(reply)

@@ -33,6 +33,7 @@ from typing import Any, assert_never
 from sansio_chat import (
     Abort,
     Action,
+    ChatServerState,
     Close,
     ConnectionOpened,
     ConnectionReset,
@@ -53,6 +54,7 @@ from sansio_chat import (
     Tick,
     new_server_state,
 )
+from sansio_chat._facts import Fact
 
 #: The operator password the tests' chat servers are configured with.
 OPER_PASSWORD = "s3cret"
@@ -174,9 +176,12 @@ class FakeNetwork:
 
     # -- events -----------------------------------------------------------
 
-    def connect(self, peer: str | None = None, *, dialect: DialectName = DialectName.TEXT) -> Client:
+    def connect(
+        self, peer: str | None = None, *, dialect: DialectName = DialectName.TEXT, secure: bool = False
+    ) -> Client:
         conn = self._next_conn
-        self.receive(ConnectionOpened(conn=conn, peer=peer or f"192.0.2.1:{40000 + conn}", dialect=dialect))
+        peer = peer or f"192.0.2.1:{40000 + conn}"
+        self.receive(ConnectionOpened(conn=conn, peer=peer, dialect=dialect, secure=secure))
         return self.clients[conn]
 
     def connect_web(self) -> Client:
@@ -209,6 +214,14 @@ class FakeNetwork:
                 self._settle()
             finally:
                 self._settling = False
+        return actions
+
+    def apply(self, fact: Fact) -> list[Action]:
+        """Hand the chat a fact decided elsewhere (as a cluster will) and carry out its actions."""
+        assert isinstance(self.state, ChatServerState)
+        actions = self.state.apply(fact)
+        self._carry_out(actions)
+        self._settle()
         return actions
 
     def tick(self, now: float) -> list[Action]:
@@ -293,11 +306,14 @@ class FakeNetwork:
             self.clients[event.conn] = Client(self, event.conn)
             self._next_conn = max(self._next_conn, event.conn + 1)
         actions = self.state.receive(event)
+        self._carry_out(actions)
+        return actions
+
+    def _carry_out(self, actions: list[Action]) -> None:
         self.actions += actions
         self.timeline += [(self.now, action) for action in actions]
         for action in actions:
             self._apply(action)
-        return actions
 
     def _settle(self) -> None:
         for _ in range(MAX_TICKS):

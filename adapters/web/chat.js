@@ -188,6 +188,15 @@ function handle(e) {
     case "error":
       note(e.message ?? e.code ?? "error", "error");
       break;
+    case "mode":
+      note(`${e.by} set mode ${[e.modes, ...(e.args ?? [])].join(" ")} on ${e.target}`, "notice", e.target);
+      break;
+    case "invite":
+      note(`${e.from} invites you to ${e.room}`);
+      break;
+    case "away":
+      note(e.text === null ? `${e.nick} is back` : `${e.nick} is away: ${e.text}`);
+      break;
     default:
       break; // an event this page does not know yet: ignored, as the protocol asks
   }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def _usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
         (["serve", "--listen", "text://127.0.0.1:65536"], "port must be from 0 to 65535, not 65536"),
         (
             ["serve", "--listen", "gopher://127.0.0.1:70"],
-            "unknown listener kind 'gopher' (known: text, text+tls, http, https)",
+            "unknown listener kind 'gopher' (known: text, text+tls, irc, irc+tls, http, https)",
         ),
         (["serve", "--listen", "text://::1:7777"], "an IPv6 address goes in brackets"),
         (["serve", "--max-clients", "0"], "argument --max-clients: must be at least 1, not 0"),
@@ -205,7 +206,7 @@ def test_the_operator_password_is_made_up_and_shown_only_in_chat_mode(
 
 def test_in_the_lab_modes_the_default_is_the_text_listener_alone(served: Served) -> None:
     options, _ = served("--mode", "echo")
-    assert options.listen == default_addresses(web=False)
+    assert options.listen == default_addresses(chat=False)
     assert [address.kind.name for address in options.listen] == ["text"]
 
 
@@ -253,3 +254,57 @@ def test_the_layers_options_reach_the_backend(served: Served, pki: Pki) -> None:
     assert https.tls is options.certificates and https.site is not None
     assert (https.head_seconds, https.tls_handshake_seconds, https.max_message_bytes) == (2.5, 2.5, 4096)
     assert configs[LISTENER_KINDS["text+tls"]].site is None
+
+
+def test_the_irc_options_reach_the_core(served: Served, tmp_path: Path) -> None:
+    motd = tmp_path / "motd.txt"
+    motd.write_text("Be kind.\r\n\nHave fun.\n", encoding="utf-8")
+    options, _ = served(
+        "--oper-password",
+        "pw",
+        "--server-name",
+        "chat.example.org",
+        "--network",
+        "Example",
+        "--password",
+        "letmein",
+        "--oper",
+        "alice:s3cret",
+        "--oper",
+        "bob:hunter2",
+        "--motd",
+        str(motd),
+        "--listen",
+        "irc://127.0.0.1:6697",
+    )
+    config = options.config
+    assert (config.server_name, config.network, config.password) == ("chat.example.org", "Example", "letmein")
+    assert config.opers == (("alice", "s3cret"), ("bob", "hunter2"))
+    assert config.motd == ("Be kind.", "", "Have fun.")
+    assert config.version == f"sansio-chat-{importlib.metadata.version('sansio-chat')}"
+    assert list(options.listen) == [ListenAddress(kind=LISTENER_KINDS["irc"], host="127.0.0.1", port=6697)]
+
+
+def test_the_server_name_is_this_hosts_when_it_can_be_one(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(socket, "gethostname", lambda: "box-1.local")
+    assert served("--oper-password", "pw")[0].config.server_name == "box-1.local"
+    monkeypatch.setattr(socket, "gethostname", lambda: "bad host")
+    assert served("--oper-password", "pw")[0].config.server_name == "sansio-chat"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--oper", "alice"], "argument --oper: expected NAME:PASSWORD without spaces, not 'alice'"),
+        (["--oper", "alice:"], "argument --oper: expected NAME:PASSWORD without spaces"),
+        (["--server-name", "two words"], "server_name must be ASCII letters, digits"),
+        (["--network", "two words"], "network must be printable, without spaces"),
+        (["--motd", "/nonexistent/motd.txt"], "--motd /nonexistent/motd.txt: [Errno 2]"),
+    ],
+)
+def test_irc_options_that_cannot_be_honoured(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert message in _usage_error(capsys, "serve", "--oper-password", "pw", *argv)

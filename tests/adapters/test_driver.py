@@ -35,6 +35,19 @@ def test_a_connection_is_in_the_table_before_the_core_welcomes_it() -> None:
     assert ("wake", 0) in world.port.calls
 
 
+def test_reads_within_a_millisecond_share_a_tick_with_both_clocks() -> None:
+    world = World()
+    a = world.connect()
+    world.driver.wall = lambda: 1_700_000_000.5
+    world.clock.now += 0.0005
+    world.driver.received(a, b"PING 1\n")
+    world.clock.now += _driver.TICK_RESOLUTION
+    world.driver.received(a, b"PING 2\n")
+    ticks = [event for event in world.core.events if isinstance(event, Tick)]
+    assert len(ticks) == 2  # the opening's, then one more a millisecond later
+    assert ticks[-1] == Tick(now=world.clock.now, wall=1_700_000_000.5)
+
+
 def test_a_broadcast_is_queued_on_each_recipient_and_each_is_dirty_once() -> None:
     world = World()
     a, b, c = world.connect(), world.connect(), world.connect()

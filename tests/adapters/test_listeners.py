@@ -35,14 +35,19 @@ def test_the_defaults_are_every_default_kind_on_every_interface() -> None:
         for kind in LISTENER_KINDS.values()
         if kind.by_default
     )
-    assert [str(address) for address in default_addresses()] == ["text://:7777", "http://:8080"]
-    assert [str(address) for address in default_addresses(web=False)] == ["text://:7777"]
+    assert [str(address) for address in default_addresses()] == [
+        "text://:7777",
+        "irc://:6667",
+        "http://:8080",
+    ]
+    assert [str(address) for address in default_addresses(chat=False)] == ["text://:7777"]
 
 
 @pytest.mark.parametrize(
     ("name", "dialect", "secure", "web", "port"),
     [
         ("text+tls", DialectName.TEXT, True, False, 7778),
+        ("irc+tls", DialectName.IRC, True, False, 6697),
         ("http", DialectName.WEB, False, True, 8080),
         ("https", DialectName.WEB, True, True, 8443),
     ],
@@ -108,7 +113,10 @@ def test_listen_addresses_that_parse(text: str, host: str | None, port: int) -> 
     ("text", "reason"),
     [
         ("127.0.0.1:7777", "is not KIND://HOST:PORT"),
-        ("tcp://127.0.0.1:7777", "unknown listener kind 'tcp' (known: text, text+tls, http, https)"),
+        (
+            "tcp://127.0.0.1:7777",
+            "unknown listener kind 'tcp' (known: text, text+tls, irc, irc+tls, http, https)",
+        ),
         ("text://127.0.0.1:70000", "port must be from 0 to 65535, not 70000"),
         ("text://127.0.0.1:-1", "port must be from 0 to 65535, not -1"),
         ("text://127.0.0.1:http", "port must be a number from 0 to 65535, not 'http'"),

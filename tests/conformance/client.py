@@ -133,6 +133,11 @@ class Client:
 
     # -- receiving ------------------------------------------------------------
 
+    @property
+    def consumed(self) -> int:
+        """How many of the bytes received were read (as lines or bytes) so far."""
+        return len(self.received) - len(self._buffer)
+
     def _fill(self, deadline: float) -> bool:
         """Receive once before ``deadline``; False at EOF."""
         if self._eof:

@@ -20,10 +20,14 @@ from adapters.transport import text_frame
 from tests.expected import HELP, WELCOME
 from tests.pki import Pki
 
+from .client import Client
+from .irc_client import IRCClient
 from .server import OPER_PASSWORD, ServerProcess
 
 #: The server's close frame for a client that quit: code 1000, no reason.
 CLOSE_NORMAL = b"\x88\x02\x03\xe8"
+#: The IRC listener beside the text one, and a server name that does not depend on the host.
+IRC_LISTENER = ("--listen", "irc://127.0.0.1:0", "--server-name", "chat.test")
 
 #: Every backend, and the options that change how a backend waits or schedules.
 VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -110,6 +114,160 @@ EXPECTED: dict[str, list[str]] = {
         "[server] Error: wrong password",
         "[server] Error: wrong password",
         "[server] Error: too many failed OPER attempts",
+    ],
+}
+
+
+def _irc_pong(n: int) -> str:
+    return f":chat.test PONG chat.test barrier-{n}"
+
+
+#: The mixed session: what each text client reads, and what each IRC client reads after its welcome.
+MIXED_EXPECTED: dict[str, list[str]] = {
+    "tina": [
+        "[server] Welcome to the chat, guest9! Type HELP for the list of commands.",
+        "[server] guest10 is connected",
+        _pong(1),
+        "[server] ann joined #lobby",
+        _pong(2),
+        "[server] ben joined #lobby",
+        _pong(3),
+        _pong(4),
+        "[ann] hi text people",
+        _pong(5),
+        "* guest10 waves",
+        _pong(6),
+        "* ben bows",
+        _pong(7),
+        _pong(8),
+        "[ann -> guest9] back at you",
+        _pong(9),
+        _pong(10),
+        "[server] guest10 left #lobby",
+        _pong(11),
+        _pong(12),
+        "[server] Error: cannot join #games: it is invite only (+i)",
+        _pong(13),
+        _pong(14),
+        "[server] You are now known as tina",
+        _pong(15),
+        "[server] ben is now known as benny",
+        "[server] benny is away: brb",
+        _pong(16),
+        "[server] benny is away: brb",
+        _pong(17),
+        "[server] Goodbye, tina.",
+    ],
+    "tom": [
+        "[server] Welcome to the chat, guest10! Type HELP for the list of commands.",
+        "[server] ann joined #lobby",
+        _pong(1),
+        "[server] ben joined #lobby",
+        _pong(2),
+        "[guest9] hello irc",
+        _pong(3),
+        "[ann] hi text people",
+        _pong(4),
+        _pong(5),
+        "* ben bows",
+        _pong(6),
+        _pong(7),
+        "[ann -> guest10] to you both",
+        _pong(8),
+        _pong(9),
+        "[server] You are now in #games",
+        "[server] Users in #games (2): @ann guest10",
+        "[server] Topic of #games: chess at noon",
+        _pong(10),
+        "[server] ann set mode +v guest10 on #games",
+        "[server] ann set mode +i on #games",
+        _pong(11),
+        _pong(12),
+        "[server] You were kicked from #games by ann: bye for now",
+        _pong(13),
+        _pong(14),
+        _pong(15),
+        _pong(16),
+        _pong(17),
+        _pong(18),
+        _pong(19),
+        "[server] Goodbye, guest10.",
+    ],
+    "ann": [
+        ":ann!~ann@irc.invalid JOIN #lobby",
+        ":chat.test 353 ann = #lobby :guest9 guest10 ann",
+        ":chat.test 366 ann #lobby :End of /NAMES list",
+        _irc_pong(1),
+        ":ben!~benjamin@irc.invalid JOIN #lobby",
+        _irc_pong(2),
+        ":guest9!text@text.invalid PRIVMSG #lobby :hello irc",
+        _irc_pong(3),
+        _irc_pong(4),
+        ":guest10!text@text.invalid PRIVMSG #lobby :\x01ACTION waves\x01",
+        _irc_pong(5),
+        ":ben!~benjamin@irc.invalid PRIVMSG #lobby :\x01ACTION bows\x01",
+        ":ben!~benjamin@irc.invalid PRIVMSG #lobby :\x01VERSION\x01",
+        _irc_pong(6),
+        ":guest9!text@text.invalid PRIVMSG ann :psst",
+        _irc_pong(7),
+        _irc_pong(8),
+        ":ann!~ann@irc.invalid JOIN #games",
+        ":chat.test 353 ann = #games @ann",
+        ":chat.test 366 ann #games :End of /NAMES list",
+        ":ann!~ann@irc.invalid TOPIC #games :chess at noon",
+        _irc_pong(9),
+        ":guest10!text@text.invalid PART #lobby",
+        ":guest10!text@text.invalid JOIN #games",
+        _irc_pong(10),
+        ":ann!~ann@irc.invalid MODE #games +v guest10",
+        ":ann!~ann@irc.invalid MODE #games +i",
+        _irc_pong(11),
+        _irc_pong(12),
+        ":ann!~ann@irc.invalid KICK #games guest10 :bye for now",
+        _irc_pong(13),
+        ":guest9!text@text.invalid NICK tina",
+        _irc_pong(14),
+        ":ben!~benjamin@irc.invalid NICK benny",
+        _irc_pong(15),
+        _irc_pong(16),
+        ":tina!text@text.invalid QUIT :Quit: see you",
+        _irc_pong(17),
+        ":benny!~benjamin@irc.invalid QUIT :Quit: later",
+        _irc_pong(18),
+        "ERROR :Closing link: ann (Client Quit)",
+    ],
+    "ben": [
+        _irc_pong(1),
+        ":ben!~benjamin@irc.invalid JOIN #lobby",
+        ":chat.test 353 ben = #lobby :guest9 guest10 ann ben",
+        ":chat.test 366 ben #lobby :End of /NAMES list",
+        _irc_pong(2),
+        ":guest9!text@text.invalid PRIVMSG #lobby :hello irc",
+        _irc_pong(3),
+        ":ann!~ann@irc.invalid PRIVMSG #lobby :hi \x02text\x02 people",
+        _irc_pong(4),
+        ":guest10!text@text.invalid PRIVMSG #lobby :\x01ACTION waves\x01",
+        _irc_pong(5),
+        _irc_pong(6),
+        _irc_pong(7),
+        ":ann!~ann@irc.invalid PRIVMSG ben :to you both",
+        _irc_pong(8),
+        _irc_pong(9),
+        ":guest10!text@text.invalid PART #lobby",
+        _irc_pong(10),
+        _irc_pong(11),
+        _irc_pong(12),
+        _irc_pong(13),
+        ":guest9!text@text.invalid NICK tina",
+        _irc_pong(14),
+        ":ben!~benjamin@irc.invalid NICK benny",
+        ":chat.test 306 benny :You have been marked as being away",
+        _irc_pong(15),
+        ":tina!text@text.invalid PRIVMSG benny :are you there?",
+        _irc_pong(16),
+        ":tina!text@text.invalid QUIT :Quit: see you",
+        _irc_pong(17),
+        "ERROR :Closing link: benny (Quit: later)",
     ],
 }
 
@@ -306,17 +464,81 @@ def run_rooms_session(server: ServerProcess) -> dict[str, bytes]:
     return {name: bytes(client.received) for name, client in zip("fgh", (f, g, h), strict=True)}
 
 
-#: Protocol v2 through the transport layers, after the rooms script: a plain text client (p), a text
-#: client over TLS (t), a web client (w).  Every byte each receives is fixed, the web client's frames
-#: and the TLS client's plaintext included.
+def run_mixed_session(server: ServerProcess) -> dict[str, bytes]:
+    """Two IRC clients and two text clients: rooms, words, actions, modes, kicks, nicks, away, quits.
+
+    After the rooms script, so the text guests are numbered from 9.  Each
+    step is one client's lines, then a barrier on every client still here.
+    """
+    irc_port = next(port for kind, _, port in server.listeners if kind == "irc")
+    tina, tom = server.join("guest9"), server.join("guest10")
+    tina.ping_barrier()
+    ann = IRCClient(server.connect(port=irc_port, chat=False), "ann")
+    ann.register()
+    ben = IRCClient(server.connect(port=irc_port, chat=False), "ben")
+    ben.register("benjamin")
+    here: list[Client | IRCClient] = [tina, tom, ann, ben]
+
+    def step(client: Client | IRCClient, *lines: str) -> None:
+        """``client``'s lines; then barriers, its own first (the server has handled the lines then)."""
+        if isinstance(client, IRCClient):
+            client.send(*lines)
+        else:
+            for line in lines:
+                client.send_line(line)
+        for each in sorted(here, key=lambda other: other is not client):
+            each.ping_barrier() if isinstance(each, Client) else each.barrier()
+
+    def leaves(client: Client | IRCClient, line: str) -> None:
+        """``client`` quits: once it is closed the server has handled it; then barriers on the others."""
+        here.remove(client)
+        if isinstance(client, IRCClient):
+            client.send(line)
+        else:
+            client.send_line(line)
+        client.lines_until_closed()
+        for each in here:
+            each.ping_barrier() if isinstance(each, Client) else each.barrier()
+
+    step(ann, "JOIN #lobby")
+    step(ben, "JOIN #lobby")
+    step(tina, "MSG hello irc")
+    step(ann, "PRIVMSG #lobby :hi \x02text\x02 people")
+    step(tom, "ME waves")
+    step(ben, "PRIVMSG #lobby :\x01ACTION bows\x01", "PRIVMSG #lobby :\x01VERSION\x01")
+    step(tina, "TELL ann psst")
+    step(ann, "PRIVMSG guest9 :back at you", "PRIVMSG ben,guest10 :to you both")
+    step(ann, "JOIN #games", "TOPIC #games :chess at noon")
+    step(tom, "JOIN #games")
+    step(ann, "MODE #games +v guest10", "MODE #games +i")
+    step(tina, "JOIN #games")
+    step(ann, "KICK #games guest10 :bye for now")
+    step(tina, "NICK tina")
+    step(ben, "NICK benny", "AWAY :brb")
+    step(tina, "TELL benny are you there?")
+    leaves(tina, "QUIT see you")
+    leaves(ben, "QUIT :later")
+    leaves(ann, "QUIT")
+    leaves(tom, "QUIT")
+    return {
+        "tina": bytes(tina.received),
+        "tom": bytes(tom.received),
+        "ann": ann.transcript,
+        "ben": ben.transcript,
+    }
+
+
+#: Protocol v2 through the transport layers, after the rooms and mixed scripts: a plain text client
+#: (p), a text client over TLS (t), a web client (w).  Every byte each receives is fixed, the web
+#: client's frames and the TLS client's plaintext included.
 LAYERS_EXPECTED: dict[str, list[str]] = {
     "p": [
-        WELCOME.format("guest9"),
-        "[server] guest10 is connected",
-        "[server] guest11 is connected",
+        WELCOME.format("guest13"),
+        "[server] guest14 is connected",
+        "[server] guest15 is connected",
         _pong(1),
-        "[server] guest10 is now known as tess",
-        "[server] guest11 is now known as wes",
+        "[server] guest14 is now known as tess",
+        "[server] guest15 is now known as wes",
         _pong(2),
         "[wes] hello  <b>you</b>",
         "* wes waves",
@@ -325,15 +547,15 @@ LAYERS_EXPECTED: dict[str, list[str]] = {
         "[server] wes left #lobby",
         "[server] tess left #lobby",
         _pong(4),
-        "[server] Goodbye, guest9.",
+        "[server] Goodbye, guest13.",
     ],
     "t": [
-        WELCOME.format("guest10"),
-        "[server] guest11 is connected",
+        WELCOME.format("guest14"),
+        "[server] guest15 is connected",
         _pong(1),
         "[server] You are now known as tess",
         _pong(2),
-        "[server] guest11 is now known as wes",
+        "[server] guest15 is now known as wes",
         "[wes] hello  <b>you</b>",
         "* wes waves",
         _pong(3),
@@ -350,13 +572,13 @@ LAYERS_EXPECTED: dict[str, list[str]] = {
     ],
 }
 WEB_EXPECTED: list[str] = [
-    '{"type":"welcome","nick":"guest11","room":"#lobby"}',
-    '{"type":"nick","old":"guest10","new":"tess"}',
-    '{"type":"nick","old":"guest11","new":"wes"}',
+    '{"type":"welcome","nick":"guest15","room":"#lobby"}',
+    '{"type":"nick","old":"guest14","new":"tess"}',
+    '{"type":"nick","old":"guest15","new":"wes"}',
     '{"type":"pong","token":"barrier-1"}',
     '{"type":"pong","token":"barrier-2"}',
     '{"type":"message","room":"#lobby","from":"tess","text":"hi wes","kind":"msg"}',
-    '{"type":"private","from":"guest9","to":"wes","text":"psst","kind":"msg"}',
+    '{"type":"private","from":"guest13","to":"wes","text":"psst","kind":"msg"}',
     '{"type":"joined","room":"#den"}',
     '{"type":"users","room":"#den","users":[{"nick":"wes","op":true}]}',
     '{"type":"pong","token":"barrier-3"}',
@@ -371,10 +593,10 @@ WEB_EXPECTED: list[str] = [
 
 
 def run_layers_session(server: ServerProcess, context: ssl.SSLContext) -> tuple[dict[str, bytes], bytes]:
-    """The layers script, after the rooms script (the guests are numbered from 9)."""
-    p = server.join("guest9")
-    t = server.join("guest10", tls=context)
-    w = server.web_join("guest11")
+    """The layers script, after the rooms and mixed scripts (guests from 13: IRC clients took two)."""
+    p = server.join("guest13")
+    t = server.join("guest14", tls=context)
+    w = server.web_join("guest15")
     p.ping_barrier()
     t.ping_barrier()
     t.send_line("NICK tess")
@@ -418,9 +640,9 @@ def test_scripted_session(variant: str, pki: Pki) -> None:
         pytest.skip("uvloop is not installed (pip install uvloop)")
     certificates = ["--tls-cert", str(pki.cert_file), "--tls-key", str(pki.key_file)]
     layers = ["--listen", "text+tls://127.0.0.1:0", "--listen", "http://127.0.0.1:0", *certificates]
-    server = ServerProcess(backend, [*args, *layers])
+    server = ServerProcess(backend, [*args, *IRC_LISTENER, *layers])
     try:
-        transcripts = run_session(server) | run_rooms_session(server)
+        transcripts = run_session(server) | run_rooms_session(server) | run_mixed_session(server)
         through_layers, frames = run_layers_session(server, pki.client_context())
     finally:
         server.stop()
@@ -428,3 +650,7 @@ def test_scripted_session(variant: str, pki: Pki) -> None:
         expected = "".join(f"{line}\n" for line in lines).encode()
         assert (transcripts | through_layers)[name] == expected, f"client {name}"
     assert frames == b"".join(text_frame(event) for event in WEB_EXPECTED) + CLOSE_NORMAL
+    for name, lines in MIXED_EXPECTED.items():
+        end = "\r\n" if name in ("ann", "ben") else "\n"
+        expected = "".join(f"{line}{end}" for line in lines).encode()
+        assert transcripts[name] == expected, f"client {name}: {transcripts[name].decode()}"

@@ -267,7 +267,8 @@ def test_logs_of_departures_name_the_reason(net: FakeNetwork) -> None:
     ]
 
 
-def test_only_flood_control_makes_time_matter() -> None:
+def test_time_matters_to_the_chat_not_to_the_lab() -> None:
+    # Flood control, and IRC clients' server-time and pings, whatever the rate.
     assert ChatServerState(ServerConfig()).uses_clock
-    assert not ChatServerState(ServerConfig(rate_lines=0)).uses_clock
+    assert ChatServerState(ServerConfig(rate_lines=0)).uses_clock
     assert not EchoServerState(ServerConfig()).uses_clock

@@ -32,6 +32,7 @@ from sansio_chat import (
     Tick,
     new_server_state,
 )
+from sansio_chat._irc_message import MAX_LINE_BYTES
 from tests.core_driver import OPER_PASSWORD, FakeNetwork
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -270,17 +271,29 @@ def assert_well_formed(data: bytes) -> None:
         assert SERVER_LINE.fullmatch(line), line
 
 
+def assert_irc_lines(data: bytes) -> None:
+    """CR LF lines of at most 512 bytes without their tags, UTF-8, never a NUL."""
+    assert data.endswith(b"\r\n") and b"\0" not in data
+    for line in data.split(b"\r\n")[:-1]:
+        assert b"\r" not in line and b"\n" not in line
+        body = line.partition(b" ")[2] if line.startswith(b"@") else line
+        assert len(body) + 2 <= MAX_LINE_BYTES, line
+        line.decode()  # UTF-8
+
+
 def check_rendering(events: list[Event], results: list[list[Action]]) -> None:
     """Every send is for one kind of client, and well formed for it."""
-    web = {e.conn for e in events if isinstance(e, ConnectionOpened) and e.dialect is DialectName.WEB}
+    dialects = {e.conn: e.dialect for e in events if isinstance(e, ConnectionOpened)}
+    check = {
+        DialectName.TEXT: assert_well_formed,
+        DialectName.IRC: assert_irc_lines,
+        DialectName.WEB: assert_json_events,
+    }
     for actions in results:
         for action in actions:
             if isinstance(action, Send):
-                if web.issuperset(action.conns):
-                    assert_json_events(action.data)
-                else:
-                    assert web.isdisjoint(action.conns)
-                    assert_well_formed(action.data)
+                (dialect,) = {dialects[conn] for conn in action.conns}
+                check[dialect](action.data)
 
 
 def assert_json_events(data: bytes) -> None:

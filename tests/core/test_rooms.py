@@ -504,9 +504,9 @@ def test_shutdown_reaches_everyone_in_every_room(net: FakeNetwork) -> None:
     assert alice.closed and bob2.closed
 
 
-def test_rooms_need_no_clock() -> None:
+def test_rooms_need_no_wakeup() -> None:
     net = FakeNetwork(ServerConfig(rate_lines=0))
     alice, bob = net.join("alice", "bob")
     alice.send("JOIN #a")
-    assert net.state.next_wakeup is None and not net.state.uses_clock
+    assert net.state.next_wakeup is None
     assert bob.lines() == ["[server] alice left #lobby"]

@@ -14,9 +14,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sansio_chat._replies import KickedYou, Said, Told, TopicSet
+from sansio_chat._replies import Identity, KickedYou, Said, Speech, Told, TopicSet
 from sansio_chat._text_dialect import TextRenderer, terminal_safe
 
+IRCUSER = Identity(uid=1, nick="ircuser")
 CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
@@ -48,9 +49,9 @@ def test_formatting_is_stripped_and_other_controls_replaced(text: str, safe: str
 @pytest.mark.parametrize(
     "reply",
     [
-        Said(nick="ircuser", room="#lobby", text="\x02hi\x02\x07"),
-        Said(nick="ircuser", room="#lobby", text="\x1b[31mred", action=True),
-        Told(sender="ircuser", recipient="bob", text="\x03" + "4psst\r\n"),
+        Said(source=IRCUSER, room="#lobby", text="\x02hi\x02\x07"),
+        Said(source=IRCUSER, room="#lobby", text="\x1b[31mred", kind=Speech.ACTION),
+        Told(source=IRCUSER, recipient="bob", text="\x03" + "4psst\r\n"),
         TopicSet(nick="ircuser", room="#lobby", topic="\x1b]0;title\x07"),
         KickedYou(room="#lobby", victim="bob", kicker="ircuser", reason="\x00bye"),
     ],
@@ -64,7 +65,7 @@ def test_rendered_lines_carry_no_control_character(reply: Said | Told | TopicSet
 
 @given(text=st.text(max_size=40))
 def test_any_words_render_as_one_safe_line(text: str) -> None:
-    data = TextRenderer().render(Said(nick="someone", room="#lobby", text=text))
+    data = TextRenderer().render(Said(source=Identity(uid=2, nick="someone"), room="#lobby", text=text))
     line = data.decode()
     assert line.endswith("\n") and not CONTROL.search(line[:-1])
     if not CONTROL.search(text):

@@ -234,7 +234,7 @@ def test_operators_kill_and_the_victim_hears_why(net: FakeNetwork) -> None:
         error("wrong-password", "wrong password"),
         {"type": "oper"},
         error("kill-self", "use QUIT to leave"),
-        {"type": "quit", "nick": "bob", "reason": "killed", "text": None, "by": "alice"},
+        {"type": "quit", "nick": "bob", "reason": "killed", "text": "enough", "by": "alice"},
     ]
     assert bob.events() == [{"type": "killed", "by": "alice", "text": "enough"}]
     assert not bob.is_open

@@ -1,8 +1,9 @@
-"""The other side of a real client's session: a raw-socket IRC client whose lines are checked exactly."""
+"""The other side of a real client's session: a raw IRC or text client whose lines are checked exactly."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sansio_chat._irc_message import IRCMessage, parse_message
@@ -96,3 +97,40 @@ def _field(message: IRCMessage, name: str) -> str:
 
 def _show(message: IRCMessage) -> str:
     return f"{message.source or ''} {message.command} {message.params}"
+
+
+class TextPeer:
+    """A text client (as with ``nc``): sends lines as typed, waits for exact lines, others skipped."""
+
+    def __init__(self, host: str, port: int, nick: str) -> None:
+        self.nick = nick
+        self.client = Client.connect(host, port, name=nick)
+        #: Every line received, in order, for failure messages.
+        self.log: list[str] = []
+        self.expect_line(lambda line: line.startswith("[server] Welcome to the chat, "))
+        self.send(f"NICK {nick}")
+        self.expect(f"[server] You are now known as {nick}")
+
+    def send(self, line: str) -> None:
+        self.client.send_line(line)
+
+    def expect(self, line: str, *, timeout: float = READ_TIMEOUT) -> None:
+        """Skip lines until exactly ``line``."""
+        self.expect_line(lambda got: got == line, what=line, timeout=timeout)
+
+    def expect_line(
+        self, match: Callable[[str], bool], *, what: str = "", timeout: float = READ_TIMEOUT
+    ) -> str:
+        deadline = time.monotonic() + timeout
+        start = len(self.log)
+        while True:
+            try:
+                line = self.client.read_line(max(0.0, deadline - time.monotonic()))
+            except AssertionError as exc:
+                raise AssertionError(f"{self.nick}: no {what!r}; got {self.log[start:]}") from exc
+            self.log.append(line)
+            if match(line):
+                return line
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,372 @@
+"""IRC commands as chat commands: what a registered IRC client's message asks of the chat.
+
+One message may ask several things (``JOIN #a,#b``, ``PRIVMSG alice,#room``),
+and a malformed one gets a numeric that no chat rule is about (461, 411,
+472...), so ``chat_commands`` returns a list of chat commands and
+``Numeric`` replies, in order.  The rules themselves (who may join, speak,
+kick) are the chat's: nothing here decides them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ._commands import (
+    Away,
+    ChangeNick,
+    ChangeRoomModes,
+    Command,
+    Help,
+    Invite,
+    Ison,
+    JoinRoom,
+    Kick,
+    Kill,
+    ListRooms,
+    ListUsers,
+    Lusers,
+    Oper,
+    PartRoom,
+    Ping,
+    Quit,
+    SayTo,
+    ShowBans,
+    ShowRoomModes,
+    Tell,
+    Topic,
+    Userhost,
+    UserModes,
+    Who,
+    Whois,
+    Whowas,
+)
+from ._irc_message import IRCMessage
+from ._irc_render import MAX_TARGETS, letter_mode
+from ._modes import ModeChange, RoomMode
+from ._replies import Speech
+from ._users import User
+
+#: Mode changes with an argument one MODE may make (ISUPPORT's MODES).
+MAX_MODE_ARGUMENTS = 4
+#: Room modes whose argument comes with setting them only (the limit) or both ways (the rest).
+_ARGUMENT_WHEN_SET = frozenset({RoomMode.LIMIT})
+_ARGUMENT_BOTH_WAYS = frozenset({RoomMode.KEY, RoomMode.BAN, RoomMode.OPERATOR, RoomMode.VOICE})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Numeric:
+    """A numeric about the message itself: ``code``, then ``params`` after the nickname (the last: text)."""
+
+    code: str
+    params: tuple[str, ...]
+
+
+Item = Command | Numeric
+_Handler = Callable[[IRCMessage, User], list[Item]]
+
+
+def _need_more(command: str) -> list[Item]:
+    return [Numeric(code="461", params=(command, "Not enough parameters"))]
+
+
+def _targets(text: str) -> list[str]:
+    return [target for target in text.split(",") if target]
+
+
+# -- words ------------------------------------------------------------------------------------------
+
+
+def _speech(text: str, *, notice: bool) -> tuple[Speech, str]:
+    """What kind of words ``text`` is, and the words shown (an ACTION's without its CTCP frame)."""
+    if text[:1] != "\x01":
+        return (Speech.NOTICE if notice else Speech.WORDS), text
+    if notice:
+        return Speech.CTCP_REPLY, text
+    inner = text[1:-1] if text[-1:] == "\x01" else text[1:]
+    if inner[:7] == "ACTION " or inner == "ACTION":
+        return Speech.ACTION, inner[7:]
+    return Speech.CTCP, text
+
+
+def _words(message: IRCMessage, user: User) -> list[Item]:
+    """PRIVMSG and NOTICE: to rooms (``#...``) and nicknames; a NOTICE is never answered with an error."""
+    notice = message.command == "NOTICE"
+    params = message.params
+    if not params or not params[0]:
+        return [] if notice else [Numeric(code="411", params=(f"No recipient given ({message.command})",))]
+    if len(params) < 2 or not params[1]:
+        return [] if notice else [Numeric(code="412", params=("No text to send",))]
+    kind, text = _speech(params[1], notice=notice)
+    tags = tuple((key, value) for key, value in message.tags if key[:1] == "+")
+    return [_to(target, text, kind, tags) for target in _targets(params[0])[:MAX_TARGETS]]
+
+
+def _to(target: str, text: str, kind: Speech, tags: tuple[tuple[str, str], ...]) -> Command:
+    if target[:1] == "#":
+        return SayTo(room=target, text=text, kind=kind, tags=tags)
+    return Tell(nick=target, text=text, kind=kind, tags=tags)
+
+
+def _tagmsg(message: IRCMessage, user: User) -> list[Item]:
+    if not message.params or not message.params[0]:
+        return _need_more("TAGMSG")
+    tags = tuple((key, value) for key, value in message.tags if key[:1] == "+")
+    return [_to(target, "", Speech.TAGS, tags) for target in _targets(message.params[0])[:MAX_TARGETS]]
+
+
+# -- rooms --------------------------------------------------------------------------------------------
+
+
+def _join(message: IRCMessage, user: User) -> list[Item]:
+    params = message.params
+    if not params or not params[0]:
+        return _need_more("JOIN")
+    if params[0] == "0":  # leave every channel
+        return [PartRoom(room=room.name, typed=room.name) for room in user.rooms]
+    keys = params[1].split(",") if len(params) > 1 else []
+    rooms = params[0].split(",")
+    return [
+        JoinRoom(room=room, typed=room, alone=False, key=keys[at] if at < len(keys) else "")
+        for at, room in enumerate(rooms)
+        if room
+    ]
+
+
+def _part(message: IRCMessage, user: User) -> list[Item]:
+    params = message.params
+    if not params or not params[0]:
+        return _need_more("PART")
+    reason = params[1] if len(params) > 1 else ""
+    return [PartRoom(room=room, typed=room, reason=reason) for room in _targets(params[0])]
+
+
+def _topic(message: IRCMessage, user: User) -> list[Item]:
+    params = message.params
+    if not params or not params[0]:
+        return _need_more("TOPIC")
+    room = params[0]
+    if len(params) == 1:
+        return [Topic(text="", room=room, typed=room)]
+    return [Topic(text=params[1], room=room, typed=room, clear=not params[1])]
+
+
+def _names(message: IRCMessage, user: User) -> list[Item]:
+    """One channel (TARGMAX NAMES:1): several would each end with their own 366."""
+    if not message.params or not message.params[0]:
+        return [Numeric(code="366", params=("*", "End of /NAMES list"))]
+    room = message.params[0].split(",")[0]
+    return [ListUsers(room=room, typed=room, quiet=True)]
+
+
+def _list(message: IRCMessage, user: User) -> list[Item]:
+    wanted = tuple(_targets(message.params[0])) if message.params else ()
+    return [ListRooms(rooms=wanted)]
+
+
+def _kick(message: IRCMessage, user: User) -> list[Item]:
+    params = message.params
+    if len(params) < 2 or not params[0] or not params[1]:
+        return _need_more("KICK")
+    reason = params[2] if len(params) > 2 else ""
+    room = params[0]
+    return [Kick(nick=nick, reason=reason, room=room, typed=room) for nick in _targets(params[1])[:1]]
+
+
+def _invite(message: IRCMessage, user: User) -> list[Item]:
+    params = message.params
+    if len(params) < 2 or not params[0] or not params[1]:
+        return _need_more("INVITE")
+    return [Invite(nick=params[0], room=params[1], typed=params[1])]
+
+
+def _mode(message: IRCMessage, user: User) -> list[Item]:
+    params = message.params
+    if not params or not params[0]:
+        return _need_more("MODE")
+    target = params[0]
+    if target[:1] != "#":
+        return _user_mode(target, params[1] if len(params) > 1 else "")
+    if len(params) == 1:
+        return [ShowRoomModes(room=target, typed=target)]
+    return _room_modes(target, params[1], list(params[2:]))
+
+
+def _room_modes(room: str, letters: str, arguments: list[str]) -> list[Item]:
+    """``+ov-b alice bob mask``: the changes in order, a ban list asked for, 472 for unknown letters."""
+    items: list[Item] = []
+    changes: list[ModeChange] = []
+    list_bans = False
+    on = True
+    used = 0
+    for letter in letters:
+        if letter in "+-":
+            on = letter == "+"
+            continue
+        mode = letter_mode(letter)
+        if mode is None:
+            items.append(Numeric(code="472", params=(letter, "is an unknown mode char to me")))
+            continue
+        takes = mode in _ARGUMENT_BOTH_WAYS or (on and mode in _ARGUMENT_WHEN_SET)
+        if not takes:
+            changes.append(ModeChange(on=on, mode=mode))
+            continue
+        if not arguments:
+            if mode is RoomMode.BAN:
+                list_bans = True
+            elif mode is RoomMode.KEY and not on:  # -k needs no key here
+                changes.append(ModeChange(on=False, mode=mode))
+            else:
+                items.append(Numeric(code="696", params=(room, letter, "*", "You must give a parameter")))
+            continue
+        argument = arguments.pop(0)
+        used += 1
+        if used <= MAX_MODE_ARGUMENTS:
+            changes.append(ModeChange(on=on, mode=mode, arg=argument))
+    if changes:
+        items.append(ChangeRoomModes(room=room, typed=room, changes=tuple(changes)))
+    if list_bans:
+        items.append(ShowBans(room=room, typed=room))
+    return items
+
+
+def _user_mode(nick: str, letters: str) -> list[Item]:
+    if not letters:
+        return [UserModes(nick=nick)]
+    items: list[Item] = []
+    invisible: bool | None = None
+    operator: bool | None = None
+    on = True
+    for letter in letters:
+        if letter in "+-":
+            on = letter == "+"
+        elif letter == "i":
+            invisible = on
+        elif letter == "o":
+            operator = on
+        else:
+            items.append(Numeric(code="501", params=("Unknown MODE flag",)))
+    if invisible is not None or operator is not None:
+        items.append(UserModes(nick=nick, invisible=invisible, operator=operator))
+    return items
+
+
+# -- users ----------------------------------------------------------------------------------------------
+
+
+def _nick(message: IRCMessage, user: User) -> list[Item]:
+    if not message.params or not message.params[0]:
+        return [Numeric(code="431", params=("No nickname given",))]
+    return [ChangeNick(nick=message.params[0])]
+
+
+def _who(message: IRCMessage, user: User) -> list[Item]:
+    params = message.params
+    mask = params[0] if params else "*"
+    option = params[1] if len(params) > 1 else ""
+    if option[:1] == "%":
+        fields, _, token = option[1:].partition(",")
+        return [Who(mask=mask, fields=fields or "n", token=token[:3] if token.isdigit() else "")]
+    return [Who(mask=mask, operators=option == "o")]
+
+
+def _whois(message: IRCMessage, user: User) -> list[Item]:
+    params = message.params
+    if not params or not params[-1]:
+        return [Numeric(code="431", params=("No nickname given",))]
+    return [Whois(nick=_targets(params[-1])[0] if _targets(params[-1]) else params[-1])]
+
+
+def _whowas(message: IRCMessage, user: User) -> list[Item]:
+    params = message.params
+    if not params or not params[0]:
+        return [Numeric(code="431", params=("No nickname given",))]
+    count = params[1] if len(params) > 1 else ""
+    number = int(count) if count.lstrip("-").isdigit() and count.isascii() else 0
+    return [Whowas(nick=params[0], count=number)]
+
+
+def _spaced(message: IRCMessage) -> tuple[str, ...]:
+    """Nicknames given as parameters, or spaced out in the last one."""
+    return tuple(nick for param in message.params for nick in param.split(" ") if nick)
+
+
+def _ison(message: IRCMessage, user: User) -> list[Item]:
+    nicks = _spaced(message)
+    return [Ison(nicks=nicks)] if nicks else _need_more("ISON")
+
+
+def _userhost(message: IRCMessage, user: User) -> list[Item]:
+    nicks = _spaced(message)
+    return [Userhost(nicks=nicks)] if nicks else _need_more("USERHOST")
+
+
+def _away(message: IRCMessage, user: User) -> list[Item]:
+    return [Away(message=message.params[0] if message.params else "")]
+
+
+def _oper(message: IRCMessage, user: User) -> list[Item]:
+    params = message.params
+    if len(params) < 2 or not params[0]:
+        return _need_more("OPER")
+    return [Oper(name=params[0], password=params[1])]
+
+
+def _kill(message: IRCMessage, user: User) -> list[Item]:
+    params = message.params
+    if not params or not params[0]:
+        return _need_more("KILL")
+    return [Kill(nick=params[0], text=params[1] if len(params) > 1 else "")]
+
+
+def _quit(message: IRCMessage, user: User) -> list[Item]:
+    return [Quit(text=message.params[0] if message.params else "")]
+
+
+def _ping(message: IRCMessage, user: User) -> list[Item]:
+    if not message.params:
+        return [Numeric(code="409", params=("No origin specified",))]
+    return [Ping(token=message.params[-1])]
+
+
+def _lusers(message: IRCMessage, user: User) -> list[Item]:
+    return [Lusers()]
+
+
+def _help(message: IRCMessage, user: User) -> list[Item]:
+    return [Help(subject=message.params[0] if message.params else "")]
+
+
+#: Every command a registered client may send that the chat answers, by its upper-case name.
+CHAT_COMMANDS: dict[str, _Handler] = {
+    "PRIVMSG": _words,
+    "NOTICE": _words,
+    "TAGMSG": _tagmsg,
+    "JOIN": _join,
+    "PART": _part,
+    "TOPIC": _topic,
+    "NAMES": _names,
+    "LIST": _list,
+    "KICK": _kick,
+    "INVITE": _invite,
+    "MODE": _mode,
+    "NICK": _nick,
+    "WHO": _who,
+    "WHOIS": _whois,
+    "WHOWAS": _whowas,
+    "ISON": _ison,
+    "USERHOST": _userhost,
+    "AWAY": _away,
+    "OPER": _oper,
+    "KILL": _kill,
+    "QUIT": _quit,
+    "PING": _ping,
+    "LUSERS": _lusers,
+    "HELP": _help,
+}
+
+
+def chat_commands(message: IRCMessage, user: User) -> list[Item] | None:
+    """What ``message`` asks of the chat, in order; None for a command the chat does not answer."""
+    handler = CHAT_COMMANDS.get(message.command)
+    return None if handler is None else handler(message, user)

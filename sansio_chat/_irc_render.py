@@ -1,0 +1,716 @@
+"""Replies as IRC lines, for one set of negotiated capabilities.
+
+What an IRC client receives depends on the capabilities it asked for
+(``message-tags``, ``server-time``, ``multi-prefix``...), so there is one
+``IRCRenderer`` per set of capabilities that matters to rendering, shared by
+every client with that set (``IRCRenderers`` interns them); the fan-out
+renders a delivery once per renderer present.  A numeric reply names its
+recipient first, so replies to one client are rendered with its nickname
+(``render(reply, nick)``); broadcasts never need it.
+
+Every line is at most 512 bytes without its tags.  Words too long for one
+line reach IRC clients split into several messages at character
+boundaries, unless the sender's own client sized them for one line (an
+IRC client whose words become too long only through the longer prefix the
+server adds): those are shortened, as other servers do, since splitting
+them would hand the recipient a message it never expects.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from typing import assert_never
+
+from ._base import Clock
+from ._config import MAX_ROOMS_PER_USER, ServerConfig
+from ._irc_message import MAX_LINE_BYTES, split_text
+from ._modes import MAX_BANS, MAX_KEY_CHARS, RoomMode
+from ._nicknames import MAX_NICK_CHARS
+from ._replies import (
+    AwayNotice,
+    AwaySet,
+    BanList,
+    Connected,
+    Disconnected,
+    EnteredRoom,
+    Error,
+    ErrorKind,
+    Goodbye,
+    HelpText,
+    Invitation,
+    InviteSent,
+    IsAway,
+    IsonReply,
+    JoinedRoom,
+    Kicked,
+    KickedYou,
+    KilledBy,
+    LastWords,
+    LeaveReason,
+    LeftRoom,
+    ModesChanged,
+    NickChanged,
+    NickSet,
+    OperGranted,
+    Pong,
+    Reply,
+    RoomList,
+    RoomModesAre,
+    Said,
+    ServerStats,
+    ShuttingDown,
+    Speech,
+    Told,
+    TopicIs,
+    TopicSet,
+    UserDetails,
+    UserhostReply,
+    UserList,
+    UserModesAre,
+    UserModesChanged,
+    Welcome,
+    WhoisReply,
+    WhoList,
+    WhowasReply,
+)
+from ._rooms import MAX_ROOM_NAME_CHARS, MAX_TOPIC_CHARS
+from ._text_dialect import MODE_LETTERS, mode_string
+from ._timefmt import human_utc, iso_utc
+
+#: Characters of an away message, of a kick's reason, shown at most (ISUPPORT).
+AWAYLEN = 300
+KICKLEN = 300
+#: Targets one PRIVMSG or NOTICE may name.
+MAX_TARGETS = 4
+#: ISUPPORT tokens on one 005 line, at most (the line also has the nickname and a text).
+_TOKENS_PER_LINE = 12
+
+
+class Cap(enum.Enum):
+    """The IRCv3 capabilities this server offers."""
+
+    MESSAGE_TAGS = "message-tags"
+    SERVER_TIME = "server-time"
+    ECHO_MESSAGE = "echo-message"
+    MULTI_PREFIX = "multi-prefix"
+    USERHOST_IN_NAMES = "userhost-in-names"
+    AWAY_NOTIFY = "away-notify"
+    CAP_NOTIFY = "cap-notify"
+
+
+#: What ``CAP LS`` lists, in this order.
+OFFERED = tuple(cap.value for cap in Cap)
+#: Capabilities that change nothing in what a client receives: not part of a renderer's key.
+_NOT_RENDERED = frozenset({Cap.CAP_NOTIFY})
+
+#: The user modes and room modes this server knows (for 004), and the room modes with an argument.
+USER_MODES = "io"
+ROOM_MODES = "biklmnostv"
+ROOM_MODES_WITH_ARGUMENT = "bklov"
+
+_LETTER_MODES = {letter: mode for mode, letter in MODE_LETTERS.items()}
+
+#: The commands ``HELP`` lists.
+_HELP_LINES = (
+    "Commands: AWAY CAP HELP INFO INVITE ISON JOIN KICK KILL LINKS LIST LUSERS MODE MOTD",
+    "NAMES NICK NOTICE OPER PART PASS PING PONG PRIVMSG QUIT TAGMSG TIME TOPIC USER",
+    "USERHOST VERSION WHO WHOIS WHOWAS",
+    "Rooms are channels: #lobby is where text clients (nc, telnet) meet.",
+)
+
+_LEAVE_TEXT = {
+    LeaveReason.OPER_FAILURES: "Too many failed OPER attempts",
+    LeaveReason.TOO_SLOW: "Max SendQ exceeded",
+    LeaveReason.TIMED_OUT: "Ping timeout",
+}
+
+# Error kinds as (numeric, their parameters after the nickname, text); {d} is the detail, {r} the room.
+_NUMERIC_ERRORS: dict[ErrorKind, tuple[str, tuple[str, ...], str]] = {
+    ErrorKind.LINE_TOO_LONG: ("417", (), "Input line was too long"),
+    ErrorKind.CONTROL_CHARACTER: ("400", ("*",), "Control characters are not allowed"),
+    ErrorKind.USAGE: ("461", ("{d}",), "Not enough parameters"),
+    ErrorKind.INVALID_COMMAND: ("421", ("{d}",), "Unknown command"),
+    ErrorKind.INVALID_NICK: ("432", ("{d}",), "Erroneous nickname"),
+    ErrorKind.NICK_IN_USE: ("433", ("{d}",), "Nickname is already in use"),
+    ErrorKind.PERMISSION_DENIED: ("481", (), "Permission Denied- You're not an IRC operator"),
+    ErrorKind.NO_SUCH_NICK: ("401", ("{d}",), "No such nick/channel"),
+    ErrorKind.KILL_SELF: ("400", ("KILL",), "Use QUIT to leave"),
+    ErrorKind.WRONG_PASSWORD: ("464", (), "Password incorrect"),
+    ErrorKind.TOO_MANY_OPER_FAILURES: ("464", (), "Password incorrect (too many failed attempts)"),
+    ErrorKind.INVALID_ROOM: ("479", ("{d}",), "Illegal channel name"),
+    ErrorKind.NO_SUCH_ROOM: ("403", ("{d}",), "No such channel"),
+    ErrorKind.NOT_IN_A_ROOM: ("442", ("*",), "You're not on that channel"),
+    ErrorKind.ROOM_OPERATORS_ONLY: ("482", ("{r}",), "You're not channel operator"),
+    ErrorKind.NOT_IN_ROOM: ("441", ("{d}", "{r}"), "They aren't on that channel"),
+    ErrorKind.NOT_A_MEMBER: ("442", ("{r}",), "You're not on that channel"),
+    ErrorKind.ALREADY_MEMBER: ("443", ("{d}", "{r}"), "is already on channel"),
+    ErrorKind.INVITE_ONLY: ("473", ("{r}",), "Cannot join channel (+i)"),
+    ErrorKind.NEEDS_KEY: ("475", ("{r}",), "Cannot join channel (+k)"),
+    ErrorKind.ROOM_FULL: ("471", ("{r}",), "Cannot join channel (+l)"),
+    ErrorKind.BANNED: ("474", ("{r}",), "Cannot join channel (+b)"),
+    ErrorKind.TOO_MANY_ROOMS: ("405", ("{r}",), "You have joined too many channels"),
+    ErrorKind.CANNOT_SPEAK_MODERATED: ("404", ("{r}",), "Cannot send to channel (+m)"),
+    ErrorKind.CANNOT_SPEAK_BANNED: ("404", ("{r}",), "Cannot send to channel (+b)"),
+    ErrorKind.CANNOT_SPEAK_OUTSIDE: ("404", ("{r}",), "Cannot send to channel (+n)"),
+    ErrorKind.BAN_LIST_FULL: ("478", ("{r}", "b"), "Channel ban list is full"),
+    ErrorKind.NOT_YOUR_MODES: ("502", (), "Can't change mode for other users"),
+    ErrorKind.NO_TEXT: ("412", (), "No text to send"),
+}
+
+
+class IRCServerInfo:
+    """What every IRC renderer of one server shares: its names, its settings, the time."""
+
+    __slots__ = ("clock", "config", "created")
+
+    def __init__(self, config: ServerConfig, clock: Clock) -> None:
+        self.config = config
+        self.clock = clock
+        self.created = 0.0  # wall-clock time of the first IRC welcome (003)
+
+    def isupport(self) -> tuple[str, ...]:
+        """The ISUPPORT (005) tokens, as advertised."""
+        config = self.config
+        return (
+            f"AWAYLEN={AWAYLEN}",
+            "CASEMAPPING=ascii",
+            f"CHANLIMIT=#:{MAX_ROOMS_PER_USER}",
+            "CHANMODES=b,k,l,imnst",
+            f"CHANNELLEN={MAX_ROOM_NAME_CHARS + 1}",
+            "CHANTYPES=#",
+            f"KEYLEN={MAX_KEY_CHARS}",
+            f"KICKLEN={KICKLEN}",
+            f"MAXLIST=b:{MAX_BANS}",
+            "MODES=4",
+            f"NETWORK={config.network}",
+            f"NICKLEN={MAX_NICK_CHARS}",
+            "PREFIX=(ov)@+",
+            f"TARGMAX=JOIN:,KICK:1,NAMES:1,NOTICE:{MAX_TARGETS},PART:,PRIVMSG:{MAX_TARGETS},"
+            f"TAGMSG:{MAX_TARGETS},WHOIS:1",
+            f"TOPICLEN={MAX_TOPIC_CHARS}",
+            "UTF8ONLY",
+            "WHOX",
+        )
+
+
+def _safe(text: str) -> str:
+    """``text`` without CR, LF or NUL, which would end or break a line (printable text has none)."""
+    if text.isprintable():
+        return text
+    return text.replace("\r", " ").replace("\n", " ").replace("\0", " ")
+
+
+def _line(head: str, params: Sequence[str], *, force_trailing: bool = False) -> bytes:
+    """``head p1 p2 :last`` and CR LF; the colon only where needed (or always, ``force_trailing``).
+
+    The last parameter is cut, at a character boundary, if the line would
+    pass 512 bytes (a long reason, topic or away message from another dialect).
+    """
+    if not params:
+        return _fit(head)
+    *middles, last = params
+    last = _safe(last)
+    colon = force_trailing or not last or " " in last or last[0] == ":"
+    start = "".join(f" {middle}" for middle in middles)
+    return _fit(f"{head}{start} {':' if colon else ''}", last)
+
+
+def _fit(head: str, tail: str = "") -> bytes:
+    """``head`` then ``tail``, CR LF added; ``tail`` cut at a character boundary to keep 512 bytes."""
+    data = head.encode()
+    rest = tail.encode()
+    room = MAX_LINE_BYTES - 2 - len(data)
+    if len(rest) > room:
+        end = max(room, 0)
+        while end and rest[end] & 0xC0 == 0x80:  # inside a character: back up to its start
+            end -= 1
+        rest = rest[:end]
+    return data + rest + b"\r\n"
+
+
+class IRCRenderer:
+    """Replies as IRC lines for clients with one set of capabilities (see the module docstring)."""
+
+    __slots__ = (
+        "_away",
+        "_echo",
+        "_info",
+        "_isupport",
+        "_multi_prefix",
+        "_tagged",
+        "_tags",
+        "_time",
+        "_uhnames",
+    )
+
+    def __init__(self, info: IRCServerInfo, caps: frozenset[Cap]) -> None:
+        self._info = info
+        self._tags = Cap.MESSAGE_TAGS in caps
+        self._time = Cap.SERVER_TIME in caps
+        self._echo = Cap.ECHO_MESSAGE in caps
+        self._multi_prefix = Cap.MULTI_PREFIX in caps
+        self._uhnames = Cap.USERHOST_IN_NAMES in caps
+        self._away = Cap.AWAY_NOTIFY in caps
+        self._tagged = self._tags or self._time  # words carry tags for this renderer's clients
+
+    # -- lines ----------------------------------------------------------------------------
+
+    @property
+    def _server(self) -> str:
+        return self._info.config.server_name
+
+    def _time_tag(self) -> str:
+        return f"@time={iso_utc(self._info.clock.wall)} " if self._time else ""
+
+    def event(self, source: str, command: str, *params: str, force_trailing: bool = False) -> bytes:
+        """A message from a user (``source`` its mask) about something it did: tagged with the time."""
+        line = _line(f":{source} {command}", params, force_trailing=force_trailing)
+        return self._time_tag().encode() + line if self._time else line
+
+    def server_line(self, command: str, *params: str) -> bytes:
+        """A message from the server itself (PONG, CAP, FAIL, NOTICE)."""
+        return _line(f":{self._server} {command}", params)
+
+    def numeric(self, nick: str, code: str, *params: str) -> bytes:
+        """A numeric reply to ``nick`` ("*" before it has one); the last parameter is its text."""
+        return _line(f":{self._server} {code} {nick}", params)
+
+    @staticmethod
+    def error_line(text: str) -> bytes:
+        """``ERROR``: the last line before the server closes a connection."""
+        return _fit("ERROR :", text)
+
+    # -- the renderer's interface -------------------------------------------------------------
+
+    def render_echo(self, reply: Said | Told) -> bytes:
+        """With ``echo-message``: the sender gets its own words as the others do; else nothing."""
+        return self.render(reply) if self._echo else b""
+
+    def render(self, reply: Reply, nick: str = "*") -> bytes:
+        """The lines for ``reply``; ``nick``: the recipient's, for numerics (replies to one client)."""
+        match reply:
+            case Said():  # the hot path
+                return self._words(reply.source.mask, reply.source.line_sized, reply.room, reply)
+            case Told():
+                return self._words(reply.source.mask, reply.source.line_sized, reply.recipient, reply)
+            case Welcome(nick=welcomed):
+                return self._welcome(welcomed)
+            case Connected(nick=who, room=room, mask=mask):
+                return self.event(mask or who, "JOIN", room)
+            case LastWords():
+                return b""  # the QUIT carries them
+            case Disconnected():
+                return self.event(
+                    reply.mask or reply.nick, "QUIT", self._quit_reason(reply), force_trailing=True
+                )
+            case NickChanged(old=old, new=new, mask=mask):
+                return self.event(mask or old, "NICK", new)
+            case NickSet(nick=new, old=old, mask=mask):
+                return b"" if new == old else self.event(mask or old or nick, "NICK", new)
+            case EnteredRoom():
+                return self._entered(reply, nick)
+            case JoinedRoom(nick=who, room=room, mask=mask, away=away):
+                joined = self.event(mask or who, "JOIN", room)
+                if away and self._away:
+                    joined += self.event(mask or who, "AWAY", away, force_trailing=True)
+                return joined
+            case LeftRoom(nick=who, room=room, mask=mask, reason=reason):
+                if reason:
+                    return self.event(mask or who, "PART", room, reason, force_trailing=True)
+                return self.event(mask or who, "PART", room)
+            case UserList():
+                return self._names(reply, nick)
+            case RoomList(rooms=rooms, topics=topics):
+                lines = [self.numeric(nick, "321", "Channel", "Users  Name")]
+                for (room, members), topic in zip(rooms, topics or ("",) * len(rooms), strict=True):
+                    if members:  # an empty #lobby is not a channel to an IRC client
+                        lines.append(self.numeric(nick, "322", room, str(members), topic))
+                lines.append(self.numeric(nick, "323", "End of /LIST"))
+                return b"".join(lines)
+            case TopicIs(joined=True):
+                return b""  # told with the JOIN
+            case TopicIs(room=room, topic=""):
+                return self.numeric(nick, "331", room, "No topic is set")
+            case TopicIs(room=room, topic=topic, by=by, at=at):
+                return self._topic(nick, room, topic, by, at)
+            case TopicSet(unchanged=True):
+                return b""
+            case TopicSet(nick=setter, room=room, topic=topic, mask=mask):
+                return self.event(mask or setter, "TOPIC", room, topic, force_trailing=True)
+            case (
+                Kicked(room=room, victim=victim, kicker=kicker, reason=reason, mask=mask)
+                | KickedYou(room=room, victim=victim, kicker=kicker, reason=reason, mask=mask)
+            ):
+                return self.event(mask or kicker, "KICK", room, victim, reason or kicker, force_trailing=True)
+            case Goodbye(nick=who, text=text):
+                return self.error_line(
+                    f"Closing link: {who} (Quit: {text})" if text else f"Closing link: {who} (Client Quit)"
+                )
+            case KilledBy(killer=killer, text=text, mask=mask):
+                why = f"Killed ({killer} ({text}))" if text else f"Killed ({killer})"
+                return self.event(
+                    mask or killer, "KILL", nick, text or killer, force_trailing=True
+                ) + self.error_line(f"Closing link: {nick} ({why})")
+            case OperGranted():
+                return self.numeric(nick, "381", "You are now an IRC operator") + self.server_line(
+                    "MODE", nick, "+o"
+                )
+            case Pong(token=token):
+                return self.server_line("PONG", self._server, token)
+            case HelpText(subject=subject):
+                return self._help(nick, subject)
+            case ShuttingDown():
+                return self.error_line("Server is shutting down")
+            case Error():
+                return self._error(reply, nick)
+            case ModesChanged(nick=setter, room=room, changes=changes, mask=mask):
+                letters, args = mode_string(changes)
+                return self.event(mask or setter, "MODE", room, letters, *args)
+            case RoomModesAre(room=room, modes=modes, created=created):
+                letters, args = mode_string(modes)
+                return self.numeric(nick, "324", room, letters or "+", *args) + self.numeric(
+                    nick, "329", room, str(int(created))
+                )
+            case BanList(room=room, bans=bans):
+                lines = [self.numeric(nick, "367", room, ban.mask, ban.by, str(int(ban.at))) for ban in bans]
+                lines.append(self.numeric(nick, "368", room, "End of channel ban list"))
+                return b"".join(lines)
+            case Invitation(nick=inviter, invitee=invitee, room=room, mask=mask):
+                return self.event(mask or inviter, "INVITE", invitee, room)
+            case InviteSent(invitee=invitee, room=room):
+                return self.numeric(nick, "341", invitee, room)
+            case AwaySet(away=away):
+                if away:
+                    return self.numeric(nick, "306", "You have been marked as being away")
+                return self.numeric(nick, "305", "You are no longer marked as being away")
+            case AwayNotice(nick=who, message=message, mask=mask):
+                if not self._away:
+                    return b""
+                if message:
+                    return self.event(mask or who, "AWAY", message, force_trailing=True)
+                return self.event(mask or who, "AWAY")
+            case IsAway(nick=who, message=message):
+                return self.numeric(nick, "301", who, message)
+            case WhoList():
+                return self._who(reply, nick)
+            case WhoisReply():
+                return self._whois(reply, nick)
+            case WhowasReply(nick=asked, users=users):
+                return self._whowas(nick, asked, users)
+            case UserhostReply(users=users):
+                return self.numeric(nick, "302", " ".join(map(_userhost, users)))
+            case IsonReply(nicks=nicks):
+                return self.numeric(nick, "303", " ".join(nicks))
+            case ServerStats():
+                return self._lusers(reply, nick)
+            case UserModesAre(invisible=invisible, operator=operator):
+                return self.numeric(nick, "221", "+" + ("i" if invisible else "") + ("o" if operator else ""))
+            case UserModesChanged(nick=who, invisible=invisible, operator=operator):
+                letters = ""
+                if invisible is not None:
+                    letters += "+i" if invisible else "-i"
+                if operator is not None:
+                    letters += "-o"
+                return _line(f":{who} MODE {who}", (letters,), force_trailing=True)
+            case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
+                assert_never(reply)
+
+    # -- words --------------------------------------------------------------------------------
+
+    def _words(self, source: str, line_sized: bool, target: str, reply: Said | Told) -> bytes:
+        """PRIVMSG, NOTICE or TAGMSG; split (or, for a line-sized sender, cut) to fit 512 bytes."""
+        kind = reply.kind
+        tags = self._message_tags(reply) if self._tagged else ""
+        if kind is Speech.TAGS:
+            if not self._tags:
+                return b""
+            return tags.encode() + f":{source} TAGMSG {target}\r\n".encode()
+        text = _safe(reply.text)
+        command = "NOTICE" if kind is Speech.NOTICE or kind is Speech.CTCP_REPLY else "PRIVMSG"
+        action = kind is Speech.ACTION
+        head = f":{source} {command} {target} :"
+        body = f"{head}\x01ACTION {text}\x01" if action else head + text
+        data = body.encode()
+        if len(data) <= MAX_LINE_BYTES - 2:  # the usual case: one line as it is
+            return tags.encode() + data + b"\r\n"
+        if line_sized:
+            return tags.encode() + _fit(head, f"\x01ACTION {text}\x01" if action else text)
+        pieces = split_text(text, command=command, target=target, source=source, reserve=9 if action else 0)
+        assert isinstance(pieces, tuple)  # words are valid text, and a prefix is never near 512 bytes
+        lines = []
+        for number, piece in enumerate(pieces):
+            part_tags = tags if number == 0 else self._message_tags(reply, part=number + 1)
+            line = f"{head}\x01ACTION {piece}\x01" if action else head + piece
+            lines.append(part_tags.encode() + _fit(line))
+        return b"".join(lines)
+
+    def _message_tags(self, reply: Said | Told, part: int = 0) -> str:
+        """``@time=...;msgid=...;+client=tags `` as this renderer's clients read them ("" for none)."""
+        items: list[str] = []
+        if self._time:
+            items.append(f"time={iso_utc(self._info.clock.wall)}")
+        if self._tags:
+            items.append(f"msgid={reply.msgid}" if not part else f"msgid={reply.msgid}-{part}")
+            items.extend(f"{key}={_escape_tag(value)}" if value else key for key, value in reply.tags)
+        return "@" + ";".join(items) + " " if items else ""
+
+    # -- registration ---------------------------------------------------------------------------
+
+    def _welcome(self, nick: str) -> bytes:
+        """001 to 004 and the ISUPPORT lines (LUSERS and the MOTD follow, asked by the session)."""
+        info = self._info
+        config = info.config
+        if not info.created:
+            info.created = info.clock.wall
+        lines = [
+            self.numeric(nick, "001", f"Welcome to the {config.network} IRC network, {nick}"),
+            self.numeric(nick, "002", f"Your host is {config.server_name}, running version {config.version}"),
+            self.numeric(nick, "003", f"This server was created {human_utc(info.created)}"),
+            self.numeric(
+                nick,
+                "004",
+                config.server_name,
+                config.version,
+                USER_MODES,
+                ROOM_MODES,
+                ROOM_MODES_WITH_ARGUMENT,
+            ),
+            self.isupport(nick),
+        ]
+        return b"".join(lines)
+
+    def isupport(self, nick: str) -> bytes:
+        """The 005 lines."""
+        tokens = self._info.isupport()
+        return b"".join(
+            self.numeric(nick, "005", *tokens[at : at + _TOKENS_PER_LINE], "are supported by this server")
+            for at in range(0, len(tokens), _TOKENS_PER_LINE)
+        )
+
+    def _lusers(self, stats: ServerStats, nick: str) -> bytes:
+        visible = stats.users - stats.invisible
+        lines = [
+            self.numeric(
+                nick, "251", f"There are {visible} users and {stats.invisible} invisible on 1 servers"
+            )
+        ]
+        if stats.operators:
+            lines.append(self.numeric(nick, "252", str(stats.operators), "IRC Operators online"))
+        if stats.unregistered:
+            lines.append(self.numeric(nick, "253", str(stats.unregistered), "unknown connection(s)"))
+        if stats.rooms:
+            lines.append(self.numeric(nick, "254", str(stats.rooms), "channels formed"))
+        lines.append(self.numeric(nick, "255", f"I have {stats.users} clients and 0 servers"))
+        users, most = str(stats.users), str(stats.most_users)
+        lines.append(self.numeric(nick, "265", users, most, f"Current local users {users}, max {most}"))
+        lines.append(self.numeric(nick, "266", users, most, f"Current global users {users}, max {most}"))
+        return b"".join(lines)
+
+    def motd(self, nick: str) -> bytes:
+        """The message of the day (375, 372s, 376), or 422 when there is none."""
+        lines = self._info.config.motd
+        if lines is None:
+            return self.numeric(nick, "422", "MOTD File is missing")
+        start = self.numeric(nick, "375", f"- {self._server} Message of the day - ")
+        body = b"".join(self.numeric(nick, "372", f"- {line}") for line in lines)
+        return start + body + self.numeric(nick, "376", "End of /MOTD command.")
+
+    # -- rooms ------------------------------------------------------------------------------------
+
+    def _entered(self, reply: EnteredRoom, nick: str) -> bytes:
+        joined = self.event(reply.mask or reply.nick, "JOIN", reply.room)
+        if reply.topic:
+            joined += self._topic(nick, reply.room, reply.topic, reply.topic_by, reply.topic_at)
+        return joined
+
+    def _topic(self, nick: str, room: str, topic: str, by: str, at: float) -> bytes:
+        return self.numeric(nick, "332", room, topic) + self.numeric(nick, "333", room, by, str(int(at)))
+
+    def _prefix(self, op: bool, voiced: bool) -> str:
+        if self._multi_prefix:
+            return ("@" if op else "") + ("+" if voiced else "")
+        return "@" if op else "+" if voiced else ""
+
+    def _names(self, reply: UserList, nick: str) -> bytes:
+        """353 lines (as many as it takes) and 366; an empty list is a room not seen: 366 alone."""
+        room = reply.room
+        operators, voiced = reply.operators, reply.voiced
+        shown = reply.masks if self._uhnames and reply.masks else reply.nicks
+        entries = [
+            self._prefix(member in operators, member in voiced) + name
+            for member, name in zip(reply.nicks, shown, strict=True)
+        ]
+        symbol = "@" if reply.secret else "="
+        head_bytes = len(f":{self._server} 353 {nick} {symbol} {room} :".encode())
+        lines: list[bytes] = []
+        line: list[str] = []
+        size = head_bytes
+        for entry in entries:
+            length = len(entry.encode()) + 1
+            if line and size + length > MAX_LINE_BYTES - 2:
+                lines.append(self.numeric(nick, "353", symbol, room, " ".join(line)))
+                line, size = [], head_bytes
+            line.append(entry)
+            size += length
+        if line:
+            lines.append(self.numeric(nick, "353", symbol, room, " ".join(line)))
+        lines.append(self.numeric(nick, "366", room, "End of /NAMES list"))
+        return b"".join(lines)
+
+    # -- users ---------------------------------------------------------------------------------------
+
+    def _who(self, reply: WhoList, nick: str) -> bytes:
+        fields, server = reply.fields, self._server
+        lines = []
+        for user in reply.users:
+            flags = ("G" if user.away else "H") + ("*" if user.operator else "")
+            if user.room:
+                flags += self._prefix(user.op, user.voiced)
+            room = user.room or "*"
+            if not fields:
+                lines.append(
+                    self.numeric(
+                        nick,
+                        "352",
+                        room,
+                        user.username,
+                        user.host,
+                        server,
+                        user.nick,
+                        flags,
+                        f"0 {user.realname}",
+                    )
+                )
+                continue
+            values = {
+                "t": reply.token or "0",
+                "c": room,
+                "u": user.username,
+                "i": "255.255.255.255",
+                "h": user.host,
+                "s": server,
+                "n": user.nick,
+                "f": flags,
+                "d": "0",
+                "l": str(user.idle),
+                "a": "0",
+                "o": "n/a",
+                "r": user.realname,
+            }
+            lines.append(
+                self.numeric(nick, "354", *(values[letter] for letter in "tcuihsnfdlaor" if letter in fields))
+            )
+        lines.append(self.numeric(nick, "315", reply.mask or "*", "End of /WHO list"))
+        return b"".join(lines)
+
+    def _whois(self, reply: WhoisReply, nick: str) -> bytes:
+        user = reply.user
+        if user is None:
+            return self.numeric(nick, "401", reply.nick, "No such nick/channel") + self.numeric(
+                nick, "318", reply.nick, "End of /WHOIS list"
+            )
+        who = user.nick
+        lines = [self.numeric(nick, "311", who, user.username, user.host, "*", user.realname)]
+        if reply.rooms:
+            lines.append(
+                self.numeric(nick, "319", who, " ".join(prefix + room for prefix, room in reply.rooms))
+            )
+        lines.append(self.numeric(nick, "312", who, self._server, self._info.config.network))
+        if user.operator:
+            lines.append(self.numeric(nick, "313", who, "is an IRC operator"))
+        if user.away:
+            lines.append(self.numeric(nick, "301", who, user.away))
+        if user.secure:
+            lines.append(self.numeric(nick, "671", who, "is using a secure connection"))
+        lines.append(
+            self.numeric(nick, "317", who, str(user.idle), str(int(user.signon)), "seconds idle, signon time")
+        )
+        lines.append(self.numeric(nick, "318", who, "End of /WHOIS list"))
+        return b"".join(lines)
+
+    def _whowas(self, nick: str, asked: str, users: tuple[UserDetails, ...]) -> bytes:
+        if not users:
+            lines = [self.numeric(nick, "406", asked, "There was no such nickname")]
+        else:
+            lines = [
+                self.numeric(nick, "314", user.nick, user.username, user.host, "*", user.realname)
+                for user in users
+            ]
+        lines.append(self.numeric(nick, "369", asked, "End of WHOWAS"))
+        return b"".join(lines)
+
+    def _help(self, nick: str, subject: str) -> bytes:
+        subject = subject or "index"
+        lines = [self.numeric(nick, "704", subject, _HELP_LINES[0])]
+        lines += [self.numeric(nick, "705", subject, line) for line in _HELP_LINES[1:]]
+        lines.append(self.numeric(nick, "706", subject, "End of /HELP"))
+        return b"".join(lines)
+
+    # -- errors ------------------------------------------------------------------------------------
+
+    def _error(self, error: Error, nick: str) -> bytes:
+        kind = error.kind
+        if kind is ErrorKind.ALREADY_IN_ROOM:
+            return b""  # joining a channel one is in: IRC clients expect nothing
+        if kind is ErrorKind.INVALID_UTF8:
+            return self.server_line("FAIL", "*", "INVALID_UTF8", "Message rejected: it is not valid UTF-8")
+        if kind is ErrorKind.SERVER_FULL:
+            return self.error_line("Closing link: server full")
+        if kind is ErrorKind.TOPIC_TOO_LONG:
+            return self.server_line(
+                "FAIL", "TOPIC", "TOO_LONG", f"Topic too long (max {error.detail} characters)"
+            )
+        if kind is ErrorKind.INVALID_MODE_ARGUMENT:
+            letter = MODE_LETTERS[RoomMode[error.detail]]
+            return self.numeric(nick, "696", error.room, letter, "*", "Invalid mode parameter")
+        code, params, text = _NUMERIC_ERRORS[kind]
+        shown = tuple(param.format(d=error.detail, r=error.room) for param in params)
+        lines = self.numeric(nick, code, *shown, text)
+        if kind is ErrorKind.TOO_MANY_OPER_FAILURES:
+            lines += self.error_line("Closing link: too many failed OPER attempts")
+        return lines
+
+    @staticmethod
+    def _quit_reason(reply: Disconnected) -> str:
+        match reply.reason:
+            case LeaveReason.LEFT:
+                return f"Quit: {reply.text}" if reply.text else "Client Quit"
+            case LeaveReason.KILLED:
+                return f"Killed ({reply.killer} ({reply.text}))" if reply.text else f"Killed ({reply.killer})"
+            case _:
+                return _LEAVE_TEXT[reply.reason]
+
+
+_TAG_ESCAPES = str.maketrans({";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"})
+
+
+def _escape_tag(value: str) -> str:
+    return value.translate(_TAG_ESCAPES)
+
+
+def _userhost(user: UserDetails) -> str:
+    """``nick*=+user@host``: ``*`` for an operator, ``-`` (away) or ``+`` (here)."""
+    return f"{user.nick}{'*' if user.operator else ''}={'-' if user.away else '+'}{user.username}@{user.host}"
+
+
+def letter_mode(letter: str) -> RoomMode | None:
+    """The room mode an IRC mode letter stands for (None: one this server does not know)."""
+    return _LETTER_MODES.get(letter)
+
+
+class IRCRenderers:
+    """One renderer per set of capabilities that matters to rendering, made when first needed."""
+
+    __slots__ = ("_info", "_renderers")
+
+    def __init__(self, info: IRCServerInfo) -> None:
+        self._info = info
+        self._renderers: dict[frozenset[Cap], IRCRenderer] = {}
+
+    def get(self, caps: frozenset[Cap]) -> IRCRenderer:
+        key = caps - _NOT_RENDERED
+        renderer = self._renderers.get(key)
+        if renderer is None:
+            renderer = self._renderers[key] = IRCRenderer(self._info, key)
+        return renderer

@@ -1,0 +1,168 @@
+"""IRC paths off the beaten track: nicknames a shared registry answers later, odd commands, limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from sansio_chat import ChatServerState, DialectName, Mode, ServerConfig
+from sansio_chat._lab import RelayServerState
+from sansio_chat._rooms import MAX_INVITES
+from tests.core_driver import FakeNetwork
+
+from .irc import IRC, SERVER, connect, irc_net, mask, register
+from .test_claims import DeferringRegistry
+
+
+def n(code: str, nick: str, rest: str) -> str:
+    return f":{SERVER} {code} {nick} {rest}"
+
+
+@pytest.fixture
+def net() -> FakeNetwork:
+    return irc_net()
+
+
+# -- a registry that answers later ------------------------------------------------------------------------
+
+
+def deferring_irc_net() -> tuple[FakeNetwork, DeferringRegistry]:
+    registry = DeferringRegistry(defer_guests=False)
+    config = ServerConfig(server_name=SERVER)
+    return FakeNetwork(config, state=ChatServerState(config, registry=registry)), registry
+
+
+def test_registration_waits_for_the_nickname_and_the_lines_after_it_wait_too() -> None:
+    net, registry = deferring_irc_net()
+    irc = connect(net)
+    irc.send("NICK alice", "USER alice 0 * :Alice", "PING early")
+    assert irc.lines() == [] and irc.client.paused
+    registry.answer(net, "alice")
+    codes = irc.codes()
+    assert codes[0] == "001" and codes[-1] == "PONG"
+
+
+def test_a_refused_nickname_gets_433_later() -> None:
+    net, registry = deferring_irc_net()
+    irc = connect(net)
+    irc.send("NICK alice")
+    registry.answer(net, "alice", granted=False)
+    assert irc.lines() == [n("433", "*", "alice :Nickname is already in use")]
+
+
+def test_a_registry_that_refuses_at_once() -> None:
+    class Refusing(DeferringRegistry):
+        def claim(self, claim: int, key: str) -> bool | None:
+            return False
+
+    config = ServerConfig(server_name=SERVER)
+    net = FakeNetwork(config, state=ChatServerState(config, registry=Refusing()))
+    irc = IRC(net.connect(dialect=DialectName.IRC))
+    irc.send("NICK alice")
+    assert irc.lines() == [n("433", "*", "alice :Nickname is already in use")]
+
+
+# -- odd commands -------------------------------------------------------------------------------------------
+
+
+def test_odd_channel_commands(net: FakeNetwork) -> None:
+    alice = register(net, "alice")
+    alice.send(
+        "JOIN", "JOIN #chan", "MODE #nowhere", "MODE #nowhere +b", "MODE #chan +b a,b", "MODE #chan +o alice"
+    )
+    alice.send("MODE #chan +vvvvv alice alice alice alice alice", "MODE #chan +b ~x@text.invalid")
+    assert [line.split(" ", 3)[1:3] for line in alice.lines()] == [
+        ["461", "alice"],
+        ["JOIN", "#chan"],
+        ["353", "alice"],
+        ["366", "alice"],
+        ["403", "alice"],
+        ["403", "alice"],
+        ["696", "alice"],
+        ["MODE", "#chan"],  # +v alice (once: the other four change nothing, the fifth is over the limit)
+        ["MODE", "#chan"],
+    ]
+    alice.send("MODE #chan +b")
+    assert alice.lines()[0].endswith("#chan *!~x@text.invalid alice 0")
+
+
+def test_odd_user_commands(net: FakeNetwork) -> None:
+    alice = register(net, "alice")
+    alice.send("NICK", "NICK :", "MODE alice +w", "CAP LS", "CAP LS 302")
+    assert alice.lines() == [
+        n("431", "alice", ":No nickname given"),
+        n("431", "alice", ":No nickname given"),
+        n("501", "alice", ":Unknown MODE flag"),
+        f":{SERVER} CAP alice LS :message-tags server-time echo-message multi-prefix userhost-in-names"
+        " away-notify cap-notify",
+        f":{SERVER} CAP alice LS :message-tags server-time echo-message multi-prefix userhost-in-names"
+        " away-notify cap-notify",
+    ]
+
+
+def test_the_topic_of_a_channel_is_told_with_who_set_it(net: FakeNetwork) -> None:
+    alice = register(net, "alice")
+    alice.send("JOIN #chan", "TOPIC #chan :chess", "TOPIC #chan")
+    assert alice.lines()[-2:] == [n("332", "alice", "#chan chess"), n("333", "alice", "#chan alice 0")]
+
+
+def test_new_capabilities_reach_a_client_in_its_channels(net: FakeNetwork) -> None:
+    alice, bob = register(net, "alice"), register(net, "bob")
+    alice.send("JOIN #chan")
+    bob.send("JOIN #chan", "CAP REQ :message-tags")
+    alice.lines(), bob.lines()
+    alice.send("PRIVMSG #chan :tagged now")
+    (line,) = bob.lines()
+    assert line.startswith("@msgid=") and line.endswith(f":{mask('alice')} PRIVMSG #chan :tagged now")
+
+
+def test_an_invisible_user_leaving_is_no_longer_counted(net: FakeNetwork) -> None:
+    asker, ghost = register(net, "asker"), register(net, "ghost")
+    ghost.send("MODE ghost +i", "OPER operuser operpassword", "QUIT")
+    asker.send("LUSERS")
+    assert asker.lines()[0] == n("251", "asker", ":There are 1 users and 0 invisible on 1 servers")
+
+
+def test_a_room_forgets_its_oldest_invitations() -> None:
+    net = irc_net(rate_lines=0)
+    alice = register(net, "alice")
+    alice.send("JOIN #chan", "MODE #chan +i")
+    guests = [net.connect() for _ in range(MAX_INVITES + 1)]
+    for guest in guests:
+        alice.send(f"INVITE {guest.lines()[0].split()[5].rstrip('!')} #chan")
+    for guest in guests:
+        guest.lines()
+    guests[0].send("JOIN #chan")
+    assert guests[0].lines() == ["[server] Error: cannot join #chan: it is invite only (+i)"]
+    guests[1].send("JOIN #chan")
+    assert guests[1].lines()[0] == "[server] You are now in #chan"
+
+
+def test_shutdown_says_so_to_irc_clients(net: FakeNetwork) -> None:
+    alice = register(net, "alice")
+    net.shutdown()
+    assert alice.lines() == ["ERROR :Server is shutting down"]
+    assert not alice.is_open
+
+
+# -- settings ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"server_name": "bad name"}, "server_name"),
+        ({"server_name": ""}, "server_name"),
+        ({"network": "two words"}, "network"),
+        ({"ping_seconds": 0.0}, "ping_seconds"),
+        ({"opers": (("name", ""),)}, "operator account"),
+        ({"opers": (("two words", "pw"),)}, "operator account"),
+    ],
+)
+def test_settings_are_checked(settings: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ServerConfig(**settings)  # type: ignore[arg-type]
+
+
+def test_only_the_relay_depends_on_flood_control_for_time() -> None:
+    assert RelayServerState(ServerConfig(mode=Mode.RELAY)).uses_clock
+    assert not RelayServerState(ServerConfig(mode=Mode.RELAY, rate_lines=0)).uses_clock

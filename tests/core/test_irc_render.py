@@ -1,0 +1,169 @@
+"""Renderers alone: IRC spellings of rare replies, text spellings of IRC-only ones, dates without clocks."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sansio_chat import ServerConfig
+from sansio_chat._base import Clock
+from sansio_chat._irc_message import IRCMessage, parse_message
+from sansio_chat._irc_render import IRCRenderer, IRCServerInfo
+from sansio_chat._modes import ModeChange, RoomMode
+from sansio_chat._replies import (
+    AwaySet,
+    BanList,
+    Disconnected,
+    Error,
+    ErrorKind,
+    Identity,
+    InviteSent,
+    IsonReply,
+    LeaveReason,
+    Reply,
+    RoomModesAre,
+    Said,
+    ServerStats,
+    Speech,
+    Told,
+    TopicSet,
+    UserhostReply,
+    UserList,
+    UserModesAre,
+    UserModesChanged,
+    WhoisReply,
+    WhoList,
+    WhowasReply,
+)
+from sansio_chat._text_dialect import TextRenderer
+from sansio_chat._timefmt import human_utc, iso_utc
+from sansio_chat._web_dialect import WebRenderer
+
+ALICE = Identity(uid=1, nick="alice", mask="alice!~alice@irc.invalid")
+
+
+@pytest.fixture
+def irc() -> IRCRenderer:
+    return IRCRenderer(IRCServerInfo(ServerConfig(server_name="srv"), Clock()), frozenset())
+
+
+# -- dates -----------------------------------------------------------------------------------------------
+
+
+@given(st.floats(min_value=0, max_value=253_402_300_799, allow_nan=False))
+def test_dates_match_the_standard_library(seconds: float) -> None:
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+    moment = epoch + datetime.timedelta(microseconds=int(seconds * 1000) * 1000)
+    millis = f"{moment.microsecond // 1000:03d}"
+    assert iso_utc(seconds) == moment.strftime("%Y-%m-%dT%H:%M:%S.") + millis + "Z"
+    whole = epoch + datetime.timedelta(seconds=int(seconds))
+    day = whole.strftime("%d").lstrip("0")
+    assert human_utc(seconds) == whole.strftime(f"%A %B {day} %Y -- %H:%M:%S +00:00")
+
+
+# -- IRC -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reply", "line"),
+    [
+        (Error(kind=ErrorKind.INVALID_UTF8), "FAIL * INVALID_UTF8 :Message rejected: it is not valid UTF-8"),
+        (Error(kind=ErrorKind.SERVER_FULL), "ERROR :Closing link: server full"),
+        (Error(kind=ErrorKind.CONTROL_CHARACTER), "400 bob * :Control characters are not allowed"),
+        (Error(kind=ErrorKind.NOT_IN_A_ROOM), "442 bob * :You're not on that channel"),
+        (Error(kind=ErrorKind.USAGE, detail="MSG"), "461 bob MSG :Not enough parameters"),
+        (Error(kind=ErrorKind.ALREADY_IN_ROOM, detail="#a"), ""),
+        (Error(kind=ErrorKind.CANNOT_SPEAK_OUTSIDE, room="#a"), "404 bob #a :Cannot send to channel (+n)"),
+        (Disconnected(nick="x", reason=LeaveReason.TOO_SLOW), "x QUIT :Max SendQ exceeded"),
+        (Disconnected(nick="x", reason=LeaveReason.OPER_FAILURES), "x QUIT :Too many failed OPER attempts"),
+        (Disconnected(nick="x", reason=LeaveReason.TIMED_OUT), "x QUIT :Ping timeout"),
+        (Disconnected(nick="x", reason=LeaveReason.KILLED, killer="op"), "x QUIT :Killed (op)"),
+        (TopicSet(nick="x", room="#a", topic="t"), "x TOPIC #a :t"),
+        (InviteSent(invitee="x", room="#a"), "341 bob x #a"),
+        (AwaySet(away=False), "305 bob :You are no longer marked as being away"),
+        (UserModesChanged(nick="bob", invisible=True, operator=False), "bob MODE bob :+i-o"),
+        (UserModesAre(invisible=True, operator=True), "221 bob +io"),
+        (IsonReply(nicks=()), "303 bob :"),
+        (UserhostReply(users=()), "302 bob :"),
+        (RoomModesAre(room="#a", modes=(), created=5.0), "324 bob #a +"),
+        (BanList(room="#a", bans=()), "368 bob #a :End of channel ban list"),
+        (WhoList(mask="", users=()), "315 bob * :End of /WHO list"),
+        (WhoisReply(nick="x", user=None), "401 bob x :No such nick/channel"),
+        (WhowasReply(nick="x", users=()), "406 bob x :There was no such nickname"),
+        (UserList(room="#a", nicks=("x",)), "353 bob = #a x"),
+    ],
+)
+def test_rare_replies_in_irc(irc: IRCRenderer, reply: Reply, line: str) -> None:
+    data = irc.render(reply, "bob")
+    first = data.split(b"\r\n")[0].decode()
+    assert first.removeprefix(":srv ").removeprefix(":") == line
+
+
+def test_mode_changes_show_arguments_except_to_remove_a_limit(irc: IRCRenderer) -> None:
+    from sansio_chat._replies import ModesChanged  # noqa: PLC0415
+
+    changes = (
+        ModeChange(on=False, mode=RoomMode.LIMIT, arg="5"),
+        ModeChange(on=True, mode=RoomMode.KEY, arg="k"),
+        ModeChange(on=True, mode=RoomMode.SECRET),
+    )
+    assert irc.render(ModesChanged(nick="x", room="#a", changes=changes)) == b":x MODE #a -l+ks k\r\n"
+
+
+def test_every_line_keeps_to_512_bytes_cutting_at_a_character_boundary(irc: IRCRenderer) -> None:
+    topic = "€" * 300  # 900 bytes
+    data = irc.render(TopicSet(nick="x", room="#a", topic=topic, mask="x!~x@irc.invalid"))
+    assert len(data) <= 512 and data.endswith(b"\r\n")
+    message = parse_message(data[:-1])
+    assert isinstance(message, IRCMessage) and topic.startswith(message.params[-1])
+
+
+def test_a_line_breaking_character_never_reaches_an_irc_client(irc: IRCRenderer) -> None:
+    said = Said(source=ALICE, room="#a", text="one\rtwo\nthree\0four")
+    assert irc.render(said) == b":alice!~alice@irc.invalid PRIVMSG #a :one two three four\r\n"
+
+
+def test_lusers_leaves_out_what_is_zero(irc: IRCRenderer) -> None:
+    stats = ServerStats(users=0, invisible=0, operators=0, unregistered=0, rooms=0, most_users=0)
+    codes = [line.split()[1] for line in irc.render(stats, "bob").decode().splitlines()]
+    assert codes == ["251", "255", "265", "266"]
+
+
+# -- text ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        RoomModesAre(room="#a", modes=(), created=0.0),
+        BanList(room="#a", bans=()),
+        InviteSent(invitee="x", room="#a"),
+        AwaySet(away=True),
+        WhoList(mask="*", users=()),
+        WhoisReply(nick="x", user=None),
+        WhowasReply(nick="x", users=()),
+        UserhostReply(users=()),
+        IsonReply(nicks=()),
+        ServerStats(users=1, invisible=0, operators=0, unregistered=0, rooms=1, most_users=1),
+        UserModesAre(invisible=False, operator=False),
+        UserModesChanged(nick="x", invisible=True),
+        Said(source=ALICE, room="#a", text="\x01VERSION\x01", kind=Speech.CTCP),
+        Told(source=ALICE, recipient="bob", text="", kind=Speech.TAGS),
+    ],
+    ids=lambda reply: type(reply).__name__,
+)
+def test_text_and_web_clients_get_nothing_of_what_only_irc_clients_ask_or_read(reply: Reply) -> None:
+    assert TextRenderer().render(reply) == b""
+    assert WebRenderer().render(reply) == b""
+
+
+def test_words_still_say_who_spoke_and_how() -> None:
+    said = Said(source=ALICE, room="#a", text="waves", kind=Speech.ACTION)
+    told = Told(source=ALICE, recipient="bob", text="hi")
+    assert (said.nick, said.action, told.sender, told.action) == ("alice", True, "alice", False)
+    notice = Said(source=ALICE, room="#a", text="\x02note\x02", kind=Speech.NOTICE)
+    assert TextRenderer().render(notice) == b"[alice] note\n"
+    assert TextRenderer().render(Error(kind=ErrorKind.NO_TEXT)) == b"[server] Error: no text to send\n"
