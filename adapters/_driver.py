@@ -20,6 +20,12 @@ built once per ``Send`` and shared (``_layers.Frames``); TLS encrypts once
 per flush (``take_dirty``).  A connection without layers takes none of these
 paths.
 
+When to flush is the flush policy's decision (``_flush_policy.py``), asked
+in ``flush_now``: at once when the server is idle, held for a pass or a few
+(never past ``--flush-delay``) while new work keeps coming, so that each
+connection gets fewer, larger writes.  While a flush is held the driver's
+next deadline is "now": a backend polls its sockets and does not sleep.
+
 Failure isolation: an exception raised by the core while it handles one
 connection's event costs that connection only.  It is logged at ERROR with
 its traceback, the connection is dropped, and the core is told of a reset,
@@ -68,6 +74,7 @@ from sansio_chat import (
 )
 
 from ._connection import NOTHING_PENDING, RECV_SIZE, Connection
+from ._flush_policy import FlushConfig, FlushPolicy, FlushState
 from ._layers import CLOSE_CODES, Frames, Layers
 from ._lifecycle import SHUTDOWN_FLUSH_SECONDS, Phase, Step, Stop, StopPhase
 from ._listeners import Listener, ListenerKind
@@ -169,6 +176,7 @@ class Driver(Generic[C]):
         *,
         transports: Mapping[ListenerKind, TransportConfig] | None = None,
         cluster: ClusterOptions | None = None,
+        flush: FlushConfig | None = None,
     ) -> None:
         self.state: ServerState = new_server_state(config)
         # Every connection with a socket, pending and closing ones too.
@@ -192,6 +200,9 @@ class Driver(Generic[C]):
         self._sealed: list[C] = []  # TLS connections with output to encrypt at the next flush
         self._to_pull: dict[ConnId, C] = {}  # stacks with input to pull on the next pass
         self._stack_deadlines: Deadlines[C] = Deadlines()  # handshake and request-head deadlines
+        # When to flush: the policy, and whether the core queued output since it was last asked.
+        self._flush = FlushPolicy(flush or FlushConfig())
+        self._fresh = False
         self._cluster_options = cluster
         self.cluster: ClusterNode | None = None  # a server of a cluster: its link, once joined
 
@@ -315,8 +326,27 @@ class Driver(Generic[C]):
 
     @property
     def flush_due(self) -> bool:
-        """Whether a flush has anything to do (output to write, or a close to move on)."""
+        """Whether a flush has anything to do (output to write, or a close to move on), now or held."""
         return bool(self.dirty or self.closing or self._sealed)
+
+    def flush_now(self) -> bool:
+        """Whether to flush now: something is to do, and the flush policy lets it go.
+
+        Asking decides: a busy pass (new output, a flush only just over)
+        holds the flush, and the driver's next deadline is then "now", so the
+        backend polls and asks again; the flush goes as soon as a pass brings
+        nothing new, or once ``--flush-delay`` has passed since the hold began.
+        """
+        if not (self.dirty or self.closing or self._sealed):
+            return False
+        policy = self._flush
+        if not policy.enabled:
+            return True
+        fresh, self._fresh = self._fresh, False
+        if policy.due(self.clock(), fresh=fresh):
+            return True
+        self._port.wake()  # held: another pass must come soon, without sleeping
+        return False
 
     def take_dirty(self) -> list[C]:
         """The connections to flush now (each once); the list starts afresh.
@@ -332,16 +362,21 @@ class Driver(Generic[C]):
 
     def take_closing(self) -> list[C]:
         """The connections the core closed since the last flush: after flushing, ``written`` each
-        that has nothing left unsent (the others move on when their socket drains)."""
+        that has nothing left unsent (the others move on when their socket drains).
+
+        Taking them ends the flush (the flush policy counts from here).
+        """
         closing = self.closing
         self.closing = []
+        if self._flush.enabled:
+            self._flush.flushed(self.clock())
         return closing
 
     # -- time ------------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
-        """When ``run_timers`` must run next (on ``clock``), or None."""
-        if self._to_pull:
+        """When ``run_timers`` must run next (on ``clock``), or None; "now" while a flush is held."""
+        if self._to_pull or self._flush.state is FlushState.HOLDING:
             return self.clock()
         at = self.state.next_wakeup
         cluster = self.cluster.next_wakeup if self.cluster is not None else None
@@ -514,6 +549,7 @@ class Driver(Generic[C]):
                 else:
                     assert_never(action)
         if self.dirty or self.closing or self._sealed:
+            self._fresh = True
             self._port.wake()
 
     def _queue(self, conns: Sequence[C], data: bytes) -> None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 from sansio_chat import ServerConfig
 
+from ._flush_policy import FlushConfig
 from ._listeners import ListenAddress, Listener, default_addresses
 from .transport import DEFAULT_TLS_HANDSHAKE_SECONDS, TlsCertificates
 
@@ -30,7 +31,7 @@ class ServeOptions:
     ``certificates`` serve every TLS listener (SIGHUP reloads them);
     ``web_origins`` are the pages of other origins allowed to open the
     WebSocket; ``handshake_seconds`` bounds a TLS handshake and each HTTP
-    request head.
+    request head; ``flush`` says how long a busy server may hold a flush.
     """
 
     listen: tuple[ListenAddress, ...] = field(default_factory=default_addresses)
@@ -40,5 +41,6 @@ class ServeOptions:
     certificates: TlsCertificates | None = None
     web_origins: frozenset[str] = frozenset()
     handshake_seconds: float = DEFAULT_TLS_HANDSHAKE_SECONDS
+    flush: FlushConfig = field(default_factory=FlushConfig)
     cluster: ClusterOptions | None = None  # one node of a cluster linked through Redis
     opened: tuple[Listener, ...] = ()  # listeners opened already (by the parent of --workers)

@@ -105,7 +105,12 @@ class _Server:
     def __init__(self, loop: asyncio.AbstractEventLoop, options: ServeOptions) -> None:
         self.loop = loop
         self.driver: Driver[_Connection] = Driver(
-            options.config, self, log, transports=transport_configs(options), cluster=options.cluster
+            options.config,
+            self,
+            log,
+            transports=transport_configs(options),
+            flush=options.flush,
+            cluster=options.cluster,
         )
         # Every read lands here, then is copied out at its own size.  A plain Protocol
         # would get a fresh bytes object per read, allocated at the transport's full
@@ -183,15 +188,22 @@ class _Server:
     # -- the per-pass work -------------------------------------------------------
 
     def _run_pass(self) -> None:
-        """Hand each dirty connection's output to its transport in one write; run the timers.
+        """Run the timers; flush, unless the flush policy holds it (then the driver wakes us again)."""
+        self._pass_scheduled = False
+        driver = self.driver
+        driver.run_timers(worked=True)
+        if driver.flush_now():  # else held: the driver woke us for another pass
+            self._flush()
+        self._arm_timer()
+
+    def _flush(self) -> None:
+        """Hand each dirty connection's output to its transport in one write.
 
         The flush is inlined over the dirty list rather than a method per
         connection: this loop runs once per recipient per pass, the costliest
         place of a fan-out.
         """
-        self._pass_scheduled = False
         driver = self.driver
-        driver.run_timers(worked=True)
         for conn in driver.take_dirty():
             # Connection.take_output, inlined: only an open or closing connection has any.
             pending = conn.pending
@@ -206,9 +218,10 @@ class _Server:
         for conn in driver.take_closing():
             if not conn.write_paused:  # all out: on to the FIN (else resume_writing will say so)
                 driver.written(conn, 0)
-        self._arm_timer()
 
     def _arm_timer(self) -> None:
+        if self._pass_scheduled:  # that pass arms it
+            return
         at = self.driver.next_deadline()
         if at is None:
             return

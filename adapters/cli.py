@@ -30,6 +30,7 @@ from sansio_chat import (
     ServerConfig,
 )
 
+from ._flush_policy import DEFAULT_FLUSH_DELAY, MAX_FLUSH_DELAY, FlushConfig
 from ._listeners import LISTENER_KINDS, ListenAddress, default_addresses, parse_listen, parse_port
 from ._options import ClusterOptions, ServeOptions
 from ._workers import run_workers
@@ -95,6 +96,13 @@ def _positive_float(text: str) -> float:
     value = _non_negative_float(text)
     if not value:
         raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def _flush_delay(text: str) -> float:
+    value = _non_negative_float(text)
+    if value > MAX_FLUSH_DELAY:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_FLUSH_DELAY:g} seconds, not {text}")
     return value
 
 
@@ -211,6 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_TLS_HANDSHAKE_SECONDS,
         metavar="SECONDS",
         help="time a client has for its TLS handshake, and for each HTTP request head",
+    )
+    serve.add_argument(
+        "--flush-delay",
+        type=_flush_delay,
+        default=DEFAULT_FLUSH_DELAY,
+        metavar="SECONDS",
+        help="while busy, how long output may be held so that each client gets fewer, larger writes"
+        f" (at most {MAX_FLUSH_DELAY:g}; an idle server writes at once; 0: every pass writes)",
     )
     serve.add_argument(
         "--oper-password", default=None, help=f"chat mode (default: ${PASSWORD_ENV}, else a random one)"
@@ -428,6 +444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         certificates=certificates,
         web_origins=frozenset(args.web_origin),
         handshake_seconds=args.handshake_timeout,
+        flush=FlushConfig(delay=args.flush_delay),
         cluster=cluster,
     )
     backend = importlib.import_module(f".{BACKENDS[args.backend]}", __package__)

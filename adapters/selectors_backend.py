@@ -70,7 +70,12 @@ class SelectorServer:
         self._listeners = listeners
         self._accepting = False
         self._driver: Driver[_Connection] = Driver(
-            options.config, self, log, transports=transport_configs(options), cluster=options.cluster
+            options.config,
+            self,
+            log,
+            transports=transport_configs(options),
+            flush=options.flush,
+            cluster=options.cluster,
         )
         self._throttle = AcceptThrottle()
         self._stop = Stop()
@@ -195,7 +200,7 @@ class SelectorServer:
         queueing at all; the rest goes through the connection's queue.
         """
         driver = self._driver
-        while driver.flush_due:
+        while driver.flush_now():  # (a held flush: the next pass polls, and asks again)
             for conn in driver.take_dirty():
                 # Connection.take_output, inlined: only an open or closing connection has any.
                 pending = conn.pending

@@ -116,7 +116,12 @@ class ThreadsServer:
         self._lock = threading.Lock()
         self._all_closed = threading.Condition(self._lock)
         self._driver: Driver[_Connection] = Driver(
-            options.config, self, log, transports=transport_configs(options), cluster=options.cluster
+            options.config,
+            self,
+            log,
+            transports=transport_configs(options),
+            flush=options.flush,
+            cluster=options.cluster,
         )
         self._throttle = AcceptThrottle()
         self._stop = Stop()
@@ -372,12 +377,13 @@ class ThreadsServer:
 
     def _take_writes(self, has_room: list[_Connection]) -> list[tuple[_Connection, memoryview]]:
         """Take the pending output, settle what needs no write, and take a buffer from the rest."""
-        dirty = self._driver.take_dirty()
+        flush = self._driver.flush_now()  # else held: this loop polls again
+        dirty = self._driver.take_dirty() if flush else []
         for conn in dirty:
             data = conn.take_output()
             if not conn.life.closed:
                 conn.out.append(data)
-        closing = self._driver.take_closing()
+        closing = self._driver.take_closing() if flush else []
         attention, self._attention = self._attention, []
         for conn in attention:
             conn.attended = False

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import core_bench, report, runner
-from .servers import SERVERS
+from .servers import SERVERS, ServerSpec
 
 GROUPS = {
     "backends": ["select", "threads", "asyncio"],
@@ -44,6 +44,18 @@ def _names(text: str, known: Sequence[str], what: str) -> list[str]:
     return names
 
 
+def _with_flush_delays(servers: list[ServerSpec], text: str) -> list[ServerSpec]:
+    """Each server that takes ``--flush-delay`` once per delay (``select@0us``, ``select@200us``...)."""
+    try:
+        delays = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise SystemExit(f"--flush-delays: seconds, comma-separated, not {text!r}") from None
+    swept: list[ServerSpec] = []
+    for spec in servers:
+        swept += [spec.with_flush_delay(delay) for delay in delays] if spec.flushes else [spec]
+    return swept
+
+
 def _print(line: str) -> None:
     print(line, flush=True)
 
@@ -54,6 +66,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         [table[n] for n in _names(args.shapes, list(table), "shape")] if args.shapes else list(table.values())
     )
     servers = [SERVERS[n] for n in _names(args.servers, list(SERVERS), "server")]
+    if args.flush_delays:
+        servers = _with_flush_delays(servers, args.flush_delays)
     reps = args.reps if args.reps is not None else 3
     started = time.time()
     command = "python -m bench " + " ".join(sys.argv[1:]) if sys.argv[1:] else "python -m bench run"
@@ -142,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated server names or groups: backends, floors, tls, web, irc, mixed, "
         + ", ".join(SERVERS)
         + " (default: all)",
+    )
+    run.add_argument(
+        "--flush-delays",
+        default="",
+        metavar="SECONDS,...",
+        help="run each server that takes --flush-delay once per delay (e.g. 0,0.0001,0.0005); floors"
+        " run with 0 otherwise, backends with their default",
     )
     run.add_argument("--reps", type=int, default=None, help="alternating repetitions (default 3)")
     run.add_argument("--no-core", action="store_true", help="skip the core-only benchmark")

@@ -183,7 +183,7 @@ def run_matrix(
             for shape in shapes:
                 turn = rep % len(servers)
                 for spec in [*servers[turn:], *servers[:turn]]:
-                    skipped = dict(shape.skip).get(spec.name) or unstartable.get(spec.name)
+                    skipped = dict(shape.skip).get(spec.family) or unstartable.get(spec.name)
                     if skipped:
                         record = RunRecord(server=spec.name, shape=shape.name, rep=rep, ok=False)
                         record.error = skipped

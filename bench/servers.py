@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Literal
 
@@ -41,10 +41,25 @@ class ServerSpec:
     #: Run on uvloop (the asyncio backend and the asyncio floor: --loop uvloop).
     uvloop: bool = False
     transport: Transport = "plain"
+    #: ``--flush-delay`` to start it with (seconds); None: its default.  Floors default to 0, as before it.
+    flush_delay: float | None = None
+    #: Whether it takes ``--flush-delay`` (every backend; the selectors and asyncio floors).
+    flushes: bool = True
+
+    @property
+    def family(self) -> str:
+        """The server's name without a flush delay's suffix (``select@200us`` is a ``select``)."""
+        return self.name.partition("@")[0]
+
+    def with_flush_delay(self, delay: float) -> ServerSpec:
+        """This server started with ``--flush-delay delay``, named for it: ``select@200us``."""
+        return replace(self, name=f"{self.family}@{delay * 1e6:g}us", flush_delay=delay)
 
     def argv(self, port: int, tls: TlsFiles | None = None) -> list[str]:
         python = sys.executable
         loop = ["--loop", "uvloop"] if self.uvloop else []
+        if self.flush_delay is not None:
+            loop += ["--flush-delay", f"{self.flush_delay:g}"]
         certificate: list[str] = []
         if self.transport == "tls":
             if tls is None:
@@ -78,9 +93,11 @@ SERVERS: dict[str, ServerSpec] = {
         ServerSpec(name="threads", kind="backend", style="threads", dialect="chat"),
         ServerSpec(name="asyncio", kind="backend", style="asyncio", dialect="chat"),
         ServerSpec(name="floor-select", kind="floor", style="selectors", dialect="floor"),
-        ServerSpec(name="floor-threads", kind="floor", style="threads", dialect="floor"),
+        ServerSpec(name="floor-threads", kind="floor", style="threads", dialect="floor", flushes=False),
         ServerSpec(name="floor-asyncio", kind="floor", style="asyncio", dialect="floor"),
-        ServerSpec(name="miniircd", kind="reference", style="select", dialect="irc", concurrency=4),
+        ServerSpec(
+            name="miniircd", kind="reference", style="select", dialect="irc", concurrency=4, flushes=False
+        ),
         # sansio-chat with IRC clients, and with a room of half IRC and half text clients.
         *(
             ServerSpec(name=f"{style}-irc", kind="backend", style=style, dialect="irc", listeners=("irc",))

@@ -144,8 +144,8 @@ class ServerBase(Generic[S]):
                 self._now = clock.now = now
                 clock.wall = wall
                 self._on_tick()
-            case ConnectionOpened(conn=conn, peer=peer, dialect=dialect):
-                self._open(conn, peer, dialect)
+            case ConnectionOpened(conn=conn, peer=peer, dialect=dialect, secure=secure):
+                self._open(conn, peer, dialect, secure)
             case EofReceived(conn=conn):
                 if conn in self._conns:
                     self._on_eof(conn)
@@ -198,7 +198,7 @@ class ServerBase(Generic[S]):
 
     # -- helpers for subclasses -----------------------------------------
 
-    def _open(self, conn: ConnId, peer: str, dialect: DialectName) -> None:
+    def _open(self, conn: ConnId, peer: str, dialect: DialectName, secure: bool) -> None:
         if self._shutting_down:
             self._emit(Close(conn=conn, reason=CloseReason.SHUTDOWN))
             return
@@ -210,7 +210,7 @@ class ServerBase(Generic[S]):
             self._emit(Close(conn=conn, reason=CloseReason.SERVER_FULL))
             return
         self._admitted += 1
-        self._conns[conn] = self._on_open(conn, dialect)
+        self._conns[conn] = self._on_open(conn, dialect, secure)
         self._on_opened(conn, peer)
 
     def _send(self, conns: tuple[ConnId, ...], data: bytes) -> None:
@@ -268,8 +268,8 @@ class ServerBase(Generic[S]):
 
     # -- what subclasses define -------------------------------------------
 
-    def _on_open(self, conn: ConnId, dialect: DialectName) -> S:
-        """What to keep about an admitted connection while it is open."""
+    def _on_open(self, conn: ConnId, dialect: DialectName, secure: bool) -> S:
+        """What to keep about an admitted connection while it is open (``secure``: it came over TLS)."""
         raise NotImplementedError
 
     def _on_opened(self, conn: ConnId, peer: str) -> None:

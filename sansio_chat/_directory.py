@@ -121,6 +121,7 @@ class Directory:
             voiced=room is not None and user in room.voiced,
             idle=max(0, int(now - user.active)) if user.active else 0,
             signon=user.signon,
+            secure=info.secure,
         )
 
     def remember(self, user: User, now: float) -> None:

@@ -626,6 +626,8 @@ class IRCRenderer:
             lines.append(self.numeric(nick, "313", who, "is an IRC operator"))
         if user.away:
             lines.append(self.numeric(nick, "301", who, user.away))
+        if user.secure:
+            lines.append(self.numeric(nick, "671", who, "is using a secure connection"))
         lines.append(
             self.numeric(nick, "317", who, str(user.idle), str(int(user.signon)), "seconds idle, signon time")
         )

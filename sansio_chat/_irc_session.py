@@ -17,6 +17,7 @@ asked for (``due``) comes.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 from typing import Protocol
 
@@ -122,8 +123,12 @@ class IRCSession(Session):
     )
     max_line_bytes = MAX_CLIENT_LINE_BYTES
 
-    def __init__(self, conn: ConnId, uid: UserId, host: IRCHost, peer: str = "") -> None:
-        super().__init__(conn, UserInfo(username="", realname="", host=IRC_HOST, line_sized=True), uid)
+    def __init__(
+        self, conn: ConnId, uid: UserId, host: IRCHost, peer: str = "", *, secure: bool = False
+    ) -> None:
+        super().__init__(
+            conn, UserInfo(username="", realname="", host=IRC_HOST, line_sized=True, secure=secure), uid
+        )
         self.state = Registration.REGISTERING
         self._host = host
         self.peer = peer
@@ -269,7 +274,7 @@ class IRCSession(Session):
             return
         kept = "".join(ch for ch in params[0] if ch.isalnum() or ch in "_-.")[:USERLEN]
         username = "~" + (kept or "user")
-        self.user.info = UserInfo(username=username, realname=params[3], host=IRC_HOST, line_sized=True)
+        self.user.info = dataclasses.replace(self.user.info, username=username, realname=params[3])
         self._user_given = True
         self._try_register()
 

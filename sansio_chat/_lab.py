@@ -13,7 +13,7 @@ from ._roster import Roster
 class EchoServerState(ServerBase[None]):
     """Every byte goes back to its sender unchanged; nothing else is ever sent."""
 
-    def _on_open(self, conn: ConnId, dialect: DialectName) -> None:
+    def _on_open(self, conn: ConnId, dialect: DialectName, secure: bool) -> None:
         return None
 
     def _on_opened(self, conn: ConnId, peer: str) -> None:
@@ -37,7 +37,7 @@ class RelayServerState(LineServerBase[LineSession]):
         super().__init__(config)
         self._roster = Roster()
 
-    def _on_open(self, conn: ConnId, dialect: DialectName) -> LineSession:
+    def _on_open(self, conn: ConnId, dialect: DialectName, secure: bool) -> LineSession:
         return LineSession(conn)
 
     def _on_opened(self, conn: ConnId, peer: str) -> None:

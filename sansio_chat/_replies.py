@@ -473,6 +473,7 @@ class UserDetails:
     voiced: bool = False
     idle: int = 0
     signon: float = 0.0
+    secure: bool = False  # connected over TLS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -128,14 +128,14 @@ class ChatServerState(LineServerBase[Session]):
 
     # -- connections --------------------------------------------------------------------
 
-    def _on_open(self, conn: ConnId, dialect: DialectName) -> Session:
+    def _on_open(self, conn: ConnId, dialect: DialectName, secure: bool) -> Session:
         match dialect:
             case DialectName.TEXT:
-                return TextSession(conn, self._uid_base + conn)
+                return TextSession(conn, self._uid_base + conn, secure=secure)
             case DialectName.IRC:
-                return IRCSession(conn, self._uid_base + conn, self._irc_host)
+                return IRCSession(conn, self._uid_base + conn, self._irc_host, secure=secure)
             case DialectName.WEB:
-                return WebSession(conn, self._uid_base + conn)
+                return WebSession(conn, self._uid_base + conn, secure=secure)
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
                 assert_never(dialect)
 

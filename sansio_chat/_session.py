@@ -8,6 +8,7 @@ see the user, and the fan-out finds the session of a user connected here.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 
 from ._base import LineSession
@@ -20,8 +21,10 @@ from ._web_dialect import WebRenderer, parse_web_message
 
 #: What a text client shows of itself: a fixed username and a cloak for a host (never its address).
 TEXT_USER = UserInfo(username="text", realname="text client", host="text.invalid")
+SECURE_TEXT_USER = dataclasses.replace(TEXT_USER, secure=True)
 #: What a web client shows of itself, likewise.
 WEB_USER = UserInfo(username="web", realname="web client", host="web.invalid")
+SECURE_WEB_USER = dataclasses.replace(WEB_USER, secure=True)
 
 
 class Registration(enum.Enum):
@@ -71,8 +74,8 @@ class TextSession(Session):
     renderer: Renderer = TextRenderer()  # stateless: one for every text client
     parse = staticmethod(parse_text_line)  # called as is: no method call in between
 
-    def __init__(self, conn: ConnId, uid: UserId) -> None:
-        super().__init__(conn, TEXT_USER, uid)
+    def __init__(self, conn: ConnId, uid: UserId, *, secure: bool = False) -> None:
+        super().__init__(conn, SECURE_TEXT_USER if secure else TEXT_USER, uid)
 
 
 class WebSession(Session):
@@ -86,5 +89,5 @@ class WebSession(Session):
     renderer: Renderer = WebRenderer()  # stateless: one for every web client
     parse = staticmethod(parse_web_message)
 
-    def __init__(self, conn: ConnId, uid: UserId) -> None:
-        super().__init__(conn, WEB_USER, uid)
+    def __init__(self, conn: ConnId, uid: UserId, *, secure: bool = False) -> None:
+        super().__init__(conn, SECURE_WEB_USER if secure else WEB_USER, uid)

@@ -20,13 +20,15 @@ class UserInfo:
     ``host`` is never its address: a fixed cloak per kind of client, so that
     no user learns another's IP.  ``line_sized``: its client sizes each
     message for one IRC line (an IRC client), so a message it sends that
-    becomes too long to relay is shortened rather than split.
+    becomes too long to relay is shortened rather than split.  ``secure``:
+    it is connected over TLS (IRC's WHOIS says so).
     """
 
     username: str
     realname: str
     host: str
     line_sized: bool = False
+    secure: bool = False
 
 
 class User:

@@ -180,9 +180,12 @@ class FakeNetwork:
 
     # -- events -----------------------------------------------------------
 
-    def connect(self, peer: str | None = None, *, dialect: DialectName = DialectName.TEXT) -> Client:
+    def connect(
+        self, peer: str | None = None, *, dialect: DialectName = DialectName.TEXT, secure: bool = False
+    ) -> Client:
         conn = self._next_conn
-        self.receive(ConnectionOpened(conn=conn, peer=peer or f"192.0.2.1:{40000 + conn}", dialect=dialect))
+        peer = peer or f"192.0.2.1:{40000 + conn}"
+        self.receive(ConnectionOpened(conn=conn, peer=peer, dialect=dialect, secure=secure))
         return self.clients[conn]
 
     def connect_web(self) -> Client:

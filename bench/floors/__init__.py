@@ -14,17 +14,27 @@ import argparse
 import socket
 import sys
 
+from adapters._flush_policy import FlushConfig, FlushPolicy
+
 from .._proc import raise_open_files_limit
 
 RECV_SIZE = 64 * 1024
 BACKLOG = 4096
 
 
-def parse_args(name: str, *, tls: bool = False) -> argparse.Namespace:
-    """The floor's options; ``tls``: it can serve TLS (``--tls-cert``, ``--tls-key``)."""
+def parse_args(name: str, *, tls: bool = False, flush: bool = False) -> argparse.Namespace:
+    """The floor's options; ``tls``: it can serve TLS (``--tls-cert``, ``--tls-key``); ``flush``: it
+    can hold its flushes while busy, by the chat server's own policy (``--flush-delay``)."""
     parser = argparse.ArgumentParser(prog=f"python -m bench.floors.{name}")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    if flush:
+        parser.add_argument(
+            "--flush-delay",
+            type=float,
+            default=0.0,
+            help="hold a flush while busy, as sansio-chat serve --flush-delay (default 0: every pass writes)",
+        )
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio", help="asyncio floor only")
     if tls:
         parser.add_argument("--tls-cert", default=None, help="serve TLS with this certificate chain (PEM)")
@@ -51,3 +61,8 @@ def relayed(tag: bytes, line: bytes) -> bytes | None:
     if line[:4] == b"MSG ":
         return tag + line[4:] + b"\n"
     return None
+
+
+def flush_policy(delay: float) -> FlushPolicy:
+    """The chat server's flush policy (the same module), with this bound."""
+    return FlushPolicy(FlushConfig(delay=delay))

@@ -2,7 +2,9 @@
 
 With ``--tls-cert``, the same relay over asyncio's own TLS transport (the
 standard library's ``sslproto``, or uvloop's): the TLS floor that the
-backends' TLS layer is compared with.
+backends' TLS layer is compared with.  With ``--flush-delay``, a busy pass
+holds its flush as the chat server does (the same policy): the flush is
+tried again on the next loop pass.
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ import asyncio
 import contextlib
 import socket
 import ssl
+import time
 from typing import cast
 
-from . import BACKLOG, announce, listen, parse_args, relayed
+from adapters._flush_policy import FlushPolicy
+
+from . import BACKLOG, announce, flush_policy, listen, parse_args, relayed
 
 
 class _Relay(asyncio.Protocol):
@@ -44,6 +49,7 @@ class _Relay(asyncio.Protocol):
             out = relayed(self.tag, line)
             if out is None:
                 continue
+            hub.fresh = True
             for other in hub.relays:
                 if other is not self:
                     if not other.out:
@@ -55,8 +61,10 @@ class _Relay(asyncio.Protocol):
 
 
 class _Hub:
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, policy: FlushPolicy) -> None:
         self.loop = loop
+        self.policy = policy
+        self.fresh = False  # lines relayed since the policy was last asked
         self.relays: dict[_Relay, None] = {}  # insertion-ordered set
         self.dirty: list[_Relay] = []
         self.flush_scheduled = False
@@ -69,17 +77,27 @@ class _Hub:
     def flush(self) -> None:
         """Once per loop pass: each client that got lines gets them in one write."""
         self.flush_scheduled = False
+        policy = self.policy
+        if policy.enabled and self.dirty:
+            held = not policy.due(time.monotonic(), fresh=self.fresh)
+            self.fresh = False
+            if held:  # look again on the next loop pass
+                self.flush_scheduled = True
+                self.loop.call_soon(self.flush)
+                return
         dirty, self.dirty = self.dirty, []
         for relay in dirty:
             out = relay.out
             if relay.transport is not None and out:
                 relay.transport.write(out[0] if len(out) == 1 else b"".join(out))
             out.clear()
+        if policy.enabled:
+            policy.flushed(time.monotonic())
 
 
-async def serve(host: str, port: int, tls: ssl.SSLContext | None = None) -> None:
+async def serve(host: str, port: int, policy: FlushPolicy, tls: ssl.SSLContext | None = None) -> None:
     loop = asyncio.get_running_loop()
-    hub = _Hub(loop)
+    hub = _Hub(loop, policy)
     listener = listen(host, port)
     server = await loop.create_server(hub.new_relay, sock=listener, backlog=BACKLOG, ssl=tls)
     announce(listener, "asyncio+tls" if tls else "asyncio")
@@ -98,15 +116,16 @@ def _tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
 
 
 def main() -> None:
-    args = parse_args("asyncio_floor", tls=True)
+    args = parse_args("asyncio_floor", tls=True, flush=True)
     tls = _tls_context(args.tls_cert, args.tls_key)
+    policy = flush_policy(args.flush_delay)
     with contextlib.suppress(KeyboardInterrupt):
         if args.loop == "uvloop":
             import uvloop  # noqa: PLC0415 - optional
 
-            uvloop.run(serve(args.host, args.port, tls))
+            uvloop.run(serve(args.host, args.port, policy, tls))
         else:
-            asyncio.run(serve(args.host, args.port, tls))
+            asyncio.run(serve(args.host, args.port, policy, tls))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,19 @@
-"""The selectors floor: one thread, a selector loop, each connection written once per pass."""
+"""The selectors floor: one thread, a selector loop, each connection written once per pass.
+
+With ``--flush-delay``, a busy pass holds its flush as the chat server does (the same policy):
+the next pass polls, and the flush goes when a pass brings nothing new or the delay is over.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import selectors
 import socket
+import time
 
-from . import RECV_SIZE, announce, listen, parse_args, relayed
+from adapters._flush_policy import FlushPolicy, FlushState
+
+from . import RECV_SIZE, announce, flush_policy, listen, parse_args, relayed
 
 
 class _Conn:
@@ -20,13 +27,14 @@ class _Conn:
         self.writing = False
 
 
-def serve(listener: socket.socket) -> None:
+def serve(listener: socket.socket, policy: FlushPolicy) -> None:
     selector = selectors.DefaultSelector()
     listener.setblocking(False)
     selector.register(listener, selectors.EVENT_READ, None)
     conns: dict[socket.socket, _Conn] = {}
     dirty: list[_Conn] = []
     joined = 0
+    fresh = False  # lines relayed since the policy was last asked
 
     def drop(conn: _Conn) -> None:
         if conns.pop(conn.sock, None) is not None:
@@ -34,7 +42,7 @@ def serve(listener: socket.socket) -> None:
             conn.sock.close()
 
     while True:
-        for key, mask in selector.select():
+        for key, mask in selector.select(0 if policy.state is FlushState.HOLDING else None):
             conn = key.data
             if conn is None:
                 for _ in range(256):
@@ -65,11 +73,17 @@ def serve(listener: socket.socket) -> None:
                 out = relayed(conn.tag, line)
                 if out is None:
                     continue
+                fresh = True
                 for other in conns.values():
                     if other is not conn:
                         if not other.out:
                             dirty.append(other)
                         other.out += out
+        if policy.enabled and dirty:
+            held = not policy.due(time.monotonic(), fresh=fresh)
+            fresh = False
+            if held:
+                continue
         for conn in dirty:
             if not conn.out or conn.sock not in conns:
                 continue
@@ -86,14 +100,16 @@ def serve(listener: socket.socket) -> None:
                 events = selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.writing else 0)
                 selector.modify(conn.sock, events, conn)
         dirty.clear()
+        if policy.enabled:
+            policy.flushed(time.monotonic())
 
 
 def main() -> None:
-    args = parse_args("selectors_floor")
+    args = parse_args("selectors_floor", flush=True)
     listener = listen(args.host, args.port)
     announce(listener, "select")
     with contextlib.suppress(KeyboardInterrupt):
-        serve(listener)
+        serve(listener, flush_policy(args.flush_delay))
 
 
 if __name__ == "__main__":

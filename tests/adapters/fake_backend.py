@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 
 from adapters._connection import Connection
 from adapters._driver import Driver
+from adapters._flush_policy import FlushConfig
 from adapters._lifecycle import Phase
 from adapters._listeners import LISTENER_KINDS, ListenerKind
 from adapters.transport import TransportConfig
@@ -99,6 +100,7 @@ class World:
         config: ServerConfig | None = None,
         fails: Callable[[Event], bool] | None = None,
         transports: Mapping[ListenerKind, TransportConfig] | None = None,
+        flush: FlushConfig | None = None,
     ) -> None:
         self.clock = Clock()
         self.port = Port()
@@ -108,6 +110,7 @@ class World:
             log,
             clock=self.clock,
             transports=transports,
+            flush=flush,
         )
         self.port.driver = self.driver
         self.core = Recorder(self.driver.state, fails or (lambda event: False))

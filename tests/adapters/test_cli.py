@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from adapters import cli, selectors_backend, threads_backend
+from adapters._flush_policy import FlushConfig
 from adapters._layers import transport_configs
 from adapters._listeners import LISTENER_KINDS, ListenAddress, default_addresses
 from adapters._options import ServeOptions
@@ -75,6 +76,9 @@ def _usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
         (["serve", "--web-origin", "ftp://a.example"], "invalid origin 'ftp://a.example'"),
         (["serve", "--web-origin", "https://a.example/page"], "expected scheme://host[:port]"),
         (["serve", "--handshake-timeout", "0"], "argument --handshake-timeout: must be more than 0"),
+        (["serve", "--flush-delay", "-1"], "argument --flush-delay: must be a finite number, at least 0"),
+        (["serve", "--flush-delay", "soon"], "argument --flush-delay: must be a number, not 'soon'"),
+        (["serve", "--flush-delay", "0.5"], "argument --flush-delay: must be at most 0.1 seconds, not 0.5"),
         (
             ["serve", "--listen", "https://:0", "--tls-cert", "/nonexistent/cert.pem"],
             "cannot read TLS certificate or key: No such file or directory",
@@ -178,8 +182,10 @@ def test_the_options_reach_the_backend(served: Served) -> None:
         "pw",
     )
     assert (options.selector, options.loop) == ("default", "asyncio")
-    options, _ = served("--selector", "select")
+    assert options.flush == FlushConfig()
+    options, _ = served("--selector", "select", "--flush-delay", "0.0005")
     assert options.selector == "select"
+    assert options.flush == FlushConfig(delay=0.0005)
 
 
 def test_the_operator_password_is_made_up_and_shown_only_in_chat_mode(

@@ -9,8 +9,16 @@ import pytest
 
 ADAPTERS = Path(__file__).resolve().parents[2] / "adapters"
 #: The modules that decide without doing: closing, timers, the accept policy, the output queue, the
-#: connection table, the driver's side of the transport layers.
-PURE = ["_lifecycle.py", "_timers.py", "_accept.py", "_output.py", "_table.py", "_layers.py"]
+#: connection table, the driver's side of the transport layers, the flush policy.
+PURE = [
+    "_lifecycle.py",
+    "_timers.py",
+    "_flush_policy.py",
+    "_accept.py",
+    "_output.py",
+    "_table.py",
+    "_layers.py",
+]
 FORBIDDEN = {
     "asyncio",
     "logging",

@@ -23,6 +23,7 @@ from tests.transport.peers import raw_frame
 
 from .client import READ_TIMEOUT, Client, open_socket
 from .conftest import StartServer
+from .irc_client import IRCClient
 from .server import ServerProcess
 from .webclient import Refused, WebClient
 
@@ -291,3 +292,41 @@ def test_json_stays_json(start_server: StartServer) -> None:
     [event] = web.ping_barrier()
     assert event == {"type": "message", "room": "#lobby", "from": text.name, "text": tricky, "kind": "msg"}
     assert json.loads(json.dumps(event)) == event
+
+
+def test_an_irc_client_over_tls_shares_the_rooms(start_server: StartServer, pki: Pki) -> None:
+    """The ``irc+tls`` kind: IRC over TLS, in the same chat as a text client and a web client."""
+    server = start_server(
+        "--listen",
+        "irc+tls://127.0.0.1:0",
+        "--listen",
+        "http://127.0.0.1:0",
+        "--server-name",
+        "chat.test",
+        *tls_args(pki.cert_file, pki.key_file),
+    )
+    text = server.join("guest1")
+    web = server.web_join("guest2")
+    irc = IRCClient(
+        server.connect(port=server.port_of("irc+tls"), chat=False, tls=pki.client_context()), "ann"
+    )
+    irc.register()
+    irc.send("JOIN #lobby")
+    joined = irc.barrier()
+    assert joined[0].startswith(":ann!") and joined[0].endswith(" JOIN #lobby"), joined
+    irc.send("PRIVMSG #lobby :hello over TLS")
+    assert irc.barrier() == []
+    assert text.ping_barrier() == [
+        "[server] guest2 is connected",
+        "[server] ann joined #lobby",
+        "[ann] hello over TLS",
+    ]
+    assert web.ping_barrier() == [
+        {"type": "join", "room": "#lobby", "nick": "ann", "connected": False},
+        {"type": "message", "room": "#lobby", "from": "ann", "text": "hello over TLS", "kind": "msg"},
+    ]
+    text.send_line("MSG hi ann")
+    text.ping_barrier()
+    assert irc.barrier()[0].endswith(" PRIVMSG #lobby :hi ann")
+    irc.send("QUIT :bye")
+    irc.client.lines_until_closed()

@@ -8,6 +8,8 @@ import threading
 import time
 from collections.abc import Callable
 
+import pytest
+
 from .client import Client
 from .conftest import StartServer
 from .server import ServerProcess
@@ -45,8 +47,10 @@ def _join_all(server: ServerProcess, count: int) -> list[Client]:
     return clients
 
 
-def test_concurrent_senders_one_global_order(start_server: StartServer) -> None:
-    server = start_server("--rate-lines", "0")
+@pytest.mark.parametrize("flush", [(), ("--flush-delay", "0.05")], ids=["default-flush", "held-flush"])
+def test_concurrent_senders_one_global_order(start_server: StartServer, flush: tuple[str, ...]) -> None:
+    """A burst from several senders: every line, in one order for all, also with flushes held long."""
+    server = start_server("--rate-lines", "0", *flush)
     count, per_sender = 4, 300
     clients = _join_all(server, count)
     received: dict[str, list[tuple[str, int]]] = {}

@@ -40,6 +40,7 @@ from sansio_chat._replies import (
 )
 from sansio_chat._text_dialect import TextRenderer
 from sansio_chat._timefmt import human_utc, iso_utc
+from sansio_chat._web_dialect import WebRenderer
 
 ALICE = Identity(uid=1, nick="alice", mask="alice!~alice@irc.invalid")
 
@@ -154,8 +155,9 @@ def test_lusers_leaves_out_what_is_zero(irc: IRCRenderer) -> None:
     ],
     ids=lambda reply: type(reply).__name__,
 )
-def test_text_clients_get_nothing_of_what_only_irc_clients_ask_or_read(reply: Reply) -> None:
+def test_text_and_web_clients_get_nothing_of_what_only_irc_clients_ask_or_read(reply: Reply) -> None:
     assert TextRenderer().render(reply) == b""
+    assert WebRenderer().render(reply) == b""
 
 
 def test_words_still_say_who_spoke_and_how() -> None:

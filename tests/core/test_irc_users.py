@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sansio_chat import Tick
+from sansio_chat import DialectName, Tick
 from tests.core_driver import FakeNetwork
 
 from .irc import IRC, SERVER, irc_net, mask, register
@@ -157,6 +157,20 @@ def test_whois_shows_an_operator_and_hides_secret_rooms(net: FakeNetwork, pair: 
     lines = outsider.lines()
     assert lines[1] == n("319", "outsider", "coolNick @#chan")
     assert n("313", "outsider", "coolNick :is an IRC operator") in lines
+
+
+def test_whois_says_who_is_connected_over_tls(net: FakeNetwork) -> None:
+    asker = register(net, "asker")
+    secure = IRC(net.connect(dialect=DialectName.IRC, secure=True))
+    secure.send("NICK safe", "USER safe 0 * :Safe")
+    secure.lines()
+    net.connect(secure=True).send("NICK textnick")
+    asker.send("WHOIS safe", "WHOIS asker", "WHOIS textnick")
+    secure_line = n("671", "asker", "safe :is using a secure connection")
+    text_line = n("671", "asker", "textnick :is using a secure connection")
+    lines = asker.lines()
+    assert secure_line in lines and text_line in lines
+    assert not any(" 671 asker asker " in line for line in lines)
 
 
 def test_whowas_remembers_who_left_newest_first(net: FakeNetwork) -> None:

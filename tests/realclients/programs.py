@@ -14,8 +14,10 @@ peer on the other side.
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
+import subprocess
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import ClassVar
@@ -57,8 +59,8 @@ class RealClient(ABC):
         """The command line."""
 
     @abstractmethod
-    def connect_commands(self, host: str, port: int) -> list[str]:
-        """What to type to connect to ``host``:``port`` as ``self.nick``."""
+    def connect_commands(self, host: str, port: int, ca_file: Path | None = None) -> list[str]:
+        """What to type to connect to ``host``:``port`` as ``self.nick`` (over TLS, trusting ``ca_file``)."""
 
     @abstractmethod
     def focus_command(self, name: str) -> str:
@@ -69,9 +71,9 @@ class RealClient(ABC):
     def type(self, line: str) -> None:
         self.pane.type(line)
 
-    def connect(self, host: str, port: int, welcome: str) -> None:
-        """Connect, and wait until the server's welcome (its 001 text) is on screen."""
-        for command in self.connect_commands(host, port):
+    def connect(self, host: str, port: int, welcome: str, ca_file: Path | None = None) -> None:
+        """Connect (over TLS with ``ca_file``); wait for the server's welcome (its 001 text) on screen."""
+        for command in self.connect_commands(host, port, ca_file):
             self.type(command)
         self.pane.wait_for(re.escape(welcome))
 
@@ -134,8 +136,10 @@ class Irssi(RealClient):
     def argv(self) -> list[str]:
         return [self.executable, f"--home={self.home}", f"--nick={self.nick}"]
 
-    def connect_commands(self, host: str, port: int) -> list[str]:
-        return [f"/connect {host} {port}"]
+    def connect_commands(self, host: str, port: int, ca_file: Path | None = None) -> list[str]:
+        if ca_file is None:
+            return [f"/connect {host} {port}"]
+        return [f"/connect -tls -tls_verify -tls_cafile {ca_file} {host} {port}"]
 
     def focus_command(self, name: str) -> str:
         return f"/window goto {name}"
@@ -147,24 +151,38 @@ class WeeChat(RealClient):
     ready = r"Plugins loaded: irc"
 
     def configure(self) -> None:
-        # No update checks exist; scripts and every plugin but IRC are off on the command line.
+        # No update checks exist; scripts and every plugin but IRC are off on the command line; lines
+        # typed in quick succession are commands, not a paste to confirm.
         (self.home / "weechat.conf").write_text(
-            '[look]\nsave_config_on_exit = off\nsave_layout_on_exit = none\n[plugin]\nautoload = "irc"\n'
+            "[look]\nsave_config_on_exit = off\nsave_layout_on_exit = none\npaste_max_lines = -1\n"
+            '[plugin]\nautoload = "irc"\n'
         )
 
     def argv(self) -> list[str]:
         return [self.executable, "--dir", str(self.home), "--no-connect", "--no-script", "--plugins", "irc"]
 
-    def connect_commands(self, host: str, port: int) -> list[str]:
+    def connect_commands(self, host: str, port: int, ca_file: Path | None = None) -> list[str]:
         nick = self.nick
+        # WeeChat 4 renamed its "ssl" options "tls" (Debian 12 has 3.8).
+        word = "tls" if _weechat_major() >= 4 else "ssl"
+        tls = [f"-no{word}"] if ca_file is None else [f"-{word}", f"-{word}_verify"]
+        trust = [] if ca_file is None else [f"/set weechat.network.gnutls_ca_user {ca_file}"]
         return [
-            f"/server add test {host}/{port} -notls -nicks={nick} -username={nick} -realname={nick}"
+            *trust,
+            f"/server add test {host}/{port} {' '.join(tls)} -nicks={nick} -username={nick} -realname={nick}"
             " -anti_flood_prio_high=0 -anti_flood_prio_low=0",
             "/connect test",
         ]
 
     def focus_command(self, name: str) -> str:
         return f"/buffer {name}"
+
+
+@functools.cache
+def _weechat_major() -> int:
+    """WeeChat's major version (``weechat --version`` prints ``3.8`` or ``4.1.2``...)."""
+    out = subprocess.run(["weechat", "--version"], capture_output=True, text=True, check=True, timeout=10)
+    return int(out.stdout.strip().split(".")[0])
 
 
 CLIENTS: dict[str, type[RealClient]] = {client.name: client for client in (Irssi, WeeChat)}
