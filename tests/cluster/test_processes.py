@@ -11,6 +11,7 @@ wait for the server.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable, Iterator
 
@@ -214,6 +215,29 @@ def test_irc_and_web_clients_on_one_node_talk_with_a_text_client_on_another(
         irc_until(ann, f":{web.name}!web@web.invalid PRIVMSG #lobby :and the web")
     finally:
         for node in (text_node, other):
+            for client in node.clients:
+                client.close()
+            node.terminate()
+
+
+def test_a_node_killed_under_traffic_takes_its_200_users_out_of_the_chat(redis_server: RedisServer) -> None:
+    doomed = start_node(redis_server, "select", "doomed")
+    survivor = start_node(redis_server, "threads", "survivor")
+    try:
+        crowd = [doomed.join() for _ in range(200)]
+        talker, watcher = named(survivor, "talker"), named(survivor, "watcher")
+        agree([watcher], ["talker", "watcher", *(client.name for client in crowd)], timeout=20.0)
+        for round_ in range(50):  # traffic both ways while it dies
+            talker.send_line(f"MSG busy {round_}")
+            crowd[round_].send_line(f"MSG crowd {round_}")
+        doomed.terminate(signal.SIGKILL)
+        killed_at = time.monotonic()
+        agree([watcher], ["talker", "watcher"], timeout=15.0)  # the reaper's bound is 6 s; slack for CI
+        gone_after = time.monotonic() - killed_at
+        talker.send_line("NICK " + crowd[0].name)  # its nickname is free again
+        assert any("known as" in line for line in talker.ping_barrier()), gone_after
+    finally:
+        for node in (doomed, survivor):
             for client in node.clients:
                 client.close()
             node.terminate()
