@@ -241,3 +241,21 @@ def test_a_node_killed_under_traffic_takes_its_200_users_out_of_the_chat(redis_s
             for client in node.clients:
                 client.close()
             node.terminate()
+
+
+def test_workers_share_one_port_as_nodes_of_one_chat_and_stop_as_a_group(redis_server: RedisServer) -> None:
+    group = ServerProcess("select", ["--cluster", redis_server.url(), "--node-id", "w", "--workers", "2"])
+    try:
+        wait_for(lambda: group.output.count("joined (epoch") == 2, JOIN_TIMEOUT, "two workers joining")
+        clients = [group.join() for _ in range(12)]  # the kernel spreads them over the workers
+        nodes = {client.name for client in clients}
+        agree(clients[:2], sorted(nodes))  # whichever worker each is on, everyone is in one chat
+        clients[0].send_line("MSG one chat")
+        for client in clients[1:]:
+            until_line(client, f"[{clients[0].name}] one chat")
+        for client in clients:
+            client.close()
+        assert group.terminate() == 0  # SIGTERM reaches every worker; the group ends well
+    finally:
+        group.terminate(signal.SIGKILL)
+    assert "w-1" in group.output and "w-2" in group.output
