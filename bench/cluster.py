@@ -72,10 +72,10 @@ def _wait_for(log: Path, process: subprocess.Popen[bytes], needle: bytes, count:
     raise SystemExit(f"{log.name}: no {needle!r} within {START_TIMEOUT:.0f} s")
 
 
-def _serve(backend: str, *extra: str) -> list[str]:
+def _serve(args: argparse.Namespace, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "sansio_chat_adapters.cli", "serve", "--backend", backend,
-        "--rate-lines", "0", "--oper-password", "bench", *extra,
+        sys.executable, "-m", "sansio_chat_adapters.cli", "serve", "--backend", args.backend,
+        "--rate-lines", "0", "--oper-password", "bench", "--flush-delay", str(args.flush_delay), *extra,
     ]  # fmt: skip
 
 
@@ -94,7 +94,7 @@ def cluster(args: argparse.Namespace, logs: Path) -> Iterator[tuple[list[int], l
     processes = Processes(logs)
     try:
         if args.nodes == 0 and args.workers == 0:
-            node, log = processes.start("server", _serve(args.backend, "--listen", f"text://{HOST}:0"))
+            node, log = processes.start("server", _serve(args, "--listen", f"text://{HOST}:0"))
             port = int(LISTENING.findall(_wait_for(log, node, b"listening on"))[0][1])
             yield [port], [node.pid]
             return
@@ -110,14 +110,14 @@ def cluster(args: argparse.Namespace, logs: Path) -> Iterator[tuple[list[int], l
         url = f"redis://{HOST}:{redis_port}"
         if args.workers:
             port = free_port(HOST)
-            argv = _serve(args.backend, "--listen", f"text://{HOST}:{port}", "--cluster", url, "--workers")
+            argv = _serve(args, "--listen", f"text://{HOST}:{port}", "--cluster", url, "--workers")
             parent, log = processes.start("workers", [*argv, str(args.workers), "--node-id", "w"])
             _wait_for(log, parent, b"joined (epoch", args.workers)
             yield [port], [parent.pid, *_descendants(parent.pid), redis.pid]
             return
         ports, pids = [], []
         for number in range(1, args.nodes + 1):
-            argv = _serve(args.backend, "--listen", f"text://{HOST}:0", "--cluster", url)
+            argv = _serve(args, "--listen", f"text://{HOST}:0", "--cluster", url)
             node, log = processes.start(f"node{number}", [*argv, "--node-id", f"n{number}"])
             text = _wait_for(log, node, b"joined (epoch")
             ports.append(int(LISTENING.findall(text)[0][1]))
@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--workers", type=int, default=0, help="one command with --workers N instead")
     parser.add_argument("--shape", choices=sorted(SHAPES), default="100x10")
     parser.add_argument("--messages", type=int, default=0, help="per sender (default: the shape's)")
+    parser.add_argument("--flush-delay", type=float, default=0.0, help="every server's --flush-delay")
     args = parser.parse_args(argv)
     result = run(args)
     print(json.dumps(result))
