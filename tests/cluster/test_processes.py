@@ -50,6 +50,14 @@ def start_node(redis: RedisServer, backend: str, name: str, *args: str) -> Serve
     return node
 
 
+def stop(*nodes: ServerProcess) -> None:
+    """Close every client of ``nodes``, then stop them (SIGTERM: their users leave the cluster at once)."""
+    for node in nodes:
+        for client in node.clients:
+            client.close()
+        node.terminate()
+
+
 @pytest.fixture
 def nodes(redis_server: RedisServer) -> Iterator[list[ServerProcess]]:
     """Three nodes, one per backend, on the session's Redis."""
@@ -59,10 +67,7 @@ def nodes(redis_server: RedisServer) -> Iterator[list[ServerProcess]]:
             started.append(start_node(redis_server, backend, backend))
         yield started
     finally:
-        for node in started:
-            for client in node.clients:
-                client.close()
-            node.terminate()
+        stop(*started)
 
 
 def named(node: ServerProcess, nick: str) -> Client:
@@ -216,10 +221,7 @@ def test_irc_and_web_clients_on_one_node_talk_with_a_text_client_on_another(
         until_line(alice, f"[{web.name}] and the web")
         irc_until(ann, f":{web.name}!web@web.invalid PRIVMSG #lobby :and the web")
     finally:
-        for node in (text_node, other):
-            for client in node.clients:
-                client.close()
-            node.terminate()
+        stop(text_node, other)
 
 
 def test_a_node_killed_under_traffic_takes_its_200_users_out_of_the_chat(redis_server: RedisServer) -> None:
@@ -239,10 +241,7 @@ def test_a_node_killed_under_traffic_takes_its_200_users_out_of_the_chat(redis_s
         talker.send_line("NICK " + crowd[0].name)  # its nickname is free again
         assert any("known as" in line for line in talker.ping_barrier()), gone_after
     finally:
-        for node in (doomed, survivor):
-            for client in node.clients:
-                client.close()
-            node.terminate()
+        stop(doomed, survivor)
 
 
 def test_workers_share_one_port_as_nodes_of_one_chat_and_stop_as_a_group(redis_server: RedisServer) -> None:
