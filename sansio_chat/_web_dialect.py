@@ -114,6 +114,8 @@ _BLANKS = " \t"
 # Compact, and ASCII only: a lone surrogate a client sent cannot make the bytes invalid UTF-8.
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 _string = encode_basestring_ascii  # one JSON string, as the encoder writes it
+# A JSON value at the start of a str, and where it ends: json.loads without its checks around it.
+_read_json = json.JSONDecoder().raw_decode
 
 
 # -- reading a message -----------------------------------------------------------
@@ -136,11 +138,18 @@ def parse_web_message(line: bytes) -> Command | Error | None:
     client's (``UnknownCommand``, ``BadLine``).
     """
     try:
-        fields = json.loads(line.decode())
+        text = line.decode()
     except UnicodeDecodeError:
         return BadLine(fault=LineFault.INVALID_UTF8)
-    except (ValueError, RecursionError):  # not JSON; nested too deep; an integer too long
-        return _MALFORMED
+    try:  # the usual message: one JSON object, from its first character to its last
+        fields, end = _read_json(text)
+    except (ValueError, RecursionError):
+        end = -1
+    if end != len(text):  # anything else is read as json.loads reads it (whitespace around it, say)
+        try:
+            fields = json.loads(text)
+        except (ValueError, RecursionError):  # not JSON; nested too deep; an integer too long
+            return _MALFORMED
     if not isinstance(fields, dict):
         return _MALFORMED
     try:

@@ -149,6 +149,7 @@ class WebSocketLayer:
 
     __slots__ = (
         "_eof",
+        "_fed",
         "_frames",
         "_held",
         "_limit",
@@ -162,9 +163,10 @@ class WebSocketLayer:
 
     def __init__(self, *, handshake: bytes, max_message_bytes: int) -> None:
         self._proto = FrameProtocol(client=False, extensions=[])
-        # The frames parsed, as one iterator while it has any: resumed message by message, made
-        # again only once it ran dry and more bytes came.
+        # The frames parsed, as one iterator while it has any: resumed where it stopped, made
+        # again only once it ran dry and more bytes came (``_fed``).
         self._frames: Iterator[Frame] | None = None
+        self._fed = False
         self._held: Frame | ParseFailed | None = None  # what ended the last pull's messages, parsed already
         self._limit = max_message_bytes
         self._out: list[bytes] = [handshake]
@@ -177,6 +179,7 @@ class WebSocketLayer:
     def receive_data(self, data: bytes) -> None:
         if self.state is WsState.OPEN and not self._eof and data:
             self._proto.receive_bytes(data)
+            self._fed = True
 
     def receive_eof(self) -> None:
         self._eof = True
@@ -200,6 +203,9 @@ class WebSocketLayer:
             else:
                 frames = self._frames
                 if frames is None:
+                    if not self._fed:  # nothing came since the parser ran dry: no need to ask it
+                        break
+                    self._fed = False
                     frames = self._frames = self._proto.received_frames()
                 try:
                     frame = next(frames, None)
