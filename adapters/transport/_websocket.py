@@ -52,6 +52,8 @@ INVALID_PAYLOAD = CloseReason.INVALID_FRAME_PAYLOAD_DATA
 MESSAGE_TOO_BIG = CloseReason.MESSAGE_TOO_BIG
 TRY_AGAIN_LATER = CloseReason.TRY_AGAIN_LATER
 
+_TEXT = Opcode.TEXT  # (once: on Python 3.11 an enum member is looked up through a descriptor)
+
 #: Bytes of messages one pull brings up at most (as much as one read of the socket).
 MESSAGES_PER_PULL_BYTES = 64 * 1024
 
@@ -214,10 +216,11 @@ class WebSocketLayer:
                 if frame is None:
                     self._frames = None
                     break
-            if type(frame) is Frame and frame.opcode is Opcode.TEXT:  # a whole message, or a fragment of one
+            if type(frame) is Frame and frame.opcode is _TEXT:  # a whole message, or a fragment of one
                 piece = cast(str, frame.payload).encode()  # (decoded by wsproto: known to be UTF-8)
                 if self._size + len(piece) <= self._limit:
-                    message = self._add_fragment(piece, finished=frame.message_finished)
+                    finished = frame.message_finished
+                    message = piece if finished and not self._parts else self._add_fragment(piece, finished)
                     if message is not None:
                         texts.append(message)
                         size += len(message)
@@ -248,18 +251,16 @@ class WebSocketLayer:
             return Failed(reason="connection closed without a WebSocket close frame")
         return None
 
-    def _add_fragment(self, piece: bytes, *, finished: bool) -> bytes | None:
-        """A message's fragment, within the limit: the whole message once it is finished."""
+    def _add_fragment(self, piece: bytes, finished: bool) -> bytes | None:
+        """A fragment of a message, within the limit: the whole message once its last one came."""
+        self._parts.append(piece)
         if not finished:
-            self._parts.append(piece)
             self._size += len(piece)
             return None
-        if self._parts:
-            self._parts.append(piece)
-            piece = b"".join(self._parts)
-            self._parts.clear()
-            self._size = 0
-        return piece
+        message = b"".join(self._parts)
+        self._parts.clear()
+        self._size = 0
+        return message
 
     def send(self, frame: bytes) -> None:
         """Queue a frame built by ``text_frame``; nothing follows a close frame."""
