@@ -89,6 +89,7 @@ from ._text_dialect import _CONTROL, _room_name, error_text, mode_string
 
 #: What a message's ``kind`` field says, for the speech a web client is shown.
 _SPEECH_KIND = {Speech.WORDS: "msg", Speech.ACTION: "action", Speech.NOTICE: "notice"}
+_WORDS = Speech.WORDS
 
 #: The commands a web client may send, as ``help`` lists them.
 COMMANDS = (
@@ -331,11 +332,15 @@ class WebRenderer:
     def render(self, reply: Reply) -> bytes:
         match reply:
             case Said(room=room, text=text, kind=speech):  # the hot path: no dict, three escapes
-                if speech in IRC_ONLY_SPEECH:
+                if speech is _WORDS:  # the usual kind, told without hashing an enum
+                    kind = "msg"
+                elif speech in IRC_ONLY_SPEECH:
                     return b""
+                else:
+                    kind = _SPEECH_KIND[speech]
                 return (
                     f'{{"type":"message","room":{_string(room)},"from":{_string(reply.source.nick)},'
-                    f'"text":{_string(text)},"kind":"{_SPEECH_KIND[speech]}"}}\n'
+                    f'"text":{_string(text)},"kind":"{kind}"}}\n'
                 ).encode()
             case Told(recipient=recipient, text=text, kind=speech):
                 if speech in IRC_ONLY_SPEECH:
