@@ -13,7 +13,7 @@ backend: a connection whose listener has layers is ``PENDING`` until its
 stack says ``Ready`` (a TLS handshake, a WebSocket upgrade), and only then
 does the core hear of it; a page fetch never does.  Its input goes through
 the stack and is pulled one event at a time, and only while the core takes
-input (``Data``, ``Message``), so a held connection costs its raw bytes.
+input (``Data``, ``Messages``), so a held connection costs its raw bytes.
 What the layers say themselves (handshakes, pages, pongs, close frames,
 close_notify) joins the connection's output in order; WebSocket frames are
 built once per ``Send`` and shared (``_layers.Frames``); TLS encrypts once
@@ -84,7 +84,7 @@ from ._timers import Deadlines, IdleTrim
 from .transport import (
     Data,
     Failed,
-    Message,
+    Messages,
     PeerClosed,
     Ready,
     Served,
@@ -718,10 +718,11 @@ class Driver(Generic[C]):
 
         An open connection is pulled until the core pauses it (the rest stays
         raw in the stack until it resumes).  What comes up for the core is
-        handed over together, as a read's bytes are (``DataReceived``, or
-        ``MessagesReceived`` for a WebSocket), up to ``INPUT_BATCH_BYTES``:
-        the core answers a burst with joined sends, and holds no more than
-        that when it pauses.  A pending one answers one page request per
+        handed over together, as a read's bytes are: ``DataReceived`` up to
+        ``INPUT_BATCH_BYTES``, or ``MessagesReceived`` with the messages one
+        pull of a WebSocket parsed (bounded alike, by the stack); the core
+        answers a burst with joined sends, and holds no more than that when
+        it pauses.  A pending one answers one page request per
         pass, and none while its answers wait to be read, so that a client
         pipelining requests without reading is never more than one answer
         ahead.  A stack's ``timer`` running out is pulled in any case.
@@ -729,7 +730,7 @@ class Driver(Generic[C]):
         life = conn.life
         stack = layers.stack
         sealed = conn.route is Route.SEALED
-        batch: list[bytes] = []  # Data or Message payloads: a stack carries one kind only
+        batch: list[bytes] = []  # Data payloads, joined up to a read's worth
         size = 0
         while (life.phase is Phase.OPEN or life.phase is Phase.PENDING) and (timer or not life.paused):
             try:
@@ -742,13 +743,16 @@ class Driver(Generic[C]):
                 return
             if event is None:
                 break
-            if isinstance(event, Message):
-                batch.append(event.text.encode())
-            elif isinstance(event, Data):
+            if isinstance(
+                event, Messages
+            ):  # what one read brought, parsed in one go and bounded by the stack
+                self._input(conn, event.texts, messages=True)
+                continue
+            if isinstance(event, Data):
                 batch.append(event.data)
             else:
                 if batch:  # what came before it goes first
-                    self._input(conn, batch, messages=stack.framed)
+                    self._input(conn, batch)
                     batch, size = [], 0
                 self._transport_event(conn, layers, event)
                 if isinstance(event, Served):
@@ -758,10 +762,10 @@ class Driver(Generic[C]):
                 continue
             size += len(batch[-1])
             if size >= INPUT_BATCH_BYTES:
-                self._input(conn, batch, messages=stack.framed)  # the core may pause it now
+                self._input(conn, batch)  # the core may pause it now
                 batch, size = [], 0
         if batch:
-            self._input(conn, batch, messages=stack.framed)
+            self._input(conn, batch)
         if life.closed:
             return
         if sealed and stack.has_output:  # TLS records of the handshake, say: out at the next flush
@@ -774,7 +778,7 @@ class Driver(Generic[C]):
         elif self.dirty or self._sealed:
             self._port.wake()
 
-    def _input(self, conn: C, batch: list[bytes], *, messages: bool) -> None:
+    def _input(self, conn: C, batch: Sequence[bytes], *, messages: bool = False) -> None:
         """What the stack brought up for the core, in one event: a read's bytes, or whole messages."""
         if not conn.life.open:
             return

@@ -93,8 +93,10 @@ class Frames:
         self._encoder = FrameEncoder()
 
     def __call__(self, data: bytes) -> bytes:
-        text = self._encoder.text
+        if not data.isascii():  # (the renderer writes ASCII: a frame of text must be UTF-8 in any case)
+            data = data.decode(errors="replace").encode()
+        frame = self._encoder.text_utf8
         end = data.find(b"\n")
         if 0 <= end == len(data) - 1:  # one event: the usual case
-            return text(data[:end].decode(errors="replace"))
-        return b"".join(text(piece.decode(errors="replace")) for piece in data.split(b"\n") if piece)
+            return frame(data[:end])
+        return b"".join([frame(piece) for piece in data.split(b"\n") if piece])

@@ -90,6 +90,7 @@ from ._text_dialect import _CONTROL, CLUSTER_NEWS, _room_name, error_text, mode_
 
 #: What a message's ``kind`` field says, for the speech a web client is shown.
 _SPEECH_KIND = {Speech.WORDS: "msg", Speech.ACTION: "action", Speech.NOTICE: "notice"}
+_WORDS = Speech.WORDS
 
 #: The commands a web client may send, as ``help`` lists them.
 COMMANDS = (
@@ -115,6 +116,8 @@ _BLANKS = " \t"
 # Compact, and ASCII only: a lone surrogate a client sent cannot make the bytes invalid UTF-8.
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 _string = encode_basestring_ascii  # one JSON string, as the encoder writes it
+# A JSON value at the start of a str, and where it ends: json.loads without its checks around it.
+_read_json = json.JSONDecoder().raw_decode
 
 
 # -- reading a message -----------------------------------------------------------
@@ -137,11 +140,18 @@ def parse_web_message(line: bytes) -> Command | Error | None:
     client's (``UnknownCommand``, ``BadLine``).
     """
     try:
-        fields = json.loads(line.decode())
+        text = line.decode()
     except UnicodeDecodeError:
         return BadLine(fault=LineFault.INVALID_UTF8)
-    except (ValueError, RecursionError):  # not JSON; nested too deep; an integer too long
-        return _MALFORMED
+    try:  # the usual message: one JSON object, from its first character to its last
+        fields, end = _read_json(text)
+    except (ValueError, RecursionError):
+        end = -1
+    if end != len(text):  # anything else is read as json.loads reads it (whitespace around it, say)
+        try:
+            fields = json.loads(text)
+        except (ValueError, RecursionError):  # not JSON; nested too deep; an integer too long
+            return _MALFORMED
     if not isinstance(fields, dict):
         return _MALFORMED
     try:
@@ -327,11 +337,15 @@ class WebRenderer:
     def render(self, reply: Reply) -> bytes:
         match reply:
             case Said(room=room, text=text, kind=speech):  # the hot path: no dict, three escapes
-                if speech in IRC_ONLY_SPEECH:
+                if speech is _WORDS:  # the usual kind, told without hashing an enum
+                    kind = "msg"
+                elif speech in IRC_ONLY_SPEECH:
                     return b""
+                else:
+                    kind = _SPEECH_KIND[speech]
                 return (
                     f'{{"type":"message","room":{_string(room)},"from":{_string(reply.source.nick)},'
-                    f'"text":{_string(text)},"kind":"{_SPEECH_KIND[speech]}"}}\n'
+                    f'"text":{_string(text)},"kind":"{kind}"}}\n'
                 ).encode()
             case Told(recipient=recipient, text=text, kind=speech):
                 if speech in IRC_ONLY_SPEECH:

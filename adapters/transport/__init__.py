@@ -13,8 +13,8 @@ listener       layers                                   events up
 =============  =======================================  ===============
 text, irc      stream                                   Data
 text+tls       TLS, stream                              Data
-http           HTTP, then WebSocket at ``/ws``          Served, Message
-https          TLS, HTTP, then WebSocket                Served, Message
+http           HTTP, then WebSocket at ``/ws``          Served, Messages
+https          TLS, HTTP, then WebSocket                Served, Messages
 =============  =======================================  ===============
 
 The contract its driver follows, for each connection (in this project the
@@ -42,8 +42,8 @@ The events (``_events.py``), and what a backend does with each:
   listener's dialect and ``secure``); only now does it count as a client.
   Before ``Ready`` nothing may be sent, and a connection that never gets
   one (a page fetch, a failed handshake) never reaches the core.
-- ``Data(data)`` / ``Message(text)``: input for the core (bytes of a
-  stream; one WebSocket text message).
+- ``Data(data)`` / ``Messages(texts)``: input for the core (bytes of a
+  stream; the whole WebSocket text messages one pull parsed, as UTF-8).
 - ``Served(method, target, status)``: the HTTP layer answered a request by
   itself; log it if wanted.
 - ``PeerClosed()``: the peer ended in good order.  An open connection gets
@@ -59,7 +59,8 @@ Rules that make every backend behave the same:
   decryption and answers happen in ``next_event``, one event per call.  A
   backend stops pulling while the core holds the connection's input (flood
   control) and stops reading the socket while it does not pull, so a held
-  connection costs its raw bytes and no decoded objects.  Page requests
+  connection costs its raw bytes and at most one pull's decoded messages
+  (a WebSocket's pull parses what one read brought, in one pass).  Page requests
   pipelined by a client that does not read are held the same way: one
   ``Served`` per request, and the backend may stop pulling while the
   connection's output is backed up.
@@ -92,13 +93,20 @@ from ._config import (
     DEFAULT_TLS_HANDSHAKE_SECONDS,
     TransportConfig,
 )
-from ._events import Data, Failed, Message, PeerClosed, Ready, Served, TransportEvent
+from ._events import Data, Failed, Messages, PeerClosed, Ready, Served, TransportEvent
 from ._http import CONTENT_SECURITY_POLICY, WS_PATH
 from ._origin import ANY_ORIGIN, normalize_origin
 from ._site import CONTENT_TYPES, Asset, Site
 from ._stack import Stack, StackState
 from ._tls import TlsCertificates, TlsSetupError
-from ._websocket import GOING_AWAY, NORMAL_CLOSURE, TRY_AGAIN_LATER, FrameEncoder, text_frame
+from ._websocket import (
+    GOING_AWAY,
+    MESSAGES_PER_PULL_BYTES,
+    NORMAL_CLOSURE,
+    TRY_AGAIN_LATER,
+    FrameEncoder,
+    text_frame,
+)
 
 __all__ = [
     "ANY_ORIGIN",
@@ -109,6 +117,7 @@ __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
     "DEFAULT_TLS_HANDSHAKE_SECONDS",
     "GOING_AWAY",
+    "MESSAGES_PER_PULL_BYTES",
     "NORMAL_CLOSURE",
     "TRY_AGAIN_LATER",
     "WS_PATH",
@@ -116,7 +125,7 @@ __all__ = [
     "Data",
     "Failed",
     "FrameEncoder",
-    "Message",
+    "Messages",
     "PeerClosed",
     "Ready",
     "Served",

@@ -2,7 +2,8 @@
 
 A backend pulls them one at a time (``Stack.next_event``) and turns them
 into the core's events; nothing is decoded before it is pulled, so a
-connection whose input the core holds back costs its raw bytes only.
+connection whose input the core holds back costs its raw bytes (and at
+most one pull's worth of decoded input).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ class Ready:
 
     ``secure`` says whether the bytes cross the network under TLS; the
     dialect is the listener's (a stack carries bytes, it does not know
-    dialects).  Comes at most once, and before any ``Data`` or ``Message``.
+    dialects).  Comes at most once, and before any ``Data`` or ``Messages``.
     """
 
     secure: bool
@@ -30,10 +31,16 @@ class Data:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Message:
-    """One whole WebSocket text message, already checked for size and UTF-8."""
+class Messages:
+    """Whole WebSocket text messages, in order, as UTF-8: what one pull parsed.
 
-    text: str
+    Each is checked for size and UTF-8 already.  One pull brings what was
+    there, up to ``MESSAGES_PER_PULL_BYTES``, and stops before any other
+    frame (a ping, a close, an error), so the layer's own answers still
+    follow the core's answers to the messages before them.
+    """
+
+    texts: tuple[bytes, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,4 +79,4 @@ class Failed:
     reason: str
 
 
-TransportEvent = Ready | Data | Message | Served | PeerClosed | Failed
+TransportEvent = Ready | Data | Messages | Served | PeerClosed | Failed

@@ -16,6 +16,9 @@ from ._stream import StreamLayer
 from ._tls import Plaintext, TlsClosed, TlsFailed, TlsLayer, TlsOpened
 from ._websocket import NORMAL_CLOSURE, WebSocketLayer
 
+#: The events after which nothing more comes up (a tuple: ``isinstance`` with it builds nothing per call).
+_ENDINGS = (PeerClosed, Failed)
+
 
 class StackState(enum.Enum):
     PENDING = "pending"  # handshakes, or page requests: not (yet) a connection of the core
@@ -145,7 +148,7 @@ class Stack:
         if isinstance(event, Upgraded):
             self._top = event.layer
             return self._open()
-        if isinstance(event, PeerClosed | Failed):
+        if isinstance(event, _ENDINGS):
             self.state = StackState.ENDED
         return event
 

@@ -9,8 +9,10 @@ message; the backend queues that one ``bytes`` object for all its
 recipients (server frames are not masked).
 
 Input stays raw until it is pulled: received bytes wait in wsproto's
-buffer and are parsed only by ``next_event``, which returns after each
-whole message (the parser is resumed where it stopped, not set up again).  What the layer enforces:
+buffer and are parsed only by ``next_event``, which returns the whole
+messages there are (all of one read, in the usual case) as one
+``Messages``, and stops before any other frame; the parser is resumed
+where it stopped, not set up again.  What the layer enforces:
 
 - a text message over ``max_message_bytes`` (UTF-8, counted while its
   fragments arrive) closes with 1009;
@@ -39,7 +41,7 @@ from wsproto.events import (
 from wsproto.frame_protocol import CloseReason, Frame, FrameProtocol, Opcode, ParseFailed
 from wsproto.utilities import RemoteProtocolError
 
-from ._events import Failed, Message, PeerClosed
+from ._events import Failed, Messages, PeerClosed
 
 #: The close codes this layer sends, by what went wrong.
 NORMAL_CLOSURE = CloseReason.NORMAL_CLOSURE
@@ -50,25 +52,50 @@ INVALID_PAYLOAD = CloseReason.INVALID_FRAME_PAYLOAD_DATA
 MESSAGE_TOO_BIG = CloseReason.MESSAGE_TOO_BIG
 TRY_AGAIN_LATER = CloseReason.TRY_AGAIN_LATER
 
+_TEXT = Opcode.TEXT  # (once: on Python 3.11 an enum member is looked up through a descriptor)
+
+#: Bytes of messages one pull brings up at most (as much as one read of the socket).
+MESSAGES_PER_PULL_BYTES = 64 * 1024
+
+#: Payload lengths whose frame header an encoder keeps (what the chat sends is far shorter).
+CACHED_HEADER_LENGTHS = 16 * 1024
+
 
 class FrameEncoder:
     """Builds unmasked, unfragmented server text frames, one per message.
 
     Build a frame once per message and share the bytes: no extension is
-    ever negotiated, so the frame is valid on every connection.  An encoder
-    keeps no state between frames (every frame is a whole message); one
-    per server, or per thread, saves setting up wsproto for each message.
-    It goes to wsproto's frame layer directly (the connection's event
-    dispatch has nothing to add for a frame that is never sent by it).
+    ever negotiated, so the frame is valid on every connection.  Such a
+    frame is a header that depends on the payload's length alone, then the
+    payload: wsproto's frame layer builds the header for a length once, and
+    the encoder keeps it (for lengths up to ``CACHED_HEADER_LENGTHS``, so at
+    most that many), so that a frame costs a lookup and a concatenation.
+    One per server, or per thread.
     """
 
-    __slots__ = ("_frames",)
+    __slots__ = ("_frames", "_headers")
 
     def __init__(self) -> None:
         self._frames = FrameProtocol(client=False, extensions=[])
+        self._headers: dict[int, bytes] = {}
 
     def text(self, text: str) -> bytes:
-        return bytes(self._frames.send_data(text, fin=True))
+        return self.text_utf8(text.encode())
+
+    def text_utf8(self, payload: bytes) -> bytes:
+        """A frame carrying ``payload``, which the caller knows to be UTF-8 text."""
+        length = len(payload)
+        header = self._headers.get(length)
+        if header is None:
+            header = self._header(length)
+        return header + payload
+
+    def _header(self, length: int) -> bytes:
+        frame = self._frames.send_data(" " * length, fin=True)  # wsproto's frame, of a stand-in payload
+        header = bytes(frame[: len(frame) - length])
+        if length <= CACHED_HEADER_LENGTHS:
+            self._headers[length] = header
+        return header
 
 
 def text_frame(text: str) -> bytes:
@@ -122,16 +149,30 @@ class WebSocketLayer:
     message.  No extension was negotiated, so none is set up.
     """
 
-    __slots__ = ("_eof", "_frames", "_limit", "_out", "_parts", "_peer_close", "_proto", "_size", "state")
+    __slots__ = (
+        "_eof",
+        "_fed",
+        "_frames",
+        "_held",
+        "_limit",
+        "_out",
+        "_parts",
+        "_peer_close",
+        "_proto",
+        "_size",
+        "state",
+    )
 
     def __init__(self, *, handshake: bytes, max_message_bytes: int) -> None:
         self._proto = FrameProtocol(client=False, extensions=[])
-        # The frames parsed, as one iterator while it has any: resumed message by message, made
-        # again only once it ran dry and more bytes came.
+        # The frames parsed, as one iterator while it has any: resumed where it stopped, made
+        # again only once it ran dry and more bytes came (``_fed``).
         self._frames: Iterator[Frame] | None = None
+        self._fed = False
+        self._held: Frame | ParseFailed | None = None  # what ended the last pull's messages, parsed already
         self._limit = max_message_bytes
         self._out: list[bytes] = [handshake]
-        self._parts: list[str] = []  # fragments of the message being received
+        self._parts: list[bytes] = []  # fragments of the message being received
         self._size = 0  # its UTF-8 bytes so far
         self._eof = False
         self._peer_close: tuple[int, str] | None = None  # their close frame's code and reason
@@ -140,31 +181,61 @@ class WebSocketLayer:
     def receive_data(self, data: bytes) -> None:
         if self.state is WsState.OPEN and not self._eof and data:
             self._proto.receive_bytes(data)
+            self._fed = True
 
     def receive_eof(self) -> None:
         self._eof = True
 
-    def next_event(self) -> Message | PeerClosed | Failed | None:
-        """Parse until one whole message (or the end); None when more bytes are needed."""
+    def next_event(self) -> Messages | PeerClosed | Failed | None:
+        """Parse what came: the whole messages there are, or what ends them; None when more bytes are needed.
+
+        Messages come up together, up to ``MESSAGES_PER_PULL_BYTES``; any
+        other frame (or a framing error) after them waits for the next pull,
+        so that a pong or a close frame is queued after the core has answered
+        the messages that came before it.
+        """
         if self.state is not WsState.OPEN:
             return None
+        texts: list[bytes] = []
+        size = 0
         while True:
-            frames = self._frames
-            if frames is None:
-                frames = self._frames = self._proto.received_frames()
-            try:
-                frame = next(frames, None)
-            except ParseFailed as exc:  # a framing error, or a text message that is not UTF-8
-                return self._fail(exc.code, str(exc))
-            if frame is None:
-                self._frames = None
+            frame: Frame | ParseFailed | None = self._held
+            if frame is not None:
+                self._held = None
+            else:
+                frames = self._frames
+                if frames is None:
+                    if not self._fed:  # nothing came since the parser ran dry: no need to ask it
+                        break
+                    self._fed = False
+                    frames = self._frames = self._proto.received_frames()
+                try:
+                    frame = next(frames, None)
+                except ParseFailed as exc:  # a framing error, or a text message that is not UTF-8
+                    frame = exc
+                if frame is None:
+                    self._frames = None
+                    break
+            if type(frame) is Frame and frame.opcode is _TEXT:  # a whole message, or a fragment of one
+                piece = cast(str, frame.payload).encode()  # (decoded by wsproto: known to be UTF-8)
+                if self._size + len(piece) <= self._limit:
+                    finished = frame.message_finished
+                    message = piece if finished and not self._parts else self._add_fragment(piece, finished)
+                    if message is not None:
+                        texts.append(message)
+                        size += len(message)
+                        if size >= MESSAGES_PER_PULL_BYTES:
+                            break
+                    continue
+            if texts:  # anything else is for the next pull, once these are answered
+                self._held = frame
                 break
+            if isinstance(frame, ParseFailed):
+                return self._fail(frame.code, str(frame))
             opcode, payload = frame.opcode, frame.payload
-            if opcode is Opcode.TEXT:  # a whole message, or a fragment of one (decoded by wsproto)
-                message = self._add_fragment(cast(str, payload), finished=frame.message_finished)
-                if message is not None:
-                    return message
-            elif opcode is Opcode.PING:
+            if opcode is Opcode.TEXT:
+                return self._fail(MESSAGE_TOO_BIG, f"message too big (max {self._limit} bytes)")
+            if opcode is Opcode.PING:
                 self._out.append(bytes(self._proto.pong(cast(bytes, payload))))
             elif opcode is Opcode.CLOSE:
                 self.state = WsState.PEER_CLOSED
@@ -173,24 +244,23 @@ class WebSocketLayer:
             elif opcode is Opcode.BINARY:
                 return self._fail(UNSUPPORTED_DATA, "binary messages are not accepted")
             # a pong needs nothing
+        if texts:
+            return Messages(texts=tuple(texts))
         if self._eof:
             self.state = WsState.FAILED
             return Failed(reason="connection closed without a WebSocket close frame")
         return None
 
-    def _add_fragment(self, piece: str, *, finished: bool) -> Message | Failed | None:
-        self._size += len(piece) if piece.isascii() else len(piece.encode())
-        if self._size > self._limit:
-            return self._fail(MESSAGE_TOO_BIG, f"message too big (max {self._limit} bytes)")
+    def _add_fragment(self, piece: bytes, finished: bool) -> bytes | None:
+        """A fragment of a message, within the limit: the whole message once its last one came."""
+        self._parts.append(piece)
         if not finished:
-            self._parts.append(piece)
+            self._size += len(piece)
             return None
-        if self._parts:
-            self._parts.append(piece)
-            piece = "".join(self._parts)
-            self._parts.clear()
+        message = b"".join(self._parts)
+        self._parts.clear()
         self._size = 0
-        return Message(text=piece)
+        return message
 
     def send(self, frame: bytes) -> None:
         """Queue a frame built by ``text_frame``; nothing follows a close frame."""

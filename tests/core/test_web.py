@@ -296,6 +296,8 @@ def test_a_client_too_slow_to_read_is_dropped_and_the_others_told() -> None:
         (b"hello", error("invalid-json", "malformed message")),
         (b"", error("invalid-json", "malformed message")),
         (b'["msg", "hi"]', error("invalid-json", "malformed message")),
+        (b'{"cmd": "ping"} {"cmd": "ping"}', error("invalid-json", "malformed message")),  # two: not one
+        (b'{"cmd": "ping"}x', error("invalid-json", "malformed message")),
         (b"[" * 3000, error("invalid-json", "malformed message")),  # too deep for the parser
         (b"\xff{}", error("invalid-json", "invalid UTF-8")),
         (b"{}", error("missing-field", "missing field cmd", field="cmd")),
@@ -429,3 +431,11 @@ def test_a_message_that_comes_after_the_pause_waits_its_turn() -> None:
     for now in (1.0, 2.0):
         heard += [json.loads(a.data) for a in state.receive(Tick(now=now)) if isinstance(a, Send)]
     assert [event["text"] for event in heard] == ["2", "3"]
+
+
+def test_whitespace_around_the_json_object_is_allowed(net: FakeNetwork) -> None:
+    bob = web(net, "bob")
+    bob.events()
+    bob.send_message(b' \t{"cmd": "ping", "token": "a"}')
+    bob.send_message(b'{"cmd": "ping", "token": "b"}\r\n ')
+    assert bob.events() == [{"type": "pong", "token": "a"}, {"type": "pong", "token": "b"}]

@@ -10,7 +10,7 @@ from wsproto.events import AcceptConnection, CloseConnection, Ping, Pong, TextMe
 from adapters.transport import (
     Data,
     Failed,
-    Message,
+    Messages,
     PeerClosed,
     Ready,
     Served,
@@ -76,7 +76,7 @@ def test_https_from_tls_handshake_to_websocket_close(pki: Pki, certificates: Tls
     assert ws_events(ws, tls.decrypt(stack.data_to_send())) == [AcceptConnection()]
 
     data = ws.send(TextMessage(data='{"cmd":"msg","text":"hi"}')) + ws.send(Ping(payload=b"?"))
-    assert feed(stack, tls.encrypt(data)) == [Message(text='{"cmd":"msg","text":"hi"}')]
+    assert feed(stack, tls.encrypt(data)) == [Messages(texts=(b'{"cmd":"msg","text":"hi"}',))]
     stack.send(text_frame('{"type":"message"}'))
     assert ws_events(ws, tls.decrypt(stack.data_to_send())) == [
         Pong(payload=b"?"),

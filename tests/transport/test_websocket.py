@@ -19,9 +19,10 @@ from wsproto.frame_protocol import Opcode
 
 from adapters.transport import (
     GOING_AWAY,
+    MESSAGES_PER_PULL_BYTES,
     Failed,
     FrameEncoder,
-    Message,
+    Messages,
     PeerClosed,
     Ready,
     Served,
@@ -81,7 +82,7 @@ def test_frames_sent_with_the_request_are_not_lost() -> None:
     stack = Stack(web(), now=0.0)
     _, request = upgrade_request()
     first = raw_frame(Opcode.TEXT, b'{"cmd":"who"}')
-    assert feed(stack, request + first) == [Ready(secure=False), Message(text='{"cmd":"who"}')]
+    assert feed(stack, request + first) == [Ready(secure=False), Messages(texts=(b'{"cmd":"who"}',))]
 
 
 @pytest.mark.parametrize(
@@ -176,19 +177,35 @@ def test_text_messages_arrive_whole_and_fragments_are_joined() -> None:
     ws, stack = opened()
     data = ws.send(TextMessage(data="hello")) + ws.send(TextMessage(data="wo", message_finished=False))
     data += ws.send(Ping(payload=b"in between")) + ws.send(TextMessage(data="rld"))
-    assert feed(stack, data) == [Message(text="hello"), Message(text="world")]
+    assert feed(stack, data) == [Messages(texts=(b"hello",)), Messages(texts=(b"world",))]
     assert ws_events(ws, stack.data_to_send()) == [Pong(payload=b"in between")]
 
 
-def test_messages_are_pulled_one_at_a_time_and_the_rest_stays_raw() -> None:
+def test_the_messages_of_one_read_come_up_in_one_pull() -> None:
+    ws, stack = opened()
+    data = b"".join(ws.send(TextMessage(data=text)) for text in ("one", "twø", "three"))
+    assert feed(stack, data) == [Messages(texts=(b"one", "twø".encode(), b"three"))]
+
+
+def test_a_pull_stops_before_any_other_frame_and_the_rest_stays_raw() -> None:
     ws, stack = opened()
     stack.receive_data(
         ws.send(TextMessage(data="one")) + ws.send(Ping(payload=b"p")) + ws.send(TextMessage(data="two"))
     )
-    assert stack.next_event() == Message(text="one")
-    assert stack.data_to_send() == b""  # the ping is not even parsed yet: no pong
-    assert pull(stack) == [Message(text="two")]
+    assert stack.next_event() == Messages(texts=(b"one",))
+    assert stack.data_to_send() == b""  # the ping waits: its pong follows the answer to "one"
+    assert pull(stack) == [Messages(texts=(b"two",))]
     assert ws_events(ws, stack.data_to_send()) == [Pong(payload=b"p")]
+
+
+def test_one_pull_brings_a_bounded_batch() -> None:
+    ws, stack = opened()
+    count = MESSAGES_PER_PULL_BYTES // LIMIT + 3
+    stack.receive_data(b"".join(ws.send(TextMessage(data=f"{i:0{LIMIT}d}")) for i in range(count)))
+    first = stack.next_event()
+    assert isinstance(first, Messages) and len(first.texts) == MESSAGES_PER_PULL_BYTES // LIMIT
+    rest = pull(stack)
+    assert rest == [Messages(texts=tuple(b"%0*d" % (LIMIT, i) for i in range(len(first.texts), count)))]
 
 
 def test_a_pong_needs_nothing() -> None:
@@ -199,8 +216,9 @@ def test_a_pong_needs_nothing() -> None:
 
 def test_the_size_limit_counts_utf8_bytes() -> None:
     ws, stack = opened()
-    assert feed(stack, ws.send(TextMessage(data="a" * LIMIT))) == [Message(text="a" * LIMIT)]
-    assert feed(stack, ws.send(TextMessage(data="é" * (LIMIT // 2)))) == [Message(text="é" * (LIMIT // 2))]
+    assert feed(stack, ws.send(TextMessage(data="a" * LIMIT))) == [Messages(texts=(b"a" * LIMIT,))]
+    accents = "é" * (LIMIT // 2)
+    assert feed(stack, ws.send(TextMessage(data=accents))) == [Messages(texts=(accents.encode(),))]
     events = feed(stack, ws.send(TextMessage(data="é" * (LIMIT // 2) + "a")))
     assert events == [Failed(reason=f"WebSocket closed with 1009: message too big (max {LIMIT} bytes)")]
     assert closed_with(ws, stack) == 1009
@@ -255,7 +273,7 @@ def test_a_frame_announcing_a_huge_payload_is_refused_from_what_came() -> None:
 def test_broken_input_closes_with_its_code(frame: bytes, code: int) -> None:
     ws, stack = opened()
     events = feed(stack, ws.send(TextMessage(data="before")) + frame + ws.send(TextMessage(data="after")))
-    assert events[0] == Message(text="before")
+    assert events[0] == Messages(texts=(b"before",))
     assert len(events) == 2 and isinstance(events[1], Failed)
     assert events[1].reason.startswith(f"WebSocket closed with {code}")
     assert stack.state is StackState.ENDED
@@ -269,7 +287,7 @@ def test_broken_input_closes_with_its_code(frame: bytes, code: int) -> None:
 def test_the_peer_closes_and_gets_its_code_back_at_close() -> None:
     ws, stack = opened()
     assert feed(stack, ws.send(TextMessage(data="bye")) + ws.send(CloseConnection(code=1001))) == [
-        Message(text="bye"),
+        Messages(texts=(b"bye",)),
         PeerClosed(),
     ]
     stack.send(text_frame("a last word is still allowed"))
@@ -297,7 +315,7 @@ def test_eof_without_a_close_frame_is_a_failure_after_the_messages() -> None:
     stack.receive_data(ws.send(TextMessage(data="last")))
     stack.receive_eof()
     assert pull(stack) == [
-        Message(text="last"),
+        Messages(texts=(b"last",)),
         Failed(reason="connection closed without a WebSocket close frame"),
     ]
 
@@ -309,7 +327,7 @@ def test_eof_with_the_upgrade_request_still_upgrades_then_fails() -> None:
     stack.receive_eof()
     assert pull(stack) == [
         Ready(secure=False),
-        Message(text="hi"),
+        Messages(texts=(b"hi",)),
         Failed(reason="connection closed without a WebSocket close frame"),
     ]
 
@@ -368,7 +386,12 @@ def drive(chunks: list[bytes], eof: bool) -> tuple[list[object], bytes]:
         stack.receive_eof()
         events += pull(stack)
     out += stack.data_to_send() + stack.close()
-    return events, bytes(out)
+    return _one_by_one(events), bytes(out)
+
+
+def _one_by_one(events: list[object]) -> list[object]:
+    """The messages one by one: how a pull groups them depends on how the bytes came."""
+    return [item for e in events for item in (e.texts if isinstance(e, Messages) else (e,))]
 
 
 @settings(max_examples=150, deadline=None)
