@@ -42,11 +42,12 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Generic, Protocol, TypeVar, assert_never
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, assert_never
 
 from sansio_chat import (
     Abort,
     Action,
+    Burst,
     Close,
     CloseReason,
     ConnectionOpened,
@@ -55,6 +56,8 @@ from sansio_chat import (
     DataReceived,
     EofReceived,
     Event,
+    FollowRoom,
+    LeaseGuests,
     Log,
     MessagesReceived,
     OutputBacklog,
@@ -63,8 +66,10 @@ from sansio_chat import (
     Send,
     ServerConfig,
     ServerState,
+    Share,
     ShutdownRequested,
     Tick,
+    UnfollowRoom,
     new_server_state,
 )
 
@@ -88,6 +93,11 @@ from .transport import (
     TlsSetupError,
     TransportConfig,
 )
+
+if TYPE_CHECKING:
+    from ._cluster_io import ClusterNode
+    from ._options import ClusterOptions
+    from ._watch import LinkWatcher
 
 #: How often the connections whose reading is paused are asked for a reset.
 PAUSED_PROBE_SECONDS = 1.0
@@ -165,6 +175,7 @@ class Driver(Generic[C]):
         wall: Callable[[], float] = time.time,
         *,
         transports: Mapping[ListenerKind, TransportConfig] | None = None,
+        cluster: ClusterOptions | None = None,
         flush: FlushConfig | None = None,
     ) -> None:
         self.state: ServerState = new_server_state(config)
@@ -192,6 +203,25 @@ class Driver(Generic[C]):
         # When to flush: the policy, and whether the core queued output since it was last asked.
         self._flush = FlushPolicy(flush or FlushConfig())
         self._fresh = False
+        self._cluster_options = cluster
+        self.cluster: ClusterNode | None = None  # a server of a cluster: its link, once joined
+
+    def join_cluster(self, watcher: LinkWatcher) -> None:
+        """A server of a cluster connects to it, its sockets watched by the backend (once its loop can)."""
+        options = self._cluster_options
+        if options is None or self.cluster is not None:
+            return
+        from ._cluster_io import ClusterNode  # noqa: PLC0415 - hiredis: only for a server of a cluster
+
+        self.cluster = ClusterNode(
+            options, tell=self._cluster_events, clock=self.clock, watcher=watcher, log=self._log
+        )
+        self.cluster.start()
+
+    def _cluster_events(self, events: list[Event]) -> None:
+        """What the cluster tells the core (a failure is logged and the server goes on)."""
+        for event in events:
+            self._event(event)
 
     @property
     def config(self) -> ServerConfig:
@@ -349,11 +379,13 @@ class Driver(Generic[C]):
         if self._to_pull or self._flush.state is FlushState.HOLDING:
             return self.clock()
         at = self.state.next_wakeup
+        cluster = self.cluster.next_wakeup if self.cluster is not None else None
         for other in (
             self._deadlines.next_at,
             self._trim.due_at,
             self._probe_at,
             self._stack_deadlines.next_at,
+            cluster,
         ):
             if other is not None and (at is None or other < at):
                 at = other
@@ -378,6 +410,11 @@ class Driver(Generic[C]):
         if wakeup is not None and wakeup <= now:
             self._ticked = now
             self._event(Tick(now=now, wall=self.wall()))
+        cluster = self.cluster
+        if cluster is not None:
+            wakeup = cluster.next_wakeup
+            if wakeup is not None and wakeup <= now:
+                cluster.tick(now)
         for conn in self._deadlines.pop_due(now):
             self._carry_out_step(conn, conn.life.expire(now))
         for conn in self._stack_deadlines.pop_due(now):
@@ -426,7 +463,9 @@ class Driver(Generic[C]):
         """
         self.shutdown()
         deadline = stop.drain(self.clock())
-        while self.conns:
+        if self.cluster is not None:
+            self.cluster.stop()  # this node's users leave the cluster at once
+        while self.conns or (self.cluster is not None and not self.cluster.stopped):
             now = self.clock()
             if stop.phase(now) is StopPhase.ENDING:
                 break
@@ -435,6 +474,8 @@ class Driver(Generic[C]):
 
     def end(self, *, cut_short: bool) -> None:
         """The drain is over: drop every connection still there, and say so if there were any."""
+        if self.cluster is not None:
+            self.cluster.end()
         count = 0
         for conn in self.conns:
             if not conn.life.closed:
@@ -486,6 +527,9 @@ class Driver(Generic[C]):
                     self._queue_layered(framed, sealed, action.data)
             elif isinstance(action, Log):
                 self._log.log(action.level, "%s", action.message)
+            elif isinstance(action, Share | FollowRoom | UnfollowRoom | LeaseGuests | Burst):
+                if self.cluster is not None:
+                    self.cluster.act(action)
             else:
                 target = self.conns.get(action.conn)
                 if target is None:

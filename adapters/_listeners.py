@@ -202,25 +202,60 @@ def open_listeners(addresses: Iterable[ListenAddress]) -> list[Listener]:
     return listeners
 
 
-def _open_socket(host: str | None, port: int) -> socket.socket:
+def open_shared_listeners(addresses: Iterable[ListenAddress], count: int) -> list[list[Listener]]:
+    """``count`` sets of listeners on the same addresses and ports, one set per worker process.
+
+    Each socket has ``SO_REUSEPORT``: the kernel spreads new connections
+    over the sets, each worker accepting from its own queue.  A port 0 is
+    picked once, by the first set.  All or none are opened.
+    """
+    sets: list[list[Listener]] = [[] for _ in range(count)]
+    try:
+        for address in addresses:
+            port = address.port
+            for listeners in sets:
+                try:
+                    sock = _open_socket(address.host, port, reuse_port=True)
+                except OSError as exc:
+                    raise OSError(exc.errno, f"{address}: {exc.strerror or exc}") from exc
+                port = sock.getsockname()[1]
+                listeners.append(Listener(address.kind, sock))
+    except BaseException:
+        for listeners in sets:
+            for listener in listeners:
+                listener.close()
+        raise
+    return sets
+
+
+def _open_socket(host: str | None, port: int, *, reuse_port: bool = False) -> socket.socket:
     """A listening socket: dual-stack ``::`` for every interface, IPv4 where IPv6 is missing."""
     if host is None:
         if socket.has_ipv6:
             try:
-                return _bind(socket.AF_INET6, ("::", port), dual_stack=True)
+                return _bind(socket.AF_INET6, ("::", port), dual_stack=True, reuse_port=reuse_port)
             except OSError:
                 pass  # no IPv6 here: IPv4 only
-        return _bind(socket.AF_INET, ("0.0.0.0", port), dual_stack=False)
+        return _bind(socket.AF_INET, ("0.0.0.0", port), dual_stack=False, reuse_port=reuse_port)
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     family, _, _, _, address = infos[0]
     # An explicit "::" (IPv6 any) takes IPv4 too, like the default; other addresses are v6-only.
-    return _bind(family, address, dual_stack=family == socket.AF_INET6 and address[0] == "::")
+    dual_stack = family == socket.AF_INET6 and address[0] == "::"
+    return _bind(family, address, dual_stack=dual_stack, reuse_port=reuse_port)
 
 
-def _bind(family: int, address: tuple[object, ...] | tuple[str, int], *, dual_stack: bool) -> socket.socket:
+def _bind(
+    family: int,
+    address: tuple[object, ...] | tuple[str, int],
+    *,
+    dual_stack: bool,
+    reuse_port: bool = False,
+) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if dual_stack else 1)
         sock.bind(address)

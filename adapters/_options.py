@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sansio_chat import ServerConfig
 
 from ._flush_policy import FlushConfig
-from ._listeners import ListenAddress, default_addresses
+from ._listeners import ListenAddress, Listener, default_addresses
 from .transport import DEFAULT_TLS_HANDSHAKE_SECONDS, TlsCertificates
+
+if TYPE_CHECKING:
+    from .cluster import RedisAddress  # (imports hiredis: only a server of a cluster needs it)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterOptions:
+    """Where the cluster's Redis is, and who this node is in it (``config.cluster_node`` is its number)."""
+
+    address: RedisAddress
+    node_id: str
+    node_number: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,3 +42,5 @@ class ServeOptions:
     web_origins: frozenset[str] = frozenset()
     handshake_seconds: float = DEFAULT_TLS_HANDSHAKE_SECONDS
     flush: FlushConfig = field(default_factory=FlushConfig)
+    cluster: ClusterOptions | None = None  # one node of a cluster linked through Redis
+    opened: tuple[Listener, ...] = ()  # listeners opened already (by the parent of --workers)

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, cast
@@ -37,6 +38,7 @@ from ._listeners import (
 )
 from ._options import ServeOptions
 from ._process import RELOAD_SIGNAL, STOP_SIGNALS, raise_open_files_limit
+from ._watch import Ready
 
 NAME = "asyncio"
 log = logging.getLogger(f"sansio_chat.{NAME}")
@@ -103,7 +105,12 @@ class _Server:
     def __init__(self, loop: asyncio.AbstractEventLoop, options: ServeOptions) -> None:
         self.loop = loop
         self.driver: Driver[_Connection] = Driver(
-            options.config, self, log, transports=transport_configs(options), flush=options.flush
+            options.config,
+            self,
+            log,
+            transports=transport_configs(options),
+            flush=options.flush,
+            cluster=options.cluster,
         )
         # Every read lands here, then is copied out at its own size.  A plain Protocol
         # would get a fresh bytes object per read, allocated at the transport's full
@@ -152,6 +159,31 @@ class _Server:
     def socket_error(self, conn: _Connection) -> OSError | None:
         sock = conn.transport.get_extra_info("socket")
         return None if sock is None else socket_error(sock)
+
+    # -- the cluster's sockets (LinkWatcher): the loop's own readers and writers ------------
+
+    def watch(self, sock: socket.socket, *, read: bool, write: bool, ready: Ready) -> None:
+        loop, fd = self.loop, sock.fileno()
+        if read:
+            loop.add_reader(fd, self._link_ready, ready, True, False)
+        else:
+            loop.remove_reader(fd)
+        if write:
+            loop.add_writer(fd, self._link_ready, ready, False, True)
+        else:
+            loop.remove_writer(fd)
+
+    def unwatch(self, sock: socket.socket) -> None:
+        fd = sock.fileno()
+        if fd >= 0:
+            self.loop.remove_reader(fd)
+            self.loop.remove_writer(fd)
+
+    def _link_ready(self, ready: Ready, readable: bool, writable: bool) -> None:
+        ready(readable, writable)
+        self.wake()  # flush what the cluster brought, and re-arm the timer
+        if self.stop.requested:
+            self._changed.set()  # the drain waits for the cluster's goodbye too
 
     # -- the per-pass work -------------------------------------------------------
 
@@ -272,6 +304,7 @@ async def _serve(options: ServeOptions, listeners: list[Listener]) -> int:
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, server.on_signal)
     loop.add_signal_handler(RELOAD_SIGNAL, server.driver.reload_certificates)
+    server.driver.join_cluster(server)
     # Only now, with the signal handlers in place, may a supervisor see us ready.
     announce(listeners, NAME, options.config, log)
     if type(loop).__module__.startswith("uvloop"):
@@ -295,7 +328,7 @@ def serve(options: ServeOptions) -> int:
     """Run the server on an asyncio event loop until SIGINT or SIGTERM; return the exit status."""
     options = replace(options, config=raise_open_files_limit(options.config, log))
     factory = _loop_factory(options.loop)
-    listeners = open_listeners(options.listen)
+    listeners = list(options.opened) or open_listeners(options.listen)
     try:
         with asyncio.Runner(loop_factory=factory) as runner:
             return runner.run(_serve(options, listeners))

@@ -25,13 +25,15 @@ from sansio_chat import (
     DEFAULT_MAX_PENDING_BYTES,
     DEFAULT_RATE_BURST,
     DEFAULT_RATE_LINES,
+    MAX_NODE,
     Mode,
     ServerConfig,
 )
 
 from ._flush_policy import DEFAULT_FLUSH_DELAY, MAX_FLUSH_DELAY, FlushConfig
 from ._listeners import LISTENER_KINDS, ListenAddress, default_addresses, parse_listen, parse_port
-from ._options import ServeOptions
+from ._options import ClusterOptions, ServeOptions
+from ._workers import run_workers
 from .transport import DEFAULT_TLS_HANDSHAKE_SECONDS, TlsCertificates, TlsSetupError, normalize_origin
 
 #: Backend name on the command line -> module of this package that runs it.
@@ -282,6 +284,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="asyncio backend only: the standard event loop (the default) or uvloop (pip install uvloop)",
     )
     serve.add_argument(
+        "--cluster",
+        default=None,
+        metavar="redis://HOST:PORT[/DB]",
+        help="be one node of a cluster of servers acting as one chat, linked through this Redis "
+        "(pip install 'sansio-chat[cluster]'; see docs/cluster.md)",
+    )
+    serve.add_argument(
+        "--node-id",
+        default=None,
+        help="with --cluster: this node's name in the cluster (default: a random one, logged at start)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        help="with --cluster: run this many processes sharing the listeners, each a node (default: 1)",
+    )
+    serve.add_argument(
         "--log-level",
         choices=["debug", "info", "warning", "error"],
         default="info",
@@ -327,6 +347,40 @@ def _check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace
         _usage_error(serve, f"--loop is an option of the asyncio backend, not of {args.backend}")
     if args.loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
         _usage_error(serve, "--loop uvloop: uvloop is not installed (pip install uvloop)")
+    if args.cluster is None:
+        for given, option in ((args.node_id, "--node-id"), (args.workers, "--workers")):
+            if given is not None:
+                _usage_error(serve, f"{option} is an option of a cluster's node: give --cluster too")
+        return
+    if args.mode != Mode.CHAT.value:
+        _usage_error(serve, f"--cluster serves the chat: not with --mode {args.mode}")
+    if importlib.util.find_spec("hiredis") is None:
+        _usage_error(serve, "--cluster needs hiredis: pip install 'sansio-chat[cluster]'")
+
+
+def _cluster_options(args: argparse.Namespace) -> ClusterOptions | None:
+    """The node's address of Redis, name and number; a usage error for a URL or name it cannot use."""
+    if args.cluster is None:
+        return None
+    from .cluster import RedisUrlError, parse_redis_url  # noqa: PLC0415 - hiredis: only with --cluster
+    from .cluster.names import check_node_id  # noqa: PLC0415
+
+    serve = "sansio-chat serve"
+    try:
+        address = parse_redis_url(args.cluster)
+    except RedisUrlError as exc:
+        _usage_error(serve, f"--cluster: {exc}")
+    node_id = args.node_id if args.node_id is not None else f"node-{secrets.token_hex(4)}"
+    try:
+        check_node_id(node_id if not args.workers or args.workers == 1 else f"{node_id}-{args.workers}")
+    except ValueError as exc:
+        _usage_error(serve, f"--node-id: {exc}")
+    return ClusterOptions(address=address, node_id=node_id, node_number=node_number())
+
+
+def node_number() -> int:
+    """A random number for a node of a cluster: its users' ids hold it, so it must be unique there."""
+    return 1 + secrets.randbelow(MAX_NODE)
 
 
 def _usage_error(prog: str, message: str) -> NoReturn:
@@ -362,6 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     certificates = _certificates(parser.prog, args)  # before anything is printed: a bad file is one line
     logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
     mode = Mode(args.mode)
+    cluster = _cluster_options(args)
     try:
         config = ServerConfig(
             mode=mode,
@@ -377,6 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_pending_bytes=args.max_pending_bytes,
             rate_lines=args.rate_lines,
             rate_burst=args.rate_burst,
+            cluster_node=cluster.node_number if cluster is not None else 0,
         )
     except ValueError as exc:
         _usage_error(f"{parser.prog} serve", str(exc))
@@ -389,10 +445,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         web_origins=frozenset(args.web_origin),
         handshake_seconds=args.handshake_timeout,
         flush=FlushConfig(delay=args.flush_delay),
+        cluster=cluster,
     )
     backend = importlib.import_module(f".{BACKENDS[args.backend]}", __package__)
     try:
-        status: int = backend.serve(options)
+        if args.workers is not None and args.workers > 1:
+            status: int = run_workers(backend.serve, options, args.workers)
+        else:
+            status = backend.serve(options)
     except OSError as exc:
         log.error("cannot serve: %s", exc)
         return 1

@@ -11,6 +11,7 @@ the shared driver's (``_driver.py``); this module only waits and moves bytes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import selectors
 import socket
@@ -27,6 +28,7 @@ from ._listeners import Listener, ListenerKind, accept_ready, open_listeners, so
 from ._options import ServeOptions
 from ._output import OutputQueue
 from ._process import Reload, Wakeup, catch_stop_signals, raise_open_files_limit
+from ._watch import Ready, Watched
 
 NAME = "select"
 log = logging.getLogger(f"sansio_chat.{NAME}")
@@ -68,7 +70,12 @@ class SelectorServer:
         self._listeners = listeners
         self._accepting = False
         self._driver: Driver[_Connection] = Driver(
-            options.config, self, log, transports=transport_configs(options), flush=options.flush
+            options.config,
+            self,
+            log,
+            transports=transport_configs(options),
+            flush=options.flush,
+            cluster=options.cluster,
         )
         self._throttle = AcceptThrottle()
         self._stop = Stop()
@@ -80,6 +87,7 @@ class SelectorServer:
     def run(self) -> int:
         self._selector.register(self._wakeup.reader, _READ, None)
         self._start_accepting()
+        self._driver.join_cluster(self)
         try:
             with catch_stop_signals(self._stop, self._wakeup, self._reload):
                 # Only now, with the signal handlers in place, may a supervisor see us ready.
@@ -130,6 +138,8 @@ class SelectorServer:
                     self._write(target)
             elif isinstance(target, Listener):
                 self._accept(target)
+            elif isinstance(target, Watched):  # a socket to the cluster's Redis
+                target.ready(bool(mask & _READ), bool(mask & _WRITE))
             else:
                 self._wakeup.drain()
         self._driver.run_timers(worked=bool(events))
@@ -271,6 +281,25 @@ class SelectorServer:
     def socket_error(self, conn: _Connection) -> OSError | None:
         return socket_error(conn.sock)
 
+    # -- the cluster's sockets (LinkWatcher) ------------------------------------
+
+    def watch(self, sock: socket.socket, *, read: bool, write: bool, ready: Ready) -> None:
+        wanted = (_READ if read else 0) | (_WRITE if write else 0)
+        try:
+            key = self._selector.get_key(sock)
+        except KeyError:
+            if wanted:
+                self._selector.register(sock, wanted, Watched(ready))
+            return
+        if wanted:
+            self._selector.modify(sock, wanted, key.data)
+        else:
+            self._selector.unregister(sock)
+
+    def unwatch(self, sock: socket.socket) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(sock)
+
     def _close(self, conn: _Connection) -> None:
         sock = conn.sock
         if sock.fileno() < 0:  # closed already
@@ -304,7 +333,7 @@ def serve(options: ServeOptions) -> int:
     if options.selector == "select" and config.max_clients > SELECT_MAX_CLIENTS:
         log.warning("classic select() caps max-clients at %d", SELECT_MAX_CLIENTS)
         config = replace(config, max_clients=SELECT_MAX_CLIENTS)
-    listeners = open_listeners(options.listen)
+    listeners = list(options.opened) or open_listeners(options.listen)
     try:
         return SelectorServer(replace(options, config=config), listeners).run()
     finally:

@@ -72,6 +72,7 @@ from ._listeners import Listener, ListenerKind, accept_ready, open_listeners, so
 from ._options import ServeOptions
 from ._output import OutputQueue
 from ._process import Reload, Wakeup, catch_stop_signals, raise_open_files_limit
+from ._watch import Ready, Watched
 
 NAME = "threads"
 log = logging.getLogger(f"sansio_chat.{NAME}")
@@ -115,7 +116,12 @@ class ThreadsServer:
         self._lock = threading.Lock()
         self._all_closed = threading.Condition(self._lock)
         self._driver: Driver[_Connection] = Driver(
-            options.config, self, log, transports=transport_configs(options), flush=options.flush
+            options.config,
+            self,
+            log,
+            transports=transport_configs(options),
+            flush=options.flush,
+            cluster=options.cluster,
         )
         self._throttle = AcceptThrottle()
         self._stop = Stop()
@@ -137,6 +143,8 @@ class ThreadsServer:
         old_stack_size = _set_stack_size(THREAD_STACK_SIZE)
         try:
             with catch_stop_signals(self._stop, self._wakeup, self._reload):
+                with self._lock:
+                    self._driver.join_cluster(self)  # its sockets are the writer's to watch
                 writer.start()
                 announce(self._listeners, NAME, self._driver.config, log)
                 self._accept_until_stopped()
@@ -291,6 +299,26 @@ class ThreadsServer:
     def socket_error(self, conn: _Connection) -> OSError | None:
         return socket_error(conn.sock)
 
+    # -- the cluster's sockets (LinkWatcher, lock held): the writer's selector watches them -----
+
+    def watch(self, sock: socket.socket, *, read: bool, write: bool, ready: Ready) -> None:
+        wanted = (_READ if read else 0) | (_WRITE if write else 0)
+        try:
+            key = self._selector.get_key(sock)
+        except KeyError:
+            if wanted:
+                self._selector.register(sock, wanted, Watched(ready))
+        else:
+            if wanted:
+                self._selector.modify(sock, wanted, key.data)
+            else:
+                self._selector.unregister(sock)
+        self.wake()  # the writer selects again, with these sockets and the cluster's next timer
+
+    def unwatch(self, sock: socket.socket) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(sock)
+
     def _kill(self, conn: _Connection) -> None:
         """Closed: drop its output, wake its reader, have the writer close the socket once it is out."""
         conn.out.clear()
@@ -324,14 +352,19 @@ class ThreadsServer:
         while True:
             ready = selector.select(timeout)
             has_room = []
-            for key, _ in ready:
+            link_ready = []
+            for key, mask in ready:
                 if key.data is None:
                     self._writer_wakeup.drain()
+                elif isinstance(key.data, Watched):
+                    link_ready.append((key.data, mask))
                 else:
                     has_room.append(key.data)
             with lock:
                 if self._stopping:
                     return
+                for watched, mask in link_ready:  # the cluster's Redis sockets
+                    watched.ready(bool(mask & _READ), bool(mask & _WRITE))
                 driver.run_timers(worked=bool(ready))
                 writes = self._take_writes(has_room)
             results = _send_all(writes)
@@ -441,7 +474,7 @@ def _set_stack_size(size: int) -> int:
 def serve(options: ServeOptions) -> int:
     """Run the ``threads`` backend until SIGINT or SIGTERM; return the exit status."""
     options = replace(options, config=raise_open_files_limit(options.config, log))
-    listeners = open_listeners(options.listen)
+    listeners = list(options.opened) or open_listeners(options.listen)
     try:
         return ThreadsServer(options, listeners).run()
     finally:

@@ -389,15 +389,27 @@ class WebClient(Client):
 
 
 async def _open(
-    run: Run, clients: list[Client], *, host: str, port: int, irc_port: int, count: int, concurrency: int
+    run: Run,
+    clients: list[Client],
+    *,
+    host: str,
+    ports: Sequence[int],
+    irc_port: int,
+    count: int,
+    concurrency: int,
 ) -> None:
-    """Open ``count`` connections into ``clients``, ``concurrency`` at a time, each until registered."""
+    """Open ``count`` connections into ``clients``, ``concurrency`` at a time, each until registered.
+
+    With several ``ports`` (the nodes of a cluster), client i connects to
+    port i mod their number.
+    """
     gate = asyncio.Semaphore(concurrency)
     loop = run.loop
-    authority = f"{host}:{port}"
 
     async def connect(index: int) -> None:
         async with gate:
+            port = ports[index % len(ports)]
+            authority = f"{host}:{port}"
             client = WebClient(run, index, authority) if run.dialect == "web" else Client(run, index)
             clients.append(client)
             where = irc_port if run.dialect == "mixed" and client.dialect == "irc" else port
@@ -497,6 +509,11 @@ async def _race(run: Run, awaitable: asyncio.Future[None], timeout: float, what:
     awaitable.result()
 
 
+def _cpu(pids: Sequence[int]) -> float:
+    """The CPU time of every process that serves (the nodes of a cluster and its Redis: all of them)."""
+    return sum(map(cpu_seconds, pids))
+
+
 def _self_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -515,17 +532,17 @@ async def run_load(args: argparse.Namespace, result: LoadResult, clients: list[C
     )
     result.dialect, result.clients, result.senders = args.dialect, args.clients, args.senders
     result.messages, result.window, result.rooms = args.messages, args.window, args.rooms
-    pid: int = args.server_pid
+    pids: list[int] = args.server_pid
     if args.senders == 0:
-        result.rss_before_kib = rss_kib(pid)
-    cpu_before_open = cpu_seconds(pid)
+        result.rss_before_kib = sum(map(rss_kib, pids))
+    cpu_before_open = _cpu(pids)
     started = time.monotonic()
     opening = asyncio.ensure_future(
         _open(
             run,
             clients,
             host=args.host,
-            port=args.port,
+            ports=args.ports or [args.port],
             irc_port=args.irc_port,
             count=args.clients,
             concurrency=args.concurrency,
@@ -542,15 +559,15 @@ async def run_load(args: argparse.Namespace, result: LoadResult, clients: list[C
     result.connect_s = time.monotonic() - started
     result.probes = run.probe_id
     if args.senders == 0:
-        result.open_server_cpu_s = cpu_seconds(pid) - cpu_before_open
+        result.open_server_cpu_s = _cpu(pids) - cpu_before_open
         await asyncio.sleep(args.settle)
-        result.rss_after_kib = rss_kib(pid)
+        result.rss_after_kib = sum(map(rss_kib, pids))
         result.rss_per_conn_bytes = (result.rss_after_kib - result.rss_before_kib) * 1024 / args.clients
         result.ok = True
         return
 
     padding = b"x" * max(1, args.payload_bytes)
-    cpu_before, self_before = cpu_seconds(pid), _self_cpu()
+    cpu_before, self_before = _cpu(pids), _self_cpu()
     t0 = time.perf_counter()
     senders = [asyncio.ensure_future(_send_all(run, clients[s], s, padding)) for s in range(args.senders)]
     try:
@@ -560,7 +577,7 @@ async def run_load(args: argparse.Namespace, result: LoadResult, clients: list[C
             task.cancel()
         result.deliveries = sum(sum(c.next_seq) for c in clients)
     elapsed = time.perf_counter() - t0
-    result.server_cpu_s = cpu_seconds(pid) - cpu_before
+    result.server_cpu_s = _cpu(pids) - cpu_before
     result.loadgen_cpu_s = _self_cpu() - self_before
     for client in clients:
         for sender in range(args.senders):
@@ -598,11 +615,34 @@ async def _main(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _ports(text: str) -> list[int]:
+    try:
+        ports = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of ports: {text!r}") from None
+    if not ports or not all(0 < port < 65536 for port in ports):
+        raise argparse.ArgumentTypeError(f"not a list of ports: {text!r}")
+    return ports
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.loadgen", description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--server-pid", type=int, required=True, help="whose CPU time and RSS to read")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--ports",
+        type=_ports,
+        default=None,
+        metavar="P1,P2,...",
+        help="instead of --port: the nodes of a cluster; client i connects to port i mod their number",
+    )
+    parser.add_argument(
+        "--server-pid",
+        type=int,
+        action="append",
+        required=True,
+        help="whose CPU time and RSS to read; repeat it for every node of a cluster and its Redis (summed)",
+    )
     parser.add_argument(
         "--dialect",
         choices=["chat", "irc", "floor", "web", "mixed"],
@@ -630,6 +670,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.senders > args.clients or (args.senders == 0 and args.clients < 2) or args.clients < 2:
         raise SystemExit("need at least 2 clients and no more senders than clients")
+    if not args.port and not args.ports:
+        raise SystemExit("need --port or --ports")
     if args.dialect == "mixed" and not args.irc_port:
         raise SystemExit("a mixed run needs --irc-port")
     if not 1 <= args.rooms <= args.clients // 2 or (args.rooms > 1 and args.dialect == "floor"):

@@ -12,6 +12,7 @@ import enum
 from dataclasses import dataclass
 
 from ._events import ConnId
+from ._shared import ClusterAction
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,4 +83,4 @@ class Log:
     message: str
 
 
-Action = Send | Close | Abort | PauseReading | ResumeReading | Log
+Action = Send | Close | Abort | PauseReading | ResumeReading | Log | ClusterAction

@@ -29,6 +29,15 @@ from ._events import (
 )
 from ._flood import TokenBucket
 from ._framing import Framing, LineBuffer, MessageBuffer
+from ._shared import (
+    BurstAnswered,
+    ClusterChanged,
+    ClusterEvent,
+    FactsArrived,
+    GuestsLeased,
+    NodeDown,
+    ShareFailed,
+)
 
 #: What a mode keeps about each open connection (a chat session; nothing for echo).
 S = TypeVar("S")
@@ -149,6 +158,16 @@ class ServerBase(Generic[S]):
                 if not self._shutting_down:
                     self._shutting_down = True
                     self._on_shutdown()
+            case (
+                FactsArrived()
+                | ShareFailed()
+                | GuestsLeased()
+                | ClusterChanged()
+                | BurstAnswered()
+                | NodeDown()
+            ):
+                if not self._shutting_down:  # every connection is closed: nobody is told anything
+                    self._on_cluster(event)
             case _:
                 assert_never(event)
         if self._batch_conns is not None:
@@ -276,6 +295,9 @@ class ServerBase(Generic[S]):
     def _on_claim_answered(self, claim: int, granted: bool) -> None:
         """A nickname registry answered (only the chat makes claims)."""
 
+    def _on_cluster(self, event: ClusterEvent) -> None:
+        """The cluster answered or changed (only the chat shares anything)."""
+
     def _on_too_slow(self, conn: ConnId) -> None:
         self._log(LogLevel.INFO, f"connection {conn} dropped (too slow)")
         self._abort(conn)
@@ -360,6 +382,7 @@ class LineServerBase(ServerBase[L]):
         super().__init__(config)
         # (time, conn) of flood holds that may end then; stale entries are skipped.
         self._wakeups: list[tuple[float, ConnId]] = []
+        self._pumping: L | None = None  # whose line is being handled: its pump pauses reading itself
 
     @property
     def uses_clock(self) -> bool:
@@ -437,8 +460,12 @@ class LineServerBase(ServerBase[L]):
                 self._pump(session, line_input, was_held=True)
 
     def _hold(self, session: L, why: Hold) -> None:
-        """Close the gate for ``why``; whoever runs this connection's input pauses reading to match."""
-        self._input(session).holds |= why
+        """Close the gate for ``why``; reading pauses to match (by the pump, if one runs for it)."""
+        line_input = self._input(session)
+        was_held = bool(line_input.holds)
+        line_input.holds |= why
+        if not was_held and session is not self._pumping:
+            self._emit(PauseReading(conn=session.conn))
 
     def _release(self, session: L, why: Hold) -> None:
         """``why`` (which held the gate) no longer does: handle what waited, if nothing else holds it."""
@@ -468,7 +495,11 @@ class LineServerBase(ServerBase[L]):
                 line_input.holds |= Hold.FLOOD
                 heapq.heappush(self._wakeups, (bucket.ready_at(), conn))
                 break
-            self._on_line(session, item)
+            pumping, self._pumping = self._pumping, session
+            try:
+                self._on_line(session, item)
+            finally:
+                self._pumping = pumping
             if conn not in open_conns:
                 return
         if (line_input.holds or was_held) and self._reading_follows_gate(session, was_held=was_held):

@@ -26,13 +26,14 @@ from __future__ import annotations
 import enum
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Protocol, assert_never
 
 from . import _facts as facts
 from . import _queries as queries
 from ._actions import LogLevel
 from ._base import Clock
+from ._cluster import ClusterSeat, Link, Round
 from ._commands import (
     Away,
     BadLine,
@@ -88,6 +89,8 @@ from ._replies import (
     AwayNotice,
     AwaySet,
     BanList,
+    ClusterNews,
+    ClusterNotice,
     Connected,
     Disconnected,
     EnteredRoom,
@@ -95,6 +98,7 @@ from ._replies import (
     ErrorKind,
     Goodbye,
     HelpText,
+    Identity,
     Invitation,
     InviteSent,
     IsAway,
@@ -123,6 +127,18 @@ from ._replies import (
     Welcome,
 )
 from ._rooms import MAX_TOPIC_CHARS, Room, is_valid_room_name, room_key
+from ._shared import (
+    Burst,
+    ClusterStatus,
+    Hello,
+    Present,
+    PresentRoom,
+    PresentUser,
+    Share,
+    Shared,
+    ShareRefusal,
+    node_of,
+)
 from ._users import User
 
 #: Characters of an away message, at most (longer ones are cut).
@@ -138,16 +154,23 @@ _UNANSWERED = frozenset({Speech.NOTICE, Speech.CTCP_REPLY})
 
 
 class Deliveries(Protocol):
-    """Where the chat sends replies, by audience, and tells of membership changes."""
+    """Where the chat sends replies, by audience, and tells of membership changes.
+
+    A user without a connection here (of another server of a cluster, or
+    one whose connection ended while its departure crosses the cluster) is
+    passed by: only users connected here receive anything.
+    """
 
     def entered(self, room: Room, user: User) -> None: ...
     def left(self, room: Room, user: User) -> None: ...
+    def detach(self, user: User) -> None: ...
     def to_user(self, user: User, reply: Reply) -> None: ...
     def echo(self, user: User, reply: Said | Told) -> None: ...
     def to_room(self, room: Room, reply: Reply, but: User | None = None) -> None: ...
     def to_rooms(
         self, rooms: tuple[Room, ...], reply: Reply, but: User | None = None, also: User | None = None
     ) -> None: ...
+    def to_everyone(self, reply: Reply) -> None: ...
 
 
 class Connections(Protocol):
@@ -158,28 +181,35 @@ class Connections(Protocol):
         ...
 
     def reserved(self, user: User, nick: str) -> None:
-        """``user``, not registered yet, holds ``nick`` now (an IRC client's ``NICK``)."""
+        """``user``, not registered yet, holds ``nick`` now (an IRC client's ``NICK``); "": none any more."""
         ...
 
     def claim_pending(self, user: User) -> None:
-        """A claim of ``user`` waits for an answer: its next lines must wait too."""
+        """Something of ``user``'s waits (a claim, a shared fact): its next lines must wait too."""
         ...
 
     def claim_settled(self, user: User) -> None:
-        """No claim of ``user`` waits any more: its lines may go on (it may leave meanwhile)."""
+        """Nothing of ``user``'s waits any more: its lines may go on (it may leave meanwhile)."""
         ...
 
     def close(self, user: User) -> None:
-        """Close ``user``'s connection once what is queued for it is sent (it has left the chat)."""
+        """Close ``user``'s connection here, if it has one, once what is queued for it is sent."""
         ...
 
 
 class _Purpose(enum.Enum):
-    """What a nickname claim is for."""
+    """What a nickname claim, or a shared fact, is for."""
 
     GUEST = "a guest name at registration"
     RENAME = "a change of nickname"
     RESERVE = "a nickname chosen before registering"
+    REGISTER = "a registration under a nickname chosen before (IRC)"
+    SAVE = "a guest name for a user whose nickname was taken while cut off"
+    OTHER = "any other change"
+
+
+#: Shares that register a user: granted to a connection gone meanwhile, the nickname is given back.
+_REGISTRATIONS = frozenset({_Purpose.GUEST, _Purpose.REGISTER})
 
 
 @dataclass(slots=True, kw_only=True)
@@ -194,8 +224,29 @@ class _Claim:
     peer: str = ""  # of a registration, for the log
 
 
+@dataclass(slots=True, kw_only=True)
+class _Sharing:
+    """A shared item on its way; ``user`` (held until it is back) is None once it has gone, or for none."""
+
+    user: User | None
+    item: Shared
+    purpose: _Purpose
+    key: str = ""  # the nickname key it takes
+    detail: str = ""  # what an error about it names (the nickname typed)
+    follow: str = ""  # a room followed for it until it is back
+
+
 class Chat:
-    """The chat of docs/protocol.md (and docs/irc.md), for every dialect."""
+    """The chat of docs/protocol.md (and docs/irc.md), for every dialect.
+
+    Every command is decided first (``handle``: checked against the state,
+    errors back to the asker at once), then what it changes is a fact.  A
+    lone server gives it to ``apply`` at once, the one place where the state
+    changes and deliveries are addressed.  A server of a cluster (with a
+    ``seat``) shares it instead, holds the user's next lines, and applies it
+    when it comes back (``arrived``), in the cluster's order, as every other
+    server does; while its link is down it applies its users' facts at once.
+    """
 
     def __init__(
         self,
@@ -206,6 +257,7 @@ class Chat:
         *,
         registry: NickRegistry | None = None,
         clock: Clock | None = None,
+        seat: ClusterSeat | None = None,
     ) -> None:
         self._config = config
         self._out = deliveries
@@ -214,38 +266,55 @@ class Chat:
         self._registry: NickRegistry = registry if registry is not None else LocalNickRegistry()
         self._clock = clock if clock is not None else Clock()
         self._dir = Directory()
+        self._seat = seat
         self._claims: dict[int, _Claim] = {}  # waiting for an answer, by claim number
         self._last_claim = 0
+        self._shares: dict[int, _Sharing] = {}  # on their way through the cluster, by ticket
+        self._held: dict[User, int] = {}  # claims and shares each user waits for
+        self._saving = 0  # users renamed after a burst, before this server says hello
+        self._pongs: list[tuple[int, User, str]] = []  # (last share before it, asker, token)
         self._oper_failures: dict[User, int] = {}  # only users who failed
         self._reservations: dict[UserId, str] = {}  # the nickname each unregistered user holds
         self._opers = dict(config.opers)  # named operator accounts
         self._msgid_base = ""  # made from the time of the first message
         self._msgids = 0
+        self._msgid_node = f"{seat.node}." if seat is not None else ""  # ids of servers never collide
 
     # -- arriving -----------------------------------------------------------------------
 
     def arrive(self, user: User, number: int, peer: str) -> None:
-        """A client that joins at once: named ``guest<number>`` (or the next free number), in ``#lobby``."""
+        """A client that joins at once: named ``guest<number>`` (or the next free number), in ``#lobby``.
+
+        In a cluster the number comes from the server's lease instead.
+        """
         self._dir.by_id[user.uid] = user
-        self._arrive(user, number, peer)
+        self._arrive(user, number if self._seat is None else self._seat.next_guest(), peer)
 
     def _arrive(self, user: User, number: int, peer: str) -> None:
+        seat = self._seat
         while True:
             nick = f"guest{number}"  # already case-folded: its own key
             if not self._dir.nick_taken(nick):
+                if seat is not None and seat.sharing:
+                    fact = self._registration(user, nick, lobby=True, peer=peer)
+                    follow = self._dir.lobby.key
+                    self._share(fact, user, _Purpose.GUEST, take=nick, follow=follow, key=nick)
+                    return
                 answer = self._claim(user, nick, nick, _Purpose.GUEST, number=number, peer=peer)
                 if answer is None:
                     return
                 if answer:
                     self._registered(user, nick, lobby=True, peer=peer)
                     return
-            number += 1
+            number = number + 1 if seat is None else seat.next_guest()
 
-    def _registered(self, user: User, nick: str, *, lobby: bool, peer: str) -> None:
-        fact = facts.Registered(
+    def _registration(self, user: User, nick: str, *, lobby: bool, peer: str) -> facts.Registered:
+        return facts.Registered(
             user=user.uid, nick=nick, info=user.info, lobby=lobby, at=self._clock.wall, peer=peer
         )
-        self.apply(fact)
+
+    def _registered(self, user: User, nick: str, *, lobby: bool, peer: str) -> None:
+        self.apply(self._registration(user, nick, lobby=lobby, peer=peer))
 
     def reserve(self, user: User, nick: str) -> None:
         """A client not registered yet asks for ``nick``; ``Connections.reserved`` says when it holds it."""
@@ -286,7 +355,13 @@ class Chat:
     def register(self, user: User, peer: str) -> None:
         """A client that reserved its nickname and said who it is (``user.info``) enters the chat."""
         nick = self._reservations.pop(user.uid)
-        del self._dir.reserved[nick_key(nick)]
+        key = nick_key(nick)
+        del self._dir.reserved[key]
+        seat = self._seat
+        if seat is not None and seat.sharing:  # the cluster's directory decides, as for a rename
+            fact = self._registration(user, nick, lobby=False, peer=peer)
+            self._share(fact, user, _Purpose.REGISTER, key=key, detail=nick, take=key)
+            return
         self._registered(user, nick, lobby=False, peer=peer)
 
     # -- nickname claims ------------------------------------------------------------------
@@ -302,7 +377,7 @@ class Chat:
             self._claims[claim] = _Claim(
                 user=user, key=key, nick=nick, purpose=purpose, number=number, peer=peer
             )
-            self._connections.claim_pending(user)
+            self._hold(user)
         return answer
 
     def claim_answered(self, claim: int, granted: bool) -> None:
@@ -333,9 +408,26 @@ class Chat:
                     self._reserved(user, waiting.key, waiting.nick)
                 else:
                     self._reply(user, Error(kind=ErrorKind.NICK_IN_USE, detail=waiting.nick))
+            case _Purpose.REGISTER | _Purpose.SAVE | _Purpose.OTHER:  # pragma: no cover - only shares
+                raise AssertionError(waiting.purpose)
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
                 assert_never(waiting.purpose)
-        if not any(other.user is user for other in self._claims.values()):
+        self._unhold(user)
+
+    def _hold(self, user: User) -> None:
+        """One more thing of ``user``'s waits: its lines wait from the first."""
+        count = self._held.get(user, 0)
+        self._held[user] = count + 1
+        if not count:
+            self._connections.claim_pending(user)
+
+    def _unhold(self, user: User) -> None:
+        """One thing fewer waits; after the last, its lines go on."""
+        count = self._held[user] - 1
+        if count:
+            self._held[user] = count
+        else:
+            del self._held[user]
             self._connections.claim_settled(user)
 
     # -- commands: deciding ----------------------------------------------------------------
@@ -356,7 +448,7 @@ class Chat:
             case PartRoom(room=name, typed=typed, reason=reason):
                 room = self._member_room(user, name, typed)
                 if room is not None:
-                    self.apply(facts.Parted(user=user.uid, room=room.key, reason=reason))
+                    self._commit(facts.Parted(user=user.uid, room=room.key, reason=reason), user)
             case ListUsers():
                 self._list_users(user, command)
             case ListRooms():
@@ -381,7 +473,7 @@ class Chat:
                 self._invite(user, command)
             case Away(message=message):
                 if message or user.away:
-                    self.apply(facts.AwayChanged(user=user.uid, message=message[:MAX_AWAY_CHARS]))
+                    self._commit(facts.AwayChanged(user=user.uid, message=message[:MAX_AWAY_CHARS]), user)
                 else:
                     self._reply(user, AwaySet(away=False))
             case Who():
@@ -397,7 +489,7 @@ class Chat:
             case Lusers():
                 self._reply(user, queries.stats(self._dir))
             case Quit(text=text):
-                self.apply(facts.Quitted(user=user.uid, text=text))
+                self._commit(facts.Quitted(user=user.uid, text=text), user, free=user.key)
             case Kill(nick=nick, text=text):
                 self._kill(user, nick, text)
             case Oper(password=password, name=name):
@@ -405,7 +497,7 @@ class Chat:
             case Help(subject=subject):
                 self._reply(user, HelpText(subject=subject))
             case Ping(token=token):
-                self._reply(user, Pong(token=token))
+                self._ping(user, token)
             case BadUsage(command=name):
                 self._reply(user, Error(kind=ErrorKind.USAGE, detail=name.value))
             case UnknownCommand(word=word):
@@ -414,6 +506,94 @@ class Chat:
                 self._reply(user, _FAULT_ERRORS[fault])
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
                 assert_never(command)
+
+    def _commit(
+        self,
+        fact: Fact,
+        user: User | None,
+        *,
+        follow: str = "",
+        users: tuple[UserId, ...] = (),
+        free: str = "",
+    ) -> None:
+        """A decided fact: applied at once by a lone server (or one cut off), else shared.
+
+        ``user``: whose next lines wait until it is back; the rest: where it
+        goes and what it changes in the directory (see ``Share``).
+        """
+        seat = self._seat
+        if seat is None or not seat.sharing:
+            self.apply(fact)
+        else:
+            self._share(fact, user, _Purpose.OTHER, follow=follow, users=users, free=free)
+
+    def _share(
+        self,
+        item: Shared,
+        user: User | None,
+        purpose: _Purpose,
+        *,
+        key: str = "",
+        detail: str = "",
+        follow: str = "",
+        room: str = "",
+        users: tuple[UserId, ...] = (),
+        take: str = "",
+        free: str = "",
+        evict: str = "",
+    ) -> None:
+        seat = self._seat
+        assert seat is not None
+        ticket = seat.ticket()
+        owner = 0
+        if take or free:
+            owner = user.uid if user is not None else _owner(item)
+        if follow:
+            seat.follow(follow)
+        self._shares[ticket] = _Sharing(
+            user=user, item=item, purpose=purpose, key=key, detail=detail, follow=follow
+        )
+        if user is not None:
+            self._hold(user)
+        seat.emit(
+            Share(
+                ticket=ticket,
+                item=item,
+                room=room,
+                users=users,
+                owner=owner,
+                take=take,
+                free=free,
+                evict=evict,
+                follow=follow,
+            )
+        )
+
+    def _ping(self, user: User, token: str) -> None:
+        """``PONG``, the barrier of the protocol: after everything this server shared before it is back.
+
+        On a lone server that is at once.  In a cluster, words and facts of
+        this server's users may still be crossing it: the answer waits for
+        them (and the asker's next lines with it), so that a client that
+        waits for its ``PONG`` has seen what was decided before, as on a
+        lone server.
+        """
+        shares = self._shares
+        if not shares:
+            self._reply(user, Pong(token=token))
+            return
+        self._pongs.append((next(reversed(shares)), user, token))
+        self._hold(user)
+
+    def _answer_pongs(self) -> None:
+        """The ``PONG``s whose shares before them are all back (or failed)."""
+        pongs = self._pongs
+        oldest = next(iter(self._shares), None)
+        while pongs and (oldest is None or pongs[0][0] < oldest):
+            _, user, token = pongs.pop(0)
+            if user in self._held:  # (not if it left meanwhile)
+                self._reply(user, Pong(token=token))
+                self._unhold(user)
 
     def _say(self, user: User, command: Say) -> None:
         """Words to the speaker's own room: the hot path."""
@@ -425,9 +605,10 @@ class Chat:
         kind = Speech.ACTION if command.action else Speech.WORDS
         if room.speech_limited and not self._may_speak(user, room, kind):
             return
-        self.apply(
-            Said(source=user.identity, room=room.name, text=command.text, kind=kind, msgid=self._new_msgid())
+        said = Said(
+            source=user.identity, room=room.name, text=command.text, kind=kind, msgid=self._new_msgid()
         )
+        self._speak(user, room, said)
 
     def _say_to(self, user: User, command: SayTo) -> None:
         """Words to a room named: from inside it (the usual case), or from outside where it allows it."""
@@ -446,7 +627,16 @@ class Chat:
             msgid=self._new_msgid(),
             tags=command.tags,
         )
-        self.apply(said)
+        self._speak(user, room, said)
+
+    def _speak(self, user: User, room: Room, said: Said) -> None:
+        """Words to a room: said at once, or shared (they wait for nothing: the speaker's lines go on)."""
+        seat = self._seat
+        if seat is None or not seat.sharing:
+            self.apply(said)
+        else:  # from outside, this server follows the room until its words are back
+            follow = room.key if room not in user.rooms else ""
+            self._share(said, None, _Purpose.OTHER, room=room.key, follow=follow)
 
     def _may_speak(self, user: User, room: Room, kind: Speech) -> bool:
         """Whether ``user`` may speak in ``room`` (words from outside, moderation, bans); if not, why."""
@@ -471,7 +661,7 @@ class Chat:
 
     def _new_msgid(self) -> str:
         self._msgids += 1
-        return f"{self._msgid_base}{self._msgids}"
+        return f"{self._msgid_base}{self._msgid_node}{self._msgids}"
 
     def _tell(self, user: User, command: Tell) -> None:
         recipient = self._dir.user(command.nick)
@@ -487,7 +677,9 @@ class Chat:
             msgid=self._new_msgid(),
             tags=command.tags,
         )
-        self.apply(facts.Whispered(recipient=recipient.uid, told=told))
+        self._commit(
+            facts.Whispered(recipient=recipient.uid, told=told), None, users=(recipient.uid, user.uid)
+        )
         if recipient.away and kind not in _UNANSWERED and kind is not Speech.TAGS:
             self._reply(user, IsAway(nick=recipient.nick, message=recipient.away))
 
@@ -512,10 +704,18 @@ class Chat:
             self._reply(user, Error(kind=ErrorKind.INVALID_NICK, detail=new))
             return
         key = nick_key(new)
-        if key != user.key:
-            if self._dir.nick_taken(key):
-                self._reply(user, Error(kind=ErrorKind.NICK_IN_USE, detail=new))
+        if key != user.key and self._dir.nick_taken(key):
+            self._reply(user, Error(kind=ErrorKind.NICK_IN_USE, detail=new))
+            return
+        seat = self._seat
+        if seat is not None:  # the cluster's directory decides, in one step with the others
+            if not seat.sharing:
+                self._reply(user, Error(kind=ErrorKind.CLUSTER_UNAVAILABLE))
                 return
+            fact = facts.Renamed(user=user.uid, new=new)
+            self._share(fact, user, _Purpose.RENAME, key=key, detail=new, take=key, free=user.key)
+            return
+        if key != user.key:
             answer = self._claim(user, key, new, _Purpose.RENAME)
             if answer is None:
                 return
@@ -545,7 +745,8 @@ class Chat:
                 self._reply(user, Error(kind=refusal, room=room.name))
                 return
         leaving = tuple(old.key for old in user.rooms) if command.alone else ()
-        self.apply(facts.Joined(user=user.uid, name=name, at=self._clock.wall, leaving=leaving))
+        fact = facts.Joined(user=user.uid, name=name, at=self._clock.wall, leaving=leaving)
+        self._commit(fact, user, follow=room_key(name))
 
     def _join_refusal(self, user: User, room: Room, key: str) -> ErrorKind | None:
         """Why ``user`` may not join ``room`` (an invitation opens it but for bans), or None."""
@@ -622,7 +823,9 @@ class Chat:
         elif len(text) > MAX_TOPIC_CHARS:
             self._reply(user, Error(kind=ErrorKind.TOPIC_TOO_LONG, detail=str(MAX_TOPIC_CHARS)))
         else:
-            self.apply(facts.TopicChanged(user=user.identity, room=room.key, topic=text, at=self._clock.wall))
+            self._commit(
+                facts.TopicChanged(user=user.identity, room=room.key, topic=text, at=self._clock.wall), user
+            )
 
     def _kick(self, user: User, command: Kick) -> None:
         room = self._acting_room(user, command.room, command.typed)
@@ -635,9 +838,8 @@ class Chat:
         if victim is None or room not in victim.rooms:
             self._reply(user, Error(kind=ErrorKind.NOT_IN_ROOM, detail=command.nick, room=room.name))
             return
-        self.apply(
-            facts.Kicked(kicker=user.identity, room=room.key, victim=victim.uid, reason=command.reason)
-        )
+        fact = facts.Kicked(kicker=user.identity, room=room.key, victim=victim.uid, reason=command.reason)
+        self._commit(fact, user)
 
     def _invite(self, user: User, command: Invite) -> None:
         invitee = self._dir.user(command.nick)
@@ -653,7 +855,7 @@ class Chat:
         if room in invitee.rooms:
             self._reply(user, Error(kind=ErrorKind.ALREADY_MEMBER, detail=invitee.nick, room=room.name))
             return
-        self.apply(facts.Invited(user=user.identity, room=room.key, invitee=invitee.uid))
+        self._commit(facts.Invited(user=user.identity, room=room.key, invitee=invitee.uid), user)
         if invitee.away:
             self._reply(user, IsAway(nick=invitee.nick, message=invitee.away))
 
@@ -676,7 +878,7 @@ class Chat:
             fact = facts.ModesChanged(
                 user=user.identity, room=room.key, changes=tuple(accepted), at=self._clock.wall
             )
-            self.apply(fact)
+            self._commit(fact, user)
 
     def _checked_change(self, user: User, room: Room, change: ModeChange, bans: int) -> ModeChange | None:
         """``change`` as it will be applied, or None after telling ``user`` why it is refused."""
@@ -728,7 +930,7 @@ class Chat:
         invisible = command.invisible if command.invisible is not user.invisible else None
         operator = False if command.operator is False and user.is_operator else None  # only giving it up
         if invisible is not None or operator is not None:
-            self.apply(facts.UserModesChanged(user=user.uid, invisible=invisible, operator=operator))
+            self._commit(facts.UserModesChanged(user=user.uid, invisible=invisible, operator=operator), user)
 
     # -- leaving: deciding ----------------------------------------------------------------------
 
@@ -743,12 +945,17 @@ class Chat:
         if victim is killer:
             self._reply(killer, Error(kind=ErrorKind.KILL_SELF))
             return
-        self.apply(facts.Killed(killer=killer.identity, victim=victim.uid, text=text))
+        fact = facts.Killed(killer=killer.identity, victim=victim.uid, text=text)
+        seat = self._seat
+        if seat is None or not seat.sharing:
+            self.apply(fact)
+        else:
+            self._share(fact, killer, _Purpose.OTHER, detail=nick, evict=victim.key)
 
     def _oper(self, user: User, password: str, name: str | None) -> None:
         expected = self._config.oper_password if name is None else self._opers.get(name, "")
         if expected and hmac.compare_digest(password.encode(), expected.encode()):
-            self.apply(facts.BecameOperator(user=user.uid, account=name or ""))
+            self._commit(facts.BecameOperator(user=user.uid, account=name or ""), user)
             return
         failures = self._oper_failures[user] = self._oper_failures.get(user, 0) + 1
         self._log(LogLevel.WARNING, f"{user.nick} failed OPER ({failures}/{MAX_OPER_FAILURES})")
@@ -756,17 +963,344 @@ class Chat:
             self._reply(user, Error(kind=ErrorKind.WRONG_PASSWORD))
             return
         self._reply(user, Error(kind=ErrorKind.TOO_MANY_OPER_FAILURES))
-        self.apply(facts.Dropped(user=user.uid, reason=LeaveReason.OPER_FAILURES, close=True))
+        fact = facts.Dropped(user=user.uid, reason=LeaveReason.OPER_FAILURES, close=True)
+        self._commit(fact, user, free=user.key)
 
-    def leave(self, user: User, reason: LeaveReason) -> None:
-        """A registered user's connection ended (EOF, reset, too slow, timed out): tell the others."""
-        self.apply(facts.Dropped(user=user.uid, reason=reason))
+    def leave(self, user: User, reason: LeaveReason, *, aborted: bool = False) -> bool:
+        """A registered user's connection ended (EOF, reset, too slow, timed out): tell the others.
+
+        In a cluster its departure crosses the others first.  True: the
+        chat closes the connection when it is back (it is the last thing
+        its client gets, as on a lone server); an ``aborted`` connection
+        is gone at once, and the user stays in the chat without one
+        meanwhile.
+        """
+        seat = self._seat
+        if seat is None or not seat.sharing:
+            self.apply(facts.Dropped(user=user.uid, reason=reason))
+            return False
+        if aborted:
+            self._forget_claims(user)
+            self._out.detach(user)
+        fact = facts.Dropped(user=user.uid, reason=reason, close=not aborted)
+        self._share(fact, None, _Purpose.OTHER, free=user.key)
+        return not aborted
 
     def abandon(self, user: User) -> None:
         """A connection that never registered ended: forget it, its claims and its reserved nickname."""
         self._dir.by_id.pop(user.uid, None)
         self._unreserve(user)
         self._forget_claims(user)
+
+    # -- the cluster: what comes back, and the link -----------------------------------------
+
+    def arrived(self, arrivals: tuple[tuple[Shared, int], ...], now: float) -> None:
+        """Shared items back from the cluster, in its order: each applied, this server's own settled.
+
+        An item of this server's own whose share already failed (it was
+        applied here then) is not applied twice.
+        """
+        seat = self._seat
+        assert seat is not None
+        for item, ticket in arrivals:
+            sharing = None
+            if ticket:
+                sharing = self._shares.pop(ticket, None)
+                if sharing is None:
+                    continue
+            match item:
+                case Said() | facts.Whispered():  # words change nothing: no round keeps them
+                    self.apply(item)
+                case Hello():
+                    self._hello(item, now)
+                case Present():
+                    self._present(item)
+                case _:
+                    seat.keep(item, item.user if isinstance(item, facts.Registered) else None)
+                    self.apply(item)
+            if sharing is not None:
+                self._settle(sharing, back=True)
+
+    def _settle(self, sharing: _Sharing, *, back: bool) -> None:
+        """A share of this server's came ``back``, or failed: whoever waited for it goes on."""
+        user = sharing.user
+        if user is not None:
+            if user in self._held:  # (not if the fact itself was its departure)
+                self._unhold(user)
+        elif back and sharing.purpose in _REGISTRATIONS:  # granted to a connection gone meanwhile
+            item = sharing.item
+            assert isinstance(item, facts.Registered)
+            fact = facts.Dropped(user=item.user, reason=LeaveReason.LEFT)
+            self._share(fact, None, _Purpose.OTHER, free=sharing.key)
+        if sharing.follow:
+            seat = self._seat
+            assert seat is not None
+            seat.unfollow(sharing.follow)
+        if sharing.purpose is _Purpose.SAVE:
+            self._saving -= 1
+            if not self._saving:
+                self._say_hello()
+        if self._pongs:
+            self._answer_pongs()
+
+    def share_failed(self, ticket: int, why: ShareRefusal) -> None:
+        """The share ``ticket`` did not go through: its asker is told, or it applies here alone."""
+        sharing = self._shares.pop(ticket, None)
+        if sharing is None:
+            return
+        user, item, purpose = sharing.user, sharing.item, sharing.purpose
+        seat = self._seat
+        assert seat is not None
+        if why is ShareRefusal.TAKEN and purpose is _Purpose.GUEST:
+            if user is not None:
+                assert isinstance(item, facts.Registered)
+                self._arrive(user, seat.next_guest(), item.peer)
+        elif why is ShareRefusal.TAKEN and purpose is _Purpose.SAVE:
+            if user is not None:
+                self._save(user)
+        elif why is ShareRefusal.TAKEN and purpose is _Purpose.REGISTER:
+            if user is not None:  # another server's client registered it first: choose another
+                self._connections.reserved(user, "")
+                self._reply(user, Error(kind=ErrorKind.NICK_IN_USE, detail=sharing.detail))
+        elif purpose is _Purpose.RENAME:
+            if user is not None:
+                kind = ErrorKind.NICK_IN_USE if why is ShareRefusal.TAKEN else ErrorKind.CLUSTER_UNAVAILABLE
+                self._reply(user, Error(kind=kind, detail=sharing.detail))
+        elif why is ShareRefusal.NO_SUCH:  # a kill whose victim left meanwhile
+            if user is not None:
+                self._reply(user, Error(kind=ErrorKind.NO_SUCH_NICK, detail=sharing.detail))
+        elif isinstance(item, Hello | Present):
+            pass  # the link broke: this server says hello again when it is back
+        elif user is not None or purpose not in _REGISTRATIONS:
+            self.apply(item)  # cut off: it happens here alone, as while the link is down
+        self._settle(sharing, back=False)
+
+    def cluster_changed(self, status: ClusterStatus) -> None:
+        """The link with the other servers broke, stayed broken, or is back."""
+        seat = self._seat
+        assert seat is not None
+        match status:
+            case ClusterStatus.INTERRUPTED:
+                seat.relinked(Link.OFFLINE)
+                seat.missed = True
+            case ClusterStatus.DOWN:
+                seat.relinked(Link.OFFLINE)
+                if not seat.down:
+                    seat.down = True
+                    for user in [user for user in self._dir.by_id.values() if not self._is_local(user)]:
+                        self._vanish(user)
+                    self._out.to_everyone(ClusterNotice(news=ClusterNews.LOST_CONTACT))
+                    self._log(
+                        LogLevel.WARNING,
+                        "lost contact with the other servers: serving this one's users alone",
+                    )
+            case ClusterStatus.JOINING:
+                seat.relinked(Link.JOINING)
+                seat.lease()
+                mine = tuple(
+                    (user.uid, user.key, user.nick)
+                    for user in self._dir.by_id.values()
+                    if user.nick and self._is_local(user) and self._dir.users.get(user.key) is user
+                )
+                seat.emit(Burst(users=mine))
+            case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
+                assert_never(status)
+
+    def burst_answered(self, refused: tuple[UserId, ...]) -> None:
+        """The directory holds this server's users again, but ``refused``: their nicknames were taken."""
+        for uid in refused:
+            user = self._dir.registered(uid)
+            if user is None or self._dir.users.get(user.key) is not user:
+                continue
+            del self._dir.users[user.key]  # someone else's now: this user waits for a guest name
+            self._reply(user, ClusterNotice(news=ClusterNews.NICK_TAKEN, detail=user.nick))
+            self._log(LogLevel.INFO, f"{user.nick} was taken while this server was cut off")
+            self._save(user)
+        if not self._saving:
+            self._say_hello()
+
+    def _save(self, user: User) -> None:
+        """A guest name for ``user``, whose nickname someone else took while this server was cut off."""
+        seat = self._seat
+        assert seat is not None
+        number = seat.next_guest()
+        while f"guest{number}" in self._dir.users:
+            number = seat.next_guest()
+        nick = f"guest{number}"
+        self._saving += 1
+        self._share(facts.Renamed(user=user.uid, new=nick), user, _Purpose.SAVE, key=nick, take=nick)
+
+    def _say_hello(self) -> None:
+        """Every user of this server holds its nickname again: ask every server for its users."""
+        seat = self._seat
+        assert seat is not None
+        if seat.link is Link.JOINING:
+            seat.hellos += 1
+            self._share(Hello(node=seat.node, round=seat.hellos), None, _Purpose.OTHER)
+
+    def _hello(self, hello: Hello, now: float) -> None:
+        """A server (this one, or another) said hello: keep what follows a moment, and answer."""
+        seat = self._seat
+        assert seat is not None
+        seat.start_round(hello.node, hello.round, now)
+        if hello.node == seat.node:
+            if seat.link is not Link.JOINING or hello.round != seat.hellos:
+                return  # an older hello of this server's, or it was cut off again since
+            seat.relinked(Link.LINKED)
+            if seat.down:
+                self._out.to_everyone(ClusterNotice(news=ClusterNews.RESTORED))
+                self._log(LogLevel.INFO, "contact with the other servers restored")
+            elif seat.missed:
+                self._out.to_everyone(ClusterNotice(news=ClusterNews.MAY_HAVE_LOST))
+            seat.down = seat.missed = False
+        if seat.sharing:
+            self._share(self._present_users(hello), None, _Purpose.OTHER)
+
+    def _present_users(self, hello: Hello) -> Present:
+        """This server's users as they are now, for the server that said ``hello``."""
+        seat = self._seat
+        assert seat is not None
+        users = []
+        rooms: dict[Room, None] = {}
+        for user in self._dir.by_id.values():
+            if user.nick and self._is_local(user) and self._dir.users.get(user.key) is user:
+                users.append(
+                    PresentUser(
+                        uid=user.uid,
+                        nick=user.nick,
+                        operator=user.is_operator,
+                        rooms=tuple((room.name, user in room.operators) for room in user.rooms),
+                        info=user.info,
+                        away=user.away,
+                        invisible=user.invisible,
+                        voiced=tuple(room.name for room in user.rooms if user in room.voiced),
+                        signon=user.signon,
+                    )
+                )
+                rooms.update(dict.fromkeys(user.rooms))
+        return Present(
+            node=seat.node,
+            to=hello.node,
+            round=hello.round,
+            users=tuple(users),
+            rooms=tuple(map(_present_room, rooms)),
+        )
+
+    def _present(self, present: Present) -> None:
+        """Another server's users as they were at a hello: take them as they are, then what followed."""
+        seat = self._seat
+        assert seat is not None
+        node = present.node
+        if node == seat.node:
+            return  # this server's own users are the truth here
+        for open_round in seat.rounds.values():  # (an answer to a later hello counts as one)
+            open_round.answered.add(node)
+        round_ = seat.rounds.get((present.to, present.round))
+        born = round_.born if round_ is not None else set()
+        quiet = present.to == seat.node  # this server's own return: its users were told in one line
+        listed = {user.uid for user in present.users}
+        for user in [user for user in self._dir.by_id.values() if node_of(user.uid) == node and user.nick]:
+            if user.uid not in listed and user.uid not in born:
+                self._depart(user, Disconnected(nick=user.nick, reason=LeaveReason.LEFT))
+        rooms = {room.name: room for room in present.rooms}
+        for listed_user in present.users:
+            self._place(listed_user, rooms, quiet=quiet)
+        if round_ is not None:
+            for fact in round_.facts:  # what followed the hello, over the state it describes
+                if _concerns(fact, node):
+                    self.apply(fact)
+
+    def _place(self, listed: PresentUser, rooms: dict[str, PresentRoom], *, quiet: bool) -> None:
+        """Make a user of another server as its server says it is (telling the members who see a change)."""
+        directory = self._dir
+        key = nick_key(listed.nick)
+        holder = directory.users.get(key)
+        user = directory.by_id.get(listed.uid)
+        if user is None:
+            if holder is not None:
+                return  # someone here holds its nickname: it is renamed soon, the other or this one
+            user = directory.by_id[listed.uid] = User(listed.uid, None, listed.info)
+            user.nick = listed.nick
+            user.signon = listed.signon
+            directory.users[key] = user
+            directory.most_users = max(directory.most_users, len(directory.users))
+        elif user.nick != listed.nick:
+            if holder is not None and holder is not user:
+                return
+            old = user.nick
+            del self._dir.users[user.key]  # a user of another server always holds its key here
+            user.nick = listed.nick
+            self._dir.users[key] = user
+            if not quiet:
+                self._out.to_rooms(user.rooms, NickChanged(old=old, new=user.nick, mask=user.mask))
+        if user.is_operator is not listed.operator:
+            directory.operators += 1 if listed.operator else -1
+            user.is_operator = listed.operator
+        if user.invisible is not listed.invisible:
+            directory.invisible += 1 if listed.invisible else -1
+            user.invisible = listed.invisible
+        user.away = listed.away
+        wanted = {room_key(name) for name, _ in listed.rooms}
+        for room in tuple(user.rooms):
+            if room.key not in wanted:
+                self._leave_room(user, room)
+                if not quiet:
+                    self._out.to_room(room, LeftRoom(nick=user.nick, room=room.name, mask=user.mask))
+        for name, operator in listed.rooms:
+            found = directory.rooms.get(room_key(name))
+            if found is None:
+                found = _room_as_listed(rooms.get(name) or PresentRoom(name=name))
+                directory.add_room(found)
+            if found not in user.rooms:
+                if not quiet:
+                    self._out.to_room(found, JoinedRoom(nick=user.nick, room=found.name, mask=user.mask))
+                self._enter(user, found)
+            for group, member in ((found.operators, operator), (found.voiced, name in listed.voiced)):
+                if member:
+                    group.add(user)
+                else:
+                    group.discard(user)
+
+    def node_down(self, keys: tuple[str, ...]) -> None:
+        """Another server stopped or died: its users (by nickname key) leave the chat."""
+        for key in keys:
+            user = self._dir.users.get(key)
+            if user is not None and not self._is_local(user):
+                self._depart(user, Disconnected(nick=user.nick, reason=LeaveReason.SERVER_DOWN))
+
+    def guests_leased(self, first: int, last: int) -> None:
+        seat = self._seat
+        assert seat is not None
+        seat.leased(first, last)
+
+    def tick(self, now: float) -> None:
+        """Rounds over: after this server's last, the users of servers that never answered it go."""
+        seat = self._seat
+        if seat is None:
+            return
+        for ended in seat.ended_rounds(now):
+            if ended.node == seat.node and ended.number == seat.hellos:
+                self._forget_silent(ended)
+
+    def _forget_silent(self, ended: Round) -> None:
+        for user in [user for user in self._dir.by_id.values() if user.nick and not self._is_local(user)]:
+            if node_of(user.uid) not in ended.answered:
+                self._depart(user, Disconnected(nick=user.nick, reason=LeaveReason.SERVER_DOWN))
+
+    def _is_local(self, user: User) -> bool:
+        """Whether ``user`` is (or was, its departure on its way) connected to this server."""
+        seat = self._seat
+        return seat is None or node_of(user.uid) == seat.node
+
+    def _vanish(self, user: User) -> None:
+        """Forget a user of another server without a word (this server's users are told in one line)."""
+        directory = self._dir
+        for room in user.rooms:
+            self._leave_room(user, room)
+        del directory.users[user.key]  # a user of another server always holds its key here
+        del directory.by_id[user.uid]
+        directory.operators -= user.is_operator
+        directory.invisible -= user.invisible
 
     # -- facts: applying --------------------------------------------------------------------
 
@@ -885,8 +1419,15 @@ class Chat:
         directory = self._dir
         user = directory.by_id.get(fact.user)
         nick = fact.nick
-        if user is None or user.nick or directory.nick_taken(nick_key(nick), user):  # gone, or done already
+        if user is None:
+            seat = self._seat
+            if seat is None or node_of(fact.user) == seat.node:
+                return  # gone
+            user = User(fact.user, None, fact.info)  # a user of another server
+        # registered already, or (in a cluster cut off a moment) a clash
+        if user.nick or directory.nick_taken(nick_key(nick), user):
             return
+        directory.by_id[fact.user] = user
         if not self._msgid_base:  # the first user: the chat starts now
             self._msgid_base = f"{int(fact.at * 1000):x}-"  # ids unlike those of an earlier run
             directory.lobby.created = fact.at
@@ -895,13 +1436,13 @@ class Chat:
         user.signon = fact.at
         directory.users[nick_key(nick)] = user
         directory.most_users = max(directory.most_users, len(directory.users))
-        self._connections.registered(user)
         lobby = directory.lobby
         self._out.to_user(user, Welcome(nick=nick, room=lobby.name if fact.lobby else ""))
         if fact.lobby:
             connected = Connected(nick=nick, room=lobby.name, mask=user.mask)
             self._out.to_room(lobby, connected)  # before it enters: the others
             self._enter(user, lobby)
+        self._connections.registered(user)
         self._log(LogLevel.INFO, f"{nick} connected from {fact.peer}")
 
     def _apply_renamed(self, user: User, new: str) -> None:
@@ -913,8 +1454,12 @@ class Chat:
         directory = self._dir
         old_key = user.key
         key = nick_key(new)
+        holder = directory.users.get(key)
+        if holder is not None and holder is not user:  # a clash, in a cluster cut off a moment
+            return
         directory.remember(user, self._clock.wall)
-        del directory.users[old_key]
+        if directory.users.get(old_key) is user:  # not after its nickname was taken while cut off
+            del directory.users[old_key]
         user.nick = new
         directory.users[key] = user
         if key != old_key:
@@ -1094,7 +1639,8 @@ class Chat:
         for room in rooms:
             self._leave_room(user, room)
         key = user.key
-        del directory.users[key]
+        if directory.users.get(key) is user:  # not after its nickname was taken while cut off
+            del directory.users[key]
         del directory.by_id[user.uid]
         if user.is_operator:
             directory.operators -= 1
@@ -1110,11 +1656,57 @@ class Chat:
         self._log(LogLevel.INFO, f"{user.nick} disconnected ({reason})")
 
     def _forget_claims(self, user: User) -> None:
+        """``user``'s connection has gone: nothing it waited for holds anything any more."""
         for waiting in self._claims.values():
             if waiting.user is user:
                 waiting.user = None
+        if self._held.pop(user, None) is not None:
+            for sharing in self._shares.values():
+                if sharing.user is user:
+                    sharing.user = None
 
     # -- replies ------------------------------------------------------------------------------
 
     def _reply(self, user: User, reply: Reply) -> None:
         self._out.to_user(user, reply)
+
+
+def _owner(item: Shared) -> UserId:
+    """The user whose nickname a share takes or frees when the user has gone (a departure)."""
+    assert isinstance(item, facts.Registered | facts.Dropped)
+    return item.user
+
+
+def _concerns(fact: Fact, node: int) -> bool:
+    """Whether ``fact`` names a user of server ``node`` (in a field of type ``UserId`` or ``Identity``)."""
+    for field in fields(fact):
+        if field.type in ("UserId", "Identity"):
+            value = getattr(fact, field.name)
+            uid = value.uid if isinstance(value, Identity) else value
+            if node_of(uid) == node:
+                return True
+    return False
+
+
+def _present_room(room: Room) -> PresentRoom:
+    return PresentRoom(
+        name=room.name,
+        created=room.created,
+        topic=room.topic,
+        topic_by=room.topic_by,
+        topic_at=room.topic_at,
+        flags=room.flags,
+        passkey=room.passkey,
+        limit=room.limit,
+        bans=tuple(room.bans),
+    )
+
+
+def _room_as_listed(listed: PresentRoom) -> Room:
+    """A room this server did not know, as a server that lists users in it has it."""
+    room = Room(listed.name, created=listed.created)
+    room.topic, room.topic_by, room.topic_at = listed.topic, listed.topic_by, listed.topic_at
+    room.flags, room.passkey, room.limit = listed.flags, listed.passkey, listed.limit
+    room.bans.extend(listed.bans)
+    room.settings_changed()
+    return room

@@ -40,6 +40,9 @@ class ServerConfig:
 
     ``rate_lines`` is the sustained number of lines per second a client may
     send (0 turns flood control off) and ``rate_burst`` the bucket's size.
+    ``cluster_node`` is this server's number in a cluster of servers acting
+    as one chat (1 to 2**31 - 1, unique among them; see ``_shared.py``), or
+    0 for a server alone.
 
     ``server_name`` is what IRC clients see the server as, in ``network``;
     ``password`` is the password an IRC client must give with ``PASS`` ("" for
@@ -64,6 +67,7 @@ class ServerConfig:
     max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES
     rate_lines: float = DEFAULT_RATE_LINES
     rate_burst: int = DEFAULT_RATE_BURST
+    cluster_node: int = 0
 
     def __post_init__(self) -> None:
         if self.max_clients < 1:
@@ -76,6 +80,8 @@ class ServerConfig:
             raise ValueError("rate_lines must not be negative")
         if self.rate_lines and self.rate_burst < 1:
             raise ValueError("rate_burst must be at least 1 when rate_lines is set")
+        if not 0 <= self.cluster_node < 1 << 31:
+            raise ValueError("cluster_node must be from 0 to 2**31 - 1")
         if not _is_server_name(self.server_name):
             raise ValueError("server_name must be ASCII letters, digits, '.', '-' or '_'")
         if not self.network or not self.network.isprintable() or " " in self.network:

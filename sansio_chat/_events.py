@@ -11,6 +11,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from ._shared import ClusterEvent
+
 ConnId = int
 
 
@@ -136,4 +138,5 @@ Event = (
     | Tick
     | ShutdownRequested
     | NickClaimAnswered
+    | ClusterEvent
 )

@@ -31,6 +31,7 @@ from ._replies import (
     AwayNotice,
     AwaySet,
     BanList,
+    ClusterNotice,
     Connected,
     Disconnected,
     EnteredRoom,
@@ -75,7 +76,7 @@ from ._replies import (
     WhowasReply,
 )
 from ._rooms import MAX_ROOM_NAME_CHARS, MAX_TOPIC_CHARS
-from ._text_dialect import MODE_LETTERS, mode_string
+from ._text_dialect import CLUSTER_NEWS, MODE_LETTERS, mode_string
 from ._timefmt import human_utc, iso_utc
 
 #: Characters of an away message, of a kick's reason, shown at most (ISUPPORT).
@@ -123,6 +124,7 @@ _LEAVE_TEXT = {
     LeaveReason.OPER_FAILURES: "Too many failed OPER attempts",
     LeaveReason.TOO_SLOW: "Max SendQ exceeded",
     LeaveReason.TIMED_OUT: "Ping timeout",
+    LeaveReason.SERVER_DOWN: "*.net *.split",
 }
 
 # Error kinds as (numeric, their parameters after the nickname, text); {d} is the detail, {r} the room.
@@ -156,6 +158,7 @@ _NUMERIC_ERRORS: dict[ErrorKind, tuple[str, tuple[str, ...], str]] = {
     ErrorKind.BAN_LIST_FULL: ("478", ("{r}", "b"), "Channel ban list is full"),
     ErrorKind.NOT_YOUR_MODES: ("502", (), "Can't change mode for other users"),
     ErrorKind.NO_TEXT: ("412", (), "No text to send"),
+    ErrorKind.CLUSTER_UNAVAILABLE: ("437", ("{d}",), "Nick/channel is temporarily unavailable"),
 }
 
 
@@ -362,6 +365,8 @@ class IRCRenderer:
                 return self._help(nick, subject)
             case ShuttingDown():
                 return self.error_line("Server is shutting down")
+            case ClusterNotice(news=news, detail=detail):
+                return self.server_line("NOTICE", nick, CLUSTER_NEWS[news].format(detail))
             case Error():
                 return self._error(reply, nick)
             case ModesChanged(nick=setter, room=room, changes=changes, mask=mask):

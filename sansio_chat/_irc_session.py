@@ -36,7 +36,7 @@ from ._irc_message import (
     parse_message,
 )
 from ._irc_render import OFFERED, Cap, IRCRenderer, IRCRenderers
-from ._replies import LeaveReason, Renderer, Reply
+from ._replies import LeaveReason, Renderer, Reply, UserId
 from ._session import Registration, Session
 from ._timefmt import human_utc
 from ._users import UserInfo
@@ -123,9 +123,11 @@ class IRCSession(Session):
     )
     max_line_bytes = MAX_CLIENT_LINE_BYTES
 
-    def __init__(self, conn: ConnId, host: IRCHost, peer: str = "", *, secure: bool = False) -> None:
+    def __init__(
+        self, conn: ConnId, uid: UserId, host: IRCHost, peer: str = "", *, secure: bool = False
+    ) -> None:
         super().__init__(
-            conn, UserInfo(username="", realname="", host=IRC_HOST, line_sized=True, secure=secure)
+            conn, UserInfo(username="", realname="", host=IRC_HOST, line_sized=True, secure=secure), uid
         )
         self.state = Registration.REGISTERING
         self._host = host
@@ -293,9 +295,12 @@ class IRCSession(Session):
             host.end(self, LeaveReason.LEFT)
             return
         host.chat.register(self.user, self.peer)  # the welcome (001 to 005) comes from the chat
-        nick = self.user.nick
+
+    def welcomed(self) -> None:
+        """The chat registered this client (at once, or once its cluster agreed): the rest of the welcome."""
+        host = self._host
         host.chat.handle(self.user, Lusers())
-        self._send(self.renderer.motd(nick))
+        self._send(self.renderer.motd(self.user.nick))
         host.watch(self, self._seen + host.config.ping_seconds)
 
     # -- capabilities ----------------------------------------------------------------------------------

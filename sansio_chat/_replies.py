@@ -25,6 +25,7 @@ class LeaveReason(enum.Enum):
     KILLED = "killed"
     OPER_FAILURES = "too many failed OPER attempts"
     TOO_SLOW = "too slow"
+    SERVER_DOWN = "server down"  # its server (of a cluster) stopped or died
     TIMED_OUT = "timed out"  # silent, and did not answer the server's PING
 
 
@@ -49,6 +50,7 @@ class ErrorKind(enum.Enum):
     ROOM_OPERATORS_ONLY = "room operators only"
     TOPIC_TOO_LONG = "topic too long"
     NOT_IN_ROOM = "user not in the room"
+    CLUSTER_UNAVAILABLE = "cluster unavailable"  # a nickname change needs the other servers
     # A message its (message-framed) dialect cannot read: not in the format, a field missing or wrong.
     MALFORMED = "malformed message"
     MISSING_FIELD = "missing field"
@@ -355,6 +357,23 @@ class ShuttingDown:
     pass
 
 
+class ClusterNews(enum.Enum):
+    """What a cluster's server tells its own users about its contact with the others."""
+
+    LOST_CONTACT = "lost contact"  # only users of this server can hear them now
+    RESTORED = "restored"  # everyone can hear them again
+    MAY_HAVE_LOST = "may have lost"  # the link broke a moment: some messages may be lost
+    NICK_TAKEN = "nick taken"  # ``detail``: its nickname, taken meanwhile by someone else
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterNotice:
+    """A server of a cluster tells its users what happened to its link with the others."""
+
+    news: ClusterNews
+    detail: str = ""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Error:
     """``detail`` is what the error is about (a nickname, a word, a limit); ``room``, the room named."""
@@ -552,6 +571,7 @@ Reply = (
     | Pong
     | HelpText
     | ShuttingDown
+    | ClusterNotice
     | Error
     | ModesChanged
     | RoomModesAre

@@ -14,6 +14,7 @@ from typing import assert_never
 from ._actions import Action, CloseReason, LogLevel
 from ._base import Hold, LineInput, LineServerBase
 from ._chat import Chat
+from ._cluster import ClusterSeat
 from ._config import ServerConfig
 from ._events import ConnId, DialectName
 from ._facts import Fact
@@ -24,6 +25,16 @@ from ._irc_session import IRCSession
 from ._nicknames import NickRegistry
 from ._replies import Error, ErrorKind, LeaveReason, Renderer, ShuttingDown
 from ._session import Registration, Session, TextSession, WebSession
+from ._shared import (
+    NODE_SHIFT,
+    BurstAnswered,
+    ClusterChanged,
+    ClusterEvent,
+    FactsArrived,
+    GuestsLeased,
+    NodeDown,
+    ShareFailed,
+)
 from ._users import User
 
 
@@ -33,15 +44,30 @@ class ChatServerState(LineServerBase[Session]):
     Feed it events with ``receive``; it returns actions.  It never performs
     I/O and never reads a clock: time arrives as ``Tick`` events.
     ``registry`` decides who may take a nickname (by default this server
-    alone does, at once); see ``NickRegistry``.
+    alone does, at once); see ``NickRegistry``.  With ``config.cluster_node``
+    set, the server is one of a cluster: it shares facts (``Share``) and
+    applies them when they come back (``FactsArrived``); see ``_shared.py``.
     """
 
     def __init__(self, config: ServerConfig | None = None, *, registry: NickRegistry | None = None) -> None:
         super().__init__(config)
         self.clock = self._clock
-        self._fanout = FanOut(self._send, self._conns)
+        node = self.config.cluster_node
+        seat = ClusterSeat(node, self._emit) if node else None
+        self._seat = seat
+        self._uid_base = node << NODE_SHIFT
+        if seat is None:
+            self._fanout = FanOut(self._send, self._conns)
+        else:
+            self._fanout = FanOut(self._send, self._conns, follow=seat.follow, unfollow=seat.unfollow)
         self.chat = self._chat = Chat(
-            self.config, self._fanout, _SessionControl(self), self._log, registry=registry, clock=self._clock
+            self.config,
+            self._fanout,
+            _SessionControl(self),
+            self._log,
+            registry=registry,
+            clock=self._clock,
+            seat=seat,
         )
         self.renderers = IRCRenderers(IRCServerInfo(self.config, self._clock))
         self._irc_host = _IRCHost(self)  # shared by every IRC session
@@ -71,6 +97,11 @@ class ChatServerState(LineServerBase[Session]):
     @property
     def next_wakeup(self) -> float | None:
         wakeup = super().next_wakeup
+        seat = self._seat
+        if seat is not None:  # a round of presences ends then
+            rounds = seat.next_round_end
+            if rounds is not None and (wakeup is None or rounds < wakeup):
+                wakeup = rounds
         checks = self._checks
         while checks and not self._check_due(*checks[0]):
             heapq.heappop(checks)  # its connection left, or it asked for another time since
@@ -93,17 +124,18 @@ class ChatServerState(LineServerBase[Session]):
                 session = self._conns[conn]
                 assert isinstance(session, IRCSession)
                 session.check(now)
+        self._chat.tick(now)
 
     # -- connections --------------------------------------------------------------------
 
     def _on_open(self, conn: ConnId, dialect: DialectName, secure: bool) -> Session:
         match dialect:
             case DialectName.TEXT:
-                return TextSession(conn, secure=secure)
+                return TextSession(conn, self._uid_base + conn, secure=secure)
             case DialectName.IRC:
-                return IRCSession(conn, self._irc_host, secure=secure)
+                return IRCSession(conn, self._uid_base + conn, self._irc_host, secure=secure)
             case DialectName.WEB:
-                return WebSession(conn, secure=secure)
+                return WebSession(conn, self._uid_base + conn, secure=secure)
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
                 assert_never(dialect)
 
@@ -112,8 +144,7 @@ class ChatServerState(LineServerBase[Session]):
         if isinstance(session, IRCSession):
             session.peer = peer  # it registers itself, when it has said who it is
             return
-        self._chat.arrive(session.user, self._admitted, peer)
-        self._reading_follows_gate(session, was_held=False)  # its lines wait if the name is not granted yet
+        self._chat.arrive(session.user, self._admitted, peer)  # its lines wait if the name is not granted yet
 
     def _on_refused(self, conn: ConnId, dialect: DialectName) -> None:
         match dialect:
@@ -155,22 +186,43 @@ class ChatServerState(LineServerBase[Session]):
         return data
 
     def _on_stream_end(self, session: Session) -> None:
-        self._leaves(session, LeaveReason.LEFT)
-        self._close(session.conn)
+        if not self._leaves(session, LeaveReason.LEFT):
+            self._close(session.conn)
 
     def _on_too_slow(self, conn: ConnId) -> None:
-        self._leaves(self._conns[conn], LeaveReason.TOO_SLOW)
+        self._leaves(self._conns[conn], LeaveReason.TOO_SLOW, aborted=True)
         self._abort(conn)
 
-    def _leaves(self, session: Session, reason: LeaveReason) -> None:
+    def _leaves(self, session: Session, reason: LeaveReason, *, aborted: bool = False) -> bool:
+        """Tell the chat; True: it closes the connection itself, once its departure crossed the cluster."""
         if session.state is Registration.REGISTERED:
-            self._chat.leave(session.user, reason)
-        else:
-            self._chat.abandon(session.user)
+            return self._chat.leave(session.user, reason, aborted=aborted)
+        self._chat.abandon(session.user)
+        return False
 
     def _on_claim_answered(self, claim: int, granted: bool) -> None:
         if not self._shutting_down:  # every connection is closed: nobody waits any more
             self._chat.claim_answered(claim, granted)
+
+    def _on_cluster(self, event: ClusterEvent) -> None:
+        if self._seat is None:
+            return  # a server alone: nothing was shared
+        chat = self._chat
+        match event:
+            case FactsArrived(arrivals=arrivals):
+                chat.arrived(arrivals, self._now)
+            case ShareFailed(ticket=ticket, why=why):
+                chat.share_failed(ticket, why)
+            case GuestsLeased(first=first, last=last):
+                chat.guests_leased(first, last)
+            case ClusterChanged(status=status):
+                chat.cluster_changed(status)
+            case BurstAnswered(refused=refused):
+                chat.burst_answered(refused)
+            case NodeDown(keys=keys):
+                chat.node_down(keys)
+            case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
+                assert_never(event)
 
     def _on_shutdown(self) -> None:
         self._fanout.to_everyone(ShuttingDown())
@@ -186,7 +238,11 @@ class _SessionControl:
         self._server = server
 
     def registered(self, user: User) -> None:
-        user.session.state = Registration.REGISTERED
+        session = user.session
+        if session is not None:
+            session.state = Registration.REGISTERED
+            if isinstance(session, IRCSession):
+                session.welcomed()
 
     def reserved(self, user: User, nick: str) -> None:
         session = user.session
@@ -194,13 +250,16 @@ class _SessionControl:
         session.reserved(nick)
 
     def claim_pending(self, user: User) -> None:
+        assert user.session is not None  # only a user connected here makes claims and shares
         self._server._hold(user.session, Hold.CLAIM)
 
     def claim_settled(self, user: User) -> None:
+        assert user.session is not None  # a user whose connection ended waits for nothing
         self._server._release(user.session, Hold.CLAIM)
 
     def close(self, user: User) -> None:
-        self._server._close(user.session.conn)
+        if user.session is not None:
+            self._server._close(user.session.conn)
 
 
 class _IRCHost:
@@ -219,8 +278,8 @@ class _IRCHost:
         self._server._send((session.conn,), data)
 
     def end(self, session: Session, reason: LeaveReason) -> None:
-        self._server._leaves(session, reason)
-        self._server._close(session.conn)
+        if not self._server._leaves(session, reason):
+            self._server._close(session.conn)
 
     def renderer_changed(self, session: Session, old: Renderer) -> None:
         self._server._fanout.refile(session.user, old)

@@ -14,7 +14,7 @@ import enum
 from ._base import LineSession
 from ._commands import Command
 from ._events import ConnId
-from ._replies import Error, Renderer, Reply
+from ._replies import Error, Renderer, Reply, UserId
 from ._text_dialect import TextRenderer, parse_text_line
 from ._users import User, UserInfo
 from ._web_dialect import WebRenderer, parse_web_message
@@ -46,10 +46,10 @@ class Session(LineSession):
     __slots__ = ("state", "user")
     renderer: Renderer
 
-    def __init__(self, conn: ConnId, info: UserInfo) -> None:
+    def __init__(self, conn: ConnId, info: UserInfo, uid: UserId) -> None:
         super().__init__(conn)
         self.state = Registration.NAMING
-        self.user = User(self, info)
+        self.user = User(uid, self, info)
 
     def parse(self, line: bytes) -> Command | Error | None:
         """What one line (or message) asks of the chat; None for nothing.
@@ -74,8 +74,8 @@ class TextSession(Session):
     renderer: Renderer = TextRenderer()  # stateless: one for every text client
     parse = staticmethod(parse_text_line)  # called as is: no method call in between
 
-    def __init__(self, conn: ConnId, *, secure: bool = False) -> None:
-        super().__init__(conn, SECURE_TEXT_USER if secure else TEXT_USER)
+    def __init__(self, conn: ConnId, uid: UserId, *, secure: bool = False) -> None:
+        super().__init__(conn, SECURE_TEXT_USER if secure else TEXT_USER, uid)
 
 
 class WebSession(Session):
@@ -89,5 +89,5 @@ class WebSession(Session):
     renderer: Renderer = WebRenderer()  # stateless: one for every web client
     parse = staticmethod(parse_web_message)
 
-    def __init__(self, conn: ConnId, *, secure: bool = False) -> None:
-        super().__init__(conn, SECURE_WEB_USER if secure else WEB_USER)
+    def __init__(self, conn: ConnId, uid: UserId, *, secure: bool = False) -> None:
+        super().__init__(conn, SECURE_WEB_USER if secure else WEB_USER, uid)

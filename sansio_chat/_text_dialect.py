@@ -37,6 +37,8 @@ from ._replies import (
     AwayNotice,
     AwaySet,
     BanList,
+    ClusterNews,
+    ClusterNotice,
     Connected,
     Disconnected,
     EnteredRoom,
@@ -133,6 +135,7 @@ _ERROR_TEXT = {
     ErrorKind.SERVER_FULL: "server full",
     ErrorKind.NOT_IN_A_ROOM: "you are not in a room, use JOIN <room>",
     ErrorKind.ROOM_OPERATORS_ONLY: "permission denied, room operators only",
+    ErrorKind.CLUSTER_UNAVAILABLE: "nickname changes are unavailable while the cluster link is down",
     ErrorKind.MALFORMED: "malformed message",
     ErrorKind.NO_TEXT: "no text to send",
 }
@@ -168,7 +171,15 @@ _LEAVE_SUFFIX = {
     LeaveReason.LEFT: "",
     LeaveReason.OPER_FAILURES: " (too many failed OPER attempts)",
     LeaveReason.TOO_SLOW: " (too slow)",
+    LeaveReason.SERVER_DOWN: " (server down)",
     LeaveReason.TIMED_OUT: " (timed out)",
+}
+#: What users are told of their server's link with the others, in every dialect.
+CLUSTER_NEWS = {
+    ClusterNews.LOST_CONTACT: "Lost contact with the other servers: only users on this server can hear you",
+    ClusterNews.RESTORED: "Contact with the other servers restored",
+    ClusterNews.MAY_HAVE_LOST: "Some messages from or to other servers may have been lost",
+    ClusterNews.NICK_TAKEN: "Your nickname {} was taken while this server was cut off",
 }
 #: How a mode change is spelled, for text as for IRC: the letter after ``+`` or ``-``.
 MODE_LETTERS = {
@@ -410,6 +421,8 @@ class TextRenderer:
                 return b"".join(_server_line(text) for text in _HELP_LINES)
             case ShuttingDown():
                 return _server_line("Server is shutting down")
+            case ClusterNotice(news=news, detail=detail):
+                return _server_line(CLUSTER_NEWS[news].format(detail))
             case ModesChanged(nick=nick, room=room, changes=changes):
                 letters, args = mode_string(changes)
                 return _server_line(f"{nick} set mode {' '.join((letters, *args))} on {room}")

@@ -35,12 +35,13 @@ class User:
     """One user of the chat.
 
     The chat rules never look at ``session``, the connection it uses on
-    this server: only the fan-out does, to deliver to it.  (A user of
-    another server of a cluster would have none, and be reached through
-    that server.)  ``nick`` is empty until its first nickname is granted.
-    ``rooms`` are in the order joined.  ``away`` is its away message ("" when
-    it is here); ``signon`` and ``active`` are wall-clock seconds (when it
-    registered, when it last spoke).
+    this server: only the fan-out does, to deliver to it.  A user of another
+    server of a cluster has none (and is reached through that server), as
+    has a user of this server whose connection ended while its departure
+    crosses the cluster.  ``nick`` is empty until its first nickname is
+    granted.  ``rooms`` are in the order joined.  ``away`` is its away
+    message ("" when it is here); ``signon`` and ``active`` are wall-clock
+    seconds (when it registered, when it last spoke).
     """
 
     __slots__ = (
@@ -54,9 +55,11 @@ class User:
         "rooms",
         "session",
         "signon",
+        "uid",
     )
 
-    def __init__(self, session: Session, info: UserInfo) -> None:
+    def __init__(self, uid: UserId, session: Session | None, info: UserInfo) -> None:
+        self.uid = uid  # what facts name it by: stable while it is connected, never reused
         self.session = session
         self.info = info
         self.nick = ""
@@ -66,11 +69,6 @@ class User:
         self.away = ""
         self.signon = self.active = 0.0
         self._identity: Identity | None = None  # made when first needed: an idle user has none
-
-    @property
-    def uid(self) -> UserId:
-        """What facts name it by: stable while it is connected, never reused (its connection's id)."""
-        return self.session.conn
 
     @property
     def key(self) -> str:
@@ -96,6 +94,6 @@ class User:
         if identity is None or identity.nick is not self.nick:
             info = self.info
             identity = self._identity = Identity(
-                uid=self.session.conn, nick=self.nick, mask=self.mask, line_sized=info.line_sized
+                uid=self.uid, nick=self.nick, mask=self.mask, line_sized=info.line_sized
             )
         return identity

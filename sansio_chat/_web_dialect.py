@@ -43,6 +43,7 @@ from ._replies import (
     AwayNotice,
     AwaySet,
     BanList,
+    ClusterNotice,
     Connected,
     Disconnected,
     EnteredRoom,
@@ -85,7 +86,7 @@ from ._replies import (
     WhoList,
     WhowasReply,
 )
-from ._text_dialect import _CONTROL, _room_name, error_text, mode_string
+from ._text_dialect import _CONTROL, CLUSTER_NEWS, _room_name, error_text, mode_string
 
 #: What a message's ``kind`` field says, for the speech a web client is shown.
 _SPEECH_KIND = {Speech.WORDS: "msg", Speech.ACTION: "action", Speech.NOTICE: "notice"}
@@ -224,6 +225,8 @@ _LEAVE_REASONS = {
     LeaveReason.KILLED: "killed",
     LeaveReason.OPER_FAILURES: "oper-failures",
     LeaveReason.TOO_SLOW: "too-slow",
+    LeaveReason.TIMED_OUT: "timed-out",
+    LeaveReason.SERVER_DOWN: "server-down",
 }
 
 
@@ -309,6 +312,8 @@ def error_code(kind: ErrorKind) -> str:
             return "permission-denied"
         case ErrorKind.NO_TEXT:
             return "missing-field"
+        case ErrorKind.CLUSTER_UNAVAILABLE:
+            return "unavailable"
         case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
             assert_never(kind)
 
@@ -414,6 +419,9 @@ class WebRenderer:
                 return _event({"type": "help", "commands": list(COMMANDS)})
             case ShuttingDown():
                 return _event({"type": "shutdown"})
+            case ClusterNotice(news=news, detail=detail):
+                text = CLUSTER_NEWS[news].format(detail)
+                return _event({"type": "cluster", "news": news.name.lower().replace("_", "-"), "text": text})
             case ModesChanged(nick=nick, room=room, changes=changes):
                 letters, args = mode_string(changes)
                 return _event(

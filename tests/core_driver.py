@@ -28,6 +28,7 @@ driver ticks to ``next_wakeup`` after each event until nothing waits.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, assert_never
 
 from sansio_chat import (
@@ -55,6 +56,7 @@ from sansio_chat import (
     new_server_state,
 )
 from sansio_chat._facts import Fact
+from sansio_chat._shared import Burst, ClusterAction, FollowRoom, LeaseGuests, Share, UnfollowRoom
 
 #: The operator password the tests' chat servers are configured with.
 OPER_PASSWORD = "s3cret"
@@ -161,8 +163,10 @@ class FakeNetwork:
         state: ServerState | None = None,
         auto_flush: bool = True,
         auto_tick: bool = False,
+        on_cluster: Callable[[ClusterAction], None] | None = None,
     ) -> None:
         self.config = config if config is not None else ServerConfig()
+        self.on_cluster = on_cluster  # where a cluster's actions go (a fake broker)
         self.state = state if state is not None else new_server_state(self.config)
         self.auto_flush = auto_flush
         self.auto_tick = auto_tick
@@ -294,6 +298,10 @@ class FakeNetwork:
                 client.paused = False
             case Log():
                 pass
+            case Share() | FollowRoom() | UnfollowRoom() | LeaseGuests() | Burst():
+                if self.on_cluster is None:
+                    raise ContractError(f"{action!r} from a server that is not in a cluster")
+                self.on_cluster(action)
             case _:
                 assert_never(action)
 

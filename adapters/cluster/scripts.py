@@ -24,12 +24,18 @@ it may hold tabs:
 
 =========  ================================================================
 ``UP``     ``node epoch``: the node (re)registered; its older epochs are void
-``NICK``   ``node conn fold nick old_fold`` (``old_fold`` empty for a new user)
+``NICK``   ``node conn fold nick old_fold payload`` (``old_fold`` empty for a new user)
 ``QUIT``   ``node conn fold reason``
 ``KILL``   ``node conn fold killer reason`` (``node``/``conn``: the victim's)
+``FACT``   ``node payload``: something else the node shares with every node
 ``DOWN``   ``node reason fold...``: the node and all its users are gone
 ``SYNC``   ``node (conn fold nick)...``: the node's complete list of users
 =========  ================================================================
+
+The chat's nodes put their shared fact, encoded, in the last field (the
+``payload`` of ``NICK`` and ``FACT``, the ``reason`` of ``QUIT`` and
+``KILL``), so that the change of the directory and the fact that explains
+it are one event: no node sees one without the other.
 
 Script replies are arrays starting with a status word: ``OK`` (with
 results), ``FENCED`` (the node's epoch is not current: register again),
@@ -152,7 +158,7 @@ return {'OK', now}
 
 CLAIM = _script(
     "claim",
-    ("node", "epoch", "conn", "fold", "nick", "old"),
+    ("node", "epoch", "conn", "fold", "nick", "old", "payload"),
     """
 -- A connection takes a nickname: its first (old = '') or instead of old.
 if not current(node, epoch) then return {'FENCED'} end
@@ -167,7 +173,7 @@ if old ~= '' and old ~= fold then
   redis.call('HDEL', USERS, old)
   redis.call('SREM', index_of(node), old)
 end
-return {'OK', announce('NICK', {node, conn, fold, nick, old})}
+return {'OK', announce('NICK', {node, conn, fold, nick, old, payload})}
 """,
 )
 
@@ -208,6 +214,16 @@ RELEASE_ALL = _script(
 -- A node stopping cleanly: all its users leave at once, no waiting for the reaper.
 if not current(node, epoch) then return {'FENCED'} end
 return {'OK', drop_node(node, reason)}
+""",
+)
+
+SHARE = _script(
+    "share",
+    ("node", "epoch", "payload"),
+    """
+-- Anything else a node shares with every node, numbered with the directory's events.
+if not current(node, epoch) then return {'FENCED'} end
+return {'OK', announce('FACT', {node, payload})}
 """,
 )
 
@@ -289,4 +305,4 @@ return {'OK', seq, redis.call('HGETALL', USERS), redis.call('HGETALL', EPOCHS)}
 )
 
 #: Every script, for the link to load on each new command connection.
-SCRIPTS = (REGISTER, BEAT, CLAIM, RELEASE, KILL, RELEASE_ALL, REAP, LEASE, BURST, SNAPSHOT)
+SCRIPTS = (REGISTER, BEAT, CLAIM, RELEASE, KILL, SHARE, RELEASE_ALL, REAP, LEASE, BURST, SNAPSHOT)

@@ -157,7 +157,13 @@ function handle(e) {
       }
       break;
     case "quit": {
-      const why = { killed: ` (killed by ${e.by})`, "too-slow": " (too slow)", "oper-failures": " (too many failed OPER attempts)" };
+      const why = {
+        killed: ` (killed by ${e.by})`,
+        "too-slow": " (too slow)",
+        "oper-failures": " (too many failed OPER attempts)",
+        "timed-out": " (timed out)",
+        "server-down": " (server down)",
+      };
       note(`${e.nick} disconnected${why[e.reason] ?? ""}${e.text ? `: ${e.text}` : ""}`);
       renderMembers(state.members.filter((m) => !same(m.nick, e.nick)));
       break;
@@ -184,6 +190,9 @@ function handle(e) {
       break;
     case "shutdown":
       note("The server is shutting down; this page will reconnect.", "error");
+      break;
+    case "cluster":
+      note(e.text, e.news === "restored" ? "notice" : "error");
       break;
     case "error":
       note(e.message ?? e.code ?? "error", "error");

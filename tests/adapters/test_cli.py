@@ -57,6 +57,18 @@ def _usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
         (["serve", "--rate-burst", "lots"], "argument --rate-burst: must be a whole number, not 'lots'"),
         (["serve", "--rate-lines", "fast"], "argument --rate-lines: must be a number, not 'fast'"),
         (["serve", "--backend", "twisted"], "argument --backend: invalid choice: 'twisted'"),
+        (["serve", "--workers", "2"], "--workers is an option of a cluster's node: give --cluster too"),
+        (["serve", "--node-id", "a"], "--node-id is an option of a cluster's node: give --cluster too"),
+        (["serve", "--cluster", "http://x"], "--cluster: invalid cluster URL 'http://x': the scheme must be"),
+        (
+            ["serve", "--cluster", "redis://127.0.0.1:6379", "--node-id", "bad id"],
+            "--node-id: invalid node id 'bad id'",
+        ),
+        (["serve", "--cluster", "redis://127.0.0.1", "--mode", "echo"], "--cluster serves the chat"),
+        (
+            ["serve", "--cluster", "redis://127.0.0.1", "--workers", "0"],
+            "argument --workers: must be at least 1",
+        ),
         (["serve", "--backend", "threads", "--selector", "select"], "--selector is an option of the select"),
         (["serve", "--backend", "select", "--loop", "uvloop"], "--loop is an option of the asyncio backend"),
         ([], "the following arguments are required: COMMAND"),

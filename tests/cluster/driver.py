@@ -31,6 +31,7 @@ from adapters.cluster import (
 from sansio_chat import LogLevel
 
 E = TypeVar("E", bound=LinkEvent)
+N = TypeVar("N", bound="Node")
 
 RECV_SIZE = 64 * 1024
 #: The longest a test waits for something the link should do.
@@ -95,6 +96,15 @@ class Node:
             self.driver.selector.unregister(entry.sock)
         entry.sock.close()
 
+    # -- the loop's view -------------------------------------------------------
+
+    @property
+    def next_wakeup(self) -> float | None:
+        return self.link.next_wakeup
+
+    def tick(self, now: float) -> None:
+        self.link.tick(now=now)
+
     # -- for tests -------------------------------------------------------------
 
     def sync(self) -> None:
@@ -136,10 +146,33 @@ class SelectorsDriver:
             scripts=scripts,
             config=config,
         )
-        node = Node(self, link)
+        return self.attach(Node(self, link))
+
+    def attach(self, node: N) -> N:
+        """Run ``node`` (its link, or whatever drives one) in this loop too."""
         self.nodes.append(node)
         node.sync()
         return node
+
+    def freeze(self, node: Node) -> None:
+        """Stop running ``node``, its sockets left open and unread (as SIGSTOP would)."""
+        self.nodes.remove(node)
+        for entry in node.sockets.values():
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(entry.sock)
+
+    def thaw(self, node: Node) -> None:
+        """Run a frozen ``node`` again (SIGCONT): it finds out what happened meanwhile."""
+        for entry in node.sockets.values():
+            events = selectors.EVENT_WRITE if entry.connecting or entry.output else 0
+            self.selector.register(entry.sock, selectors.EVENT_READ | events, entry)
+        self.nodes.append(node)
+
+    def kill(self, node: Node) -> None:
+        """``node`` dies (``kill -9``): its sockets close, nothing more is said to Redis."""
+        self.freeze(node)
+        for entry in list(node.sockets.values()):
+            node._forget(entry)
 
     def later(self, call: Callable[[], None]) -> None:
         """Report something to a link from the loop, not from inside ``carry_out``."""
@@ -170,7 +203,7 @@ class SelectorsDriver:
     def run_once(self, longest: float) -> None:
         timeout = longest
         for node in self.nodes:
-            wakeup = node.link.next_wakeup
+            wakeup = node.next_wakeup
             if wakeup is not None:
                 timeout = min(timeout, max(0.0, wakeup - self.now()))
         if self._later:
@@ -191,9 +224,9 @@ class SelectorsDriver:
             call()
         now = self.now()
         for node in self.nodes:
-            wakeup = node.link.next_wakeup
+            wakeup = node.next_wakeup
             if wakeup is not None and now >= wakeup:
-                node.link.tick(now=now)
+                node.tick(now)
             node.sync()
 
     def _finish_connect(self, entry: _Socket) -> None:

@@ -25,6 +25,7 @@ from adapters.cluster.scripts import (
     RELEASE,
     RELEASE_ALL,
     SCRIPTS,
+    SHARE,
     SNAPSHOT,
     ClusterScript,
 )
@@ -101,6 +102,11 @@ class Cluster:
         self.listener.close()
 
 
+def claim(cluster: Cluster, **values: bytes | str | int) -> RespValue:
+    """Run ``claim`` with no fact to announce with it (the chat's payload is its business)."""
+    return cluster.run(CLAIM, **{"payload": "", **values})
+
+
 @pytest.fixture
 def cluster(redis_server: RedisServer) -> Iterator[Cluster]:
     c = Cluster(redis_server)
@@ -135,7 +141,7 @@ def test_a_node_that_registers_again_fences_its_older_self(cluster: Cluster) -> 
     old = cluster.register("a")
     new = cluster.register("a")
     assert cluster.run(BEAT, node="a", epoch=old) == [b"FENCED"]
-    assert cluster.run(CLAIM, node="a", epoch=old, conn=1, fold="bob", nick="Bob", old="") == [b"FENCED"]
+    assert claim(cluster, node="a", epoch=old, conn=1, fold="bob", nick="Bob", old="") == [b"FENCED"]
     assert cluster.users() == {}
     cluster.ok(BEAT, node="a", epoch=new)
 
@@ -144,9 +150,10 @@ def test_a_node_that_registers_again_fences_its_older_self(cluster: Cluster) -> 
     ("script", "values"),
     [
         (BEAT, {}),
-        (CLAIM, {"conn": 1, "fold": "x", "nick": "x", "old": ""}),
+        (CLAIM, {"conn": 1, "fold": "x", "nick": "x", "old": "", "payload": ""}),
         (RELEASE, {"conn": 1, "fold": "bob", "reason": "bye"}),
         (KILL, {"fold": "bob", "killer": "op", "reason": "r"}),
+        (SHARE, {"payload": "p"}),
         (RELEASE_ALL, {"reason": "shutdown"}),
         (LEASE, {"count": 64}),
         (BURST, {}),
@@ -156,7 +163,7 @@ def test_a_node_that_registers_again_fences_its_older_self(cluster: Cluster) -> 
 def test_every_change_from_a_stale_epoch_is_refused_and_changes_nothing(
     cluster: Cluster, epochs: dict[str, str], script: ClusterScript, values: dict[str, str | int]
 ) -> None:
-    cluster.ok(CLAIM, node="b", epoch=epochs["b"], conn=1, fold="bob", nick="Bob", old="")
+    cluster.ok(CLAIM, node="b", epoch=epochs["b"], conn=1, fold="bob", nick="Bob", old="", payload="")
     stale = str(int(epochs["a"]) - 1)
     assert cluster.run(script, node="a", epoch=stale, **values) == [b"FENCED"]
     assert cluster.users() == {b"bob": b"b\t1\tBob"}
@@ -171,40 +178,44 @@ def test_every_change_from_a_stale_epoch_is_refused_and_changes_nothing(
 
 
 def test_a_claim_takes_a_free_nickname_and_announces_it(cluster: Cluster, epochs: dict[str, str]) -> None:
-    reply = cluster.run(CLAIM, node="a", epoch=epochs["a"], conn=7, fold="bob", nick="Bob", old="")
+    reply = cluster.run(
+        CLAIM, node="a", epoch=epochs["a"], conn=7, fold="bob", nick="Bob", old="", payload=""
+    )
     assert reply == [b"OK", 3]
-    assert cluster.event() == ["3", "NICK", "a", "7", "bob", "Bob", ""]
+    assert cluster.event() == ["3", "NICK", "a", "7", "bob", "Bob", "", ""]
     assert cluster.users() == {b"bob": b"a\t7\tBob"}
     assert cluster.index("a") == {b"bob"}
 
 
 def test_a_nickname_held_by_another_connection_is_taken(cluster: Cluster, epochs: dict[str, str]) -> None:
-    cluster.run(CLAIM, node="a", epoch=epochs["a"], conn=7, fold="bob", nick="Bob", old="")
-    assert cluster.run(CLAIM, node="b", epoch=epochs["b"], conn=7, fold="bob", nick="BOB", old="") == [
-        b"TAKEN"
-    ]
-    assert cluster.run(CLAIM, node="a", epoch=epochs["a"], conn=8, fold="bob", nick="bob", old="") == [
-        b"TAKEN"
-    ]
+    claim(cluster, node="a", epoch=epochs["a"], conn=7, fold="bob", nick="Bob", old="")
+    assert cluster.run(
+        CLAIM, node="b", epoch=epochs["b"], conn=7, fold="bob", nick="BOB", old="", payload=""
+    ) == [b"TAKEN"]
+    assert cluster.run(
+        CLAIM, node="a", epoch=epochs["a"], conn=8, fold="bob", nick="bob", old="", payload=""
+    ) == [b"TAKEN"]
     assert cluster.users() == {b"bob": b"a\t7\tBob"}
 
 
 def test_a_user_may_change_the_case_of_its_own_nickname(cluster: Cluster, epochs: dict[str, str]) -> None:
-    cluster.run(CLAIM, node="a", epoch=epochs["a"], conn=7, fold="bob", nick="Bob", old="")
+    claim(cluster, node="a", epoch=epochs["a"], conn=7, fold="bob", nick="Bob", old="")
     cluster.event()
-    assert cluster.run(CLAIM, node="a", epoch=epochs["a"], conn=7, fold="bob", nick="BOB", old="bob") == [
+    assert cluster.run(
+        CLAIM, node="a", epoch=epochs["a"], conn=7, fold="bob", nick="BOB", old="bob", payload=""
+    ) == [
         b"OK",
         4,
     ]
-    assert cluster.event() == ["4", "NICK", "a", "7", "bob", "BOB", "bob"]
+    assert cluster.event() == ["4", "NICK", "a", "7", "bob", "BOB", "bob", ""]
     assert cluster.users() == {b"bob": b"a\t7\tBOB"}
 
 
 def test_a_rename_frees_the_old_nickname_in_the_same_step(cluster: Cluster, epochs: dict[str, str]) -> None:
-    cluster.run(CLAIM, node="a", epoch=epochs["a"], conn=7, fold="guest1", nick="guest1", old="")
+    claim(cluster, node="a", epoch=epochs["a"], conn=7, fold="guest1", nick="guest1", old="")
     cluster.event()
-    cluster.ok(CLAIM, node="a", epoch=epochs["a"], conn=7, fold="bob", nick="Bob", old="guest1")
-    assert cluster.event() == ["4", "NICK", "a", "7", "bob", "Bob", "guest1"]
+    cluster.ok(CLAIM, node="a", epoch=epochs["a"], conn=7, fold="bob", nick="Bob", old="guest1", payload="")
+    assert cluster.event() == ["4", "NICK", "a", "7", "bob", "Bob", "guest1", ""]
     assert cluster.users() == {b"bob": b"a\t7\tBob"}
     assert cluster.index("a") == {b"bob"}
 
@@ -212,16 +223,16 @@ def test_a_rename_frees_the_old_nickname_in_the_same_step(cluster: Cluster, epoc
 def test_a_rename_for_a_user_no_longer_in_the_directory_is_refused(
     cluster: Cluster, epochs: dict[str, str]
 ) -> None:
-    cluster.run(CLAIM, node="a", epoch=epochs["a"], conn=7, fold="guest1", nick="guest1", old="")
+    claim(cluster, node="a", epoch=epochs["a"], conn=7, fold="guest1", nick="guest1", old="")
     cluster.run(KILL, node="b", epoch=epochs["b"], fold="guest1", killer="op", reason="")
-    assert cluster.run(CLAIM, node="a", epoch=epochs["a"], conn=7, fold="bob", nick="Bob", old="guest1") == [
-        b"GONE"
-    ]
+    assert cluster.run(
+        CLAIM, node="a", epoch=epochs["a"], conn=7, fold="bob", nick="Bob", old="guest1", payload=""
+    ) == [b"GONE"]
     assert cluster.users() == {}
 
 
 def test_release_frees_a_nickname_only_for_its_holder(cluster: Cluster, epochs: dict[str, str]) -> None:
-    cluster.run(CLAIM, node="a", epoch=epochs["a"], conn=7, fold="bob", nick="Bob", old="")
+    claim(cluster, node="a", epoch=epochs["a"], conn=7, fold="bob", nick="Bob", old="")
     cluster.event()
     assert cluster.run(RELEASE, node="a", epoch=epochs["a"], conn=8, fold="bob", reason="x") == [b"GONE"]
     assert cluster.run(RELEASE, node="b", epoch=epochs["b"], conn=7, fold="bob", reason="x") == [b"GONE"]
@@ -242,7 +253,7 @@ def test_release_frees_a_nickname_only_for_its_holder(cluster: Cluster, epochs: 
 
 
 def test_kill_removes_a_user_of_any_node(cluster: Cluster, epochs: dict[str, str]) -> None:
-    cluster.run(CLAIM, node="b", epoch=epochs["b"], conn=3, fold="bob", nick="Bob", old="")
+    claim(cluster, node="b", epoch=epochs["b"], conn=3, fold="bob", nick="Bob", old="")
     cluster.event()
     assert cluster.run(KILL, node="a", epoch=epochs["a"], fold="bob", killer="Op", reason="spam") == [
         b"OK",
@@ -265,7 +276,7 @@ def test_guest_number_leases_never_overlap(cluster: Cluster, epochs: dict[str, s
 
 def claim_users(cluster: Cluster, node: str, epoch: str, folds: list[str]) -> None:
     for conn, fold in enumerate(folds, start=1):
-        cluster.ok(CLAIM, node=node, epoch=epoch, conn=conn, fold=fold, nick=fold, old="")
+        cluster.ok(CLAIM, node=node, epoch=epoch, conn=conn, fold=fold, nick=fold, old="", payload="")
         cluster.event()
 
 
@@ -350,7 +361,7 @@ def test_events_are_numbered_without_gaps_in_the_order_they_are_published(
     cluster: Cluster, epochs: dict[str, str]
 ) -> None:
     claim_users(cluster, "a", epochs["a"], ["ann"])
-    cluster.run(CLAIM, node="b", epoch=epochs["b"], conn=1, fold="bob", nick="bob", old="")
+    claim(cluster, node="b", epoch=epochs["b"], conn=1, fold="bob", nick="bob", old="")
     cluster.run(RELEASE, node="a", epoch=epochs["a"], conn=1, fold="ann", reason="")
     cluster.run(KILL, node="a", epoch=epochs["a"], fold="bob", killer="op", reason="")
     assert [cluster.event()[0] for _ in range(3)] == ["4", "5", "6"]
@@ -375,7 +386,7 @@ def test_two_nodes_claiming_the_same_nicknames_at_once_have_exactly_one_winner_e
         for conn, fold in enumerate(folds, start=1):
             for name, node in nodes.items():
                 args = CLAIM.args(
-                    NAMES, node=name, epoch=epochs[name], conn=conn, fold=fold, nick=fold, old=""
+                    NAMES, node=name, epoch=epochs[name], conn=conn, fold=fold, nick=fold, old="", payload=""
                 )
                 asked[name, node.link.run_script(CLAIM.script, args=args)] = fold
         for node in nodes.values():
@@ -436,8 +447,15 @@ def test_a_node_id_that_fits_is_kept() -> None:
     assert check_node_id("node-1.example:7777") == "node-1.example:7777"
 
 
+def test_a_shared_fact_is_numbered_with_the_directorys_events(
+    cluster: Cluster, epochs: dict[str, str]
+) -> None:
+    assert cluster.ok(SHARE, node="a", epoch=epochs["a"], payload='["a",1,2,["Joined"]]\tand a tab') == [3]
+    assert cluster.event() == ["3", "FACT", "a", '["a",1,2,["Joined"]]', "and a tab"]
+
+
 def test_script_arguments_are_checked_by_name() -> None:
-    assert CLAIM.args(NAMES, node="a", epoch=1, conn=2, fold="b", nick="B", old="") == (
+    assert CLAIM.args(NAMES, node="a", epoch=1, conn=2, fold="b", nick="B", old="", payload="") == (
         "sc:0:",
         "a",
         1,
@@ -445,8 +463,9 @@ def test_script_arguments_are_checked_by_name() -> None:
         "b",
         "B",
         "",
+        "",
     )
-    with pytest.raises(TypeError, match="claim takes node, epoch, conn, fold, nick, old"):
+    with pytest.raises(TypeError, match="claim takes node, epoch, conn, fold, nick, old, payload"):
         CLAIM.args(NAMES, node="a")
     with pytest.raises(TypeError, match="no further arguments"):
         BEAT.args(NAMES, "extra", node="a", epoch=1)

@@ -1,0 +1,243 @@
+"""A server's link to its cluster, for every backend: the bridge, its two Redis sockets, the driver.
+
+``ClusterNode`` is the one place where the cluster meets I/O.  It owns the
+node's ``ClusterBridge`` (sans-IO, ``adapters/cluster/``) and implements the
+link's transport with two non-blocking sockets; it hands the core's cluster
+actions to the bridge and the bridge's events to the core, through the
+driver.  A backend only says when a socket is ready: it implements
+``LinkWatcher`` (register a socket with its selector, its event loop's
+readers and writers, or its writer thread's selector) and calls the callback
+it was given.  So the three backends drive Redis identically.
+
+Not thread-safe, like the driver: the threads backend calls it under its lock.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import random
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sansio_chat import ClusterAction, Event, LogLevel, Tick
+
+from ._options import ClusterOptions
+from ._watch import LinkWatcher, Ready
+from .cluster import Role, carry_out
+from .cluster.bridge import ClusterBridge
+
+#: Bytes read from Redis at a time: a node far behind catches up in few reads.
+REDIS_RECV_SIZE = 256 * 1024
+#: Rounds of actions and events in one pump before it is a bug.
+MAX_PUMP_ROUNDS = 10_000
+
+
+@dataclass(eq=False)
+class _RedisSocket:
+    role: Role
+    sock: socket.socket
+    connecting: bool = True
+    out: bytearray = field(default_factory=bytearray)
+    watched: tuple[bool, bool] = (False, False)  # (read, write) asked of the backend
+    ready: Ready | None = None
+
+
+class ClusterNode:
+    """The bridge, its link's sockets, and the way between them and the core (see the module)."""
+
+    def __init__(
+        self,
+        options: ClusterOptions,
+        *,
+        tell: Callable[[list[Event]], None],
+        clock: Callable[[], float],
+        watcher: LinkWatcher,
+        log: logging.Logger,
+    ) -> None:
+        self._tell = tell
+        self._clock = clock
+        self._watcher = watcher
+        self._log = log
+        self.bridge = ClusterBridge(
+            options.address,
+            node_id=options.node_id,
+            node_number=options.node_number,
+            now=clock(),
+            jitter=random.Random().random,
+        )
+        self._link = self.bridge.link
+        self._sockets: dict[Role, _RedisSocket] = {}
+        self._later: list[Callable[[], None]] = []  # reports to the link, out of carry_out
+        self._pumping = False
+
+    # -- the driver's side ---------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect (the backend's loop is ready to watch sockets)."""
+        self._log.info("cluster: node %s joins %s", self.bridge.node_id, self._link.address)
+        self.pump()
+
+    def act(self, action: ClusterAction) -> None:
+        """One of the core's cluster actions."""
+        self.bridge.act(action)
+        self.pump()
+
+    @property
+    def next_wakeup(self) -> float | None:
+        return self.bridge.next_wakeup
+
+    def tick(self, now: float) -> None:
+        self._handle(self.bridge.tick(now), now)
+        self.pump()
+
+    def stop(self) -> None:
+        """The server stops: release this node's users in Redis, then close the link."""
+        self.bridge.stop(self._clock())
+        self.pump()
+
+    @property
+    def stopped(self) -> bool:
+        return self.bridge.stopped
+
+    def end(self) -> None:
+        """The end: whatever is still open closes now."""
+        self._link.stop()
+        self.pump()
+        for entry in list(self._sockets.values()):
+            self._forget(entry)
+
+    def pump(self) -> None:
+        """Carry out the link's actions and hand the bridge's news to the core, until quiet."""
+        if self._pumping:
+            return  # the outer pump goes round again
+        self._pumping = True
+        try:
+            for _ in range(MAX_PUMP_ROUNDS):
+                actions = self._link.take_actions()
+                carry_out(actions, self)
+                later, self._later = self._later, []
+                for call in later:
+                    call()
+                now = self._clock()
+                events = self.bridge.poll(now)
+                self._handle(events, now)
+                if not actions and not events and not later:
+                    return
+            raise RuntimeError("the cluster link never went quiet")
+        finally:
+            self._pumping = False
+
+    def _handle(self, events: list[Event], now: float) -> None:
+        for level, message in self.bridge.logs:
+            self._log.log(level, "%s", message)
+        self.bridge.logs.clear()
+        if events:
+            self._tell([Tick(now=now), *events])
+
+    # -- the link's transport --------------------------------------------------------------
+
+    def connect(self, role: Role, host: str, port: int) -> None:
+        try:
+            family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+            sock = socket.socket(family, kind, proto)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            self._later.append(lambda: self._link.connect_failed(role, reason, now=self._clock()))
+            return
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        entry = _RedisSocket(role, sock)
+        entry.ready = lambda readable, writable: self._ready(entry, readable, writable)
+        self._sockets[role] = entry
+        code = sock.connect_ex(address)
+        if code not in (0, errno.EINPROGRESS):
+            self._forget(entry)
+            reason = errno.errorcode.get(code, str(code))
+            self._later.append(lambda: self._link.connect_failed(role, reason, now=self._clock()))
+            return
+        self._watch(entry, read=False, write=True)
+
+    def write(self, role: Role, data: bytes) -> None:
+        entry = self._sockets[role]
+        entry.out += data
+        if not entry.connecting:
+            self._flush(entry)
+
+    def close(self, role: Role) -> None:
+        entry = self._sockets.get(role)
+        if entry is not None:
+            self._forget(entry)
+
+    def log(self, level: LogLevel, message: str) -> None:
+        self._log.log(level, "%s", message)
+
+    # -- the sockets ------------------------------------------------------------------------
+
+    def _ready(self, entry: _RedisSocket, readable: bool, writable: bool) -> None:
+        if self._sockets.get(entry.role) is not entry:
+            return  # closed meanwhile
+        if entry.connecting:
+            if writable or readable:
+                self._finish_connect(entry)
+        else:
+            if readable:
+                self._read(entry)
+            if writable and self._sockets.get(entry.role) is entry:
+                self._flush(entry)
+        self.pump()
+
+    def _finish_connect(self, entry: _RedisSocket) -> None:
+        code = entry.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            self._forget(entry)
+            self._link.connect_failed(entry.role, errno.errorcode.get(code, str(code)), now=self._clock())
+            return
+        entry.connecting = False
+        self._watch(entry, read=True, write=bool(entry.out))
+        self._link.connected(entry.role, now=self._clock())
+        if entry.out:
+            self._flush(entry)
+
+    def _read(self, entry: _RedisSocket) -> None:
+        try:
+            data = entry.sock.recv(REDIS_RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._forget(entry)
+            self._link.connection_lost(entry.role, exc.strerror or str(exc), now=self._clock())
+            return
+        if not data:
+            self._forget(entry)
+            self._link.connection_lost(entry.role, "connection closed by Redis", now=self._clock())
+            return
+        self._link.data_received(entry.role, data, now=self._clock())
+
+    def _flush(self, entry: _RedisSocket) -> None:
+        """Write what the socket takes; watch for room for the rest."""
+        if entry.out:
+            try:
+                sent = entry.sock.send(entry.out)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError as exc:
+                self._forget(entry)
+                reason = exc.strerror or str(exc)
+                self._later.append(lambda: self._link.connection_lost(entry.role, reason, now=self._clock()))
+                return
+            del entry.out[:sent]
+        self._watch(entry, read=True, write=bool(entry.out))
+
+    def _watch(self, entry: _RedisSocket, *, read: bool, write: bool) -> None:
+        if entry.watched != (read, write):
+            entry.watched = (read, write)
+            assert entry.ready is not None
+            self._watcher.watch(entry.sock, read=read, write=write, ready=entry.ready)
+
+    def _forget(self, entry: _RedisSocket) -> None:
+        if self._sockets.get(entry.role) is entry:
+            del self._sockets[entry.role]
+        self._watcher.unwatch(entry.sock)
+        entry.sock.close()

@@ -1,0 +1,280 @@
+"""Shared items as bytes: what crosses Redis between the chat's nodes.
+
+Every fact, reply and cluster message of the core is a frozen dataclass of
+plain values (text, numbers, flags, enums, tuples, other such dataclasses,
+any of them or None).
+So one codec serves them all, by their fields: an item is written as a JSON
+array, its type's name then its fields in order, and read back by the
+fields' type hints.  The types it knows are found by walking the core's
+``Shared`` union and the types their fields name, so a new fact type crosses
+nodes without a line of code here.
+
+A message on the wire is ``[node, epoch, ticket, item]``: the node that
+shared it, its epoch (receivers drop messages from a node fenced since), its
+ticket (the origin matches its own items by it), and the item.  JSON keeps
+every control character escaped, so a message never holds a raw tab or
+line break and can end a tab-separated directory event.
+
+Reading never trusts the bytes: anything that is not a message of a known
+type with values of the right types raises ``CodecError``, which the
+bridge logs and drops; a node's bad message never breaks another node.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import operator
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sansio_chat import Shared
+
+#: JSON without spaces, UTF-8 kept as is: the smallest message.
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+_loads = json.loads
+
+
+class CodecError(ValueError):
+    """Bytes that are not a message of a known shared item."""
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A shared item with where it comes from."""
+
+    node: str
+    epoch: int
+    ticket: int
+    item: Shared
+
+
+Decoder = Callable[[Any], Any]
+
+
+class Codec:
+    """Encodes and decodes every shared item type reachable from ``roots`` (the core's ``Shared``).
+
+    Each type gets its encoder and decoder once, as closures over its
+    fields: a message costs a ``json`` call and one step per field that is
+    not plain text or a number.
+    """
+
+    def __init__(self, roots: object = Shared) -> None:
+        self._classes: dict[str, type[Any]] = {}
+        self._encoders: dict[type[Any], Callable[[Any], list[Any]]] = {}
+        self._decoders: dict[str, Decoder] = {}
+        for kind in typing.get_args(roots):
+            self._learn(kind)
+
+    @property
+    def types(self) -> tuple[type[Any], ...]:
+        """Every dataclass the codec knows (items and the values in them)."""
+        return tuple(self._classes.values())
+
+    # -- learning the types --------------------------------------------------------------
+
+    def _learn(self, kind: type[Any]) -> None:
+        name = kind.__name__
+        known = self._classes.get(name)
+        if known is kind:
+            return
+        if known is not None:
+            raise TypeError(f"two shared types are named {name}")
+        self._classes[name] = kind
+        fields = dataclasses.fields(kind)
+        names = tuple(field.name for field in fields)
+        hints = typing.get_type_hints(kind)
+        plans = [self._plan(hints[field]) for field in names]
+        self._encoders[kind] = _item_encoder(name, names, tuple(encode for encode, _ in plans))
+        self._decoders[name] = _item_decoder(kind, names, tuple(decode for _, decode in plans))
+
+    def _plan(self, hint: Any) -> tuple[Encoder | None, Decoder]:
+        """How to write and read a value of type ``hint`` (None: written as it is)."""
+        if hint is bool or hint is int or hint is str:
+            return None, _exactly(hint)
+        if hint is float:
+            return None, _float
+        if isinstance(hint, type) and issubclass(hint, enum.Enum):
+            return _enum_value, _enum(hint)
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+            self._learn(hint)
+            return self._encode_item, self._decode_item
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+        if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+            each_encode, each_decode = self._plan(args[0])
+            return _list_of(each_encode), _sequence(each_decode, tuple)
+        if origin is tuple:
+            parts = [self._plan(arg) for arg in args]
+            return _fixed_encoder(tuple(e for e, _ in parts)), _fixed(tuple(d for _, d in parts))
+        if origin is frozenset:
+            each_encode, each_decode = self._plan(args[0])
+            return _list_of(each_encode), _sequence(each_decode, frozenset)
+        if (origin is types.UnionType or origin is typing.Union) and type(None) in args:
+            rest = tuple(arg for arg in args if arg is not type(None))
+            encode, decode = self._plan(rest[0] if len(rest) == 1 else typing.Union[rest])  # noqa: UP007
+            return _or_none_encoder(encode), _or_none(decode)
+        if origin is types.UnionType or origin is typing.Union:
+            for arg in args:
+                if not (isinstance(arg, type) and dataclasses.is_dataclass(arg)):
+                    raise TypeError(f"a shared item cannot hold a {hint!r}")
+                self._learn(arg)
+            return self._encode_item, self._decode_item
+        raise TypeError(f"a shared item cannot hold a {hint!r}")
+
+    # -- encoding ---------------------------------------------------------------------------
+
+    def encode(self, envelope: Envelope) -> bytes:
+        """The message for ``envelope``, as bytes."""
+        item = self._encode_item(envelope.item)
+        return _dumps([envelope.node, envelope.epoch, envelope.ticket, item]).encode()
+
+    def _encode_item(self, value: Any) -> list[Any]:
+        encoder = self._encoders.get(type(value))
+        if encoder is None:
+            raise TypeError(f"not a shared type: {type(value).__name__}")
+        return encoder(value)
+
+    # -- decoding ---------------------------------------------------------------------------
+
+    def decode(self, data: bytes) -> Envelope:
+        """The envelope in ``data``; ``CodecError`` for anything else."""
+        try:
+            message = _loads(data)
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+            raise CodecError(f"not JSON: {exc}") from None
+        if type(message) is not list or len(message) != 4:
+            raise CodecError("not a [node, epoch, ticket, item] message")
+        node, epoch, ticket, item = message
+        if type(node) is not str or type(epoch) is not int or type(ticket) is not int:
+            raise CodecError("bad node, epoch or ticket")
+        return Envelope(node=node, epoch=epoch, ticket=ticket, item=self._decode_item(item))
+
+    def _decode_item(self, value: Any) -> Any:
+        if type(value) is not list or not value:
+            raise CodecError("an item is a list starting with its type's name")
+        decoder = self._decoders.get(value[0]) if type(value[0]) is str else None
+        if decoder is None:
+            raise CodecError(f"unknown type {value[0]!r}")
+        return decoder(value)
+
+
+Encoder = Callable[[Any], Any]
+
+
+def _item_encoder(name: str, names: tuple[str, ...], encoders: tuple[Encoder | None, ...]) -> Encoder:
+    """``[name, field...]`` for an item; only the fields that need it are converted."""
+    getter = operator.attrgetter(*names) if len(names) > 1 else None
+    converted = tuple((at, encode) for at, encode in enumerate(encoders) if encode is not None)
+    if not names:
+        return lambda value: [name]
+    if getter is None:
+        (field,) = names
+        (encode,) = encoders
+        if encode is None:
+            return lambda value: [name, getattr(value, field)]
+        return lambda value: [name, encode(getattr(value, field))]
+
+    def encode_item(value: Any) -> list[Any]:
+        values = [name, *getter(value)]
+        for at, encode in converted:
+            values[at + 1] = encode(values[at + 1])
+        return values
+
+    return encode_item
+
+
+def _item_decoder(kind: type[Any], names: tuple[str, ...], decoders: tuple[Decoder, ...]) -> Decoder:
+    """An item from ``[name, field...]``, each field checked (or converted) by its decoder."""
+    size = len(names) + 1
+    pairs = tuple(zip(names, decoders, strict=True))
+
+    def decode_item(value: list[Any]) -> Any:
+        if len(value) != size:
+            raise CodecError(f"{value[0]} has {size - 1} fields, not {len(value) - 1}")
+        try:
+            return kind(**{name: decode(each) for (name, decode), each in zip(pairs, value[1:], strict=True)})
+        except (TypeError, ValueError) as exc:  # a value its type refuses (CodecError is a ValueError)
+            if isinstance(exc, CodecError):
+                raise
+            raise CodecError(f"bad {value[0]}: {exc}") from None
+
+    return decode_item
+
+
+def _enum_value(value: enum.Enum) -> Any:
+    return value.value
+
+
+def _list_of(encode: Encoder | None) -> Encoder:
+    if encode is None:
+        return list
+    return lambda values: [encode(value) for value in values]
+
+
+def _fixed_encoder(encoders: tuple[Encoder | None, ...]) -> Encoder:
+    if all(encode is None for encode in encoders):
+        return list
+    return lambda values: [
+        value if e is None else e(value) for e, value in zip(encoders, values, strict=True)
+    ]
+
+
+def _exactly(kind: type[Any]) -> Decoder:
+    def decode(value: Any) -> Any:
+        if type(value) is not kind:
+            raise CodecError(f"expected {kind.__name__}, got {type(value).__name__}")
+        return value
+
+    return decode
+
+
+def _float(value: Any) -> float:
+    """A number: JSON may write a whole one without its ``.0``."""
+    if type(value) is float:
+        return value
+    if type(value) is int:
+        return float(value)
+    raise CodecError(f"expected float, got {type(value).__name__}")
+
+
+def _or_none_encoder(encode: Encoder | None) -> Encoder | None:
+    if encode is None:
+        return None
+    return lambda value: None if value is None else encode(value)
+
+
+def _or_none(decode: Decoder) -> Decoder:
+    return lambda value: None if value is None else decode(value)
+
+
+def _enum(kind: type[enum.Enum]) -> Decoder:
+    def decode(value: Any) -> Any:
+        try:
+            return kind(value)
+        except (ValueError, TypeError):
+            raise CodecError(f"not a {kind.__name__}: {value!r}") from None
+
+    return decode
+
+
+def _sequence(each: Decoder, container: Callable[[Any], Any]) -> Decoder:
+    def decode(value: Any) -> Any:
+        if type(value) is not list:
+            raise CodecError("expected a list")
+        return container(each(item) for item in value)
+
+    return decode
+
+
+def _fixed(decoders: tuple[Decoder, ...]) -> Decoder:
+    def decode(value: Any) -> Any:
+        if type(value) is not list or len(value) != len(decoders):
+            raise CodecError(f"expected a list of {len(decoders)}")
+        return tuple(each(item) for each, item in zip(decoders, value, strict=True))
+
+    return decode

@@ -1,0 +1,181 @@
+"""The cluster under load: a lone server, N nodes over one Redis, or one command with ``--workers N``.
+
+``python -m bench.cluster --nodes 2 --shape 100x10`` starts a redis-server
+and two nodes (``serve --cluster``, each on its own port), then runs the load
+generator with its clients spread over the nodes (``--ports``: client i on
+node i mod N, so most deliveries cross Redis) and the CPU time of every node
+and of Redis summed (``--server-pid`` for each).  ``--nodes 0`` is the same
+load on one server without ``--cluster``, the baseline the cluster's cost is
+compared with; ``--workers N`` runs one ``serve --cluster --workers N``
+command (its workers share one port; the kernel spreads the clients).  One
+JSON line per run on stdout, a summary on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from ._proc import LISTENING, free_port
+from .servers import HOST, ROOT
+
+#: How long a node may take to listen and join its cluster.
+START_TIMEOUT = 20.0
+#: The load shapes: clients, senders, messages per sender.
+SHAPES = {"10x10": (10, 10, 2000), "100x10": (100, 10, 1000), "1000x10": (1000, 10, 100)}
+
+
+class Processes:
+    """Everything one run started, stopped (killed: shutdown is not measured) when it ends."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.started: list[subprocess.Popen[bytes]] = []
+
+    def start(self, name: str, argv: list[str]) -> tuple[subprocess.Popen[bytes], Path]:
+        log = self.logs / f"{name}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
+            )
+        self.started.append(process)
+        return process, log
+
+    def stop(self) -> None:
+        for process in reversed(self.started):
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(10)
+
+
+def _wait_for(log: Path, process: subprocess.Popen[bytes], needle: bytes, count: int = 1) -> bytes:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        text = log.read_bytes()
+        if text.count(needle) >= count:
+            return text
+        if process.poll() is not None:
+            raise SystemExit(f"{log.name}: exited with {process.returncode}: {text[-400:]!r}")
+        time.sleep(0.05)
+    raise SystemExit(f"{log.name}: no {needle!r} within {START_TIMEOUT:.0f} s")
+
+
+def _serve(args: argparse.Namespace, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "sansio_chat_adapters.cli", "serve", "--backend", args.backend,
+        "--rate-lines", "0", "--oper-password", "bench", "--flush-delay", str(args.flush_delay), *extra,
+    ]  # fmt: skip
+
+
+def _descendants(pid: int) -> list[int]:
+    """``pid``'s children (the workers of ``--workers``), from /proc."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+@contextlib.contextmanager
+def cluster(args: argparse.Namespace, logs: Path) -> Iterator[tuple[list[int], list[int]]]:
+    """Start what the run measures: (ports to spread the clients over, pids whose CPU is summed)."""
+    processes = Processes(logs)
+    try:
+        if args.nodes == 0 and args.workers == 0:
+            node, log = processes.start("server", _serve(args, "--listen", f"text://{HOST}:0"))
+            port = int(LISTENING.findall(_wait_for(log, node, b"listening on"))[0][1])
+            yield [port], [node.pid]
+            return
+        redis_bin = shutil.which("redis-server")
+        if redis_bin is None:
+            raise SystemExit("redis-server is not installed")
+        redis_port = free_port(HOST)
+        redis, log = processes.start(
+            "redis",
+            [redis_bin, "--port", str(redis_port), "--bind", HOST, "--save", "", "--appendonly", "no"],
+        )
+        _wait_for(log, redis, b"Ready to accept connections")
+        url = f"redis://{HOST}:{redis_port}"
+        if args.workers:
+            port = free_port(HOST)
+            argv = _serve(args, "--listen", f"text://{HOST}:{port}", "--cluster", url, "--workers")
+            parent, log = processes.start("workers", [*argv, str(args.workers), "--node-id", "w"])
+            _wait_for(log, parent, b"joined (epoch", args.workers)
+            yield [port], [parent.pid, *_descendants(parent.pid), redis.pid]
+            return
+        ports, pids = [], []
+        for number in range(1, args.nodes + 1):
+            argv = _serve(args, "--listen", f"text://{HOST}:0", "--cluster", url)
+            node, log = processes.start(f"node{number}", [*argv, "--node-id", f"n{number}"])
+            text = _wait_for(log, node, b"joined (epoch")
+            ports.append(int(LISTENING.findall(text)[0][1]))
+            pids.append(node.pid)
+        yield ports, [*pids, redis.pid]
+    finally:
+        processes.stop()
+
+
+def run(args: argparse.Namespace) -> dict[str, object]:
+    clients, senders, messages = SHAPES[args.shape]
+    with tempfile.TemporaryDirectory(prefix="bench-cluster-") as scratch:
+        logs = Path(scratch)
+        with cluster(args, logs) as (ports, pids):
+            argv = [
+                sys.executable, "-m", "bench.loadgen", "--host", HOST,
+                "--ports", ",".join(map(str, ports)), "--clients", str(clients), "--senders", str(senders),
+                "--messages", str(args.messages or messages), "--linger", "0",
+            ]  # fmt: skip
+            for pid in pids:
+                argv += ["--server-pid", str(pid)]
+            done = subprocess.run(
+                argv, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, timeout=300, check=False
+            )
+    lines = done.stdout.decode().strip().splitlines()
+    if not lines:
+        raise SystemExit(f"the load generator said nothing: {done.stderr.decode()[-400:]}")
+    result: dict[str, object] = json.loads(lines[-1])
+    result.update(nodes=args.nodes, workers=args.workers, backend=args.backend, shape=args.shape)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.cluster", description=__doc__.split("\n")[0])
+    parser.add_argument("--backend", choices=["select", "threads", "asyncio"], default="select")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--nodes", type=int, default=0, help="nodes, each its own command (0: no cluster)")
+    group.add_argument("--workers", type=int, default=0, help="one command with --workers N instead")
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="100x10")
+    parser.add_argument("--messages", type=int, default=0, help="per sender (default: the shape's)")
+    parser.add_argument("--flush-delay", type=float, default=0.0, help="every server's --flush-delay")
+    args = parser.parse_args(argv)
+    result = run(args)
+    print(json.dumps(result))
+    if not result.get("ok"):
+        print(f"failed: {result.get('error')}", file=sys.stderr)
+        return 1
+    what = (
+        f"{args.workers} workers" if args.workers else f"{args.nodes} nodes" if args.nodes else "one server"
+    )
+    print(
+        f"{what} ({args.backend}), {args.shape}: {result['deliveries_per_s']:,.0f} deliveries/s,"
+        f" p50 {float(result['p50_us']) / 1000:.2f} ms, p99 {float(result['p99_us']) / 1000:.2f} ms,"  # type: ignore[arg-type]
+        f" {float(result['server_cpu_us_per_delivery']):.2f} µs CPU/delivery (nodes and Redis)",  # type: ignore[arg-type]
+        file=sys.stderr,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,199 @@
+"""The chat across nodes with a real Redis: the bridge, the scripts and the cores together.
+
+The stories of the fake broker's tests (``tests/core/test_cluster.py``), run
+for real, so that the fake stays honest: cross-node messages and private
+messages, WHO, KILL, nickname races, a node that dies or stops cleanly, a
+node paused past the reaper, Redis restarted empty or from a stale snapshot.
+Timers are short (``FAST_LINK``), and every wait has a deadline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from adapters.cluster.bridge import DEAD_AFTER, REAP_EVERY
+from tests.core_driver import OPER_PASSWORD, Client
+
+from .chat_nodes import ChatCluster, ChatNode
+from .redis_server import RedisServer
+
+LOST = "[server] Lost contact with the other servers: only users on this server can hear you"
+RESTORED = "[server] Contact with the other servers restored"
+MAY_HAVE_LOST = "[server] Some messages from or to other servers may have been lost"
+
+
+@pytest.fixture
+def cluster(redis_server: RedisServer) -> Iterator[ChatCluster]:
+    chat = ChatCluster(redis_server)
+    yield chat
+    chat.close()
+
+
+@pytest.fixture
+def own_cluster(own_redis: RedisServer) -> Iterator[ChatCluster]:
+    chat = ChatCluster(own_redis)
+    yield chat
+    chat.close()
+
+
+def named(cluster: ChatCluster, node: ChatNode, nick: str) -> Client:
+    """A client of ``node`` renamed ``nick``, its lines so far read."""
+    client = node.client()
+    client.send(f"NICK {nick}")
+    cluster.sees(client, f"[server] You are now known as {nick}")
+    return client
+
+
+def who(cluster: ChatCluster, client: Client, *nicks: str) -> None:
+    """Ask WHO until it lists exactly ``nicks`` (in any order: after an outage, nodes agree on who
+    is there, not on the order they came back in); the cluster may still be settling."""
+    seen: list[str] = []
+    expected = sorted(nicks)
+
+    def answered() -> bool:
+        if not seen or seen[-1] != "?":
+            client.send("WHO")
+            seen.append("?")
+        for line in client.lines():
+            if line.startswith("[server] Users"):
+                seen[-1] = line
+        return seen[-1] != "?" and sorted(seen[-1].split(": ", 1)[1].split()) == expected
+
+    try:
+        cluster.until(answered)
+    except AssertionError:
+        raise AssertionError(f"WHO never listed {expected}; the answers: {seen[-3:]}") from None
+
+
+def test_users_of_two_nodes_talk_through_redis(cluster: ChatCluster) -> None:
+    one, two = cluster.add(), cluster.add()
+    cluster.joined()
+    alice = named(cluster, one, "alice")
+    bob = named(cluster, two, "bob")
+    alice.send("MSG hello")
+    alice.send("ME waves")
+    alice.send("TELL bob psst")
+    assert cluster.sees(bob, "[alice -> bob] psst")[-3:] == [
+        "[alice] hello",
+        "* alice waves",
+        "[alice -> bob] psst",
+    ]
+    bob.send("JOIN #dev")
+    bob.send("TELL alice come to dev")
+    cluster.sees(alice, "[bob -> alice] come to dev")
+    alice.send("JOIN #dev")
+    alice.send("MSG here")
+    assert cluster.sees(bob, "[alice] here")[-2:] == ["[server] alice joined #dev", "[alice] here"]
+    who(cluster, bob, "@bob", "alice")
+
+
+def test_nickname_races_across_nodes_have_exactly_one_winner(cluster: ChatCluster) -> None:
+    one, two = cluster.add(), cluster.add()
+    cluster.joined()
+    left, right = one.client(), two.client()
+    for round_ in range(30):
+        nick = f"racer{round_}"
+        left.send(f"NICK {nick}")
+        right.send(f"NICK {nick.upper()}")
+        lines: list[str] = []
+
+        def both_answered(lines: list[str] = lines) -> bool:
+            lines += left.lines() + right.lines()
+            answers = [line for line in lines if "You are now known as" in line or "already in use" in line]
+            return len(answers) == 2
+
+        cluster.until(both_answered)
+        won = [line for line in lines if line.lower().startswith("[server] you are now known as racer")]
+        lost = [line for line in lines if line.endswith("is already in use")]
+        assert len(won) == 1 and len(lost) == 1, lines
+
+
+def test_an_operator_kills_a_user_of_another_node(cluster: ChatCluster) -> None:
+    one, two = cluster.add(), cluster.add()
+    cluster.joined()
+    alice = named(cluster, one, "alice")
+    bob = named(cluster, two, "bob")
+    alice.send(f"OPER {OPER_PASSWORD}")
+    alice.send("KILL bob enough")
+    assert cluster.sees(bob, "[server] You have been killed by alice")[-2:] == [
+        "[alice] enough",
+        "[server] You have been killed by alice",
+    ]
+    cluster.until(lambda: bob.closed)
+    cluster.sees(alice, "[server] bob is disconnected (killed by alice)")
+    alice.send("NICK bob")
+    cluster.sees(alice, "[server] You are now known as bob")
+
+
+def test_a_dead_nodes_users_leave_everywhere_within_the_reapers_bound(cluster: ChatCluster) -> None:
+    one, two = cluster.add(), cluster.add()
+    cluster.joined()
+    alice = named(cluster, one, "alice")
+    named(cluster, two, "bob")
+    cluster.driver.kill(two)
+    died = time.monotonic()
+    cluster.sees(alice, "[server] bob is disconnected (server down)", timeout=DEAD_AFTER + 3)
+    assert time.monotonic() - died <= DEAD_AFTER + REAP_EVERY + 1.5  # within 6 s
+    alice.send("NICK bob")
+    cluster.sees(alice, "[server] You are now known as bob")
+
+
+def test_a_node_that_stops_cleanly_releases_its_users_at_once(cluster: ChatCluster) -> None:
+    one, two = cluster.add(), cluster.add()
+    cluster.joined()
+    alice = named(cluster, one, "alice")
+    named(cluster, two, "bob")
+    two.bridge.stop(cluster.driver.now())
+    two.sync()
+    cluster.sees(alice, "[server] bob is disconnected (server down)", timeout=1.0)
+
+
+def test_a_node_paused_past_the_reaper_comes_back_renamed_if_its_nickname_was_taken(
+    cluster: ChatCluster,
+) -> None:
+    one, two = cluster.add(), cluster.add()
+    cluster.joined()
+    alice = named(cluster, one, "alice")
+    bob = named(cluster, two, "bob")
+    cluster.driver.freeze(two)
+    cluster.sees(alice, "[server] bob is disconnected (server down)", timeout=DEAD_AFTER + 3)
+    alice.send("NICK bob")
+    cluster.sees(alice, "[server] You are now known as bob")
+    cluster.driver.thaw(two)
+    seen = cluster.sees(bob, MAY_HAVE_LOST, timeout=10)
+    assert "[server] Your nickname bob was taken while this server was cut off" in seen
+    renamed = next(line for line in seen if "You are now known as guest" in line).rsplit(" ", 1)[1]
+    who(cluster, alice, "bob", renamed)
+    who(cluster, bob, "bob", renamed)
+
+
+@pytest.mark.parametrize("stale", [False, True], ids=["empty", "stale-snapshot"])
+def test_redis_restarted_the_nodes_fill_it_again_and_agree(
+    own_cluster: ChatCluster, own_redis: RedisServer, stale: bool
+) -> None:
+    cluster = own_cluster
+    one, two = cluster.add(), cluster.add()
+    cluster.joined()
+    alice = named(cluster, one, "alice")
+    bob = named(cluster, two, "bob")
+    if stale:
+        carol = named(cluster, two, "carol")
+        own_redis.save_snapshot()  # carol is in it
+        carol.send("QUIT")
+        cluster.sees(alice, "[server] carol is disconnected")
+    own_redis.kill()
+    cluster.sees(alice, LOST)  # after the grace period: a blip would not be worth a notice
+    own_redis.restart(from_snapshot=stale)
+    cluster.sees(alice, RESTORED)
+    cluster.sees(bob, RESTORED)
+    who(cluster, alice, "alice", "bob")
+    who(cluster, bob, "alice", "bob")
+    alice.send("MSG after the restart")
+    cluster.sees(bob, "[alice] after the restart")
+    with own_redis.client() as client:
+        users = client.call("HKEYS", "sc:0:users")
+    assert isinstance(users, list)
+    assert sorted(user for user in users if isinstance(user, bytes)) == [b"alice", b"bob"]

@@ -1,0 +1,262 @@
+"""The cluster as users run it: ``sansio-chat serve --cluster`` processes, a real redis-server, real sockets.
+
+Three nodes, one per backend, with text clients spread over them: messages,
+private messages, WHO and KILL across nodes, nickname races, one order for
+everyone; IRC and web clients on one node with a text client on another; a
+node killed with ``kill -9`` under traffic; a cluster of one reading byte
+for byte like a lone server; ``--workers``.  (A node stopped and continued,
+Redis restarted empty or from a stale snapshot are run over a real Redis by
+``test_chat_redis.py``, a subscriber cut off by Redis' output-buffer limit
+by ``test_link_redis.py``: faster there, with the same bridge and core.)
+Every wait has a deadline; no test sleeps to wait for the server.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from adapters.cli import BACKENDS
+from tests.conformance.client import Client
+from tests.conformance.irc_client import IRCClient
+from tests.conformance.server import OPER_PASSWORD, ServerProcess
+from tests.conformance.test_differential import EXPECTED, ROOMS_EXPECTED, run_rooms_session, run_session
+
+from .redis_server import RedisServer
+
+#: How long a node may take to join (start, connect, register) on a loaded machine.
+JOIN_TIMEOUT = 15.0
+LOST = "[server] Lost contact with the other servers: only users on this server can hear you"
+RESTORED = "[server] Contact with the other servers restored"
+MAY_HAVE_LOST = "[server] Some messages from or to other servers may have been lost"
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``condition`` until it holds (the server works meanwhile); fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        time.sleep(0.02)  # polling a condition with a deadline, not waiting for the server
+
+
+def start_node(redis: RedisServer, backend: str, name: str, *args: str) -> ServerProcess:
+    """A node on its own port, once it has joined the cluster."""
+    node = ServerProcess(backend, ["--cluster", redis.url(), "--node-id", name, *args])
+    wait_for(lambda: f"node {name} joined" in node.output, JOIN_TIMEOUT, f"{name} joining")
+    return node
+
+
+def stop(*nodes: ServerProcess) -> None:
+    """Close every client of ``nodes``, then stop them (SIGTERM: their users leave the cluster at once)."""
+    for node in nodes:
+        for client in node.clients:
+            client.close()
+        node.terminate()
+
+
+@pytest.fixture
+def nodes(redis_server: RedisServer) -> Iterator[list[ServerProcess]]:
+    """Three nodes, one per backend, on the session's Redis."""
+    started: list[ServerProcess] = []
+    try:
+        for backend in BACKENDS:
+            started.append(start_node(redis_server, backend, backend))
+        yield started
+    finally:
+        stop(*started)
+
+
+def named(node: ServerProcess, nick: str) -> Client:
+    client = node.join()
+    client.send_line(f"NICK {nick}")
+    client.expect(f"[server] You are now known as {nick}")
+    client.name = nick
+    return client
+
+
+def until_line(client: Client, line: str, timeout: float = 10.0) -> list[str]:
+    """The lines ``client`` gets up to ``line`` (included)."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while not seen or seen[-1] != line:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"{client!r}: no {line!r}; got {seen!r}")
+        seen.append(client.read_line(left))
+    return seen
+
+
+def irc_until(client: IRCClient, line: str, timeout: float = 10.0) -> None:
+    """Read ``client``'s lines until ``line`` (what another node sent comes when it comes)."""
+    deadline = time.monotonic() + timeout
+    seen: list[str] = []
+    while not seen or seen[-1] != line:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"{client.nick}: no {line!r}; got {seen!r}")
+        seen.append(client.read_line(left))
+
+
+def agree(clients: list[Client], nicks: list[str], timeout: float = 10.0) -> None:
+    """Each client's WHO lists exactly ``nicks`` (any order), within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    for client in clients:
+        while True:
+            client.send_line("WHO")
+            answer = [line for line in client.ping_barrier() if line.startswith("[server] Users")]
+            listed = sorted(answer[-1].split(": ", 1)[1].split()) if answer else []
+            if listed == sorted(nicks):
+                break
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"{client!r}: WHO lists {listed}, not {sorted(nicks)}")
+
+
+# -- a cluster of one ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_a_one_node_cluster_reads_byte_for_byte_like_a_lone_server(
+    redis_server: RedisServer, backend: str
+) -> None:
+    node = start_node(redis_server, backend, f"alone-{backend}", "--rate-lines", "0")
+    try:
+        transcripts = run_session(node) | run_rooms_session(node)
+    finally:
+        node.stop()
+    for name, lines in (EXPECTED | ROOMS_EXPECTED).items():
+        expected = "".join(f"{line}\n" for line in lines).encode()
+        assert transcripts[name] == expected, f"client {name}"
+
+
+# -- three nodes, three backends ---------------------------------------------------------------------
+
+
+def test_users_on_three_backends_talk_as_in_one_chat(nodes: list[ServerProcess]) -> None:
+    one, two, three = nodes
+    alice, bob, carol = named(one, "alice"), named(two, "bob"), named(three, "carol")
+    alice.send_line("MSG hello from select")
+    assert until_line(bob, "[alice] hello from select")[-1] == "[alice] hello from select"
+    until_line(carol, "[alice] hello from select")
+    bob.send_line("TELL carol psst")
+    until_line(carol, "[bob -> carol] psst")
+    carol.send_line("JOIN #dev")
+    until_line(carol, "[server] You are now in #dev")
+    alice.send_line("JOIN #dev")
+    until_line(carol, "[server] alice joined #dev")
+    alice.send_line("ME waves")
+    until_line(carol, "* alice waves")
+    agree([alice, carol], ["@carol", "alice"])
+    agree([bob], ["bob"])
+    carol.send_line(f"OPER {OPER_PASSWORD}")
+    carol.send_line("KILL bob enough")
+    assert bob.lines_until_closed()[-2:] == ["[carol] enough", "[server] You have been killed by carol"]
+    until_line(carol, "[server] bob is disconnected (killed by carol)")  # (alice shares no room with bob)
+
+
+def test_two_nodes_racing_for_one_nickname_have_exactly_one_winner(nodes: list[ServerProcess]) -> None:
+    left, right = nodes[0].join(), nodes[2].join()
+    for round_ in range(40):
+        left.send_line(f"NICK racer{round_}")
+        right.send_line(f"NICK RACER{round_}")
+        answers = []
+        for client in (left, right):
+            lines = client.ping_barrier()
+            answers += [line for line in lines if "known as" in line.lower() or "already in use" in line]
+        mine = [line for line in answers if line.startswith(("[server] You are now", "[server] Error"))]
+        assert len(mine) == 2, answers
+        assert sum(line.startswith("[server] You are now known as") for line in mine) == 1, answers
+
+
+def test_every_user_on_every_node_sees_one_order_and_each_senders_order(nodes: list[ServerProcess]) -> None:
+    clients = [node.join() for node in nodes for _ in range(3)]
+    agree(clients, [client.name for client in clients])  # everyone knows everyone before the race
+    for round_ in range(20):
+        for index, client in enumerate(clients):
+            client.send_line(f"MSG m{index}-{round_}")
+    streams = []
+    for index, client in enumerate(clients):
+        expected = {f"m{other}-{n}" for other in range(len(clients)) if other != index for n in range(20)}
+        seen: list[str] = []
+        deadline = time.monotonic() + 15
+        while set(seen) != expected:
+            line = client.read_line(max(0.0, deadline - time.monotonic()))
+            text = line.split("] ", 1)[-1]
+            if text.startswith("m"):
+                seen.append(text)
+        streams.append(seen)
+    for seen in streams:
+        assert len(seen) == len(set(seen))  # at most once
+        for other in range(len(clients)):
+            own = [tag for tag in seen if tag.startswith(f"m{other}-")]
+            assert own == sorted(own, key=lambda tag: int(tag.split("-")[1]))  # each sender's order
+    reference = streams[0]
+    for seen in streams[1:]:
+        common = set(seen) & set(reference)
+        assert [tag for tag in seen if tag in common] == [tag for tag in reference if tag in common]
+
+
+def test_irc_and_web_clients_on_one_node_talk_with_a_text_client_on_another(
+    redis_server: RedisServer,
+) -> None:
+    text_node = start_node(redis_server, "select", "texts")
+    other = start_node(
+        redis_server, "asyncio", "others", "--listen", "irc://127.0.0.1:0", "--listen", "http://127.0.0.1:0"
+    )
+    try:
+        alice = named(text_node, "alice")
+        ann = IRCClient(other.connect(port=other.port_of("irc"), chat=False), "ann")
+        ann.register()
+        ann.send("JOIN #lobby")
+        web = other.web_join()
+        agree([alice], ["alice", "ann", web.name])
+        alice.send_line("MSG hello, everyone")
+        irc_until(ann, ":alice!text@text.invalid PRIVMSG #lobby :hello, everyone")
+        ann.send("PRIVMSG #lobby :hi alice", "PRIVMSG alice :psst")
+        until_line(alice, "[ann -> alice] psst")
+        web.send({"cmd": "msg", "text": "and the web"})
+        until_line(alice, f"[{web.name}] and the web")
+        irc_until(ann, f":{web.name}!web@web.invalid PRIVMSG #lobby :and the web")
+    finally:
+        stop(text_node, other)
+
+
+def test_a_node_killed_under_traffic_takes_its_200_users_out_of_the_chat(redis_server: RedisServer) -> None:
+    doomed = start_node(redis_server, "select", "doomed")
+    survivor = start_node(redis_server, "threads", "survivor")
+    try:
+        crowd = [doomed.join() for _ in range(200)]
+        talker, watcher = named(survivor, "talker"), named(survivor, "watcher")
+        agree([watcher], ["talker", "watcher", *(client.name for client in crowd)], timeout=20.0)
+        for round_ in range(50):  # traffic both ways while it dies
+            talker.send_line(f"MSG busy {round_}")
+            crowd[round_].send_line(f"MSG crowd {round_}")
+        doomed.terminate(signal.SIGKILL)
+        killed_at = time.monotonic()
+        agree([watcher], ["talker", "watcher"], timeout=15.0)  # the reaper's bound is 6 s; slack for CI
+        gone_after = time.monotonic() - killed_at
+        talker.send_line("NICK " + crowd[0].name)  # its nickname is free again
+        assert any("known as" in line for line in talker.ping_barrier()), gone_after
+    finally:
+        stop(doomed, survivor)
+
+
+def test_workers_share_one_port_as_nodes_of_one_chat_and_stop_as_a_group(redis_server: RedisServer) -> None:
+    group = ServerProcess("select", ["--cluster", redis_server.url(), "--node-id", "w", "--workers", "2"])
+    try:
+        wait_for(lambda: group.output.count("joined (epoch") == 2, JOIN_TIMEOUT, "two workers joining")
+        clients = [group.join() for _ in range(12)]  # the kernel spreads them over the workers
+        nodes = {client.name for client in clients}
+        agree(clients[:2], sorted(nodes))  # whichever worker each is on, everyone is in one chat
+        clients[0].send_line("MSG one chat")
+        for client in clients[1:]:
+            until_line(client, f"[{clients[0].name}] one chat")
+        for client in clients:
+            client.close()
+        assert group.terminate() == 0  # SIGTERM reaches every worker; the group ends well
+    finally:
+        group.terminate(signal.SIGKILL)
+    assert "w-1" in group.output and "w-2" in group.output

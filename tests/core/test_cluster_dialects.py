@@ -1,0 +1,186 @@
+"""Every dialect across the servers of a cluster: facts are dialect-neutral, each server renders its own.
+
+IRC and web clients on one server, text clients on another: what one says
+reaches the others in their own spelling; an IRC client's registration goes
+through the cluster's directory like a rename; words from outside a room
+come back to their server before its next ``PONG``; a server that joins
+later learns users' details and rooms' settings from the others.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sansio_chat import DialectName
+from sansio_chat._shared import NODE_SHIFT
+from tests.core_driver import Client
+from tests.fake_cluster import FakeCluster, Member
+
+from .irc import IRC
+
+
+def text_client(cluster: FakeCluster, member: Member, nick: str) -> Client:
+    client = member.net.connect()
+    cluster.settle()
+    client.send(f"NICK {nick}")
+    cluster.settle()
+    client.lines()
+    return client
+
+
+def irc_client(cluster: FakeCluster, member: Member, nick: str) -> IRC:
+    """An IRC client of ``member``, registered as ``nick``, its welcome read."""
+    irc = IRC(member.net.connect(dialect=DialectName.IRC), nick)
+    irc.send(f"NICK {nick}", f"USER {nick} 0 * :{nick.title()}")
+    cluster.settle()
+    lines = irc.lines()
+    assert any(f" 001 {nick} " in line for line in lines), lines
+    return irc
+
+
+def forget(cluster: FakeCluster) -> None:
+    for member in cluster.live():
+        for client in member.net.clients.values():
+            client.lines()
+
+
+def test_text_irc_and_web_clients_on_two_servers_talk_in_their_own_spelling() -> None:
+    cluster = FakeCluster(2)
+    cluster.settle()
+    one, two = cluster.members[1], cluster.members[2]
+    alice = text_client(cluster, one, "alice")
+    web = two.net.connect_web()
+    cluster.settle()
+    web.send_json({"type": "nick", "nick": "webby"})
+    irc = irc_client(cluster, two, "ircy")
+    irc.send("JOIN #lobby")
+    cluster.settle()
+    forget(cluster)
+    alice.send("MSG hello all")
+    irc.send("PRIVMSG #lobby :hi from irc", "PRIVMSG alice :psst")
+    cluster.settle()
+    assert irc.lines() == [":alice!text@text.invalid PRIVMSG #lobby :hello all"]
+    assert alice.lines() == ["[ircy] hi from irc", "[ircy -> alice] psst"]
+    events = [json.loads(line) for line in web.lines()]
+    assert [(event["type"], event.get("text")) for event in events] == [
+        ("message", "hello all"),
+        ("message", "hi from irc"),
+    ]
+
+
+def test_two_irc_clients_registering_one_nickname_on_two_servers_get_one_winner() -> None:
+    cluster = FakeCluster(2)
+    cluster.settle()
+    first = IRC(cluster.members[1].net.connect(dialect=DialectName.IRC))
+    second = IRC(cluster.members[2].net.connect(dialect=DialectName.IRC))
+    for irc in (first, second):
+        irc.send("NICK dave", "USER dave 0 * :Dave")
+    cluster.settle()
+    welcomed, refused = (first, second) if any(" 001 " in line for line in first.lines()) else (second, first)
+    assert refused.lines() == [":sansio-chat 433 * dave :Nickname is already in use"]
+    refused.send("NICK dave2")
+    cluster.settle()
+    assert any(" 001 dave2 " in line for line in refused.lines())
+    assert cluster.directory["dave"] != cluster.directory["dave2"]
+    welcomed.send("WHOIS dave2")
+    cluster.settle()
+    assert any(" 311 dave dave2 ~dave " in line for line in welcomed.lines())
+
+
+def test_an_irc_registration_granted_after_its_client_left_gives_the_nickname_back() -> None:
+    cluster = FakeCluster(1)
+    cluster.settle()
+    member = cluster.members[1]
+    irc = IRC(member.net.connect(dialect=DialectName.IRC))
+    irc.send("NICK erin", "USER erin 0 * :Erin")
+    irc.client.reset()  # before the cluster answered
+    cluster.settle()
+    assert "erin" not in cluster.directory
+
+
+def test_words_from_outside_a_room_come_back_before_the_speakers_pong() -> None:
+    cluster = FakeCluster(2)
+    cluster.settle()
+    one, two = cluster.members[1], cluster.members[2]
+    owner = irc_client(cluster, one, "owner")
+    owner.send("JOIN #open", "MODE #open -n")
+    outsider = irc_client(cluster, two, "outsider")
+    cluster.settle()
+    forget(cluster)
+    outsider.send("PRIVMSG #open :knock knock", "PING barrier")
+    cluster.settle()
+    assert owner.lines() == [":outsider!~outsider@irc.invalid PRIVMSG #open :knock knock"]
+    assert outsider.lines() == [":sansio-chat PONG sansio-chat barrier"]
+    assert "#open" not in two.following  # followed only while its words were on their way
+
+
+def test_a_server_that_joins_later_learns_users_details_and_rooms_settings() -> None:
+    cluster = FakeCluster(1)
+    cluster.settle()
+    ircy = irc_client(cluster, cluster.members[1], "ircy")
+    ircy.send("MODE ircy +i", "JOIN #den", "MODE #den +mk secret", "AWAY :lunch")
+    cluster.settle()
+    late = cluster.add()
+    cluster.settle()
+    bob = late.net.connect(dialect=DialectName.IRC)
+    watcher = IRC(bob)
+    watcher.send("NICK watcher", "USER watcher 0 * :Watcher")
+    cluster.settle()
+    watcher.lines()
+    watcher.send("WHOIS ircy", "JOIN #den", "JOIN #den wrong", "LUSERS")
+    cluster.settle()
+    lines = watcher.lines()
+    assert any(" 311 watcher ircy ~ircy irc.invalid * Ircy" in line for line in lines), lines
+    assert any(" 301 watcher ircy lunch" in line for line in lines), lines
+    assert any(" 475 watcher #den :Cannot join channel (+k)" in line for line in lines), (
+        lines
+    )  # its key crossed too
+    assert any(" 251 watcher :There are 1 users and 1 invisible" in line for line in lines), lines
+    assert ircy.client.conn + (1 << NODE_SHIFT) == cluster.directory["ircy"]
+
+
+def test_irc_and_web_clients_are_told_when_their_server_loses_the_others() -> None:
+    cluster = FakeCluster(2)
+    cluster.settle()
+    one = cluster.members[1]
+    ircy = irc_client(cluster, one, "ircy")
+    web = one.net.connect_web()
+    cluster.settle()
+    forget(cluster)
+    cluster.down(one)
+    assert ircy.lines() == [
+        ":sansio-chat NOTICE * :Lost contact with the other servers: only users on this server can hear you"
+    ]
+    (event,) = (json.loads(line) for line in web.lines())
+    assert event["type"] == "cluster" and event["news"] == "lost-contact"
+
+
+def test_an_irc_registration_refused_after_its_client_left_tells_nobody() -> None:
+    cluster = FakeCluster(2)
+    cluster.settle()
+    first = IRC(cluster.members[1].net.connect(dialect=DialectName.IRC))
+    second = IRC(cluster.members[2].net.connect(dialect=DialectName.IRC))
+    for irc in (first, second):
+        irc.send("NICK dave", "USER dave 0 * :Dave")
+    first.client.reset()
+    second.client.reset()  # both gone before the cluster answered: one was granted, one refused
+    cluster.settle()
+    assert "dave" not in cluster.directory
+
+
+def test_a_silent_irc_client_of_a_cluster_closes_once_its_departure_is_back() -> None:
+    cluster = FakeCluster(2)
+    cluster.settle()
+    one, two = cluster.members[1], cluster.members[2]
+    ircy = irc_client(cluster, one, "ircy")
+    ircy.send("JOIN #lobby")
+    watcher = text_client(cluster, two, "watcher")
+    cluster.settle()
+    forget(cluster)
+    config = one.net.config
+    one.net.advance(config.ping_seconds)
+    one.net.advance(config.ping_timeout_seconds)
+    assert ircy.is_open  # its departure is on its way
+    cluster.settle()
+    assert not ircy.is_open
+    assert watcher.lines() == ["[server] ircy is disconnected (timed out)"]
