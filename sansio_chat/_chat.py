@@ -7,11 +7,13 @@ connections receive it is the fan-out's.  What it needs of the server
 running it (a user registered, a connection to close, input to hold while a
 nickname claim waits) goes through ``Connections``.
 
-Every command is decided first (``handle``: checked against the state, an
-error back to the asker at once), then what it changes is a fact
-(``_facts.py``) given to ``apply``, the one place where the state changes and
-deliveries are addressed.  Questions (who is here, which rooms) change
-nothing and are answered from the ``Directory`` (``_queries.py``).
+Every command is decided here (``handle``: checked against the state, an
+error back to the asker at once); what it changes is a fact (``_facts.py``)
+given to ``StateChanges`` (``_state_changes.py``), the one place where the
+state changes and deliveries are addressed, or, in a cluster, shared
+through ``ClusterSync`` (``_cluster_sync.py``).  Questions (who is here,
+which rooms) change nothing and are answered from the ``Directory``
+(``_queries.py``).
 
 A user may be in several rooms; "a text client is in at most one room" is
 how text commands use the chat (``JOIN`` leaves the other rooms), and the
@@ -136,11 +138,11 @@ class Chat:
 
     Every command is decided first (``handle``: checked against the state,
     errors back to the asker at once), then what it changes is a fact.  A
-    lone server gives it to ``apply`` at once, the one place where the state
-    changes and deliveries are addressed.  A server of a cluster (with a
-    ``seat``) shares it instead, holds the user's next lines, and applies it
-    when it comes back (``arrived``), in the cluster's order, as every other
-    server does; while its link is down it applies its users' facts at once.
+    lone server applies it at once (``StateChanges``).  A server of a
+    cluster (with a ``seat``) shares it instead (``cluster``), holds the
+    user's next lines, and applies it when it comes back, in the cluster's
+    order, as every other server does; while its link is down it applies its
+    users' facts at once.
     """
 
     def __init__(
