@@ -260,8 +260,7 @@ class Driver(Generic[C]):
             return
         if conn.life.phase is not Phase.OPEN:
             return
-        if self._timed and self.clock() - self._ticked >= TICK_RESOLUTION:
-            self._tick()
+        self._tick_for_input()
         self._conn_event(conn, DataReceived(conn=conn.id, data=data))
 
     def eof(self, conn: C) -> None:
@@ -491,6 +490,11 @@ class Driver(Generic[C]):
         """Tell the core the time (both clocks) before an event that may depend on it."""
         now = self._ticked = self.clock()
         self._event(Tick(now=now, wall=self.wall()))
+
+    def _tick_for_input(self) -> None:
+        """Input's time (flood control needs it): a ``Tick`` unless the last is within ``TICK_RESOLUTION``."""
+        if self._timed and self.clock() - self._ticked >= TICK_RESOLUTION:
+            self._tick()
 
     def _event(self, event: Event) -> None:
         """An event whose failure costs no connection: log it and go on."""
@@ -782,8 +786,7 @@ class Driver(Generic[C]):
         """What the stack brought up for the core, in one event: a read's bytes, or whole messages."""
         if not conn.life.open:
             return
-        if self._timed and self.clock() - self._ticked >= TICK_RESOLUTION:
-            self._tick()  # flood control needs the time of this input
+        self._tick_for_input()
         if messages:
             self._conn_event(conn, MessagesReceived(conn=conn.id, messages=tuple(batch)))
         else:

@@ -7,11 +7,13 @@ connections receive it is the fan-out's.  What it needs of the server
 running it (a user registered, a connection to close, input to hold while a
 nickname claim waits) goes through ``Connections``.
 
-Every command is decided first (``handle``: checked against the state, an
-error back to the asker at once), then what it changes is a fact
-(``_facts.py``) given to ``apply``, the one place where the state changes and
-deliveries are addressed.  Questions (who is here, which rooms) change
-nothing and are answered from the ``Directory`` (``_queries.py``).
+Every command is decided here (``handle``: checked against the state, an
+error back to the asker at once); what it changes is a fact (``_facts.py``)
+given to ``StateChanges`` (``_state_changes.py``), the one place where the
+state changes and deliveries are addressed, or, in a cluster, shared
+through ``ClusterSync`` (``_cluster_sync.py``).  Questions (who is here,
+which rooms) change nothing and are answered from the ``Directory``
+(``_queries.py``).
 
 A user may be in several rooms; "a text client is in at most one room" is
 how text commands use the chat (``JOIN`` leaves the other rooms), and the
@@ -23,17 +25,18 @@ is (``reserve``, then ``register``), in no room.
 
 from __future__ import annotations
 
-import enum
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass, fields
-from typing import Protocol, assert_never
+from dataclasses import dataclass
+from typing import assert_never
 
 from . import _facts as facts
 from . import _queries as queries
 from ._actions import LogLevel
 from ._base import Clock
-from ._cluster import ClusterSeat, Link, Round
+from ._chat_ports import Connections, Deliveries
+from ._cluster import ClusterSeat
+from ._cluster_sync import ClusterSync
 from ._commands import (
     Away,
     BadLine,
@@ -71,12 +74,11 @@ from ._commands import (
 from ._config import MAX_OPER_FAILURES, MAX_ROOMS_PER_USER, ServerConfig
 from ._directory import Directory
 from ._facts import Fact
+from ._holds import Holds, Purpose
 from ._modes import (
-    FLAG_OF,
     MAX_BANS,
     MAX_KEY_CHARS,
     MAX_LIMIT,
-    Ban,
     ModeChange,
     RoomFlag,
     RoomMode,
@@ -86,59 +88,25 @@ from ._modes import (
 )
 from ._nicknames import LocalNickRegistry, NickRegistry, is_valid_nickname, nick_key
 from ._replies import (
-    AwayNotice,
     AwaySet,
     BanList,
-    ClusterNews,
-    ClusterNotice,
-    Connected,
-    Disconnected,
-    EnteredRoom,
     Error,
     ErrorKind,
-    Goodbye,
     HelpText,
-    Identity,
-    Invitation,
-    InviteSent,
     IsAway,
-    JoinedRoom,
-    Kicked,
-    KickedYou,
-    KilledBy,
-    LastWords,
     LeaveReason,
-    LeftRoom,
-    ModesChanged,
-    NickChanged,
-    NickSet,
-    OperGranted,
     Pong,
     Reply,
     Said,
     Speech,
     Told,
     TopicIs,
-    TopicSet,
     UserId,
     UserList,
     UserModesAre,
-    UserModesChanged,
-    Welcome,
 )
 from ._rooms import MAX_TOPIC_CHARS, Room, is_valid_room_name, room_key
-from ._shared import (
-    Burst,
-    ClusterStatus,
-    Hello,
-    Present,
-    PresentRoom,
-    PresentUser,
-    Share,
-    Shared,
-    ShareRefusal,
-    node_of,
-)
+from ._state_changes import MessageIds, StateChanges
 from ._users import User
 
 #: Characters of an away message, at most (longer ones are cut).
@@ -153,65 +121,6 @@ _NOT_IN_A_ROOM = Error(kind=ErrorKind.NOT_IN_A_ROOM)
 _UNANSWERED = frozenset({Speech.NOTICE, Speech.CTCP_REPLY})
 
 
-class Deliveries(Protocol):
-    """Where the chat sends replies, by audience, and tells of membership changes.
-
-    A user without a connection here (of another server of a cluster, or
-    one whose connection ended while its departure crosses the cluster) is
-    passed by: only users connected here receive anything.
-    """
-
-    def entered(self, room: Room, user: User) -> None: ...
-    def left(self, room: Room, user: User) -> None: ...
-    def detach(self, user: User) -> None: ...
-    def to_user(self, user: User, reply: Reply) -> None: ...
-    def echo(self, user: User, reply: Said | Told) -> None: ...
-    def to_room(self, room: Room, reply: Reply, but: User | None = None) -> None: ...
-    def to_rooms(
-        self, rooms: tuple[Room, ...], reply: Reply, but: User | None = None, also: User | None = None
-    ) -> None: ...
-    def to_everyone(self, reply: Reply) -> None: ...
-
-
-class Connections(Protocol):
-    """What the chat needs of the server about its users' connections."""
-
-    def registered(self, user: User) -> None:
-        """``user`` got its first nickname: it is in the chat."""
-        ...
-
-    def reserved(self, user: User, nick: str) -> None:
-        """``user``, not registered yet, holds ``nick`` now (an IRC client's ``NICK``); "": none any more."""
-        ...
-
-    def claim_pending(self, user: User) -> None:
-        """Something of ``user``'s waits (a claim, a shared fact): its next lines must wait too."""
-        ...
-
-    def claim_settled(self, user: User) -> None:
-        """Nothing of ``user``'s waits any more: its lines may go on (it may leave meanwhile)."""
-        ...
-
-    def close(self, user: User) -> None:
-        """Close ``user``'s connection here, if it has one, once what is queued for it is sent."""
-        ...
-
-
-class _Purpose(enum.Enum):
-    """What a nickname claim, or a shared fact, is for."""
-
-    GUEST = "a guest name at registration"
-    RENAME = "a change of nickname"
-    RESERVE = "a nickname chosen before registering"
-    REGISTER = "a registration under a nickname chosen before (IRC)"
-    SAVE = "a guest name for a user whose nickname was taken while cut off"
-    OTHER = "any other change"
-
-
-#: Shares that register a user: granted to a connection gone meanwhile, the nickname is given back.
-_REGISTRATIONS = frozenset({_Purpose.GUEST, _Purpose.REGISTER})
-
-
 @dataclass(slots=True, kw_only=True)
 class _Claim:
     """A claim waiting for its answer; ``user`` is None once the claimant has gone."""
@@ -219,21 +128,9 @@ class _Claim:
     user: User | None
     key: str
     nick: str
-    purpose: _Purpose
+    purpose: Purpose
     number: int = 0  # of a guest name
     peer: str = ""  # of a registration, for the log
-
-
-@dataclass(slots=True, kw_only=True)
-class _Sharing:
-    """A shared item on its way; ``user`` (held until it is back) is None once it has gone, or for none."""
-
-    user: User | None
-    item: Shared
-    purpose: _Purpose
-    key: str = ""  # the nickname key it takes
-    detail: str = ""  # what an error about it names (the nickname typed)
-    follow: str = ""  # a room followed for it until it is back
 
 
 class Chat:
@@ -241,11 +138,11 @@ class Chat:
 
     Every command is decided first (``handle``: checked against the state,
     errors back to the asker at once), then what it changes is a fact.  A
-    lone server gives it to ``apply`` at once, the one place where the state
-    changes and deliveries are addressed.  A server of a cluster (with a
-    ``seat``) shares it instead, holds the user's next lines, and applies it
-    when it comes back (``arrived``), in the cluster's order, as every other
-    server does; while its link is down it applies its users' facts at once.
+    lone server applies it at once (``StateChanges``).  A server of a
+    cluster (with a ``seat``) shares it instead (``cluster``), holds the
+    user's next lines, and applies it when it comes back, in the cluster's
+    order, as every other server does; while its link is down it applies its
+    users' facts at once.
     """
 
     def __init__(
@@ -266,19 +163,41 @@ class Chat:
         self._registry: NickRegistry = registry if registry is not None else LocalNickRegistry()
         self._clock = clock if clock is not None else Clock()
         self._dir = Directory()
-        self._seat = seat
         self._claims: dict[int, _Claim] = {}  # waiting for an answer, by claim number
         self._last_claim = 0
-        self._shares: dict[int, _Sharing] = {}  # on their way through the cluster, by ticket
-        self._held: dict[User, int] = {}  # claims and shares each user waits for
-        self._saving = 0  # users renamed after a burst, before this server says hello
-        self._pongs: list[tuple[int, User, str]] = []  # (last share before it, asker, token)
+        self._holds = Holds(connections)  # claims and shares each user waits for
         self._oper_failures: dict[User, int] = {}  # only users who failed
         self._reservations: dict[UserId, str] = {}  # the nickname each unregistered user holds
         self._opers = dict(config.opers)  # named operator accounts
-        self._msgid_base = ""  # made from the time of the first message
-        self._msgids = 0
-        self._msgid_node = f"{seat.node}." if seat is not None else ""  # ids of servers never collide
+        self._ids = MessageIds(f"{seat.node}." if seat is not None else "")
+        self._changes = StateChanges(
+            self._dir,
+            deliveries,
+            connections,
+            log,
+            registry=self._registry,
+            clock=self._clock,
+            seat=seat,
+            ids=self._ids,
+            departed=self._departed,
+        )
+        self._apply = self._changes.apply  # bound once: words take this path on every line
+        #: This server's part in a cluster (None for a lone server); the server gives it what the
+        #: cluster says (facts back, failed shares, the link's changes).
+        self.cluster = (
+            ClusterSync(
+                seat,
+                self._dir,
+                self._changes,
+                holds=self._holds,
+                deliveries=deliveries,
+                connections=connections,
+                log=log,
+                retry_guest=self._arrive,
+            )
+            if seat is not None
+            else None
+        )
 
     # -- arriving -----------------------------------------------------------------------
 
@@ -288,25 +207,26 @@ class Chat:
         In a cluster the number comes from the server's lease instead.
         """
         self._dir.by_id[user.uid] = user
-        self._arrive(user, number if self._seat is None else self._seat.next_guest(), peer)
+        cluster = self.cluster
+        self._arrive(user, number if cluster is None else cluster.seat.next_guest(), peer)
 
     def _arrive(self, user: User, number: int, peer: str) -> None:
-        seat = self._seat
+        cluster = self.cluster
         while True:
             nick = f"guest{number}"  # already case-folded: its own key
             if not self._dir.nick_taken(nick):
-                if seat is not None and seat.sharing:
+                if cluster is not None and cluster.seat.sharing:
                     fact = self._registration(user, nick, lobby=True, peer=peer)
                     follow = self._dir.lobby.key
-                    self._share(fact, user, _Purpose.GUEST, take=nick, follow=follow, key=nick)
+                    cluster.share(fact, user, Purpose.GUEST, take=nick, follow=follow, key=nick)
                     return
-                answer = self._claim(user, nick, nick, _Purpose.GUEST, number=number, peer=peer)
+                answer = self._claim(user, nick, nick, Purpose.GUEST, number=number, peer=peer)
                 if answer is None:
                     return
                 if answer:
                     self._registered(user, nick, lobby=True, peer=peer)
                     return
-            number = number + 1 if seat is None else seat.next_guest()
+            number = number + 1 if cluster is None else cluster.seat.next_guest()
 
     def _registration(self, user: User, nick: str, *, lobby: bool, peer: str) -> facts.Registered:
         return facts.Registered(
@@ -314,7 +234,7 @@ class Chat:
         )
 
     def _registered(self, user: User, nick: str, *, lobby: bool, peer: str) -> None:
-        self.apply(self._registration(user, nick, lobby=lobby, peer=peer))
+        self._apply(self._registration(user, nick, lobby=lobby, peer=peer))
 
     def reserve(self, user: User, nick: str) -> None:
         """A client not registered yet asks for ``nick``; ``Connections.reserved`` says when it holds it."""
@@ -330,7 +250,7 @@ class Chat:
         if self._dir.nick_taken(key, user):
             self._reply(user, Error(kind=ErrorKind.NICK_IN_USE, detail=nick))
             return
-        answer = self._claim(user, key, nick, _Purpose.RESERVE)
+        answer = self._claim(user, key, nick, Purpose.RESERVE)
         if answer is None:
             return
         if answer:
@@ -357,17 +277,17 @@ class Chat:
         nick = self._reservations.pop(user.uid)
         key = nick_key(nick)
         del self._dir.reserved[key]
-        seat = self._seat
-        if seat is not None and seat.sharing:  # the cluster's directory decides, as for a rename
+        cluster = self.cluster
+        if cluster is not None and cluster.seat.sharing:  # the cluster's directory decides, as for a rename
             fact = self._registration(user, nick, lobby=False, peer=peer)
-            self._share(fact, user, _Purpose.REGISTER, key=key, detail=nick, take=key)
+            cluster.share(fact, user, Purpose.REGISTER, key=key, detail=nick, take=key)
             return
         self._registered(user, nick, lobby=False, peer=peer)
 
     # -- nickname claims ------------------------------------------------------------------
 
     def _claim(
-        self, user: User, key: str, nick: str, purpose: _Purpose, *, number: int = 0, peer: str = ""
+        self, user: User, key: str, nick: str, purpose: Purpose, *, number: int = 0, peer: str = ""
     ) -> bool | None:
         """Ask the registry for ``key``: its answer, or None when it comes later."""
         self._last_claim += 1
@@ -377,7 +297,7 @@ class Chat:
             self._claims[claim] = _Claim(
                 user=user, key=key, nick=nick, purpose=purpose, number=number, peer=peer
             )
-            self._hold(user)
+            self._holds.hold(user)
         return answer
 
     def claim_answered(self, claim: int, granted: bool) -> None:
@@ -393,42 +313,26 @@ class Chat:
         if granted and self._dir.nick_taken(waiting.key, user):  # a registry that granted one name twice
             granted = False
         match waiting.purpose:
-            case _Purpose.GUEST:
+            case Purpose.GUEST:
                 if granted:
                     self._registered(user, waiting.nick, lobby=True, peer=waiting.peer)
                 else:
                     self._arrive(user, waiting.number + 1, waiting.peer)
-            case _Purpose.RENAME:
+            case Purpose.RENAME:
                 if granted:
-                    self.apply(facts.Renamed(user=user.uid, new=waiting.nick))
+                    self._apply(facts.Renamed(user=user.uid, new=waiting.nick))
                 else:
                     self._reply(user, Error(kind=ErrorKind.NICK_IN_USE, detail=waiting.nick))
-            case _Purpose.RESERVE:
+            case Purpose.RESERVE:
                 if granted:
                     self._reserved(user, waiting.key, waiting.nick)
                 else:
                     self._reply(user, Error(kind=ErrorKind.NICK_IN_USE, detail=waiting.nick))
-            case _Purpose.REGISTER | _Purpose.SAVE | _Purpose.OTHER:  # pragma: no cover - only shares
+            case Purpose.REGISTER | Purpose.SAVE | Purpose.OTHER:  # pragma: no cover - only shares
                 raise AssertionError(waiting.purpose)
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
                 assert_never(waiting.purpose)
-        self._unhold(user)
-
-    def _hold(self, user: User) -> None:
-        """One more thing of ``user``'s waits: its lines wait from the first."""
-        count = self._held.get(user, 0)
-        self._held[user] = count + 1
-        if not count:
-            self._connections.claim_pending(user)
-
-    def _unhold(self, user: User) -> None:
-        """One thing fewer waits; after the last, its lines go on."""
-        count = self._held[user] - 1
-        if count:
-            self._held[user] = count
-        else:
-            del self._held[user]
-            self._connections.claim_settled(user)
+        self._holds.unhold(user)
 
     # -- commands: deciding ----------------------------------------------------------------
 
@@ -521,79 +425,23 @@ class Chat:
         ``user``: whose next lines wait until it is back; the rest: where it
         goes and what it changes in the directory (see ``Share``).
         """
-        seat = self._seat
-        if seat is None or not seat.sharing:
-            self.apply(fact)
+        cluster = self.cluster
+        if cluster is None or not cluster.seat.sharing:
+            self._apply(fact)
         else:
-            self._share(fact, user, _Purpose.OTHER, follow=follow, users=users, free=free)
-
-    def _share(
-        self,
-        item: Shared,
-        user: User | None,
-        purpose: _Purpose,
-        *,
-        key: str = "",
-        detail: str = "",
-        follow: str = "",
-        room: str = "",
-        users: tuple[UserId, ...] = (),
-        take: str = "",
-        free: str = "",
-        evict: str = "",
-    ) -> None:
-        seat = self._seat
-        assert seat is not None
-        ticket = seat.ticket()
-        owner = 0
-        if take or free:
-            owner = user.uid if user is not None else _owner(item)
-        if follow:
-            seat.follow(follow)
-        self._shares[ticket] = _Sharing(
-            user=user, item=item, purpose=purpose, key=key, detail=detail, follow=follow
-        )
-        if user is not None:
-            self._hold(user)
-        seat.emit(
-            Share(
-                ticket=ticket,
-                item=item,
-                room=room,
-                users=users,
-                owner=owner,
-                take=take,
-                free=free,
-                evict=evict,
-                follow=follow,
-            )
-        )
+            cluster.share(fact, user, Purpose.OTHER, follow=follow, users=users, free=free)
 
     def _ping(self, user: User, token: str) -> None:
-        """``PONG``, the barrier of the protocol: after everything this server shared before it is back.
+        """``PONG``, the barrier of the protocol: after everything decided before it is applied.
 
-        On a lone server that is at once.  In a cluster, words and facts of
-        this server's users may still be crossing it: the answer waits for
-        them (and the asker's next lines with it), so that a client that
-        waits for its ``PONG`` has seen what was decided before, as on a
-        lone server.
+        On a lone server that is at once; in a cluster, once this server's
+        shares before it are back (``ClusterSync.ping``).
         """
-        shares = self._shares
-        if not shares:
+        cluster = self.cluster
+        if cluster is None:
             self._reply(user, Pong(token=token))
-            return
-        self._pongs.append((next(reversed(shares)), user, token))
-        self._hold(user)
-
-    def _answer_pongs(self) -> None:
-        """The ``PONG``s whose shares before them are all back (or failed)."""
-        pongs = self._pongs
-        oldest = next(iter(self._shares), None)
-        while pongs and (oldest is None or pongs[0][0] < oldest):
-            _, user, token = pongs.pop(0)
-            if user in self._held:  # (not if it left meanwhile)
-                self._reply(user, Pong(token=token))
-                self._unhold(user)
+        else:
+            cluster.ping(user, token)
 
     def _say(self, user: User, command: Say) -> None:
         """Words to the speaker's own room: the hot path."""
@@ -605,9 +453,7 @@ class Chat:
         kind = Speech.ACTION if command.action else Speech.WORDS
         if room.speech_limited and not self._may_speak(user, room, kind):
             return
-        said = Said(
-            source=user.identity, room=room.name, text=command.text, kind=kind, msgid=self._new_msgid()
-        )
+        said = Said(source=user.identity, room=room.name, text=command.text, kind=kind, msgid=self._ids.new())
         self._speak(user, room, said)
 
     def _say_to(self, user: User, command: SayTo) -> None:
@@ -624,19 +470,19 @@ class Chat:
             room=room.name,
             text=command.text,
             kind=kind,
-            msgid=self._new_msgid(),
+            msgid=self._ids.new(),
             tags=command.tags,
         )
         self._speak(user, room, said)
 
     def _speak(self, user: User, room: Room, said: Said) -> None:
         """Words to a room: said at once, or shared (they wait for nothing: the speaker's lines go on)."""
-        seat = self._seat
-        if seat is None or not seat.sharing:
-            self.apply(said)
+        cluster = self.cluster
+        if cluster is None or not cluster.seat.sharing:
+            self._apply(said)
         else:  # from outside, this server follows the room until its words are back
             follow = room.key if room not in user.rooms else ""
-            self._share(said, None, _Purpose.OTHER, room=room.key, follow=follow)
+            cluster.share(said, None, Purpose.OTHER, room=room.key, follow=follow)
 
     def _may_speak(self, user: User, room: Room, kind: Speech) -> bool:
         """Whether ``user`` may speak in ``room`` (words from outside, moderation, bans); if not, why."""
@@ -659,10 +505,6 @@ class Chat:
         if kind not in _UNANSWERED:
             self._reply(user, error)
 
-    def _new_msgid(self) -> str:
-        self._msgids += 1
-        return f"{self._msgid_base}{self._msgid_node}{self._msgids}"
-
     def _tell(self, user: User, command: Tell) -> None:
         recipient = self._dir.user(command.nick)
         kind = command.kind
@@ -674,7 +516,7 @@ class Chat:
             recipient=recipient.nick,
             text=command.text,
             kind=kind,
-            msgid=self._new_msgid(),
+            msgid=self._ids.new(),
             tags=command.tags,
         )
         self._commit(
@@ -707,22 +549,22 @@ class Chat:
         if key != user.key and self._dir.nick_taken(key):
             self._reply(user, Error(kind=ErrorKind.NICK_IN_USE, detail=new))
             return
-        seat = self._seat
-        if seat is not None:  # the cluster's directory decides, in one step with the others
-            if not seat.sharing:
+        cluster = self.cluster
+        if cluster is not None:  # the cluster's directory decides, in one step with the others
+            if not cluster.seat.sharing:
                 self._reply(user, Error(kind=ErrorKind.CLUSTER_UNAVAILABLE))
                 return
             fact = facts.Renamed(user=user.uid, new=new)
-            self._share(fact, user, _Purpose.RENAME, key=key, detail=new, take=key, free=user.key)
+            cluster.share(fact, user, Purpose.RENAME, key=key, detail=new, take=key, free=user.key)
             return
         if key != user.key:
-            answer = self._claim(user, key, new, _Purpose.RENAME)
+            answer = self._claim(user, key, new, Purpose.RENAME)
             if answer is None:
                 return
             if not answer:
                 self._reply(user, Error(kind=ErrorKind.NICK_IN_USE, detail=new))
                 return
-        self.apply(facts.Renamed(user=user.uid, new=new))
+        self._apply(facts.Renamed(user=user.uid, new=new))
 
     # -- rooms: deciding --------------------------------------------------------------------
 
@@ -946,11 +788,11 @@ class Chat:
             self._reply(killer, Error(kind=ErrorKind.KILL_SELF))
             return
         fact = facts.Killed(killer=killer.identity, victim=victim.uid, text=text)
-        seat = self._seat
-        if seat is None or not seat.sharing:
-            self.apply(fact)
+        cluster = self.cluster
+        if cluster is None or not cluster.seat.sharing:
+            self._apply(fact)
         else:
-            self._share(fact, killer, _Purpose.OTHER, detail=nick, evict=victim.key)
+            cluster.share(fact, killer, Purpose.OTHER, detail=nick, evict=victim.key)
 
     def _oper(self, user: User, password: str, name: str | None) -> None:
         expected = self._config.oper_password if name is None else self._opers.get(name, "")
@@ -975,15 +817,15 @@ class Chat:
         is gone at once, and the user stays in the chat without one
         meanwhile.
         """
-        seat = self._seat
-        if seat is None or not seat.sharing:
-            self.apply(facts.Dropped(user=user.uid, reason=reason))
+        cluster = self.cluster
+        if cluster is None or not cluster.seat.sharing:
+            self._apply(facts.Dropped(user=user.uid, reason=reason))
             return False
         if aborted:
             self._forget_claims(user)
             self._out.detach(user)
         fact = facts.Dropped(user=user.uid, reason=reason, close=not aborted)
-        self._share(fact, None, _Purpose.OTHER, free=user.key)
+        cluster.share(fact, None, Purpose.OTHER, free=user.key)
         return not aborted
 
     def abandon(self, user: User) -> None:
@@ -992,721 +834,26 @@ class Chat:
         self._unreserve(user)
         self._forget_claims(user)
 
-    # -- the cluster: what comes back, and the link -----------------------------------------
-
-    def arrived(self, arrivals: tuple[tuple[Shared, int], ...], now: float) -> None:
-        """Shared items back from the cluster, in its order: each applied, this server's own settled.
-
-        An item of this server's own whose share already failed (it was
-        applied here then) is not applied twice.
-        """
-        seat = self._seat
-        assert seat is not None
-        for item, ticket in arrivals:
-            sharing = None
-            if ticket:
-                sharing = self._shares.pop(ticket, None)
-                if sharing is None:
-                    continue
-            match item:
-                case Said() | facts.Whispered():  # words change nothing: no round keeps them
-                    self.apply(item)
-                case Hello():
-                    self._hello(item, now)
-                case Present():
-                    self._present(item)
-                case _:
-                    seat.keep(item, item.user if isinstance(item, facts.Registered) else None)
-                    self.apply(item)
-            if sharing is not None:
-                self._settle(sharing, back=True)
-
-    def _settle(self, sharing: _Sharing, *, back: bool) -> None:
-        """A share of this server's came ``back``, or failed: whoever waited for it goes on."""
-        user = sharing.user
-        if user is not None:
-            if user in self._held:  # (not if the fact itself was its departure)
-                self._unhold(user)
-        elif back and sharing.purpose in _REGISTRATIONS:  # granted to a connection gone meanwhile
-            item = sharing.item
-            assert isinstance(item, facts.Registered)
-            fact = facts.Dropped(user=item.user, reason=LeaveReason.LEFT)
-            self._share(fact, None, _Purpose.OTHER, free=sharing.key)
-        if sharing.follow:
-            seat = self._seat
-            assert seat is not None
-            seat.unfollow(sharing.follow)
-        if sharing.purpose is _Purpose.SAVE:
-            self._saving -= 1
-            if not self._saving:
-                self._say_hello()
-        if self._pongs:
-            self._answer_pongs()
-
-    def share_failed(self, ticket: int, why: ShareRefusal) -> None:
-        """The share ``ticket`` did not go through: its asker is told, or it applies here alone."""
-        sharing = self._shares.pop(ticket, None)
-        if sharing is None:
-            return
-        user, item, purpose = sharing.user, sharing.item, sharing.purpose
-        seat = self._seat
-        assert seat is not None
-        if why is ShareRefusal.TAKEN and purpose is _Purpose.GUEST:
-            if user is not None:
-                assert isinstance(item, facts.Registered)
-                self._arrive(user, seat.next_guest(), item.peer)
-        elif why is ShareRefusal.TAKEN and purpose is _Purpose.SAVE:
-            if user is not None:
-                self._save(user)
-        elif why is ShareRefusal.TAKEN and purpose is _Purpose.REGISTER:
-            if user is not None:  # another server's client registered it first: choose another
-                self._connections.reserved(user, "")
-                self._reply(user, Error(kind=ErrorKind.NICK_IN_USE, detail=sharing.detail))
-        elif purpose is _Purpose.RENAME:
-            if user is not None:
-                kind = ErrorKind.NICK_IN_USE if why is ShareRefusal.TAKEN else ErrorKind.CLUSTER_UNAVAILABLE
-                self._reply(user, Error(kind=kind, detail=sharing.detail))
-        elif why is ShareRefusal.NO_SUCH:  # a kill whose victim left meanwhile
-            if user is not None:
-                self._reply(user, Error(kind=ErrorKind.NO_SUCH_NICK, detail=sharing.detail))
-        elif isinstance(item, Hello | Present):
-            pass  # the link broke: this server says hello again when it is back
-        elif user is not None or purpose not in _REGISTRATIONS:
-            self.apply(item)  # cut off: it happens here alone, as while the link is down
-        self._settle(sharing, back=False)
-
-    def cluster_changed(self, status: ClusterStatus) -> None:
-        """The link with the other servers broke, stayed broken, or is back."""
-        seat = self._seat
-        assert seat is not None
-        match status:
-            case ClusterStatus.INTERRUPTED:
-                seat.relinked(Link.OFFLINE)
-                seat.missed = True
-            case ClusterStatus.DOWN:
-                seat.relinked(Link.OFFLINE)
-                if not seat.down:
-                    seat.down = True
-                    for user in [user for user in self._dir.by_id.values() if not self._is_local(user)]:
-                        self._vanish(user)
-                    self._out.to_everyone(ClusterNotice(news=ClusterNews.LOST_CONTACT))
-                    self._log(
-                        LogLevel.WARNING,
-                        "lost contact with the other servers: serving this one's users alone",
-                    )
-            case ClusterStatus.JOINING:
-                seat.relinked(Link.JOINING)
-                seat.lease()
-                mine = tuple(
-                    (user.uid, user.key, user.nick)
-                    for user in self._dir.by_id.values()
-                    if user.nick and self._is_local(user) and self._dir.users.get(user.key) is user
-                )
-                seat.emit(Burst(users=mine))
-            case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
-                assert_never(status)
-
-    def burst_answered(self, refused: tuple[UserId, ...]) -> None:
-        """The directory holds this server's users again, but ``refused``: their nicknames were taken."""
-        for uid in refused:
-            user = self._dir.registered(uid)
-            if user is None or self._dir.users.get(user.key) is not user:
-                continue
-            del self._dir.users[user.key]  # someone else's now: this user waits for a guest name
-            self._reply(user, ClusterNotice(news=ClusterNews.NICK_TAKEN, detail=user.nick))
-            self._log(LogLevel.INFO, f"{user.nick} was taken while this server was cut off")
-            self._save(user)
-        if not self._saving:
-            self._say_hello()
-
-    def _save(self, user: User) -> None:
-        """A guest name for ``user``, whose nickname someone else took while this server was cut off."""
-        seat = self._seat
-        assert seat is not None
-        number = seat.next_guest()
-        while f"guest{number}" in self._dir.users:
-            number = seat.next_guest()
-        nick = f"guest{number}"
-        self._saving += 1
-        self._share(facts.Renamed(user=user.uid, new=nick), user, _Purpose.SAVE, key=nick, take=nick)
-
-    def _say_hello(self) -> None:
-        """Every user of this server holds its nickname again: ask every server for its users."""
-        seat = self._seat
-        assert seat is not None
-        if seat.link is Link.JOINING:
-            seat.hellos += 1
-            self._share(Hello(node=seat.node, round=seat.hellos), None, _Purpose.OTHER)
-
-    def _hello(self, hello: Hello, now: float) -> None:
-        """A server (this one, or another) said hello: keep what follows a moment, and answer."""
-        seat = self._seat
-        assert seat is not None
-        seat.start_round(hello.node, hello.round, now)
-        if hello.node == seat.node:
-            if seat.link is not Link.JOINING or hello.round != seat.hellos:
-                return  # an older hello of this server's, or it was cut off again since
-            seat.relinked(Link.LINKED)
-            if seat.down:
-                self._out.to_everyone(ClusterNotice(news=ClusterNews.RESTORED))
-                self._log(LogLevel.INFO, "contact with the other servers restored")
-            elif seat.missed:
-                self._out.to_everyone(ClusterNotice(news=ClusterNews.MAY_HAVE_LOST))
-            seat.down = seat.missed = False
-        if seat.sharing:
-            self._share(self._present_users(hello), None, _Purpose.OTHER)
-
-    def _present_users(self, hello: Hello) -> Present:
-        """This server's users as they are now, for the server that said ``hello``."""
-        seat = self._seat
-        assert seat is not None
-        users = []
-        rooms: dict[Room, None] = {}
-        for user in self._dir.by_id.values():
-            if user.nick and self._is_local(user) and self._dir.users.get(user.key) is user:
-                users.append(
-                    PresentUser(
-                        uid=user.uid,
-                        nick=user.nick,
-                        operator=user.is_operator,
-                        rooms=tuple((room.name, user in room.operators) for room in user.rooms),
-                        info=user.info,
-                        away=user.away,
-                        invisible=user.invisible,
-                        voiced=tuple(room.name for room in user.rooms if user in room.voiced),
-                        signon=user.signon,
-                    )
-                )
-                rooms.update(dict.fromkeys(user.rooms))
-        return Present(
-            node=seat.node,
-            to=hello.node,
-            round=hello.round,
-            users=tuple(users),
-            rooms=tuple(map(_present_room, rooms)),
-        )
-
-    def _present(self, present: Present) -> None:
-        """Another server's users as they were at a hello: take them as they are, then what followed."""
-        seat = self._seat
-        assert seat is not None
-        node = present.node
-        if node == seat.node:
-            return  # this server's own users are the truth here
-        for open_round in seat.rounds.values():  # (an answer to a later hello counts as one)
-            open_round.answered.add(node)
-        round_ = seat.rounds.get((present.to, present.round))
-        born = round_.born if round_ is not None else set()
-        quiet = present.to == seat.node  # this server's own return: its users were told in one line
-        listed = {user.uid for user in present.users}
-        for user in [user for user in self._dir.by_id.values() if node_of(user.uid) == node and user.nick]:
-            if user.uid not in listed and user.uid not in born:
-                self._depart(user, Disconnected(nick=user.nick, reason=LeaveReason.LEFT))
-        rooms = {room.name: room for room in present.rooms}
-        for listed_user in present.users:
-            self._place(listed_user, rooms, quiet=quiet)
-        if round_ is not None:
-            for fact in round_.facts:  # what followed the hello, over the state it describes
-                if _concerns(fact, node):
-                    self.apply(fact)
-
-    def _place(self, listed: PresentUser, rooms: dict[str, PresentRoom], *, quiet: bool) -> None:
-        """Make a user of another server as its server says it is (telling the members who see a change)."""
-        directory = self._dir
-        key = nick_key(listed.nick)
-        holder = directory.users.get(key)
-        user = directory.by_id.get(listed.uid)
-        if user is None:
-            if holder is not None:
-                return  # someone here holds its nickname: it is renamed soon, the other or this one
-            user = directory.by_id[listed.uid] = User(listed.uid, None, listed.info)
-            user.nick = listed.nick
-            user.signon = listed.signon
-            directory.users[key] = user
-            directory.most_users = max(directory.most_users, len(directory.users))
-        elif user.nick != listed.nick:
-            if holder is not None and holder is not user:
-                return
-            old = user.nick
-            del self._dir.users[user.key]  # a user of another server always holds its key here
-            user.nick = listed.nick
-            self._dir.users[key] = user
-            if not quiet:
-                self._out.to_rooms(user.rooms, NickChanged(old=old, new=user.nick, mask=user.mask))
-        if user.is_operator is not listed.operator:
-            directory.operators += 1 if listed.operator else -1
-            user.is_operator = listed.operator
-        if user.invisible is not listed.invisible:
-            directory.invisible += 1 if listed.invisible else -1
-            user.invisible = listed.invisible
-        user.away = listed.away
-        wanted = {room_key(name) for name, _ in listed.rooms}
-        for room in tuple(user.rooms):
-            if room.key not in wanted:
-                self._leave_room(user, room)
-                if not quiet:
-                    self._out.to_room(room, LeftRoom(nick=user.nick, room=room.name, mask=user.mask))
-        for name, operator in listed.rooms:
-            found = directory.rooms.get(room_key(name))
-            if found is None:
-                found = _room_as_listed(rooms.get(name) or PresentRoom(name=name))
-                directory.add_room(found)
-            if found not in user.rooms:
-                if not quiet:
-                    self._out.to_room(found, JoinedRoom(nick=user.nick, room=found.name, mask=user.mask))
-                self._enter(user, found)
-            for group, member in ((found.operators, operator), (found.voiced, name in listed.voiced)):
-                if member:
-                    group.add(user)
-                else:
-                    group.discard(user)
-
-    def node_down(self, keys: tuple[str, ...]) -> None:
-        """Another server stopped or died: its users (by nickname key) leave the chat."""
-        for key in keys:
-            user = self._dir.users.get(key)
-            if user is not None and not self._is_local(user):
-                self._depart(user, Disconnected(nick=user.nick, reason=LeaveReason.SERVER_DOWN))
-
-    def guests_leased(self, first: int, last: int) -> None:
-        seat = self._seat
-        assert seat is not None
-        seat.leased(first, last)
-
-    def tick(self, now: float) -> None:
-        """Rounds over: after this server's last, the users of servers that never answered it go."""
-        seat = self._seat
-        if seat is None:
-            return
-        for ended in seat.ended_rounds(now):
-            if ended.node == seat.node and ended.number == seat.hellos:
-                self._forget_silent(ended)
-
-    def _forget_silent(self, ended: Round) -> None:
-        for user in [user for user in self._dir.by_id.values() if user.nick and not self._is_local(user)]:
-            if node_of(user.uid) not in ended.answered:
-                self._depart(user, Disconnected(nick=user.nick, reason=LeaveReason.SERVER_DOWN))
-
-    def _is_local(self, user: User) -> bool:
-        """Whether ``user`` is (or was, its departure on its way) connected to this server."""
-        seat = self._seat
-        return seat is None or node_of(user.uid) == seat.node
-
-    def _vanish(self, user: User) -> None:
-        """Forget a user of another server without a word (this server's users are told in one line)."""
-        directory = self._dir
-        for room in user.rooms:
-            self._leave_room(user, room)
-        del directory.users[user.key]  # a user of another server always holds its key here
-        del directory.by_id[user.uid]
-        directory.operators -= user.is_operator
-        directory.invisible -= user.invisible
-
-    # -- facts: applying --------------------------------------------------------------------
-
-    def apply(self, fact: Fact) -> None:
-        """Change the state for ``fact`` and address what it tells whom; a stale fact does nothing.
-
-        Deterministic: the same facts in the same order leave the same
-        state and make the same deliveries, wherever they are applied.
-        """
-        match fact:
-            case Said():  # the hot path first: a plain class pattern is the cheapest
-                room = self._dir.named.get(fact.room)  # (words name a room as it was created)
-                if room is None:
-                    return
-                speaker = self._dir.by_id.get(fact.source.uid)
-                if speaker is not None and room in speaker.rooms:
-                    speaker.active = self._clock.wall
-                    self._out.to_room(room, fact, speaker)
-                    self._out.echo(speaker, fact)
-                else:  # from outside the room, or a speaker who left meanwhile: its words still arrive
-                    self._out.to_room(room, fact)
-                    if speaker is not None:
-                        self._out.echo(speaker, fact)
-            case facts.Whispered(recipient=recipient_id, told=told):
-                recipient = self._dir.registered(recipient_id)
-                if recipient is not None:
-                    self._out.to_user(recipient, told)
-                    sender = self._dir.registered(told.source.uid)
-                    if sender is not None:
-                        sender.active = self._clock.wall
-                        self._out.echo(sender, told)
-            case facts.Registered():
-                self._apply_registered(fact)
-            case facts.Renamed(user=uid, new=new):
-                user = self._dir.registered(uid)
-                if user is not None:
-                    self._apply_renamed(user, new)
-            case facts.Joined():
-                self._apply_joined(fact)
-            case facts.Parted(user=uid, room=key, reason=reason):
-                user = self._dir.registered(uid)
-                room = self._dir.rooms.get(key)
-                if user is not None and room is not None and room in user.rooms:
-                    self._out.to_room(
-                        room, LeftRoom(nick=user.nick, room=room.name, mask=user.mask, reason=reason)
-                    )
-                    self._leave_room(user, room)
-            case facts.TopicChanged():
-                self._apply_topic(fact)
-            case facts.Kicked():
-                self._apply_kicked(fact)
-            case facts.ModesChanged():
-                self._apply_modes(fact)
-            case facts.Invited(user=inviter, room=key, invitee=uid):
-                invitee = self._dir.registered(uid)
-                room = self._dir.rooms.get(key)
-                if invitee is not None and room is not None and room not in invitee.rooms:
-                    room.invite(uid)
-                    invitation = Invitation(
-                        nick=inviter.nick, invitee=invitee.nick, room=room.name, mask=inviter.mask
-                    )
-                    self._out.to_user(invitee, invitation)
-                    sender = self._dir.registered(inviter.uid)
-                    if sender is not None:
-                        self._out.to_user(sender, InviteSent(invitee=invitee.nick, room=room.name))
-            case facts.AwayChanged(user=uid, message=message):
-                user = self._dir.registered(uid)
-                if user is not None:
-                    user.away = message
-                    self._reply(user, AwaySet(away=bool(message)))
-                    away = AwayNotice(nick=user.nick, message=message, mask=user.mask)
-                    self._out.to_rooms(user.rooms, away, but=user)
-            case facts.UserModesChanged():
-                self._apply_user_modes(fact)
-            case facts.BecameOperator(user=uid, account=account):
-                user = self._dir.registered(uid)
-                if user is not None:
-                    if not user.is_operator:
-                        self._dir.operators += 1
-                    user.is_operator = True
-                    self._reply(user, OperGranted())
-                    as_account = f" (account {account})" if account else ""
-                    self._log(LogLevel.INFO, f"{user.nick} is now an operator{as_account}")
-            case facts.Quitted(user=uid, text=text):
-                user = self._dir.registered(uid)
-                if user is not None:
-                    if text:
-                        self._out.to_rooms(user.rooms, LastWords(nick=user.nick, text=text), but=user)
-                    self._reply(user, Goodbye(nick=user.nick, text=text))
-                    gone = Disconnected(nick=user.nick, reason=LeaveReason.LEFT, text=text, mask=user.mask)
-                    self._depart(user, gone)
-                    self._connections.close(user)
-            case facts.Killed(killer=killer, victim=victim_id, text=text):
-                victim = self._dir.registered(victim_id)
-                if victim is not None:
-                    self._out.to_user(victim, KilledBy(killer=killer.nick, text=text, mask=killer.mask))
-                    notice = Disconnected(
-                        nick=victim.nick,
-                        reason=LeaveReason.KILLED,
-                        killer=killer.nick,
-                        text=text,
-                        mask=victim.mask,
-                    )
-                    self._depart(victim, notice, also=self._dir.registered(killer.uid))
-                    self._connections.close(victim)
-            case facts.Dropped(user=uid, reason=reason, close=close):
-                user = self._dir.registered(uid)
-                if user is not None:
-                    self._depart(user, Disconnected(nick=user.nick, reason=reason, mask=user.mask))
-                    if close:
-                        self._connections.close(user)
-            case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
-                assert_never(fact)
-
-    def _apply_registered(self, fact: facts.Registered) -> None:
-        directory = self._dir
-        user = directory.by_id.get(fact.user)
-        nick = fact.nick
-        if user is None:
-            seat = self._seat
-            if seat is None or node_of(fact.user) == seat.node:
-                return  # gone
-            user = User(fact.user, None, fact.info)  # a user of another server
-        # registered already, or (in a cluster cut off a moment) a clash
-        if user.nick or directory.nick_taken(nick_key(nick), user):
-            return
-        directory.by_id[fact.user] = user
-        if not self._msgid_base:  # the first user: the chat starts now
-            self._msgid_base = f"{int(fact.at * 1000):x}-"  # ids unlike those of an earlier run
-            directory.lobby.created = fact.at
-        user.nick = nick
-        user.info = fact.info
-        user.signon = fact.at
-        directory.users[nick_key(nick)] = user
-        directory.most_users = max(directory.most_users, len(directory.users))
-        lobby = directory.lobby
-        self._out.to_user(user, Welcome(nick=nick, room=lobby.name if fact.lobby else ""))
-        if fact.lobby:
-            connected = Connected(nick=nick, room=lobby.name, mask=user.mask)
-            self._out.to_room(lobby, connected)  # before it enters: the others
-            self._enter(user, lobby)
-        self._connections.registered(user)
-        self._log(LogLevel.INFO, f"{nick} connected from {fact.peer}")
-
-    def _apply_renamed(self, user: User, new: str) -> None:
-        """``user`` holds the key of ``new``: tell it, and everyone who shares a room with it."""
-        old, mask = user.nick, user.mask
-        self._reply(user, NickSet(nick=new, old=old, mask=mask))
-        if new == old:
-            return
-        directory = self._dir
-        old_key = user.key
-        key = nick_key(new)
-        holder = directory.users.get(key)
-        if holder is not None and holder is not user:  # a clash, in a cluster cut off a moment
-            return
-        directory.remember(user, self._clock.wall)
-        if directory.users.get(old_key) is user:  # not after its nickname was taken while cut off
-            del directory.users[old_key]
-        user.nick = new
-        directory.users[key] = user
-        if key != old_key:
-            self._registry.release(old_key)
-        self._out.to_rooms(user.rooms, NickChanged(old=old, new=new, mask=mask), but=user)
-        self._log(LogLevel.INFO, f"{old} is now known as {new}")
-
-    def _apply_joined(self, fact: facts.Joined) -> None:
-        user = self._dir.registered(fact.user)
-        if user is None:
-            return
-        key = room_key(fact.name)
-        mask = user.mask
-        for old in tuple(user.rooms):
-            if old.key in fact.leaving and old.key != key:
-                self._leave_room(user, old)
-                self._out.to_room(old, LeftRoom(nick=user.nick, room=old.name, mask=mask))
-        room = self._dir.rooms.get(key)
-        if room is not None and room in user.rooms:
-            return
-        if room is None:
-            room = Room(fact.name, created=fact.at)
-            self._dir.add_room(room)
-            room.operators.add(user)  # its creator
-        joined = JoinedRoom(nick=user.nick, room=room.name, mask=mask, away=user.away)
-        self._out.to_room(room, joined)  # before it enters: the others
-        self._enter(user, room)
-        topic = room.topic
-        entered = EnteredRoom(
-            nick=user.nick,
-            room=room.name,
-            mask=mask,
-            topic=topic,
-            topic_by=room.topic_by,
-            topic_at=room.topic_at,
-        )
-        self._reply(user, entered)
-        self._reply(user, queries.user_list(self._dir, user, room, named=True))
-        if topic:
-            self._reply(
-                user, TopicIs(room=room.name, topic=topic, by=room.topic_by, at=room.topic_at, joined=True)
-            )
-
-    def _apply_topic(self, fact: facts.TopicChanged) -> None:
-        room = self._dir.rooms.get(fact.room)
-        if room is None:
-            return
-        setter, topic = fact.user, fact.topic
-        unchanged = topic == room.topic
-        if not unchanged:
-            room.topic, room.topic_by, room.topic_at = topic, setter.nick, fact.at
-            self._log(LogLevel.INFO, f"{setter.nick} set the topic of {room.name}")
-        notice = TopicSet(
-            nick=setter.nick, room=room.name, topic=topic, mask=setter.mask, unchanged=unchanged
-        )
-        self._out.to_room(room, notice)
-        outsider = self._outsider(setter.uid, room)
-        if outsider is not None:
-            self._out.to_user(outsider, notice)
-
-    def _outsider(self, uid: UserId, room: Room) -> User | None:
-        """The user ``uid`` if it acts on ``room`` from outside (a server operator): told as members are."""
-        actor = self._dir.registered(uid)
-        return actor if actor is not None and room not in actor.rooms else None
-
-    def _apply_kicked(self, fact: facts.Kicked) -> None:
-        victim = self._dir.registered(fact.victim)
-        room = self._dir.rooms.get(fact.room)
-        if victim is None or room is None or room not in victim.rooms:
-            return
-        kicker, reason, mask = fact.kicker.nick, fact.reason, fact.kicker.mask
-        outsider = self._outsider(fact.kicker.uid, room)  # before the victim (maybe the kicker) is out
-        you = KickedYou(room=room.name, victim=victim.nick, kicker=kicker, reason=reason, mask=mask)
-        self._out.to_user(victim, you)
-        self._leave_room(victim, room)
-        kicked = Kicked(room=room.name, victim=victim.nick, kicker=kicker, reason=reason, mask=mask)
-        self._out.to_room(room, kicked)
-        if outsider is not None:
-            self._out.to_user(outsider, kicked)
-        self._log(LogLevel.INFO, f"{victim.nick} was kicked from {room.name} by {kicker}")
-
-    def _apply_modes(self, fact: facts.ModesChanged) -> None:
-        room = self._dir.rooms.get(fact.room)
-        if room is None:
-            return
-        done = tuple(change for change in fact.changes if self._change_room(room, change, fact))
-        if not done:
-            return
-        room.settings_changed()
-        setter = fact.user
-        notice = ModesChanged(nick=setter.nick, room=room.name, changes=done, mask=setter.mask)
-        self._out.to_room(room, notice)
-        outsider = self._outsider(setter.uid, room)
-        if outsider is not None:
-            self._out.to_user(outsider, notice)
-
-    def _change_room(self, room: Room, change: ModeChange, fact: facts.ModesChanged) -> bool:
-        """Apply one change to ``room``; whether it changed anything."""
-        on, mode, arg = change.on, change.mode, change.arg
-        flag = FLAG_OF.get(mode)
-        if flag is not None:
-            if room.has(flag) is on:
-                return False
-            room.flags = room.flags | flag if on else room.flags & ~flag
-            return True
-        match mode:
-            case RoomMode.KEY:
-                if room.passkey == (arg if on else ""):
-                    return False
-                room.passkey = arg if on else ""
-            case RoomMode.LIMIT:
-                limit = int(arg) if on else 0
-                if room.limit == limit:
-                    return False
-                room.limit = limit
-            case RoomMode.BAN:
-                folded = arg.casefold()
-                present = [ban for ban in room.bans if ban.mask.casefold() == folded]
-                if bool(present) is on:
-                    return False
-                if on:
-                    room.bans.append(Ban(mask=arg, by=fact.user.nick, at=fact.at))
-                else:
-                    room.bans.remove(present[0])
-            case RoomMode.OPERATOR | RoomMode.VOICE:
-                member = self._dir.registered(change.member) if change.member is not None else None
-                if member is None or room not in member.rooms:
-                    return False
-                group = room.operators if mode is RoomMode.OPERATOR else room.voiced
-                if (member in group) is on:
-                    return False
-                if on:
-                    group.add(member)
-                else:
-                    group.discard(member)
-            case _:  # pragma: no cover - the flags are handled above
-                raise AssertionError(mode)
-        return True
-
-    def _apply_user_modes(self, fact: facts.UserModesChanged) -> None:
-        user = self._dir.registered(fact.user)
-        if user is None:
-            return
-        invisible = (
-            fact.invisible if fact.invisible is not None and fact.invisible is not user.invisible else None
-        )
-        operator = False if fact.operator is False and user.is_operator else None
-        if invisible is None and operator is None:
-            return
-        if invisible is not None:
-            user.invisible = invisible
-            self._dir.invisible += 1 if invisible else -1
-        if operator is not None:
-            user.is_operator = False
-            self._dir.operators -= 1
-        self._reply(user, UserModesChanged(nick=user.nick, invisible=invisible, operator=operator))
-
-    def _enter(self, user: User, room: Room) -> None:
-        room.add(user)
-        user.rooms = (*user.rooms, room) if user.rooms else room.alone
-        self._out.entered(room, user)
-
-    def _leave_room(self, user: User, room: Room) -> None:
-        """Take ``user`` out of ``room``, which goes if it is left empty (but ``#lobby``)."""
-        room.remove(user)
-        rooms = tuple(other for other in user.rooms if other is not room)
-        user.rooms = rooms[0].alone if len(rooms) == 1 else rooms
-        self._out.left(room, user)
-        if not room.members and room is not self._dir.lobby:
-            self._dir.remove_room(room)
-
-    def _depart(self, user: User, notice: Disconnected, also: User | None = None) -> None:
-        """``user`` leaves the chat: out of its rooms, its nickname free, everyone who shared a room told."""
-        directory = self._dir
-        directory.remember(user, self._clock.wall)
-        rooms = user.rooms
-        for room in rooms:
-            self._leave_room(user, room)
-        key = user.key
-        if directory.users.get(key) is user:  # not after its nickname was taken while cut off
-            del directory.users[key]
-        del directory.by_id[user.uid]
-        if user.is_operator:
-            directory.operators -= 1
-        if user.invisible:
-            directory.invisible -= 1
-        self._registry.release(key)
+    def _departed(self, user: User) -> None:
+        """``user`` left the chat: what deciding kept about it goes too (failed ``OPER``s, claims)."""
         self._oper_failures.pop(user, None)
         self._forget_claims(user)
-        self._out.to_rooms(rooms, notice, also=also)
-        reason = (
-            notice.reason.value if notice.reason is not LeaveReason.KILLED else f"killed by {notice.killer}"
-        )
-        self._log(LogLevel.INFO, f"{user.nick} disconnected ({reason})")
 
     def _forget_claims(self, user: User) -> None:
         """``user``'s connection has gone: nothing it waited for holds anything any more."""
         for waiting in self._claims.values():
             if waiting.user is user:
                 waiting.user = None
-        if self._held.pop(user, None) is not None:
-            for sharing in self._shares.values():
-                if sharing.user is user:
-                    sharing.user = None
+        if self._holds.forget(user) and self.cluster is not None:
+            self.cluster.forget(user)
+
+    # -- facts: applying --------------------------------------------------------------------
+
+    def apply(self, fact: Fact) -> None:
+        """Apply a fact decided elsewhere (by another server of a cluster): see ``StateChanges``."""
+        self._apply(fact)
 
     # -- replies ------------------------------------------------------------------------------
 
     def _reply(self, user: User, reply: Reply) -> None:
         self._out.to_user(user, reply)
-
-
-def _owner(item: Shared) -> UserId:
-    """The user whose nickname a share takes or frees when the user has gone (a departure)."""
-    assert isinstance(item, facts.Registered | facts.Dropped)
-    return item.user
-
-
-def _concerns(fact: Fact, node: int) -> bool:
-    """Whether ``fact`` names a user of server ``node`` (in a field of type ``UserId`` or ``Identity``)."""
-    for field in fields(fact):
-        if field.type in ("UserId", "Identity"):
-            value = getattr(fact, field.name)
-            uid = value.uid if isinstance(value, Identity) else value
-            if node_of(uid) == node:
-                return True
-    return False
-
-
-def _present_room(room: Room) -> PresentRoom:
-    return PresentRoom(
-        name=room.name,
-        created=room.created,
-        topic=room.topic,
-        topic_by=room.topic_by,
-        topic_at=room.topic_at,
-        flags=room.flags,
-        passkey=room.passkey,
-        limit=room.limit,
-        bans=tuple(room.bans),
-    )
-
-
-def _room_as_listed(listed: PresentRoom) -> Room:
-    """A room this server did not know, as a server that lists users in it has it."""
-    room = Room(listed.name, created=listed.created)
-    room.topic, room.topic_by, room.topic_at = listed.topic, listed.topic_by, listed.topic_at
-    room.flags, room.passkey, room.limit = listed.flags, listed.passkey, listed.limit
-    room.bans.extend(listed.bans)
-    room.settings_changed()
-    return room

@@ -1,7 +1,8 @@
 """A server's seat in a cluster: its link status, shares in flight, guest numbers, rooms followed.
 
-The chat (``_chat.py``) decides what its users ask and applies facts; the
-seat keeps what belongs to being one server among several:
+The chat (``_chat.py``) decides what its users ask, ``_state_changes.py``
+applies facts, and ``_cluster_sync.py`` shares them and acts on the link;
+the seat keeps what belongs to being one server among several:
 
 * the link with the others (``Link``): while it is ``OFFLINE`` the chat
   applies its users' facts at once, as a lone server does; while it is

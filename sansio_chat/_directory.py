@@ -1,6 +1,6 @@
 """The chat's state: who is here, under which nickname, which rooms exist, and what may be seen.
 
-``Chat`` changes it (when it applies facts); the queries (``_queries.py``)
+``StateChanges`` changes it (when it applies facts); the queries (``_queries.py``)
 only read it.  Counts that an answer needs often (operators, invisible
 users) are kept up to date rather than counted each time, so that a
 registration, which answers ``LUSERS``, costs nothing per user.

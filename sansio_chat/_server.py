@@ -124,7 +124,9 @@ class ChatServerState(LineServerBase[Session]):
                 session = self._conns[conn]
                 assert isinstance(session, IRCSession)
                 session.check(now)
-        self._chat.tick(now)
+        cluster = self._chat.cluster
+        if cluster is not None:
+            cluster.tick(now)
 
     # -- connections --------------------------------------------------------------------
 
@@ -205,22 +207,22 @@ class ChatServerState(LineServerBase[Session]):
             self._chat.claim_answered(claim, granted)
 
     def _on_cluster(self, event: ClusterEvent) -> None:
-        if self._seat is None:
+        cluster = self._chat.cluster
+        if cluster is None:
             return  # a server alone: nothing was shared
-        chat = self._chat
         match event:
             case FactsArrived(arrivals=arrivals):
-                chat.arrived(arrivals, self._now)
+                cluster.arrived(arrivals, self._now)
             case ShareFailed(ticket=ticket, why=why):
-                chat.share_failed(ticket, why)
+                cluster.share_failed(ticket, why)
             case GuestsLeased(first=first, last=last):
-                chat.guests_leased(first, last)
+                cluster.guests_leased(first, last)
             case ClusterChanged(status=status):
-                chat.cluster_changed(status)
+                cluster.cluster_changed(status)
             case BurstAnswered(refused=refused):
-                chat.burst_answered(refused)
+                cluster.burst_answered(refused)
             case NodeDown(keys=keys):
-                chat.node_down(keys)
+                cluster.node_down(keys)
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
                 assert_never(event)
 

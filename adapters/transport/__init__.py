@@ -34,7 +34,7 @@ shared driver, ``adapters/_driver.py``, does it for every backend)::
     # timers: wake up at stack.next_deadline, tick(now), and pull again
 
 ``has_output`` says whether ``data_to_send`` has anything (without
-encrypting it), and ``framed`` whether the input comes up as messages.
+encrypting it).
 
 The events (``_events.py``), and what a backend does with each:
 

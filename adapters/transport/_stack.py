@@ -58,11 +58,6 @@ class Stack:
     def secure(self) -> bool:
         return self._tls is not None
 
-    @property
-    def framed(self) -> bool:
-        """Whether its input comes up in whole messages (a WebSocket) rather than as a byte stream."""
-        return isinstance(self._top, WebSocketLayer)
-
     # -- input ---------------------------------------------------------------
 
     def receive_data(self, data: bytes) -> None:

@@ -142,8 +142,8 @@ def test_a_flush_is_one_encryption_and_keeps_the_layers_words_first(
     tls.handshake(stack)
     ws, request = upgrade_request("https://chat.test:8080")
     assert feed(stack, tls.encrypt(request)) == [Ready(secure=True)]
-    assert stack.framed
     ws_events(ws, tls.decrypt(stack.flush(b"")))  # the 101
+    assert feed(stack, tls.encrypt(ws.send(TextMessage(data="hi")))) == [Messages(texts=(b"hi",))]
     frames = text_frame("one") + text_frame("two")
     assert ws_events(ws, tls.decrypt(stack.flush(frames))) == [
         TextMessage(data="one"),
@@ -160,6 +160,6 @@ def test_a_flush_is_one_encryption_and_keeps_the_layers_words_first(
 
 def test_a_stream_is_not_framed_and_a_plain_flush_passes_bytes_through() -> None:
     stack = Stack(TransportConfig(), now=0.0)
-    assert not stack.framed
     pull(stack)
+    assert feed(stack, b"MSG hi\n") == [Data(data=b"MSG hi\n")]
     assert stack.flush(b"[server] hi\n") == b"[server] hi\n"
