@@ -197,3 +197,27 @@ def test_redis_restarted_the_nodes_fill_it_again_and_agree(
         users = client.call("HKEYS", "sc:0:users")
     assert isinstance(users, list)
     assert sorted(user for user in users if isinstance(user, bytes)) == [b"alice", b"bob"]
+
+
+def test_after_the_link_breaks_newcomers_and_joins_of_rooms_followed_before_go_through(
+    cluster: ChatCluster,
+) -> None:
+    """The link subscribes again to every room before it is up: the bridge need not hear it twice."""
+    one, two = cluster.add(), cluster.add()
+    cluster.joined()
+    alice = named(cluster, one, "alice")
+    bob = named(cluster, two, "bob")
+    for user in (alice, bob):
+        user.send("JOIN #dev")
+        cluster.sees(user, "[server] You are now in #dev")
+    with cluster.server.client() as redis:
+        assert redis.call("CLIENT", "KILL", "TYPE", "pubsub") == 2  # both nodes' subscriptions
+    cluster.sees(alice, MAY_HAVE_LOST)
+    cluster.sees(bob, MAY_HAVE_LOST)
+    newcomer = one.client()  # a guest, in #lobby, which its node followed before the break
+    heard: list[str] = []
+    cluster.until(lambda: bool(heard.extend(newcomer.lines()) or heard))
+    guest = heard[0].removeprefix("[server] Welcome to the chat, ").split("!", 1)[0]
+    newcomer.send("JOIN #dev")  # a room its node followed before the break
+    cluster.sees(newcomer, "[server] You are now in #dev")
+    cluster.sees(bob, f"[server] {guest} joined #dev")
