@@ -216,7 +216,12 @@ def test_after_the_link_breaks_newcomers_and_joins_of_rooms_followed_before_go_t
     cluster.sees(bob, MAY_HAVE_LOST)
     newcomer = one.client()  # a guest, in #lobby, which its node followed before the break
     heard: list[str] = []
-    cluster.until(lambda: bool(heard.extend(newcomer.lines()) or heard))
+
+    def welcomed() -> bool:
+        heard.extend(newcomer.lines())
+        return bool(heard)
+
+    cluster.until(welcomed)
     guest = heard[0].removeprefix("[server] Welcome to the chat, ").split("!", 1)[0]
     newcomer.send("JOIN #dev")  # a room its node followed before the break
     cluster.sees(newcomer, "[server] You are now in #dev")
