@@ -47,9 +47,10 @@ def stop(*nodes: ServerProcess) -> None:
 
 
 def named(node: ServerProcess, nick: str) -> Client:
+    """A new user of ``node`` named ``nick`` (news of others, from any node, may come first)."""
     client = node.join()
     client.send_line(f"NICK {nick}")
-    client.expect(f"[server] You are now known as {nick}")
+    until_line(client, f"[server] You are now known as {nick}")
     client.name = nick
     return client
 
