@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from adapters.cluster.bridge import DEAD_AFTER, REAP_EVERY
+from adapters.cluster.bridge import DEAD_AFTER
 from tests.conformance.client import ReadTimeoutError
 from tests.conformance.irc_client import IRCClient
 from tests.conformance.server import ServerProcess
@@ -140,11 +140,8 @@ def test_a_node_stopped_past_the_reaper_leaves_then_comes_back_without_stealing_
     agree([alice, bob, erin], ["alice", "dave", "bob", "carol", "erin", "ann"])
 
     cluster.threads.send_signal(signal.SIGSTOP)
-    stopped = time.monotonic()
     try:
-        agree([alice, erin], ["alice", "dave", "erin", "ann"], timeout=GONE_WITHIN + SLACK)
-        gone_after = time.monotonic() - stopped
-        assert gone_after <= DEAD_AFTER + REAP_EVERY + 1.0 + SLACK  # guarantee 4 (6 s), CI's slack
+        agree([alice, erin], ["alice", "dave", "erin", "ann"], timeout=GONE_WITHIN + SLACK)  # guarantee 4
         irc_until(ann, lambda line: line == ":bob QUIT :*.net *.split")  # as IRC tells a netsplit
         dave.send_line("NICK bob")  # bob's nickname is free again while his node is stopped
         until_line(dave, "[server] You are now known as bob")

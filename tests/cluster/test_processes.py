@@ -5,10 +5,9 @@ private messages, WHO and KILL across nodes, nickname races, one order for
 everyone; IRC and web clients on one node with a text client on another; a
 node killed with ``kill -9`` under traffic; a cluster of one reading byte
 for byte like a lone server; ``--workers``.  (A node stopped and continued,
-Redis restarted empty or from a stale snapshot are run over a real Redis by
-``test_chat_redis.py``, a subscriber cut off by Redis' output-buffer limit
-by ``test_link_redis.py``: faster there, with the same bridge and core.)
-Every wait has a deadline; no test sleeps to wait for the server.
+Redis restarted empty or from a stale snapshot, a node cut off by Redis'
+output-buffer limit: ``test_process_failures.py``.)  Every wait has a
+deadline; no test sleeps to wait for the server.
 """
 
 from __future__ import annotations
