@@ -27,12 +27,17 @@ def _require_redis() -> None:
         pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
-def _session_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+def _running_in(directory: Path) -> Iterator[RedisServer]:
+    """A redis-server for the fixture's life."""
     _require_redis()
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server = RedisServer(directory)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def _session_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    yield from _running_in(tmp_path_factory.mktemp("redis"))
 
 
 @pytest.fixture
@@ -47,16 +52,10 @@ def redis_server(_session_redis: RedisServer) -> RedisServer:
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server for this test alone: kill it, restart it, reconfigure it."""
-    _require_redis()
-    server = RedisServer(tmp_path)
-    yield server
-    server.stop()
+    yield from _running_in(tmp_path)
 
 
 @pytest.fixture(scope="module")
 def module_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A redis-server for one module's tests: they may kill, restart or reconfigure it."""
-    _require_redis()
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
+    yield from _running_in(tmp_path_factory.mktemp("redis"))
