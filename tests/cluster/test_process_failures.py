@@ -194,7 +194,7 @@ def test_redis_restarted_empty_every_node_tells_its_users_and_they_agree_with_un
     agree([alice, bob, carol], everyone, timeout=AGREED_WITHIN + SLACK)
     assert time.monotonic() - restarted <= AGREED_WITHIN + SLACK  # guarantee 5 (5 s), CI's slack
 
-    # Guest numbers start again in an empty Redis: the newcomers' names never collide.
+    # Redis counts guest numbers from zero again, the nodes hand out what they hold: no name twice.
     late = [node.join() for node in (cluster.threads, cluster.asyncio, cluster.select) for _ in range(3)]
     everyone += [client.name for client in late]
     assert len(set(everyone)) == len(everyone), everyone
