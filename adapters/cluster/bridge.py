@@ -172,7 +172,7 @@ class ClusterBridge:
         self._requests: dict[RequestId, _Request] = {}
         self._in_flight: dict[int, None] = {}  # own tickets not answered yet
         self._waiting: dict[bytes, list[Share]] = {}  # shares waiting for their room's subscription
-        self._heard: set[bytes] = set()  # room channels confirmed
+        self._heard: set[bytes] = set()  # room channels confirmed (and kept by the link across breaks)
         self._buffer: list[bytes] = []  # all-channel events while syncing
         self._seq = 0  # the last all-channel event applied
         self._epochs: dict[str, int] = {}
@@ -383,7 +383,8 @@ class ClusterBridge:
         self.phase = Phase.WAITING
         self._next_beat = self._next_reap = None
         self._buffer.clear()
-        self._heard.clear()
+        # (``_heard`` stays: the link subscribes again to every channel it keeps before it is up
+        # again, and confirms nothing twice; a share waits for nothing but ``JOINED`` then.)
         for ticket in list(self._in_flight):
             self._fail(ticket, ShareRefusal.MAYBE_SENT)
         for shares in self._waiting.values():

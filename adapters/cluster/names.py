@@ -20,6 +20,7 @@ MAX_NODE_ID = 64
 KEY_SUFFIXES = {
     "EPOCH": "epoch",  # string: the last epoch handed out (INCR)
     "EPOCHS": "epochs",  # hash: node -> its current epoch (absent: not registered, or reaped)
+    "RUNS": "runs",  # hash: node -> the run_id of the Redis process it registered with
     "NODES": "nodes",  # sorted set: node -> its last heartbeat, in ms of Redis' own clock
     "USERS": "users",  # hash: nick fold -> "node<TAB>conn<TAB>display nick"
     "SEQ": "seq",  # string: the number of the last directory event (INCR)

@@ -85,6 +85,11 @@ local function announce(kind, fields)
   return seq
 end
 
+-- This Redis process's run_id: it changes with every start, whatever data it loaded.
+local function this_run()
+  return string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+end
+
 -- A node and all its users leave the directory, announced once.
 local function drop_node(node, reason)
   local index = index_of(node)
@@ -97,6 +102,7 @@ local function drop_node(node, reason)
   end
   redis.call('DEL', index)
   redis.call('HDEL', EPOCHS, node)
+  redis.call('HDEL', RUNS, node)
   redis.call('ZREM', NODES, node)
   return announce('DOWN', gone)
 end
@@ -138,8 +144,10 @@ REGISTER = _script(
     """
 -- A new epoch for the node: whatever it does under an older one is refused from now on,
 -- by the scripts and, for its messages, by every receiver (they learn the epoch here).
+-- The run it registered in tells a burst which entries this Redis process has seen confirmed.
 local epoch = redis.call('INCR', EPOCH)
 redis.call('HSET', EPOCHS, node, epoch)
+redis.call('HSET', RUNS, node, this_run())
 redis.call('ZADD', NODES, now_ms(), node)
 return {'OK', epoch, announce('UP', {node, epoch})}
 """,
@@ -261,14 +269,23 @@ BURST = _script(
     """
 -- After registering: the node's complete list of users (conn, fold, nick triples).
 -- Its folds are taken unless another node holds them (those conns are refused and
--- must be renamed); its entries not in the list are dropped.
+-- must be renamed); its entries not in the list are dropped.  An entry of a node that
+-- has not registered with this Redis process is a leftover of an older one (loaded
+-- from a stale snapshot): it yields, for this node's user holds the nickname now, and
+-- its node, once it registers, bursts what it really holds.
 if not current(node, epoch) then return {'FENCED'} end
 local index = index_of(node)
+local run = this_run()
 local mine, folds, synced, refused = {}, {}, {node}, {}
 for i = REST, #ARGV - 2, 3 do
   local conn, fold, nick = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local holder = redis.call('HGET', USERS, fold)
-  if mine[fold] or (holder and not starts_with(holder, node .. '\\t')) then
+  local other = holder and not starts_with(holder, node .. '\\t') and string.match(holder, '^[^\\t]*')
+  if other and redis.call('HGET', RUNS, other) ~= run then
+    redis.call('SREM', index_of(other), fold)
+    other = false
+  end
+  if mine[fold] or other then
     refused[#refused + 1] = conn
   else
     mine[fold] = true

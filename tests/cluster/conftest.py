@@ -2,7 +2,9 @@
 
 ``redis_server`` is shared by a whole test session and flushed before each
 test that asks for it; ``own_redis`` is a server of the test's own, for tests
-that kill, restart or reconfigure it.  Without ``redis-server`` installed,
+that kill, restart or reconfigure it; ``module_redis`` is one for a test
+module's tests alone, which share it (and nodes started on it) and may kill,
+restart or reconfigure it.  Without ``redis-server`` installed,
 these tests are skipped locally and fail in CI (``CI=true``), where it must be.
 """
 
@@ -25,12 +27,17 @@ def _require_redis() -> None:
         pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
-def _session_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+def _running_in(directory: Path) -> Iterator[RedisServer]:
+    """A redis-server for the fixture's life."""
     _require_redis()
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server = RedisServer(directory)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def _session_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    yield from _running_in(tmp_path_factory.mktemp("redis"))
 
 
 @pytest.fixture
@@ -45,7 +52,10 @@ def redis_server(_session_redis: RedisServer) -> RedisServer:
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server for this test alone: kill it, restart it, reconfigure it."""
-    _require_redis()
-    server = RedisServer(tmp_path)
-    yield server
-    server.stop()
+    yield from _running_in(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def module_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server for one module's tests: they may kill, restart or reconfigure it."""
+    yield from _running_in(tmp_path_factory.mktemp("redis"))

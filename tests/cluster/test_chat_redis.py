@@ -47,6 +47,13 @@ def named(cluster: ChatCluster, node: ChatNode, nick: str) -> Client:
     return client
 
 
+def alice_and_bob(cluster: ChatCluster) -> tuple[Client, Client]:
+    """Two nodes that joined (``cluster.nodes``), alice a user of the first, bob of the second."""
+    one, two = cluster.add(), cluster.add()
+    cluster.joined()
+    return named(cluster, one, "alice"), named(cluster, two, "bob")
+
+
 def who(cluster: ChatCluster, client: Client, *nicks: str) -> None:
     """Ask WHO until it lists exactly ``nicks`` (in any order: after an outage, nodes agree on who
     is there, not on the order they came back in); the cluster may still be settling."""
@@ -69,10 +76,7 @@ def who(cluster: ChatCluster, client: Client, *nicks: str) -> None:
 
 
 def test_users_of_two_nodes_talk_through_redis(cluster: ChatCluster) -> None:
-    one, two = cluster.add(), cluster.add()
-    cluster.joined()
-    alice = named(cluster, one, "alice")
-    bob = named(cluster, two, "bob")
+    alice, bob = alice_and_bob(cluster)
     alice.send("MSG hello")
     alice.send("ME waves")
     alice.send("TELL bob psst")
@@ -112,10 +116,7 @@ def test_nickname_races_across_nodes_have_exactly_one_winner(cluster: ChatCluste
 
 
 def test_an_operator_kills_a_user_of_another_node(cluster: ChatCluster) -> None:
-    one, two = cluster.add(), cluster.add()
-    cluster.joined()
-    alice = named(cluster, one, "alice")
-    bob = named(cluster, two, "bob")
+    alice, bob = alice_and_bob(cluster)
     alice.send(f"OPER {OPER_PASSWORD}")
     alice.send("KILL bob enough")
     assert cluster.sees(bob, "[server] You have been killed by alice")[-2:] == [
@@ -154,10 +155,8 @@ def test_a_node_that_stops_cleanly_releases_its_users_at_once(cluster: ChatClust
 def test_a_node_paused_past_the_reaper_comes_back_renamed_if_its_nickname_was_taken(
     cluster: ChatCluster,
 ) -> None:
-    one, two = cluster.add(), cluster.add()
-    cluster.joined()
-    alice = named(cluster, one, "alice")
-    bob = named(cluster, two, "bob")
+    alice, bob = alice_and_bob(cluster)
+    two = cluster.nodes[1]
     cluster.driver.freeze(two)
     cluster.sees(alice, "[server] bob is disconnected (server down)", timeout=DEAD_AFTER + 3)
     alice.send("NICK bob")
@@ -175,10 +174,8 @@ def test_redis_restarted_the_nodes_fill_it_again_and_agree(
     own_cluster: ChatCluster, own_redis: RedisServer, stale: bool
 ) -> None:
     cluster = own_cluster
-    one, two = cluster.add(), cluster.add()
-    cluster.joined()
-    alice = named(cluster, one, "alice")
-    bob = named(cluster, two, "bob")
+    alice, bob = alice_and_bob(cluster)
+    two = cluster.nodes[1]
     if stale:
         carol = named(cluster, two, "carol")
         own_redis.save_snapshot()  # carol is in it
@@ -197,3 +194,30 @@ def test_redis_restarted_the_nodes_fill_it_again_and_agree(
         users = client.call("HKEYS", "sc:0:users")
     assert isinstance(users, list)
     assert sorted(user for user in users if isinstance(user, bytes)) == [b"alice", b"bob"]
+
+
+def test_after_the_link_breaks_newcomers_and_joins_of_rooms_followed_before_go_through(
+    cluster: ChatCluster,
+) -> None:
+    """The link subscribes again to every room before it is up: the bridge need not hear it twice."""
+    alice, bob = alice_and_bob(cluster)
+    one = cluster.nodes[0]
+    for user in (alice, bob):
+        user.send("JOIN #dev")
+        cluster.sees(user, "[server] You are now in #dev")
+    with cluster.server.client() as redis:
+        assert redis.call("CLIENT", "KILL", "TYPE", "pubsub") == 2  # both nodes' subscriptions
+    cluster.sees(alice, MAY_HAVE_LOST)
+    cluster.sees(bob, MAY_HAVE_LOST)
+    newcomer = one.client()  # a guest, in #lobby, which its node followed before the break
+    heard: list[str] = []
+
+    def welcomed() -> bool:
+        heard.extend(newcomer.lines())
+        return bool(heard)
+
+    cluster.until(welcomed)
+    guest = heard[0].removeprefix("[server] Welcome to the chat, ").split("!", 1)[0]
+    newcomer.send("JOIN #dev")  # a room its node followed before the break
+    cluster.sees(newcomer, "[server] You are now in #dev")
+    cluster.sees(bob, f"[server] {guest} joined #dev")

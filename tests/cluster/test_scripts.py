@@ -344,6 +344,32 @@ def test_an_empty_burst_drops_what_a_restarted_node_left(cluster: Cluster, epoch
     assert cluster.users() == {} and cluster.index("a") == set()
 
 
+def test_a_burst_takes_a_nickname_that_only_a_stale_snapshot_gives_to_another_node(
+    own_redis: RedisServer,
+) -> None:
+    """Saved while b's user held carol; a's user took it since; Redis restarts from the save."""
+    before = Cluster(own_redis)
+    claim_users(before, "b", before.register("b"), ["carol"])
+    own_redis.save_snapshot()
+    before.close()
+    own_redis.restart(from_snapshot=True)
+    cluster = Cluster(own_redis)
+    try:
+        epoch_a = cluster.register("a")  # b has not registered with this Redis process yet
+        reply = cluster.run(BURST, 7, "carol", "carol", node="a", epoch=epoch_a)
+        assert isinstance(reply, list) and reply[0] == b"OK" and len(reply) == 2, reply  # none refused
+        assert cluster.users() == {b"carol": b"a\t7\tcarol"}
+        assert cluster.index("b") == set()
+        epoch_b = cluster.register("b")
+        cluster.ok(BURST, 1, "carla", "carla", node="b", epoch=epoch_b)  # what b's user is now
+        assert cluster.users() == {b"carol": b"a\t7\tcarol", b"carla": b"b\t1\tcarla"}
+        # b registered with this Redis process: its entries hold against a later burst.
+        again = cluster.run(BURST, 7, "carla", "carla", node="a", epoch=cluster.register("a"))
+        assert isinstance(again, list) and again[2:] == [b"7"], again
+    finally:
+        cluster.close()
+
+
 def test_snapshot_reads_the_directory_with_the_last_event_it_includes(
     cluster: Cluster, epochs: dict[str, str]
 ) -> None:
@@ -424,7 +450,7 @@ def test_the_scripts_and_python_spell_the_same_names(cluster: Cluster, epochs: d
     claim_users(cluster, "a", epochs["a"], ["ann"])
     keys = cluster.client.call("KEYS", "*")
     assert isinstance(keys, list)
-    assert set(keys) == {NAMES.key(k) for k in ("EPOCH", "EPOCHS", "NODES", "USERS", "SEQ")} | {
+    assert set(keys) == {NAMES.key(k) for k in ("EPOCH", "EPOCHS", "RUNS", "NODES", "USERS", "SEQ")} | {
         NAMES.index("a")
     }
 

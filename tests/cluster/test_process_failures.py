@@ -1,0 +1,290 @@
+"""The cluster's failures as users live them: real ``serve --cluster`` processes, a real redis-server.
+
+Three nodes, one per backend, share one redis-server of this module's own,
+which the tests kill, restart (empty, or from a stale snapshot) and
+reconfigure: a node stopped (SIGSTOP) past the reaper and continued, Redis
+restarted empty and from a stale snapshot, a stopped node's subscription
+cut off by Redis' output-buffer limit while the others flood a room.  Text
+clients mostly, an IRC client on the asyncio node.  The nodes run with
+their default timers (the bounds the guarantees of docs/cluster.md state);
+every wait polls a condition with a deadline, no test sleeps to wait for a
+server.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from adapters.cluster.bridge import DEAD_AFTER
+from tests.conformance.client import ReadTimeoutError
+from tests.conformance.irc_client import IRCClient
+from tests.conformance.server import ServerProcess
+
+from .processes import LOST, MAY_HAVE_LOST, RESTORED, agree, named, start_node, stop, until_line, wait_for
+from .redis_server import RedisServer
+
+#: Guarantee 4: a dead node's users leave everywhere within this (DEAD_AFTER, one reap, delivery).
+GONE_WITHIN = 6.0
+#: Guarantee 5: after Redis (or a node) returns, every node agrees on the users within this.
+AGREED_WITHIN = 5.0
+#: What a loaded CI machine may add to a bound of the cluster's own (scheduling, not timers).
+SLACK = 2.0
+#: The link's grace (2 s) before users hear of a loss, and the reconnect backoff's ceiling (2 s).
+LOSS_TOLD_WITHIN = 2.0 + 2.0
+NICK_UNAVAILABLE = "nickname changes are unavailable while the cluster link is down"
+#: Redis' default limit for subscribers, put back after the test that lowers it.
+DEFAULT_PUBSUB_LIMIT = "pubsub 33554432 8388608 60"
+#: What fills the flood's messages: the cut comes after megabytes (the sockets' buffers), not lines.
+FILLER = "x" * 3500
+GUEST = re.compile(r"\[server\] You are now known as (guest\d+)")
+
+
+@dataclass
+class Cluster:
+    """This module's redis-server and its three nodes (select, threads, asyncio with an IRC listener)."""
+
+    redis: RedisServer
+    select: ServerProcess
+    threads: ServerProcess
+    asyncio: ServerProcess
+
+    @property
+    def nodes(self) -> tuple[ServerProcess, ...]:
+        return (self.select, self.threads, self.asyncio)
+
+    def irc(self, nick: str) -> IRCClient:
+        """An IRC user on the asyncio node, registered and in ``#lobby`` with the text users."""
+        client = IRCClient(self.asyncio.connect(port=self.asyncio.port_of("irc"), chat=False), nick)
+        client.register()
+        client.send("JOIN #lobby")
+        client.barrier()
+        return client
+
+    def directory(self) -> list[str]:
+        """The nicknames (folded) Redis holds, sorted."""
+        with self.redis.client() as client:
+            keys = client.call("HKEYS", "sc:0:users")
+        assert isinstance(keys, list)
+        return sorted(key.decode() for key in keys if isinstance(key, bytes))
+
+
+@pytest.fixture(scope="module")
+def _nodes(module_redis: RedisServer) -> Iterator[Cluster]:
+    started: list[ServerProcess] = []
+    try:
+        common = ("--rate-lines", "0")  # a user may flood a room (the output-buffer test)
+        started.append(start_node(module_redis, "select", "sel", *common))
+        started.append(start_node(module_redis, "threads", "thr", *common))
+        started.append(start_node(module_redis, "asyncio", "aio", *common, "--listen", "irc://127.0.0.1:0"))
+        yield Cluster(module_redis, *started)
+    finally:
+        for node in started:
+            node.send_signal(signal.SIGCONT)
+        stop(*started)
+
+
+@pytest.fixture
+def cluster(_nodes: Cluster) -> Iterator[Cluster]:
+    """The module's cluster; afterwards this test's clients are closed and Redis is as it was."""
+    before = [len(node.clients) for node in _nodes.nodes]
+    try:
+        yield _nodes
+    finally:
+        for node, count in zip(_nodes.nodes, before, strict=True):
+            node.send_signal(signal.SIGCONT)  # (a test that failed while a node was stopped)
+            for client in node.clients[count:]:
+                client.close()
+        if not _nodes.redis.running:
+            _nodes.redis.restart()
+        with _nodes.redis.client() as redis:
+            redis.call("CONFIG", "SET", "client-output-buffer-limit", DEFAULT_PUBSUB_LIMIT)
+
+
+def irc_until(client: IRCClient, wanted: Callable[[str], bool], timeout: float = 10.0) -> list[str]:
+    """``client``'s lines up to the first one ``wanted`` (included)."""
+    deadline = time.monotonic() + timeout
+    seen: list[str] = []
+    while not seen or not wanted(seen[-1]):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"{client.nick}: no such line; got {seen!r}")
+        try:
+            seen.append(client.read_line(left))
+        except ReadTimeoutError:
+            raise AssertionError(f"{client.nick}: no such line; got {seen!r}") from None
+    return seen
+
+
+def renamed_to(lines: list[str]) -> str:
+    """The guest name a user was given (it must be in ``lines``)."""
+    names = [match[1] for line in lines if (match := GUEST.fullmatch(line))]
+    assert len(names) == 1, lines
+    return names[0]
+
+
+# -- a node stopped, and continued --------------------------------------------------------------------
+
+
+def test_a_node_stopped_past_the_reaper_leaves_then_comes_back_without_stealing_a_nickname(
+    cluster: Cluster,
+) -> None:
+    alice, dave = named(cluster.select, "alice"), named(cluster.select, "dave")
+    bob, carol = named(cluster.threads, "bob"), named(cluster.threads, "carol")
+    erin, ann = named(cluster.asyncio, "erin"), cluster.irc("ann")
+    agree([alice, bob, erin], ["alice", "dave", "bob", "carol", "erin", "ann"])
+
+    cluster.threads.send_signal(signal.SIGSTOP)
+    try:
+        agree([alice, erin], ["alice", "dave", "erin", "ann"], timeout=GONE_WITHIN + SLACK)  # guarantee 4
+        irc_until(ann, lambda line: line == ":bob QUIT :*.net *.split")  # as IRC tells a netsplit
+        dave.send_line("NICK bob")  # bob's nickname is free again while his node is stopped
+        until_line(dave, "[server] You are now known as bob")
+    finally:
+        cluster.threads.send_signal(signal.SIGCONT)
+    continued = time.monotonic()
+
+    # The node learns it was declared dead: its users are told; bob is renamed, not dave.
+    heard = until_line(bob, MAY_HAVE_LOST, timeout=AGREED_WITHIN + SLACK)
+    assert "[server] Your nickname bob was taken while this server was cut off" in heard, heard
+    guest = renamed_to(heard)
+    assert "[server] Your nickname" not in " ".join(until_line(carol, MAY_HAVE_LOST))
+    everyone = ["alice", "bob", "carol", guest, "erin", "ann"]
+    agree([alice, bob, erin], everyone, timeout=AGREED_WITHIN + SLACK)
+    assert time.monotonic() - continued <= AGREED_WITHIN + SLACK  # guarantee 5 (5 s), CI's slack
+    assert cluster.directory() == sorted(everyone)
+    carol.send_line("MSG back")
+    until_line(alice, "[carol] back")
+    irc_until(ann, lambda line: line == ":carol!text@text.invalid PRIVMSG #lobby :back")
+
+
+# -- Redis restarted ------------------------------------------------------------------------------
+
+
+def test_redis_restarted_empty_every_node_tells_its_users_and_they_agree_with_unique_names(
+    cluster: Cluster,
+) -> None:
+    alice, bob, carol = (
+        named(cluster.select, "alice"),
+        named(cluster.threads, "bob"),
+        named(cluster.asyncio, "carol"),
+    )
+    agree([alice, bob, carol], ["alice", "bob", "carol"])
+
+    cluster.redis.kill()
+    for user in (alice, bob, carol):
+        until_line(user, LOST, timeout=LOSS_TOLD_WITHIN + SLACK)
+    alice.send_line("NICK zed")
+    assert any(NICK_UNAVAILABLE in line for line in alice.ping_barrier())
+    newcomer = cluster.select.join()  # a guest number from the node's leased block
+    alice.send_line("MSG only here")
+    until_line(newcomer, "[alice] only here")  # each node serves its own users meanwhile
+    agree([bob], ["bob"])
+
+    cluster.redis.restart()
+    restarted = time.monotonic()
+    for user in (alice, bob, carol, newcomer):
+        assert "[alice] only here" not in until_line(user, RESTORED, timeout=LOSS_TOLD_WITHIN + SLACK)
+    everyone = ["alice", "bob", "carol", newcomer.name]
+    agree([alice, bob, carol], everyone, timeout=AGREED_WITHIN + SLACK)
+    assert time.monotonic() - restarted <= AGREED_WITHIN + SLACK  # guarantee 5 (5 s), CI's slack
+
+    # Redis counts guest numbers from zero again, the nodes hand out what they hold: no name twice.
+    late = [node.join() for node in (cluster.threads, cluster.asyncio, cluster.select) for _ in range(3)]
+    everyone += [client.name for client in late]
+    assert len(set(everyone)) == len(everyone), everyone
+    agree([alice, bob, carol], everyone)
+    assert cluster.directory() == sorted(everyone)
+    carol.send_line("MSG after the restart")
+    until_line(bob, "[carol] after the restart")
+
+
+def test_redis_restarted_from_a_stale_snapshot_gives_no_nickname_back_to_its_old_holder(
+    cluster: Cluster,
+) -> None:
+    """The snapshot says carol and dave are where they were; since, they swapped nodes."""
+    alice, dave, frank = named(cluster.select, "alice"), named(cluster.select, "dave"), cluster.select.join()
+    bob = named(cluster.threads, "bob")
+    carol, erin = named(cluster.asyncio, "carol"), cluster.asyncio.join()
+    agree([alice], ["alice", "dave", frank.name, "bob", "carol", erin.name])
+    cluster.redis.save_snapshot()
+    for user, nick in ((carol, "carla"), (dave, "dan"), (frank, "carol"), (erin, "dave")):
+        user.send_line(f"NICK {nick}")
+        until_line(user, f"[server] You are now known as {nick}")
+    everyone = ["alice", "dan", "carol", "bob", "carla", "dave"]
+    agree([alice, bob, carol], everyone)
+
+    cluster.redis.kill()
+    for user in (alice, bob, carol):
+        until_line(user, LOST, timeout=LOSS_TOLD_WITHIN + SLACK)
+    cluster.redis.restart(from_snapshot=True)
+    restarted = time.monotonic()
+    for user in (alice, dave, frank, bob, carol, erin):
+        heard = until_line(user, RESTORED, timeout=LOSS_TOLD_WITHIN + SLACK)
+        assert not [
+            line for line in heard if line.startswith(("[server] Your nickname", "[server] You are now"))
+        ], heard
+    agree([alice, bob, carol], everyone, timeout=AGREED_WITHIN + SLACK)
+    assert time.monotonic() - restarted <= AGREED_WITHIN + SLACK  # guarantee 5 (5 s), CI's slack
+    wait_for(lambda: cluster.directory() == sorted(everyone), AGREED_WITHIN, "Redis holding every nickname")
+    carol.send_line("NICK dave")  # still taken: the swap stands
+    assert any("already in use" in line for line in carol.ping_barrier())
+
+
+# -- a slow node cut off by Redis -------------------------------------------------------------------------
+
+
+def subscribed(redis: RedisServer, name: str) -> bool:
+    """Whether the connection ``name`` (``CLIENT SETNAME``) is open in Redis."""
+    with redis.client() as client:
+        listing = client.call("CLIENT", "LIST", "TYPE", "pubsub")
+    assert isinstance(listing, bytes)
+    return f" name={name} ".encode() in listing
+
+
+def test_a_stopped_node_cut_off_by_the_output_buffer_limit_tells_its_users_and_slows_nobody(
+    cluster: Cluster,
+) -> None:
+    alice = named(cluster.select, "alice")
+    bob = named(cluster.threads, "bob")
+    erin = named(cluster.asyncio, "erin")
+    agree([alice, bob, erin], ["alice", "bob", "erin"])
+    for user in (alice, bob):
+        user.send_line("JOIN #flood")
+        user.ping_barrier()
+    sub = "sansio-chat:thr:sub"
+    assert subscribed(cluster.redis, sub)
+    with cluster.redis.client() as client:
+        assert client.call("CONFIG", "SET", "client-output-buffer-limit", "pubsub 64kb 32kb 1") == b"OK"
+
+    cut = "cluster: the sub connection broke"  # (closed by Redis, or reset: it had unread bytes)
+    cuts = cluster.threads.output.count(cut)
+    cluster.threads.send_signal(signal.SIGSTOP)
+    stopped = time.monotonic()
+    sent = 0
+    try:
+        # Flood #flood until Redis cuts the stopped node's subscription; before the reaper would.
+        while subscribed(cluster.redis, sub):
+            assert time.monotonic() - stopped < DEAD_AFTER - 1.0, f"not cut off after {sent} messages"
+            alice.send_raw(b"".join(f"MSG f{n} {FILLER}\n".encode() for n in range(sent, sent + 100)))
+            sent += 100
+            alice.ping_barrier()  # guarantee 6: the flooder's node answers, its words came back
+            erin.send_line(f"TELL alice still here after {sent}")
+            erin.ping_barrier()  # guarantee 6: the third node answers, and its words go across
+            until_line(alice, f"[erin -> alice] still here after {sent}")
+    finally:
+        cluster.threads.send_signal(signal.SIGCONT)
+
+    # bob gets what was on its way, in order and at most once, then is told the rest may be lost.
+    heard = until_line(bob, MAY_HAVE_LOST, timeout=AGREED_WITHIN + SLACK)
+    flood = [int(line.split()[1][1:]) for line in heard if line.startswith("[alice] f")]
+    assert flood == sorted(set(flood)) and len(flood) < sent, (len(flood), sent)
+    assert cluster.threads.output.count(cut) == cuts + 1  # the node noticed, and rejoined
+    agree([alice, bob], ["@alice", "bob"], timeout=AGREED_WITHIN + SLACK)  # (WHO: #flood's members)
+    alice.send_line("MSG after the cut")
+    until_line(bob, "[alice] after the cut")
