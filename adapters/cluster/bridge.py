@@ -170,7 +170,8 @@ class ClusterBridge:
         self._arrivals: list[tuple[Shared, int]] = []
         self.logs: list[tuple[LogLevel, str]] = []
         self._requests: dict[RequestId, _Request] = {}
-        self._in_flight: dict[int, None] = {}  # own tickets not answered yet
+        self._in_flight: dict[int, Shared] = {}  # own tickets not answered yet, and their items
+        self._own_head = self.codec.head(self.node_id)  # how this node's messages begin
         self._waiting: dict[bytes, list[Share]] = {}  # shares waiting for their room's subscription
         self._heard: set[bytes] = set()  # room channels confirmed
         self._buffer: list[bytes] = []  # all-channel events while syncing
@@ -265,7 +266,7 @@ class ClusterBridge:
 
     def _send(self, share: Share) -> None:
         ticket = share.ticket
-        self._in_flight[ticket] = None
+        self._in_flight[ticket] = share.item
         payload = self.codec.encode(
             Envelope(node=self.node_id, epoch=self.epoch, ticket=ticket, item=share.item)
         )
@@ -526,6 +527,12 @@ class ClusterBridge:
     def _on_message(self, data: bytes) -> None:
         """A shared item: to the core, unless its node was fenced since (a plain message)."""
         if not data:
+            return
+        ticket = self.codec.ticket_after(data, self._own_head)
+        if ticket is not None:  # one of this node's own: its item is in hand, no need to decode it
+            item = self._in_flight.pop(ticket, None)
+            if item is not None:  # (else answered already, lost with the link, say: applied then)
+                self._arrivals.append((item, ticket))
             return
         try:
             envelope = self.codec.decode(data)
