@@ -51,7 +51,7 @@ import sys
 import time
 from array import array
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Literal, cast
 
 from wsproto import ConnectionType, WSConnection
@@ -103,6 +103,7 @@ class LoadResult:
     send_lag_max_us: float = 0.0
     server_cpu_s: float = 0.0
     server_cpu_us_per_delivery: float = 0.0
+    server_cpu_each_s: list[float] = field(default_factory=list)  # per --server-pid, in their order
     loadgen_cpu_s: float = 0.0
     rss_before_kib: int = 0
     rss_after_kib: int = 0
@@ -631,7 +632,8 @@ async def run_load(args: argparse.Namespace, result: LoadResult, clients: list[C
         return
 
     padding = b"x" * max(1, args.payload_bytes)
-    cpu_before, self_before = _cpu(pids), _self_cpu()
+    each_before = [cpu_seconds(pid) for pid in pids]
+    cpu_before, self_before = sum(each_before), _self_cpu()
     t0 = time.perf_counter()
     if args.rate:
         senders = [asyncio.ensure_future(_send_paced(run, clients, padding, args.rate))]
@@ -647,6 +649,9 @@ async def run_load(args: argparse.Namespace, result: LoadResult, clients: list[C
         result.deliveries = sum(sum(c.next_seq) for c in clients)
     elapsed = time.perf_counter() - t0
     result.server_cpu_s = _cpu(pids) - cpu_before
+    result.server_cpu_each_s = [
+        cpu_seconds(pid) - before for pid, before in zip(pids, each_before, strict=True)
+    ]
     result.loadgen_cpu_s = _self_cpu() - self_before
     for client in clients:
         for sender in range(args.senders):
