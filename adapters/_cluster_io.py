@@ -80,6 +80,7 @@ class ClusterNode:
         self._sockets: dict[Role, _RedisSocket] = {}
         self._later: list[Callable[[], None]] = []  # reports to the link, out of carry_out
         self._unflushed: list[_RedisSocket] = []  # sockets with output for the next flush
+        self._acted = False  # the core acted since the last pump: the flush pumps first
         self._pumping = False
 
     # -- the driver's side ---------------------------------------------------------------
@@ -90,9 +91,16 @@ class ClusterNode:
         self.pump()
 
     def act(self, action: ClusterAction) -> None:
-        """One of the core's cluster actions."""
+        """One of the core's cluster actions: to the bridge now, carried out at the pass's flush.
+
+        The core hears about a share later anyway (its answer comes from
+        Redis); pumping once for every line of a pass, rather than once per
+        line, is the point.
+        """
         self.bridge.act(action)
-        self.pump()
+        if not self._acted:
+            self._acted = True
+            self._wake()
 
     @property
     def next_wakeup(self) -> float | None:
@@ -112,7 +120,9 @@ class ClusterNode:
         return self.bridge.stopped
 
     def flush(self) -> None:
-        """Write what the link asked for since the last flush: once per socket per pass."""
+        """Carry out the core's actions of the pass; write what the link asked for: once per socket."""
+        if self._acted:
+            self.pump()
         for _ in range(MAX_PUMP_ROUNDS):
             if not self._unflushed:
                 return
@@ -151,6 +161,7 @@ class ClusterNode:
             raise RuntimeError("the cluster link never went quiet")
         finally:
             self._pumping = False
+            self._acted = False  # (what the core did meanwhile, this pump carried out)
 
     def _handle(self, events: list[Event], now: float) -> None:
         for level, message in self.bridge.logs:
