@@ -10,7 +10,8 @@ between them is sans-IO too, and owns every Redis specific of the chat:
   announces the fact; any other fact for everyone is the ``share`` script
   (numbered with the directory's events, fenced); words to a room are a
   plain ``PUBLISH`` on the room's channel, private words on the channels
-  of the two users' nodes;
+  of the two users' nodes (``publish_line``: words one after the other to
+  one channel may share one message, a line each);
 * the node's registration, its epoch, the heartbeat and the reaper, and
   what ``FENCED`` means (register again, the core rejoins);
 * the order of the ``all`` channel: events are numbered; a gap, or a
@@ -272,12 +273,12 @@ class ClusterBridge:
         )
         node, epoch = self.node_id, self.epoch
         if share.room:
-            if not self.link.publish(self.names.room_channel(share.room), payload):
+            if not self.link.publish_line(self.names.room_channel(share.room), payload):
                 self._fail(ticket, ShareRefusal.NOT_SENT)
         elif share.users:
             channels = dict.fromkeys(self._node_channel(node_of(uid)) for uid in share.users)
             for channel in channels:
-                if not self.link.publish(channel, payload):
+                if not self.link.publish_line(channel, payload):
                     self._fail(ticket, ShareRefusal.NOT_SENT)
                     return
         elif share.take:
@@ -341,6 +342,9 @@ class ClusterBridge:
             case Message(channel=channel, data=data):
                 if channel == self._all:
                     self._on_all(data)
+                elif b"\n" in data:  # several lines published one after the other (publish_line)
+                    for line in data.split(b"\n"):
+                        self._on_message(line)
                 else:
                     self._on_message(data)
             case Reply(request=request, value=value):
