@@ -222,12 +222,18 @@ def compare(args: argparse.Namespace) -> int:
 
 
 def _table(args: argparse.Namespace, rate: float, results: dict[str, list[dict[str, object]]]) -> str:
-    """Medians per setup; the CPU ratio is the median of each repetition's ratio to the first setup."""
+    """Medians per setup; the CPU ratio is the median of each repetition's ratio to the first setup.
+
+    "Generator late": how far behind its schedule the generator sent (open
+    loop).  Latencies count from the schedule, so when the generator itself
+    cannot keep up (it shares the machine), its lateness is in them too.
+    """
     load = f"{rate:,.0f} messages/s offered (open loop)" if rate else "closed loop, W = 4"
     lines = [
         f"{args.shape}, {args.backend}, {load}, medians of {args.repeat}:",
-        "| setup | deliveries/s | p50 ms | p99 ms | cross-node p99 ms | CPU µs/delivery | ratio |",
-        "|---|--:|--:|--:|--:|--:|--:|",
+        "| setup | deliveries/s | p50 ms | p99 ms | cross-node p99 ms | generator late p99 ms"
+        " | CPU µs/delivery | ratio |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
     base = results[args.setups[0]]
     for setup, runs in results.items():
@@ -240,9 +246,11 @@ def _table(args: argparse.Namespace, rate: float, results: dict[str, list[dict[s
             for mine, theirs in zip(runs, base, strict=True)
         ]
         cross = f"{median('cross_p99_us') / 1000:.2f}" if median("cross_deliveries") else "-"
+        late = f"{median('send_lag_p99_us') / 1000:.2f}" if rate else "-"
         lines.append(
             f"| {setup} | {median('deliveries_per_s'):,.0f} | {median('p50_us') / 1000:.2f}"
-            f" | {median('p99_us') / 1000:.2f} | {cross} | {median('server_cpu_us_per_delivery'):.2f}"
+            f" | {median('p99_us') / 1000:.2f} | {cross} | {late}"
+            f" | {median('server_cpu_us_per_delivery'):.2f}"
             f" | {statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f}) |"
         )
     return "\n".join(lines)
