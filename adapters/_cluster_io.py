@@ -111,9 +111,10 @@ class ClusterNode:
         self.pump()
 
     def stop(self) -> None:
-        """The server stops: release this node's users in Redis, then close the link."""
+        """The server stops: release this node's users in Redis (now: no pass may come soon), then close."""
         self.bridge.stop(self._clock())
         self.pump()
+        self.flush()
 
     @property
     def stopped(self) -> bool:
