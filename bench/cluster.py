@@ -195,7 +195,11 @@ def compare(args: argparse.Namespace) -> int:
     """Every setup at one load, alternating, ``args.repeat`` times; a table of medians on stderr."""
     rate = args.rate
     if args.load and not rate:
-        calibration = run(_for_setup(args, args.calibrate), 0.0)
+        # At least the shape's own number of messages: a run of a second or so varies too much.
+        longer = max(args.messages, SHAPES[args.shape][2])
+        calibrate = _for_setup(args, args.calibrate)
+        calibrate.messages = longer
+        calibration = run(calibrate)
         print(json.dumps({**calibration, "setup": args.calibrate, "calibration": True}), flush=True)
         if not calibration.get("ok"):
             print(f"calibration failed: {calibration.get('error')}", file=sys.stderr)
