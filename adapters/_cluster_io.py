@@ -9,6 +9,13 @@ driver.  A backend only says when a socket is ready: it implements
 readers and writers, or its writer thread's selector) and calls the callback
 it was given.  So the three backends drive Redis identically.
 
+What the link writes during a pass of the backend's loop waits for the
+driver's flush at the end of that pass (``flush``), as clients' output
+does: the commands of every line read in one pass (a ``PUBLISH`` each) go
+to Redis in one ``send``, and Redis reads them in one read and writes their
+messages to each subscriber at once, where a ``send`` per command would cost
+a system call here, a read there, and a write per message to every node.
+
 Not thread-safe, like the driver: the threads backend calls it under its lock.
 """
 
@@ -54,9 +61,11 @@ class ClusterNode:
         tell: Callable[[list[Event]], None],
         clock: Callable[[], float],
         watcher: LinkWatcher,
+        wake: Callable[[], None],
         log: logging.Logger,
     ) -> None:
         self._tell = tell
+        self._wake = wake  # a flush must come soon: the backend's next pass
         self._clock = clock
         self._watcher = watcher
         self._log = log
@@ -70,6 +79,8 @@ class ClusterNode:
         self._link = self.bridge.link
         self._sockets: dict[Role, _RedisSocket] = {}
         self._later: list[Callable[[], None]] = []  # reports to the link, out of carry_out
+        self._unflushed: list[_RedisSocket] = []  # sockets with output for the next flush
+        self._acted = False  # the core acted since the last pump: the flush pumps first
         self._pumping = False
 
     # -- the driver's side ---------------------------------------------------------------
@@ -80,9 +91,16 @@ class ClusterNode:
         self.pump()
 
     def act(self, action: ClusterAction) -> None:
-        """One of the core's cluster actions."""
+        """One of the core's cluster actions: to the bridge now, carried out at the pass's flush.
+
+        The core hears about a share later anyway (its answer comes from
+        Redis); pumping once for every line of a pass, rather than once per
+        line, is the point.
+        """
         self.bridge.act(action)
-        self.pump()
+        if not self._acted:
+            self._acted = True
+            self._wake()
 
     @property
     def next_wakeup(self) -> float | None:
@@ -93,16 +111,32 @@ class ClusterNode:
         self.pump()
 
     def stop(self) -> None:
-        """The server stops: release this node's users in Redis, then close the link."""
+        """The server stops: release this node's users in Redis (now: no pass may come soon), then close."""
         self.bridge.stop(self._clock())
         self.pump()
+        self.flush()
 
     @property
     def stopped(self) -> bool:
         return self.bridge.stopped
 
+    def flush(self) -> None:
+        """Carry out the core's actions of the pass; write what the link asked for: once per socket."""
+        if self._acted:
+            self.pump()
+        for _ in range(MAX_PUMP_ROUNDS):
+            if not self._unflushed:
+                return
+            unflushed, self._unflushed = self._unflushed, []
+            for entry in unflushed:
+                if self._sockets.get(entry.role) is entry:
+                    self._flush(entry)
+            self.pump()  # a socket error reaches the link; what the core answers may write again
+        raise RuntimeError("the cluster link never stopped writing")
+
     def end(self) -> None:
-        """The end: whatever is still open closes now."""
+        """The end: whatever is still open closes now (what is written goes first, if it can)."""
+        self.flush()
         self._link.stop()
         self.pump()
         for entry in list(self._sockets.values()):
@@ -128,6 +162,7 @@ class ClusterNode:
             raise RuntimeError("the cluster link never went quiet")
         finally:
             self._pumping = False
+            self._acted = False  # (what the core did meanwhile, this pump carried out)
 
     def _handle(self, events: list[Event], now: float) -> None:
         for level, message in self.bridge.logs:
@@ -161,9 +196,10 @@ class ClusterNode:
 
     def write(self, role: Role, data: bytes) -> None:
         entry = self._sockets[role]
+        if not entry.out and not entry.connecting:
+            self._unflushed.append(entry)
+            self._wake()
         entry.out += data
-        if not entry.connecting:
-            self._flush(entry)
 
     def close(self, role: Role) -> None:
         entry = self._sockets.get(role)

@@ -214,7 +214,12 @@ class Driver(Generic[C]):
         from ._cluster_io import ClusterNode  # noqa: PLC0415 - hiredis: only for a server of a cluster
 
         self.cluster = ClusterNode(
-            options, tell=self._cluster_events, clock=self.clock, watcher=watcher, log=self._log
+            options,
+            tell=self._cluster_events,
+            clock=self.clock,
+            watcher=watcher,
+            wake=self._port.wake,
+            log=self._log,
         )
         self.cluster.start()
 
@@ -336,6 +341,8 @@ class Driver(Generic[C]):
         backend polls and asks again; the flush goes as soon as a pass brings
         nothing new, or once ``--flush-delay`` has passed since the hold began.
         """
+        if self.cluster is not None:
+            self.cluster.flush()  # the pass's commands to Redis, whatever the policy holds back
         if not (self.dirty or self.closing or self._sealed):
             return False
         policy = self._flush

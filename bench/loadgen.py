@@ -1,4 +1,4 @@
-"""The load generator: N clients, K of them senders, a closed-loop window, every delivery checked.
+"""The load generator: N clients, K senders, a closed-loop window or a fixed rate, every delivery checked.
 
 Run as its own process (``python -m bench.loadgen ...``) next to the server
 under test.  It
@@ -18,9 +18,17 @@ under test.  It
 3. lets K senders send M messages each, a sender never having more than W
    messages not yet read by every receiver (so nothing piles up in buffers);
    each line carries its sender, its sequence number and the send time;
+   or, with ``--rate R`` (an open loop), sends them on a clock instead:
+   message q of sender s is due at ``t0 + (q * K + s) / R``, whatever the
+   answers, and carries that scheduled time, so a delivery's latency counts
+   the time it waited in any queue, the generator's included (a closed loop,
+   and an open loop stamped with the actual send time, would hide it:
+   coordinated omission);
 4. checks at every receiver that each message of its room arrived exactly
    once and in per-sender order, and none of another room, and measures the
    server's CPU time (``/proc/PID/stat``) over the measured phase only.
+   With several ``--ports`` (the nodes of a cluster) it also reports the
+   latency of the deliveries to a client on another node than the sender's.
 
 With no senders it measures the server's RSS before and after opening the
 connections instead.  The result is one JSON line on stdout; the process
@@ -43,7 +51,7 @@ import sys
 import time
 from array import array
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Literal, cast
 
 from wsproto import ConnectionType, WSConnection
@@ -87,8 +95,15 @@ class LoadResult:
     p50_us: float = 0.0
     p99_us: float = 0.0
     max_us: float = 0.0
+    rate: float = 0.0  # messages per second offered (0: closed loop)
+    cross_deliveries: int = 0  # to a client on another node than the sender's (several --ports)
+    cross_p50_us: float = 0.0
+    cross_p99_us: float = 0.0
+    send_lag_p99_us: float = 0.0  # open loop: how late the generator sent, against its schedule
+    send_lag_max_us: float = 0.0
     server_cpu_s: float = 0.0
     server_cpu_us_per_delivery: float = 0.0
+    server_cpu_each_s: list[float] = field(default_factory=list)  # per --server-pid, in their order
     loadgen_cpu_s: float = 0.0
     rss_before_kib: int = 0
     rss_after_kib: int = 0
@@ -113,6 +128,7 @@ class Run:
         messages: int,
         window: int,
         rooms: int = 1,
+        nodes: int = 1,
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self.dialect: Dialect = dialect
@@ -126,6 +142,8 @@ class Run:
         self.rooms = rooms
         # Client i is in room i mod R; a message of sender s is for the others of its room.
         self.room_of = [i % rooms for i in range(clients)]
+        # Client i talks to node i mod the number of ports.
+        self.node_of = [i % nodes for i in range(clients)]
         self.room_sizes = [len(range(r, clients, rooms)) for r in range(rooms)]
         self.need = [self.room_sizes[self.room_of[s]] - 1 for s in range(senders)]
         self.loop = asyncio.get_running_loop()
@@ -136,6 +154,8 @@ class Run:
         self.total_done = 0
         self.all_done: asyncio.Future[None] = self.loop.create_future()
         self.latencies_ns = array("q")
+        self.cross_latencies_ns = array("q")  # the deliveries that crossed from node to node
+        self.send_lags_ns = array("q")
         self.probe_id = 0
         self.probe_seen = 0
         self.probe_need = clients - 1
@@ -193,6 +213,8 @@ class Client(asyncio.Protocol):
         self.registered: asyncio.Future[None] = run.loop.create_future()
         # next_seq[s]: the sequence number expected next from sender s.
         self.next_seq = [0] * run.k
+        #: cross[s]: whether sender s is on another node than this client.
+        self.cross = [run.node_of[s] != run.node_of[index] for s in range(run.k)]
         self.lost = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -246,7 +268,10 @@ class Client(asyncio.Protocol):
                 )
                 return False
             next_seq[sender] = seq + 1
-            run.latencies_ns.append(now - int(t_text))
+            latency = now - int(t_text)
+            run.latencies_ns.append(latency)
+            if self.cross[sender]:
+                run.cross_latencies_ns.append(latency)
             counts = run.acks[sender]
             count = counts[seq] + 1
             counts[seq] = count
@@ -450,18 +475,25 @@ async def _probe(run: Run, prober: Client, deadline: float) -> None:
             return
 
 
-async def _send_all(run: Run, client: Client, sender: int, padding: bytes) -> None:
+def _sender(run: Run, client: Client, padding: bytes) -> tuple[Callable[[bytes], object], bytes]:
+    """How ``client`` sends a message: a write, and a template for (sender, seq, time in ns)."""
     assert client.transport is not None
     write: Callable[[bytes], object] = client.transport.write
-    done = run.done
-    window = run.window
-    loop = run.loop
     channel = client.channel
     prefix = b"PRIVMSG %s :" % channel if client.dialect == "irc" else b"MSG "
     end = b"\r\n" if client.dialect == "irc" else b"\n"
     template = prefix + MARK + b"M %d %d %d " + padding + end
     if run.dialect == "web":  # a JSON command in a frame: the client frames each one itself
         write, template = client.send_payload, MARK + b"M %d %d %d " + padding
+    return write, template
+
+
+async def _send_all(run: Run, client: Client, sender: int, padding: bytes) -> None:
+    """Closed loop: send the next message once fewer than W of this sender's are unread."""
+    write, template = _sender(run, client, padding)
+    done = run.done
+    window = run.window
+    loop = run.loop
     clock = time.perf_counter_ns
     for seq in range(run.m):
         while seq - done[sender] >= window:
@@ -469,6 +501,37 @@ async def _send_all(run: Run, client: Client, sender: int, padding: bytes) -> No
             run.waiters[sender] = waiter
             await waiter
         write(template % (sender, seq, clock()))
+
+
+async def _send_paced(run: Run, clients: Sequence[Client], padding: bytes, rate: float) -> None:
+    """Open loop: message i of the run (sender i mod K, its number i // K) is due at t0 + i / rate.
+
+    Each sender keeps its own schedule (rate / K, shifted by its place)
+    whatever the answers; one task sends every message that is due, then
+    sleeps until the next one.  A message carries its scheduled time, and
+    how late it actually left is recorded apart (the event loop wakes at
+    best to the millisecond), so the report can tell the generator's lag
+    from the server's.
+    """
+    senders = [_sender(run, clients[s], padding) for s in range(run.k)]
+    k, total = run.k, run.k * run.m
+    interval = 1e9 / rate
+    lags = run.send_lags_ns
+    clock = time.perf_counter_ns
+    start = clock()
+    sent = 0
+    while sent < total:
+        now = clock()
+        due = min(total, int((now - start) / interval) + 1)
+        while sent < due:
+            sender = sent % k
+            at = start + int(sent * interval)
+            write, template = senders[sender]
+            write(template % (sender, sent // k, at))
+            lags.append(now - at)
+            sent += 1
+        if sent < total:
+            await asyncio.sleep(max(0.0, (start + sent * interval - clock()) / 1e9))
 
 
 #: Lines the fast path must not skip: a PING to answer, an error, a 4xx or 5xx numeric.
@@ -528,10 +591,12 @@ async def run_load(args: argparse.Namespace, result: LoadResult, clients: list[C
         messages=args.messages,
         window=args.window,
         rooms=args.rooms,
+        nodes=len(args.ports or [args.port]),
         tls=tls,
     )
     result.dialect, result.clients, result.senders = args.dialect, args.clients, args.senders
     result.messages, result.window, result.rooms = args.messages, args.window, args.rooms
+    result.rate = args.rate
     pids: list[int] = args.server_pid
     if args.senders == 0:
         result.rss_before_kib = sum(map(rss_kib, pids))
@@ -567,17 +632,26 @@ async def run_load(args: argparse.Namespace, result: LoadResult, clients: list[C
         return
 
     padding = b"x" * max(1, args.payload_bytes)
-    cpu_before, self_before = _cpu(pids), _self_cpu()
+    each_before = [cpu_seconds(pid) for pid in pids]
+    cpu_before, self_before = sum(each_before), _self_cpu()
     t0 = time.perf_counter()
-    senders = [asyncio.ensure_future(_send_all(run, clients[s], s, padding)) for s in range(args.senders)]
+    if args.rate:
+        senders = [asyncio.ensure_future(_send_paced(run, clients, padding, args.rate))]
+        timeout = args.senders * args.messages / args.rate + args.timeout
+    else:
+        senders = [asyncio.ensure_future(_send_all(run, clients[s], s, padding)) for s in range(args.senders)]
+        timeout = args.timeout
     try:
-        await _race(run, run.all_done, args.timeout, "sending")
+        await _race(run, run.all_done, timeout, "sending")
     finally:
         for task in senders:
             task.cancel()
         result.deliveries = sum(sum(c.next_seq) for c in clients)
     elapsed = time.perf_counter() - t0
     result.server_cpu_s = _cpu(pids) - cpu_before
+    result.server_cpu_each_s = [
+        cpu_seconds(pid) - before for pid, before in zip(pids, each_before, strict=True)
+    ]
     result.loadgen_cpu_s = _self_cpu() - self_before
     for client in clients:
         for sender in range(args.senders):
@@ -593,6 +667,13 @@ async def run_load(args: argparse.Namespace, result: LoadResult, clients: list[C
     result.p50_us = _percentile(latencies, 0.50) / 1000
     result.p99_us = _percentile(latencies, 0.99) / 1000
     result.max_us = latencies[-1] / 1000 if latencies else 0.0
+    cross = sorted(run.cross_latencies_ns)
+    result.cross_deliveries = len(cross)
+    result.cross_p50_us = _percentile(cross, 0.50) / 1000
+    result.cross_p99_us = _percentile(cross, 0.99) / 1000
+    lags = sorted(run.send_lags_ns)
+    result.send_lag_p99_us = _percentile(lags, 0.99) / 1000
+    result.send_lag_max_us = lags[-1] / 1000 if lags else 0.0
     result.ok = True
 
 
@@ -655,11 +736,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--senders", type=int, default=10, help="K: senders among them (0: idle RSS run)")
     parser.add_argument("--messages", type=int, default=1000, help="M: messages per sender")
     parser.add_argument("--window", type=int, default=4, help="W: unread messages a sender may have")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        metavar="MSGS_PER_SECOND",
+        help="open loop instead of the window: messages per second, over all senders, sent on a clock",
+    )
     parser.add_argument("--rooms", type=int, default=1, help="R: client i joins room i mod R (1: no JOIN)")
     parser.add_argument("--payload-bytes", type=int, default=32, help="padding after the header")
     parser.add_argument("--concurrency", type=int, default=100, help="connections being opened at once")
     parser.add_argument("--connect-timeout", type=float, default=60.0)
-    parser.add_argument("--timeout", type=float, default=60.0, help="limit for the measured phase")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="limit for the measured phase (with --rate: past the last message's scheduled time)",
+    )
     parser.add_argument("--settle", type=float, default=1.0, help="idle run: seconds before reading RSS")
     parser.add_argument("--linger", type=float, default=60.0, help="most seconds to wait for stdin to close")
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="uvloop")
@@ -672,6 +765,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit("need at least 2 clients and no more senders than clients")
     if not args.port and not args.ports:
         raise SystemExit("need --port or --ports")
+    if args.rate < 0 or (args.rate and args.senders == 0):
+        raise SystemExit("--rate needs senders and a positive number of messages per second")
     if args.dialect == "mixed" and not args.irc_port:
         raise SystemExit("a mixed run needs --irc-port")
     if not 1 <= args.rooms <= args.clients // 2 or (args.rooms > 1 and args.dialect == "floor"):

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 
 from ._actions import Role
 from ._events import Reply, RequestFailed, RequestId
-from ._resp import Arg, ReplyReader, encode_command
+from ._resp import Arg, ReplyReader, encode_command, encode_publish
 from ._script import Script
 
 #: Above this many doublings the reconnect delay is at its ceiling anyway.
 _MAX_DOUBLINGS = 32
+#: Bytes of lines joined into one ``PUBLISH`` at most (a longer line goes alone).
+MAX_JOINED_BYTES = 64 * 1024
 
 
 class ConnState(enum.Enum):
@@ -77,7 +79,19 @@ class Pending:
 class Connection:
     """A connection's state, parser, commands awaiting replies and bytes not yet handed out."""
 
-    __slots__ = ("attempts", "due", "out", "pending", "reader", "role", "setup_left", "state")
+    __slots__ = (
+        "attempts",
+        "due",
+        "lines",
+        "lines_bytes",
+        "lines_channel",
+        "out",
+        "pending",
+        "reader",
+        "role",
+        "setup_left",
+        "state",
+    )
 
     def __init__(self, role: Role) -> None:
         self.role = role
@@ -87,6 +101,10 @@ class Connection:
         self.reader: ReplyReader | None = None
         self.pending: deque[Pending] = deque()
         self.out: list[bytes] = []
+        # The last command, while it is a PUBLISH of lines that more lines may join.
+        self.lines: list[bytes] = []
+        self.lines_bytes = 0
+        self.lines_channel = b""
         self.setup_left = 0
 
     @property
@@ -94,14 +112,46 @@ class Connection:
         """Connected: commands written now reach Redis after everything before them."""
         return self.state is ConnState.SETUP or self.state is ConnState.READY
 
+    @property
+    def has_output(self) -> bool:
+        return bool(self.out or self.lines)
+
     def send(self, pending: Pending, args: tuple[Arg, ...] = (), command: bytes = b"") -> None:
         """Queue one command (``args``, or already encoded as ``command``) and what its reply answers."""
+        if self.lines:
+            self._close_lines()
         self.out.append(command or encode_command(args))
         self.pending.append(pending)
         if pending.setup:
             self.setup_left += 1
 
+    def publish_line(self, pending: Pending, channel: bytes, line: bytes) -> None:
+        """Queue ``line`` for ``channel``: in the last command if that is a PUBLISH of lines to it.
+
+        Lines published one after the other to one channel, with nothing
+        between them, go as one message (joined by ``\n``, which a line
+        never holds): one command for Redis to run, one message for each
+        subscriber to read.  ``pending`` answers a new command only.
+        """
+        size = len(line) + 1
+        if self.lines and self.lines_channel == channel and self.lines_bytes + size <= MAX_JOINED_BYTES:
+            self.lines.append(line)
+            self.lines_bytes += size
+            return
+        if self.lines:
+            self._close_lines()
+        self.lines = [line]
+        self.lines_bytes = size
+        self.lines_channel = channel
+        self.pending.append(pending)
+
+    def _close_lines(self) -> None:
+        self.out.append(encode_publish(self.lines_channel, b"\n".join(self.lines)))
+        self.lines = []
+
     def take_output(self) -> bytes:
+        if self.lines:
+            self._close_lines()
         data = b"".join(self.out)
         self.out.clear()
         return data
@@ -111,6 +161,7 @@ class Connection:
         pending = self.pending
         self.pending = deque()
         self.out.clear()
+        self.lines = []
         self.setup_left = 0
         self.state = state
         self.reader = reader

@@ -10,7 +10,8 @@ between them is sans-IO too, and owns every Redis specific of the chat:
   announces the fact; any other fact for everyone is the ``share`` script
   (numbered with the directory's events, fenced); words to a room are a
   plain ``PUBLISH`` on the room's channel, private words on the channels
-  of the two users' nodes;
+  of the two users' nodes (``publish_line``: words one after the other to
+  one channel may share one message, a line each);
 * the node's registration, its epoch, the heartbeat and the reaper, and
   what ``FENCED`` means (register again, the core rejoins);
 * the order of the ``all`` channel: events are numbered; a gap, or a
@@ -170,7 +171,8 @@ class ClusterBridge:
         self._arrivals: list[tuple[Shared, int]] = []
         self.logs: list[tuple[LogLevel, str]] = []
         self._requests: dict[RequestId, _Request] = {}
-        self._in_flight: dict[int, None] = {}  # own tickets not answered yet
+        self._in_flight: dict[int, Shared] = {}  # own tickets not answered yet, and their items
+        self._own_head = self.codec.head(self.node_id)  # how this node's messages begin
         self._waiting: dict[bytes, list[Share]] = {}  # shares waiting for their room's subscription
         self._heard: set[bytes] = set()  # room channels confirmed (and kept by the link across breaks)
         self._buffer: list[bytes] = []  # all-channel events while syncing
@@ -265,18 +267,18 @@ class ClusterBridge:
 
     def _send(self, share: Share) -> None:
         ticket = share.ticket
-        self._in_flight[ticket] = None
+        self._in_flight[ticket] = share.item
         payload = self.codec.encode(
             Envelope(node=self.node_id, epoch=self.epoch, ticket=ticket, item=share.item)
         )
         node, epoch = self.node_id, self.epoch
         if share.room:
-            if not self.link.publish(self.names.room_channel(share.room), payload):
+            if not self.link.publish_line(self.names.room_channel(share.room), payload):
                 self._fail(ticket, ShareRefusal.NOT_SENT)
         elif share.users:
             channels = dict.fromkeys(self._node_channel(node_of(uid)) for uid in share.users)
             for channel in channels:
-                if not self.link.publish(channel, payload):
+                if not self.link.publish_line(channel, payload):
                     self._fail(ticket, ShareRefusal.NOT_SENT)
                     return
         elif share.take:
@@ -340,6 +342,9 @@ class ClusterBridge:
             case Message(channel=channel, data=data):
                 if channel == self._all:
                     self._on_all(data)
+                elif b"\n" in data:  # several lines published one after the other (publish_line)
+                    for line in data.split(b"\n"):
+                        self._on_message(line)
                 else:
                     self._on_message(data)
             case Reply(request=request, value=value):
@@ -527,6 +532,12 @@ class ClusterBridge:
     def _on_message(self, data: bytes) -> None:
         """A shared item: to the core, unless its node was fenced since (a plain message)."""
         if not data:
+            return
+        ticket = self.codec.ticket_after(data, self._own_head)
+        if ticket is not None:  # one of this node's own: its item is in hand, no need to decode it
+            item = self._in_flight.pop(ticket, None)
+            if item is not None:  # (else answered already, lost with the link, say: applied then)
+                self._arrivals.append((item, ticket))
             return
         try:
             envelope = self.codec.decode(data)

@@ -96,7 +96,7 @@ class Codec:
     def _plan(self, hint: Any) -> tuple[Encoder | None, Decoder]:
         """How to write and read a value of type ``hint`` (None: written as it is)."""
         if hint is bool or hint is int or hint is str:
-            return None, _exactly(hint)
+            return None, _PLAIN[hint]
         if hint is float:
             return None, _float
         if isinstance(hint, type) and issubclass(hint, enum.Enum):
@@ -138,6 +138,27 @@ class Codec:
         if encoder is None:
             raise TypeError(f"not a shared type: {type(value).__name__}")
         return encoder(value)
+
+    # -- a node's own messages ---------------------------------------------------------------
+
+    @staticmethod
+    def head(node: str) -> bytes:
+        """How every message of ``node`` begins (``["node",``)."""
+        return _dumps([node]).encode()[:-1] + b","
+
+    @staticmethod
+    def ticket_after(data: bytes, head: bytes) -> int | None:
+        """The ticket of a message that begins with ``head``, read from its head alone (None: not one).
+
+        A node hears its own messages back, and has their items in hand
+        already: their ticket is all it needs, not a second decoding.
+        """
+        if not data.startswith(head):
+            return None
+        parts = data[len(head) : len(head) + 48].split(b",", 2)
+        if len(parts) < 3 or not parts[0].isdigit() or not parts[1].isdigit():
+            return None
+        return int(parts[1])
 
     # -- decoding ---------------------------------------------------------------------------
 
@@ -189,21 +210,53 @@ def _item_encoder(name: str, names: tuple[str, ...], encoders: tuple[Encoder | N
 
 
 def _item_decoder(kind: type[Any], names: tuple[str, ...], decoders: tuple[Decoder, ...]) -> Decoder:
-    """An item from ``[name, field...]``, each field checked (or converted) by its decoder."""
+    """An item from ``[name, field...]``, each field checked (or converted) by its decoder.
+
+    The function is written out for its type once, as ``dataclasses`` writes
+    an ``__init__``: one call of the type with every field by name, a plain
+    field (text, a number, a flag) checked inline, the others through their
+    decoder.  A loop over the fields building keyword arguments cost twice
+    as much, and every message that crosses a node pays it.
+    """
     size = len(names) + 1
-    pairs = tuple(zip(names, decoders, strict=True))
-
-    def decode_item(value: list[Any]) -> Any:
-        if len(value) != size:
-            raise CodecError(f"{value[0]} has {size - 1} fields, not {len(value) - 1}")
-        try:
-            return kind(**{name: decode(each) for (name, decode), each in zip(pairs, value[1:], strict=True)})
-        except (TypeError, ValueError) as exc:  # a value its type refuses (CodecError is a ValueError)
-            if isinstance(exc, CodecError):
-                raise
-            raise CodecError(f"bad {value[0]}: {exc}") from None
-
+    scope: dict[str, Any] = {"_kind": kind, "_bad": _bad_field, "CodecError": CodecError}
+    values, checks = [], []
+    for at, (name, decode) in enumerate(zip(names, decoders, strict=True), start=1):
+        plain = _PLAIN_NAMES.get(decode)
+        if plain is None:
+            scope[f"_d{at}"] = decode
+            values.append(f"{name}=_d{at}(value[{at}])")
+        else:
+            scope[plain] = _PLAIN_TYPES[plain]
+            checks.append(f"type(value[{at}]) is not {plain}")
+            values.append(f"{name}=value[{at}]")
+    source = "\n".join(
+        [
+            "def decode_item(value):",
+            f"    if len(value) != {size}:",
+            f"        raise CodecError(f'{{value[0]}} has {size - 1} fields, not {{len(value) - 1}}')",
+            *([f"    if {' or '.join(checks)}:", "        _bad(value, _kind)"] if checks else []),
+            "    try:",
+            f"        return _kind({', '.join(values)})",
+            "    except CodecError:",
+            "        raise",
+            "    except (TypeError, ValueError) as exc:  # a value its type refuses",
+            "        raise CodecError(f'bad {value[0]}: {exc}') from None",
+        ]
+    )
+    exec(source, scope)  # our own text: the type's field names (identifiers) and numbers
+    decode_item: Decoder = scope["decode_item"]
     return decode_item
+
+
+def _bad_field(value: list[Any], kind: type[Any]) -> None:
+    """Which plain field of ``value`` has a value of the wrong type: the error to raise."""
+    hints = typing.get_type_hints(kind)
+    for field, each in zip(dataclasses.fields(kind), value[1:], strict=True):
+        expected = hints[field.name]
+        if expected in _PLAIN and type(each) is not expected:
+            raise CodecError(f"expected {expected.__name__}, got {type(each).__name__}")
+    raise AssertionError("a plain field was refused, and none is wrong")  # pragma: no cover
 
 
 def _enum_value(value: enum.Enum) -> Any:
@@ -233,6 +286,12 @@ def _exactly(kind: type[Any]) -> Decoder:
     return decode
 
 
+#: The plain types, written as they are and checked on reading (inline, by name, in an item's decoder).
+_PLAIN: dict[Any, Decoder] = {kind: _exactly(kind) for kind in (bool, int, str)}
+_PLAIN_NAMES = {decode: kind.__name__ for kind, decode in _PLAIN.items()}
+_PLAIN_TYPES: dict[str, type[Any]] = {kind.__name__: kind for kind in _PLAIN}
+
+
 def _float(value: Any) -> float:
     """A number: JSON may write a whole one without its ``.0``."""
     if type(value) is float:
@@ -253,7 +312,12 @@ def _or_none(decode: Decoder) -> Decoder:
 
 
 def _enum(kind: type[enum.Enum]) -> Decoder:
+    members = {member.value: member for member in kind}  # (a flag's combinations are not all here)
+
     def decode(value: Any) -> Any:
+        member = members.get(value) if type(value) is not list and type(value) is not dict else None
+        if member is not None:
+            return member
         try:
             return kind(value)
         except (ValueError, TypeError):
@@ -266,7 +330,7 @@ def _sequence(each: Decoder, container: Callable[[Any], Any]) -> Decoder:
     def decode(value: Any) -> Any:
         if type(value) is not list:
             raise CodecError("expected a list")
-        return container(each(item) for item in value)
+        return container([each(item) for item in value]) if value else container(())
 
     return decode
 

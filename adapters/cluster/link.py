@@ -281,7 +281,7 @@ class RedisLink:
         actions = self._actions
         self._actions = []
         for conn in (self._cmd, self._sub):
-            if conn.out:
+            if conn.has_output:
                 actions.append(Write(role=conn.role, data=conn.take_output()))
         return actions
 
@@ -324,15 +324,33 @@ class RedisLink:
         An error reply is logged; a message lost with its connection is
         covered by ``LinkInterrupted``.
         """
+        entry = self._publish_entry()
+        if entry is None:
+            return False
+        self._cmd.send(entry, command=encode_publish(channel, data))
+        return True
+
+    def publish_line(self, channel: bytes, line: bytes) -> bool:
+        """``publish`` for a ``line`` without ``\n``: lines published one after the other to one
+        channel, with nothing else sent between them, may arrive as one message, joined by ``\n``.
+        """
+        if b"\n" in line:
+            raise ValueError("a line holds no line break")
+        entry = self._publish_entry()
+        if entry is None:
+            return False
+        self._cmd.publish_line(entry, channel, line)
+        return True
+
+    def _publish_entry(self) -> Pending | None:
+        """What a publish's reply answers (None: it cannot be sent now)."""
         cmd = self._cmd
         if cmd.state is not ConnState.READY or len(cmd.pending) >= self.config.max_pending:
-            return False
+            return None
         entry = self._publishing
         if entry.sent_at != self._now:  # one entry serves every publish made at the same time
             entry = self._publishing = Pending(expect=Expect.PUBLISH, sent_at=self._now)
-        cmd.out.append(encode_publish(channel, data))
-        cmd.pending.append(entry)
-        return True
+        return entry
 
     def subscribe(self, channel: bytes) -> None:
         """Subscribe to ``channel`` now and after every reconnect; ``Subscribed`` confirms it."""

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from adapters.cluster import LinkEvent, Message
 from adapters.cluster.bridge import DEAD_AFTER, REAP_EVERY
 from tests.core_driver import OPER_PASSWORD, Client
 
@@ -92,6 +93,28 @@ def test_users_of_two_nodes_talk_through_redis(cluster: ChatCluster) -> None:
     alice.send("MSG here")
     assert cluster.sees(bob, "[alice] here")[-2:] == ["[server] alice joined #dev", "[alice] here"]
     who(cluster, bob, "@bob", "alice")
+
+
+def test_lines_read_together_cross_as_one_message_and_keep_their_order(cluster: ChatCluster) -> None:
+    one, two = cluster.add(), cluster.add()
+    cluster.joined()
+    alice = named(cluster, one, "alice")
+    bob = named(cluster, two, "bob")
+    heard: list[bytes] = []  # the room messages node two reads from Redis
+    take_events = two.link.take_events
+
+    def spy() -> list[LinkEvent]:
+        events = take_events()
+        heard.extend(
+            event.data for event in events if isinstance(event, Message) and b"room" in event.channel
+        )
+        return events
+
+    two.link.take_events = spy  # type: ignore[method-assign]
+    alice.send_bytes(b"MSG one\nMSG two\nTELL bob psst\nMSG three\n")
+    lines = cluster.sees(bob, "[alice] three")[-4:]
+    assert lines == ["[alice] one", "[alice] two", "[alice -> bob] psst", "[alice] three"]
+    assert [data.count(b"\n") + 1 for data in heard] == [2, 1]  # one, two: one message; then three
 
 
 def test_nickname_races_across_nodes_have_exactly_one_winner(cluster: ChatCluster) -> None:

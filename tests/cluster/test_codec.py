@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.cluster.codec import Codec, CodecError, Envelope
-from sansio_chat import Shared
+from sansio_chat import Hello, Shared
 from sansio_chat._facts import Fact
 
 CODEC = Codec()
@@ -74,3 +74,16 @@ def test_bad_bytes_are_refused(data: bytes) -> None:
 def test_a_whole_number_is_read_where_a_float_is_expected() -> None:
     back = CODEC.decode(b'["n", 1, 2, ["Joined", 5, "#a", 12, []]]')
     assert back.item.at == 12.0 and type(back.item.at) is float  # type: ignore[union-attr]
+
+
+@settings(max_examples=50, deadline=None)
+@given(node=st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=64))
+def test_a_node_reads_the_ticket_of_its_own_messages_from_their_head(node: str) -> None:
+    payload = CODEC.encode(Envelope(node=node, epoch=12, ticket=345, item=Hello(node=1, round=2)))
+    assert Codec.ticket_after(payload, Codec.head(node)) == 345
+    assert Codec.ticket_after(payload, Codec.head(node + "x")) is None
+
+
+@pytest.mark.parametrize("data", [b'["n",', b'["n",1', b'["n",x,2,[]]', b'["n",1,-2,[]]', b'["m",1,2,[]]'])
+def test_a_head_that_is_not_a_message_of_this_node_has_no_ticket(data: bytes) -> None:
+    assert Codec.ticket_after(data, Codec.head("n")) is None

@@ -180,6 +180,51 @@ def test_pipelined_requests_go_out_in_one_write(up: LinkHarness) -> None:
     ]
 
 
+def _publish(channel: bytes, data: bytes) -> bytes:
+    return b"*3\r\n$7\r\nPUBLISH\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(channel), channel, len(data), data)
+
+
+def test_lines_published_one_after_the_other_to_one_channel_go_as_one_message(up: LinkHarness) -> None:
+    for line in (b"one", b"two"):
+        assert up.link.publish_line(b"ch", line)
+    up.link.publish_line(b"other", b"three")
+    up.link.publish_line(b"ch", b"four")
+    first = up.link.call("GET", "k")  # a command between lines: they are two messages
+    up.link.publish_line(b"ch", b"five")
+    up.link.publish(b"ch", b"six")  # a plain publish is never joined
+    assert up.link.take_actions() == [
+        Write(
+            role=Role.CMD,
+            data=_publish(b"ch", b"one\ntwo")
+            + _publish(b"other", b"three")
+            + _publish(b"ch", b"four")
+            + b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
+            + _publish(b"ch", b"five")
+            + _publish(b"ch", b"six"),
+        )
+    ]
+    # Five commands, five replies: the request in between is answered as such.
+    assert up.feed(Role.CMD, b":1\r\n:1\r\n:1\r\n$-1\r\n:1\r\n:1\r\n") == [Reply(request=first, value=None)]
+    up.link.take_actions()  # (handed to nobody: the replies below are written by hand)
+    second = up.link.call("GET", "k")
+    up.link.take_actions()
+    assert up.feed(Role.CMD, b"$1\r\nv\r\n") == [Reply(request=second, value=b"v")]
+
+
+def test_joined_lines_stay_under_their_bound_and_a_line_holds_no_break(up: LinkHarness) -> None:
+    line = b"x" * 40_000
+    up.link.publish_line(b"ch", line)
+    up.link.publish_line(b"ch", line)  # 80 kB would be past the bound: a message of its own
+    assert up.link.take_actions() == [Write(role=Role.CMD, data=_publish(b"ch", line) * 2)]
+    with pytest.raises(ValueError, match="line break"):
+        up.link.publish_line(b"ch", b"a\nb")
+
+
+def test_a_line_published_while_the_link_is_not_ready_is_refused() -> None:
+    h = harness()
+    assert h.link.publish_line(b"ch", b"x") is False
+
+
 def test_a_request_before_the_link_is_ready_fails_at_once() -> None:
     h = harness()
     request = h.link.call("GET", "k")
