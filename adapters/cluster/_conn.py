@@ -13,8 +13,11 @@ from ._script import Script
 
 #: Above this many doublings the reconnect delay is at its ceiling anyway.
 _MAX_DOUBLINGS = 32
-#: Bytes of lines joined into one ``PUBLISH`` at most (a longer line goes alone).
-MAX_JOINED_BYTES = 64 * 1024
+#: Bytes of lines joined into one ``PUBLISH`` at most (a longer line goes alone).  Redis queues a
+#: published message whole in every subscriber's output buffer and cuts a subscriber whose buffer
+#: passes its hard limit, however fast it reads: a joined message stays far below any limit an
+#: operator would set, so that joining never gets a healthy node cut off.
+MAX_JOINED_BYTES = 16 * 1024
 
 
 class ConnState(enum.Enum):

@@ -31,6 +31,7 @@ from adapters.cluster import (
     Unsubscribed,
     Write,
 )
+from adapters.cluster._conn import MAX_JOINED_BYTES
 
 from .fake_redis import FakeRedis, LinkHarness, sha
 
@@ -212,9 +213,9 @@ def test_lines_published_one_after_the_other_to_one_channel_go_as_one_message(up
 
 
 def test_joined_lines_stay_under_their_bound_and_a_line_holds_no_break(up: LinkHarness) -> None:
-    line = b"x" * 40_000
+    line = b"x" * (MAX_JOINED_BYTES * 5 // 8)
     up.link.publish_line(b"ch", line)
-    up.link.publish_line(b"ch", line)  # 80 kB would be past the bound: a message of its own
+    up.link.publish_line(b"ch", line)  # the two would be past the bound: a message of its own
     assert up.link.take_actions() == [Write(role=Role.CMD, data=_publish(b"ch", line) * 2)]
     with pytest.raises(ValueError, match="line break"):
         up.link.publish_line(b"ch", b"a\nb")
