@@ -16,7 +16,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     shapes = (
         [table[n] for n in _names(args.shapes, list(table), "shape")] if args.shapes else list(table.values())
     )
+    if args.messages:
+        shapes = [replace(s, messages=args.messages) for s in shapes]
+    if args.rate:  # the same offered load for every server: an open loop, named apart from the closed one
+        shapes = [replace(s, name=f"{s.name}@{args.rate:g}/s", rate=args.rate) for s in shapes if s.senders]
     servers = [SERVERS[n] for n in _names(args.servers, list(SERVERS), "server")]
     if args.flush_delays:
         servers = _with_flush_delays(servers, args.flush_delays)
@@ -164,6 +168,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="run each server that takes --flush-delay once per delay (e.g. 0,0.0001,0.0005); floors"
         " run with 0 otherwise, backends with their default",
     )
+    run.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        metavar="MSGS_PER_SECOND",
+        help="offer every server the same load: the generator's open loop at this many messages per second"
+        " (over all senders) instead of its window; shapes are named e.g. 100x10@500/s",
+    )
+    run.add_argument("--messages", type=int, default=0, metavar="M", help="messages per sender, every shape")
     run.add_argument("--reps", type=int, default=None, help="alternating repetitions (default 3)")
     run.add_argument("--no-core", action="store_true", help="skip the core-only benchmark")
     run.add_argument(

@@ -29,7 +29,8 @@ class Shape:
     """N clients of which K send M messages each with a window of W; K = 0 is an idle RSS run.
 
     With R rooms, client i is in room i mod R and a message reaches the others of its room
-    (one room: everyone, in ``#lobby``).
+    (one room: everyone, in ``#lobby``).  A rate (messages per second over all senders) replaces
+    the window: the generator's open loop, so that every server is offered the same load.
     """
 
     name: str
@@ -38,6 +39,7 @@ class Shape:
     messages: int = 0
     window: int = 4
     rooms: int = 1
+    rate: float = 0.0
     #: Limit for opening the connections, and for the measured phase.
     connect_timeout: float = 60.0
     timeout: float = 120.0
@@ -126,6 +128,8 @@ def run_one(spec: ServerSpec, shape: Shape, rep: int, logs: Path, tls: TlsFiles 
         "--concurrency", str(spec.concurrency), "--connect-timeout", str(shape.connect_timeout),
         "--timeout", str(shape.timeout),
     ]  # fmt: skip
+    if shape.rate:
+        argv += ["--rate", f"{shape.rate:g}"]
     if spec.transport == "tls":
         assert tls is not None
         argv += ["--tls-ca", str(tls.ca)]
