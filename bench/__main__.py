@@ -68,7 +68,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.messages:
         shapes = [replace(s, messages=args.messages) for s in shapes]
     if args.rate:  # the same offered load for every server: an open loop, named apart from the closed one
-        shapes = [replace(s, name=f"{s.name}@{args.rate:g}/s", rate=args.rate) for s in shapes if s.senders]
+        shapes = [replace(s, name=f"{s.name}-rate{args.rate:g}", rate=args.rate) for s in shapes if s.senders]
     servers = [SERVERS[n] for n in _names(args.servers, list(SERVERS), "server")]
     if args.flush_delays:
         servers = _with_flush_delays(servers, args.flush_delays)
@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         metavar="MSGS_PER_SECOND",
         help="offer every server the same load: the generator's open loop at this many messages per second"
-        " (over all senders) instead of its window; shapes are named e.g. 100x10@500/s",
+        " (over all senders) instead of its window; shapes are named e.g. 100x10-rate500",
     )
     run.add_argument("--messages", type=int, default=0, metavar="M", help="messages per sender, every shape")
     run.add_argument("--reps", type=int, default=None, help="alternating repetitions (default 3)")
