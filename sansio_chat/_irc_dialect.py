@@ -363,6 +363,7 @@ CHAT_COMMANDS: dict[str, _Handler] = {
     "PING": _ping,
     "LUSERS": _lusers,
     "HELP": _help,
+    "HELPOP": _help,  # what several servers call it; clients' /helpop sends it
 }
 
 

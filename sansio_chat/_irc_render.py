@@ -112,13 +112,55 @@ ROOM_MODES_WITH_ARGUMENT = "bklov"
 
 _LETTER_MODES = {letter: mode for mode, letter in MODE_LETTERS.items()}
 
-#: The commands ``HELP`` lists.
-_HELP_LINES = (
+#: What ``HELP`` (or ``HELPOP``) with no subject says: the commands, and where text clients meet.
+_HELP_INDEX: tuple[str, ...] = (
     "Commands: AWAY CAP HELP INFO INVITE ISON JOIN KICK KILL LINKS LIST LUSERS MODE MOTD",
     "NAMES NICK NOTICE OPER PART PASS PING PONG PRIVMSG QUIT TAGMSG TIME TOPIC USER",
     "USERHOST VERSION WHO WHOIS WHOWAS",
     "Rooms are channels: #lobby is where text clients (nc, telnet) meet.",
+    "HELP <command> tells more about one command.",
 )
+
+#: ``HELP <command>``: its syntax, then what it does here (IRC clients mostly show these as they come).
+_COMMAND_HELP: dict[str, tuple[str, ...]] = {
+    "AWAY": ("AWAY [:<message>]", "Marks you away with that message; with none, back again."),
+    "CAP": ("CAP LS [302] | REQ :<caps> | LIST | END", "Negotiates IRCv3 capabilities."),
+    "HELP": ("HELP [<command>]", "Lists the commands, or tells about one of them."),
+    "INFO": ("INFO", "Tells about this server."),
+    "INVITE": ("INVITE <nick> <#channel>", "Invites someone to a channel (needed to enter a +i one)."),
+    "ISON": ("ISON <nick> [<nick>...]", "Which of these nicknames are online."),
+    "JOIN": ("JOIN <#channel>[,<#channel>...] [<key>[,<key>...]]", "Joins channels; JOIN 0 leaves them all."),
+    "KICK": ("KICK <#channel> <nick> [:<reason>]", "Removes someone from a channel you operate."),
+    "KILL": ("KILL <nick> [:<reason>]", "Disconnects a user (server operators only)."),
+    "LINKS": ("LINKS", "Lists the servers of this network."),
+    "LIST": ("LIST [<#channel>[,<#channel>...]]", "Lists channels with their member counts and topics."),
+    "LUSERS": ("LUSERS", "Counts users, operators and channels."),
+    "MODE": (
+        "MODE <#channel> [<modes> [<arguments>]] | MODE <nick> [<modes>]",
+        "Channel modes: o v (members), b (bans), k (key), l (limit), i m n s t.",
+        "User modes: i (invisible), o (server operator, drop only).",
+    ),
+    "MOTD": ("MOTD", "Shows the message of the day."),
+    "NAMES": ("NAMES [<#channel>]", "Lists a channel's members, operators marked @ and voiced +."),
+    "NICK": ("NICK <nick>", "Changes your nickname."),
+    "NOTICE": ("NOTICE <target>[,<target>...] :<text>", "Like PRIVMSG, but never answered automatically."),
+    "OPER": ("OPER <name> <password>", "Makes you a server operator."),
+    "PART": ("PART <#channel>[,<#channel>...] [:<reason>]", "Leaves channels."),
+    "PASS": ("PASS <password>", "The server's connection password, before NICK and USER."),
+    "PING": ("PING <token>", "The server answers PONG with the same token, in order."),
+    "PONG": ("PONG <token>", "Answers the server's PING."),
+    "PRIVMSG": ("PRIVMSG <target>[,<target>...] :<text>", "Sends a message to channels or nicknames."),
+    "QUIT": ("QUIT [:<reason>]", "Leaves the chat."),
+    "TAGMSG": ("TAGMSG <target>[,<target>...]", "Sends message tags alone (needs the message-tags cap)."),
+    "TIME": ("TIME", "The server's local time."),
+    "TOPIC": ("TOPIC <#channel> [:<topic>]", "Shows or sets a channel's topic (empty to clear)."),
+    "USER": ("USER <username> 0 * :<realname>", "Registers your user name and real name."),
+    "USERHOST": ("USERHOST <nick> [<nick>...]", "Shows users' hosts and away state."),
+    "VERSION": ("VERSION", "This server's version and its ISUPPORT tokens."),
+    "WHO": ("WHO <#channel>|<mask> [<flags>[%<fields>]]", "Lists users (WHOX fields with %)."),
+    "WHOIS": ("WHOIS <nick>", "Tells about a user: name, channels, away, idle time."),
+    "WHOWAS": ("WHOWAS <nick>", "Tells about a user who has left."),
+}
 
 _LEAVE_TEXT = {
     LeaveReason.OPER_FAILURES: "Too many failed OPER attempts",
@@ -140,7 +182,7 @@ _NUMERIC_ERRORS: dict[ErrorKind, tuple[str, tuple[str, ...], str]] = {
     ErrorKind.KILL_SELF: ("400", ("KILL",), "Use QUIT to leave"),
     ErrorKind.WRONG_PASSWORD: ("464", (), "Password incorrect"),
     ErrorKind.TOO_MANY_OPER_FAILURES: ("464", (), "Password incorrect (too many failed attempts)"),
-    ErrorKind.INVALID_ROOM: ("479", ("{d}",), "Illegal channel name"),
+    ErrorKind.INVALID_ROOM: ("403", ("{d}",), "No such channel (illegal name)"),
     ErrorKind.NO_SUCH_ROOM: ("403", ("{d}",), "No such channel"),
     ErrorKind.NOT_IN_A_ROOM: ("442", ("*",), "You're not on that channel"),
     ErrorKind.ROOM_OPERATORS_ONLY: ("482", ("{r}",), "You're not channel operator"),
@@ -646,9 +688,14 @@ class IRCRenderer:
         return b"".join(lines)
 
     def _help(self, nick: str, subject: str) -> bytes:
-        subject = subject or "index"
-        lines = [self.numeric(nick, "704", subject, _HELP_LINES[0])]
-        lines += [self.numeric(nick, "705", subject, line) for line in _HELP_LINES[1:]]
+        if not subject:
+            subject, text = "index", _HELP_INDEX
+        elif (found := _COMMAND_HELP.get(subject.upper())) is not None:
+            text = found
+        else:
+            return self.numeric(nick, "524", subject, "No help available on this topic")
+        lines = [self.numeric(nick, "704", subject, text[0])]
+        lines += [self.numeric(nick, "705", subject, line) for line in text[1:]]
         lines.append(self.numeric(nick, "706", subject, "End of /HELP"))
         return b"".join(lines)
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 from sansio_chat import DialectName, Tick
+from sansio_chat._irc_dialect import CHAT_COMMANDS
+from sansio_chat._irc_render import _COMMAND_HELP, _HELP_INDEX
+from sansio_chat._irc_session import _SESSION_COMMANDS
 from tests.core_driver import FakeNetwork
 
 from .irc import IRC, SERVER, irc_net, mask, register
@@ -353,16 +356,37 @@ def test_version_time_info_links_help(net: FakeNetwork) -> None:
         "705",
         "705",
         "705",
+        "705",
         "706",
         "704",
-        "705",
-        "705",
         "705",
         "706",
     ]
     assert lines[7] == n("365", "alice", "* :End of /LINKS list")
     assert lines[8].startswith(n("704", "alice", "index :Commands:"))
-    assert lines[13].startswith(n("704", "alice", "privmsg :"))
+    assert lines[14:] == [
+        n("704", "alice", "privmsg :PRIVMSG <target>[,<target>...] :<text>"),
+        n("705", "alice", "privmsg :Sends a message to channels or nicknames."),
+        n("706", "alice", "privmsg :End of /HELP"),
+    ]
+
+
+def test_helpop_is_help_and_a_subject_without_help_is_524(net: FakeNetwork) -> None:
+    alice = register(net, "alice")
+    alice.send("HELP", "HELPOP")
+    lines = alice.lines()
+    assert lines[: len(lines) // 2] == lines[len(lines) // 2 :]
+    alice.send("HELPOP mode", "HELP nosuchthing")
+    lines = alice.lines()
+    assert [line.split()[1] for line in lines] == ["704", "705", "705", "706", "524"]
+    assert lines[-1] == n("524", "alice", "nosuchthing :No help available on this topic")
+
+
+def test_every_command_a_client_may_send_has_help() -> None:
+    answered = set(CHAT_COMMANDS) | _SESSION_COMMANDS | {"HELPOP"}
+    assert answered - {"HELPOP"} == set(_COMMAND_HELP)
+    index = " ".join(_HELP_INDEX)
+    assert all(command in index for command in _COMMAND_HELP)
 
 
 def test_ping_after_registration_is_answered_in_order(net: FakeNetwork) -> None:
