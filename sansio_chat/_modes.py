@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -114,3 +115,11 @@ def mask_matches(mask: str, candidate: str) -> bool:
     Both are case-folded as nicknames are; ``re`` keeps the compiled patterns of recent masks.
     """
     return re.fullmatch(wildcard_regex(mask.casefold()), candidate.casefold(), re.DOTALL) is not None
+
+
+def any_mask(masks: Iterable[str]) -> re.Pattern[str]:
+    """One pattern that ``fullmatch``es a case-folded name which any of ``masks`` matches.
+
+    Compiled once for a whole listing, so each name is matched once however many masks there are.
+    """
+    return re.compile("|".join(f"(?:{wildcard_regex(mask.casefold())})" for mask in masks), re.DOTALL)
