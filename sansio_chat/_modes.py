@@ -105,8 +105,19 @@ def is_valid_mask(mask: str) -> bool:
 
 
 def wildcard_regex(mask: str) -> str:
-    """The regular expression for a mask with ``*`` (any run) and ``?`` (any one character)."""
-    return "".join("." if ch == "?" else ".*" if ch == "*" else re.escape(ch) for ch in mask)
+    """The regular expression for a mask with ``*`` (any run) and ``?`` (any one character).
+
+    Between two stars, the first place a piece fits is as good as any later
+    one (the stars around it can take up the rest), so each such piece is an
+    atomic group the matcher never goes back into: a mask like ``*a*a*a*a*b``
+    costs time in proportion to its length times the name's, not exponential
+    in its stars, whoever typed it (a ban, ``WHO``, ``LIST``).
+    """
+    pieces = ["".join("." if ch == "?" else re.escape(ch) for ch in piece) for piece in mask.split("*")]
+    if len(pieces) == 1:
+        return pieces[0]
+    middle = "".join(f"(?>.*?{piece})" for piece in pieces[1:-1] if piece)
+    return f"{pieces[0]}{middle}.*{pieces[-1]}"
 
 
 def mask_matches(mask: str, candidate: str) -> bool:
