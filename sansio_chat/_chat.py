@@ -356,7 +356,7 @@ class Chat:
             case ListUsers():
                 self._list_users(user, command)
             case ListRooms():
-                self._reply(user, queries.room_list(self._dir, user, command))
+                self._reply(user, queries.room_list(self._dir, user, command, self._clock.wall))
             case Topic():
                 self._topic(user, command)
             case Kick():

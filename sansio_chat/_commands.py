@@ -95,10 +95,33 @@ class ListUsers:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ListRooms:
-    """The rooms the asker may see; only those named in ``rooms``, if any."""
+class RoomFilter:
+    """Which rooms a listing shows: every condition given must hold (the default shows them all).
 
-    rooms: tuple[str, ...] = ()
+    ``names``: room names or wildcard masks (``*``, ``?``), one of which a
+    room's name must match (none: any name); ``not_names``: masks it must
+    match none of; names are matched without regard to case.  Member counts
+    are strict bounds.  Ages are in seconds before the listing:
+    ``younger_than`` and ``older_than`` bound when the room was created,
+    ``topic_younger_than`` and ``topic_older_than`` when its topic was set
+    (a room without a topic passes no topic condition).
+    """
+
+    names: tuple[str, ...] = ()
+    not_names: tuple[str, ...] = ()
+    more_members_than: int | None = None
+    fewer_members_than: int | None = None
+    younger_than: float | None = None
+    older_than: float | None = None
+    topic_younger_than: float | None = None
+    topic_older_than: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListRooms:
+    """The rooms the asker may see, those ``where`` admits."""
+
+    where: RoomFilter = RoomFilter()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,6 +9,7 @@ kick) are the chat's: nothing here decides them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ from ._commands import (
     PartRoom,
     Ping,
     Quit,
+    RoomFilter,
     SayTo,
     ShowBans,
     ShowRoomModes,
@@ -160,8 +162,53 @@ def _names(message: IRCMessage, user: User) -> list[Item]:
 
 
 def _list(message: IRCMessage, user: User) -> list[Item]:
-    wanted = tuple(_targets(message.params[0])) if message.params else ()
-    return [ListRooms(rooms=wanted)]
+    """``LIST [channels] [conditions]``: both parameters' items read alike (clients put either first)."""
+    return [ListRooms(where=_room_filter([item for param in message.params[:2] for item in _targets(param)]))]
+
+
+#: An ELIST condition, in members (``<n``, ``>n``) or minutes ago (created: ``C<n``, ``C>n``;
+#: topic set: ``T<n``, ``T>n``).
+_CONDITION = re.compile(r"([CT]?)([<>])([0-9]+)", re.IGNORECASE)
+#: What starts a condition: one that does not read as a whole is ignored.
+_CONDITION_START = re.compile(r"[CT]?[<>]", re.IGNORECASE)
+
+
+def _room_filter(items: list[str]) -> RoomFilter:
+    """The filter ISUPPORT's ``ELIST=CMNTU`` describes, from ``LIST``'s comma-separated items.
+
+    ``!mask``: rooms not matching; a condition: its bound (the tightest of
+    several alike); anything else: a channel name or a mask, any of which a
+    room must match.  A malformed condition (``>x``, ``C<``) is ignored, as
+    one the server does not know would be.
+    """
+    names: list[str] = []
+    not_names: list[str] = []
+    bounds: dict[str, int] = {}  # by kind and sign: "<", ">", "C<", "C>", "T<", "T>"
+    for item in items:
+        if item[:1] == "!":
+            if item[1:]:
+                not_names.append(item[1:])
+        elif condition := _CONDITION.fullmatch(item):
+            kind, sign, digits = condition.groups()
+            key, value = kind.upper() + sign, int(digits)
+            tightest = min if sign == "<" else max
+            bounds[key] = tightest(bounds.get(key, value), value)
+        elif not _CONDITION_START.match(item):
+            names.append(item)
+
+    def seconds(key: str) -> float | None:
+        return bounds[key] * 60.0 if key in bounds else None
+
+    return RoomFilter(
+        names=tuple(names),
+        not_names=tuple(not_names),
+        more_members_than=bounds.get(">"),
+        fewer_members_than=bounds.get("<"),
+        younger_than=seconds("C<"),
+        older_than=seconds("C>"),
+        topic_younger_than=seconds("T<"),
+        topic_older_than=seconds("T>"),
+    )
 
 
 def _kick(message: IRCMessage, user: User) -> list[Item]:

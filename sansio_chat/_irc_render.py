@@ -133,7 +133,12 @@ _COMMAND_HELP: dict[str, tuple[str, ...]] = {
     "KICK": ("KICK <#channel> <nick> [:<reason>]", "Removes someone from a channel you operate."),
     "KILL": ("KILL <nick> [:<reason>]", "Disconnects a user (server operators only)."),
     "LINKS": ("LINKS", "Lists the servers of this network."),
-    "LIST": ("LIST [<#channel>[,<#channel>...]]", "Lists channels with their member counts and topics."),
+    "LIST": (
+        "LIST [<#channel>|<mask>[,...]] [<condition>[,...]]",
+        "Lists channels with their member counts and topics, those matching a name or mask if any.",
+        "Conditions: !<mask> (not matching), <n or >n (members),",
+        "C<n or C>n (created less or more than n minutes ago), T<n or T>n (topic set so long ago).",
+    ),
     "LUSERS": ("LUSERS", "Counts users, operators and channels."),
     "MODE": (
         "MODE <#channel> [<modes> [<arguments>]] | MODE <nick> [<modes>]",
@@ -224,6 +229,7 @@ class IRCServerInfo:
             "CHANMODES=b,k,l,imnst",
             f"CHANNELLEN={MAX_ROOM_NAME_CHARS + 1}",
             "CHANTYPES=#",
+            "ELIST=CMNTU",
             f"KEYLEN={MAX_KEY_CHARS}",
             f"KICKLEN={KICKLEN}",
             f"MAXLIST=b:{MAX_BANS}",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -104,8 +105,19 @@ def is_valid_mask(mask: str) -> bool:
 
 
 def wildcard_regex(mask: str) -> str:
-    """The regular expression for a mask with ``*`` (any run) and ``?`` (any one character)."""
-    return "".join("." if ch == "?" else ".*" if ch == "*" else re.escape(ch) for ch in mask)
+    """The regular expression for a mask with ``*`` (any run) and ``?`` (any one character).
+
+    Between two stars, the first place a piece fits is as good as any later
+    one (the stars around it can take up the rest), so each such piece is an
+    atomic group the matcher never goes back into: a mask like ``*a*a*a*a*b``
+    costs time in proportion to its length times the name's, not exponential
+    in its stars, whoever typed it (a ban, ``WHO``, ``LIST``).
+    """
+    pieces = ["".join("." if ch == "?" else re.escape(ch) for ch in piece) for piece in mask.split("*")]
+    if len(pieces) == 1:
+        return pieces[0]
+    middle = "".join(f"(?>.*?{piece})" for piece in pieces[1:-1] if piece)
+    return f"{pieces[0]}{middle}.*{pieces[-1]}"
 
 
 def mask_matches(mask: str, candidate: str) -> bool:
@@ -114,3 +126,11 @@ def mask_matches(mask: str, candidate: str) -> bool:
     Both are case-folded as nicknames are; ``re`` keeps the compiled patterns of recent masks.
     """
     return re.fullmatch(wildcard_regex(mask.casefold()), candidate.casefold(), re.DOTALL) is not None
+
+
+def any_mask(masks: Iterable[str]) -> re.Pattern[str]:
+    """One pattern that ``fullmatch``es a case-folded name which any of ``masks`` matches.
+
+    Compiled once for a whole listing, so each name is matched once however many masks there are.
+    """
+    return re.compile("|".join(f"(?:{wildcard_regex(mask.casefold())})" for mask in masks), re.DOTALL)

@@ -7,11 +7,12 @@ members, an invisible user to those who share a room with it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from operator import attrgetter
 
-from ._commands import ListRooms, Who, Whowas
+from ._commands import ListRooms, RoomFilter, Who, Whowas
 from ._directory import Directory
-from ._modes import FLAG_OF, ModeChange, RoomFlag, RoomMode
+from ._modes import FLAG_OF, ModeChange, RoomFlag, RoomMode, any_mask
 from ._nicknames import nick_key
 from ._replies import (
     IsonReply,
@@ -47,18 +48,38 @@ def user_list(directory: Directory, asker: User, room: Room, *, named: bool) -> 
     )
 
 
-def room_list(directory: Directory, asker: User, command: ListRooms) -> RoomList:
-    """The rooms ``asker`` may see (``#lobby`` first), only those named if any are."""
-    wanted = {name.casefold() for name in command.rooms}
-    rooms = [
-        room
-        for room in directory.rooms.values()
-        if directory.sees_room(asker, room) and (not wanted or room.key in wanted)
-    ]
+def room_list(directory: Directory, asker: User, command: ListRooms, now: float) -> RoomList:
+    """The rooms ``asker`` may see (``#lobby`` first) that the command's filter admits."""
+    admits = _admits(command.where, now)
+    rooms = [room for room in directory.rooms.values() if directory.sees_room(asker, room) and admits(room)]
     return RoomList(
         rooms=tuple((room.name, len(room.members)) for room in rooms),
         topics=tuple(room.topic for room in rooms),
     )
+
+
+def _admits(where: RoomFilter, now: float) -> Callable[[Room], bool]:
+    """Whether a room passes every condition of ``where`` at wall-clock time ``now``."""
+    tests: list[Callable[[Room], bool]] = []
+    if where.names:
+        named = any_mask(where.names)
+        tests.append(lambda room: named.fullmatch(room.key) is not None)
+    if where.not_names:
+        excluded = any_mask(where.not_names)
+        tests.append(lambda room: excluded.fullmatch(room.key) is None)
+    if (more := where.more_members_than) is not None:
+        tests.append(lambda room: len(room.members) > more)
+    if (fewer := where.fewer_members_than) is not None:
+        tests.append(lambda room: len(room.members) < fewer)
+    if (young := where.younger_than) is not None:
+        tests.append(lambda room: now - room.created < young)
+    if (old := where.older_than) is not None:
+        tests.append(lambda room: now - room.created > old)
+    if (topic_young := where.topic_younger_than) is not None:
+        tests.append(lambda room: bool(room.topic) and now - room.topic_at < topic_young)
+    if (topic_old := where.topic_older_than) is not None:
+        tests.append(lambda room: bool(room.topic) and now - room.topic_at > topic_old)
+    return lambda room: all(test(room) for test in tests)
 
 
 def who(directory: Directory, asker: User, command: Who, now: float) -> WhoList:

@@ -37,13 +37,13 @@ def test_nick_and_user_register_with_the_whole_welcome(net: FakeNetwork) -> None
             "005",
             "foo",
             "AWAYLEN=300 CASEMAPPING=ascii CHANLIMIT=#:50 CHANMODES=b,k,l,imnst CHANNELLEN=33 CHANTYPES=#"
-            " KEYLEN=32 KICKLEN=300 MAXLIST=b:100 MODES=4 NETWORK=sansio-chat NICKLEN=24"
+            " ELIST=CMNTU KEYLEN=32 KICKLEN=300 MAXLIST=b:100 MODES=4 NETWORK=sansio-chat"
             " :are supported by this server",
         ),
         numeric(
             "005",
             "foo",
-            "PREFIX=(ov)@+ TARGMAX=JOIN:,KICK:1,NAMES:1,NOTICE:4,PART:,PRIVMSG:4,TAGMSG:4,WHOIS:1"
+            "NICKLEN=24 PREFIX=(ov)@+ TARGMAX=JOIN:,KICK:1,NAMES:1,NOTICE:4,PART:,PRIVMSG:4,TAGMSG:4,WHOIS:1"
             " TOPICLEN=300 UTF8ONLY WHOX :are supported by this server",
         ),
     ]

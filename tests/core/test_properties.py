@@ -33,6 +33,7 @@ from sansio_chat import (
     new_server_state,
 )
 from sansio_chat._irc_message import MAX_LINE_BYTES
+from sansio_chat._modes import mask_matches
 from tests.core_driver import OPER_PASSWORD, FakeNetwork
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -443,3 +444,24 @@ def test_claims_that_wait_never_break_the_contract(config: ServerConfig, events:
     results = [state.receive(event) for event in events]
     check_contract(iter(results))
     check_rendering(events, results)
+
+
+def wildcards_match(mask: str, text: str) -> bool:
+    """What a mask means: ``*`` any run, ``?`` any one character (slow and plainly right)."""
+    if not mask:
+        return not text
+    if mask[0] == "*":
+        return any(wildcards_match(mask[1:], text[at:]) for at in range(len(text) + 1))
+    return bool(text) and mask[0] in ("?", text[0]) and wildcards_match(mask[1:], text[1:])
+
+
+@SETTINGS
+@given(mask=st.text(alphabet="ab*?", max_size=10), text=st.text(alphabet="abc", max_size=10))
+def test_masks_match_what_wildcards_mean(mask: str, text: str) -> None:
+    assert mask_matches(mask, text) == wildcards_match(mask, text)
+
+
+def test_a_mask_full_of_stars_is_matched_in_no_time() -> None:
+    """A typed mask like ``*a*a*...*b`` must not make the matcher backtrack exponentially."""
+    assert not mask_matches("#" + "*a" * 100 + "*b", "#" + "a" * 200)
+    assert mask_matches("#" + "*a" * 100 + "*b", "#" + "a" * 200 + "b")
