@@ -4,6 +4,7 @@ python -m bench run                 # everything: ~15 min on 2 cores without the
 python -m bench run --quick         # smaller shapes, under 2 minutes (longer with the tls and web groups)
 python -m bench run --shapes 100x10 --reps 5 --servers select,floor-select
 python -m bench run --shapes 100x10 --servers backends,tls,web   # the transport layers' targets
+python -m bench run --shapes 100x10 --servers backends,web --pin  # server on CPU 1, generator on CPU 0
 python -m bench run --servers backends,irc,mixed,miniircd --shapes 10x10,100x10,1000x10   # IRC
 python -m bench core                # the core alone
 python -m bench report [FILE]       # docs table and plot from bench/results/latest.json
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import core_bench, report, runner
+from ._proc import PIN_APART, Pinning
 from .servers import SERVERS, ServerSpec
 
 GROUPS = {
@@ -56,6 +59,16 @@ def _with_flush_delays(servers: list[ServerSpec], text: str) -> list[ServerSpec]
     return swept
 
 
+def _pinning(wanted: bool) -> Pinning | None:
+    """``--pin``: the server and the generator on CPUs of their own, if this process may use both."""
+    if not wanted:
+        return None
+    allowed = os.sched_getaffinity(0)
+    if not (PIN_APART.server | PIN_APART.loadgen) <= allowed:
+        raise SystemExit(f"--pin needs CPUs 0 and 1; this process may use {sorted(allowed)}")
+    return PIN_APART
+
+
 def _print(line: str) -> None:
     print(line, flush=True)
 
@@ -73,6 +86,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.flush_delays:
         servers = _with_flush_delays(servers, args.flush_delays)
     reps = args.reps if args.reps is not None else 3
+    pin = _pinning(args.pin)
     started = time.time()
     command = "python -m bench " + " ".join(sys.argv[1:]) if sys.argv[1:] else "python -m bench run"
     document: dict[str, Any] = {
@@ -83,6 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "quick": args.quick,
             "shapes": [asdict(s) for s in shapes],
             "servers": [s.name for s in servers],
+            "pin": pin.to_json() if pin else None,
             "machine": runner.machine(),
             "code": runner.code_fingerprint(),
         }
@@ -96,7 +111,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             _print(f"core  {c.workload:<32} {c.us_per_line:7.2f} us/line  {c.lines_per_s:>9,.0f} lines/s")
         if document["core_check"]:
             _print(f"core  BROADCAST NOT RENDERED ONCE: {document['core_check']}")
-    records = runner.run_matrix(servers, shapes, reps, _print)
+    records = runner.run_matrix(servers, shapes, reps, _print, pin)
     document["runs"] = runner.records_to_json(records)
     document["summary"] = runner.summarise(records)
     document["targets"] = runner.checks_to_json(runner.targets(records, document["summary"]))
@@ -175,6 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MSGS_PER_SECOND",
         help="offer every server the same load: the generator's open loop at this many messages per second"
         " (over all senders) instead of its window; shapes are named e.g. 100x10-rate500",
+    )
+    run.add_argument(
+        "--pin",
+        action="store_true",
+        help="run every server on CPU 1 and the load generator on CPU 0, so neither takes CPU time from"
+        " the other (Linux; the server then has one core)",
     )
     run.add_argument("--messages", type=int, default=0, metavar="M", help="messages per sender, every shape")
     run.add_argument("--reps", type=int, default=None, help="alternating repetitions (default 3)")

@@ -6,7 +6,10 @@ import os
 import re
 import resource
 import socket
+import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 #: Clock ticks per second, the unit of utime and stime in ``/proc/PID/stat``.
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -55,3 +58,35 @@ def free_port(host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pinning:
+    """The CPUs the server under test and the load generator may run on (``bench run --pin``).
+
+    On a small machine they otherwise share the cores, and a generator that works harder for one
+    kind of client (WebSocket) takes more CPU time from the server it measures.  Pinned apart,
+    neither can deschedule the other; the server then has one core only, all its threads included.
+    """
+
+    server: frozenset[int]
+    loadgen: frozenset[int]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"server": sorted(self.server), "loadgen": sorted(self.loadgen)}
+
+
+#: ``--pin``: every server process on CPU 1, the load generator on CPU 0.
+PIN_APART = Pinning(server=frozenset({1}), loadgen=frozenset({0}))
+
+
+def pinned(argv: list[str], cpus: frozenset[int] | None) -> list[str]:
+    """``argv`` confined to ``cpus`` (None: as it is), started through ``python -m bench._pin``.
+
+    The mask is set before exec, so every thread the program starts inherits it (setting it
+    from outside, ``sched_setaffinity(pid)``, would confine the main thread only); the process
+    keeps its pid, which the generator reads the server's CPU time by.
+    """
+    if cpus is None:
+        return argv
+    return [sys.executable, "-m", "bench._pin", ",".join(map(str, sorted(cpus))), *argv]

@@ -29,7 +29,7 @@ def markdown(document: dict[str, Any]) -> str:
         f"Run of {meta['date']} (commit {meta['machine'].get('commit', '?')}, Python"
         f" {meta['machine']['python']}, {meta['machine']['cpus']} CPUs, load average at start"
         f" {', '.join(f'{x:.2f}' for x in meta['machine']['loadavg_at_start'])}): `{meta['command']}`,"
-        f" {meta['reps']} alternating repetitions, medians."
+        f" {meta['reps']} alternating repetitions, medians. {_pinned(meta.get('pin'))}"
     )
     if meta.get("code_changed"):
         out.append("")
@@ -90,6 +90,15 @@ def markdown(document: dict[str, Any]) -> str:
     out.append("")
     out.append("![server CPU per delivery and p99 latency per server and shape](benchmarks.png)")
     return "\n".join(out)
+
+
+def _pinned(pin: dict[str, list[int]] | None) -> str:
+    """How the run placed the server and the generator: CPU figures mean different things pinned."""
+    if not pin:
+        return "Not pinned: the server and the load generator shared the CPUs."
+    server = ", ".join(map(str, pin["server"]))
+    loadgen = ", ".join(map(str, pin["loadgen"]))
+    return f"**Pinned: the server on CPU {server}, the load generator on CPU {loadgen}.**"
 
 
 def _failure(text: str) -> str:

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._proc import Pinning, pinned
 from ._tls import TlsFiles, make_tls_files
 from .servers import FLOOR_OF, HOST, ROOT, SERVERS, RunningServer, ServerSpec, StartError
 
@@ -111,12 +112,21 @@ def _read_line(process: subprocess.Popen[bytes], timeout: float) -> bytes:
     return process.stdout.readline()
 
 
-def run_one(spec: ServerSpec, shape: Shape, rep: int, logs: Path, tls: TlsFiles | None = None) -> RunRecord:
+def run_one(
+    spec: ServerSpec,
+    shape: Shape,
+    rep: int,
+    logs: Path,
+    tls: TlsFiles | None = None,
+    *,
+    pin: Pinning | None = None,
+) -> RunRecord:
     """Start ``spec``, run the generator on ``shape`` against it, stop both; never hangs."""
     record = RunRecord(server=spec.name, shape=shape.name, rep=rep, ok=False)
     started = time.monotonic()
     try:
-        server = RunningServer(spec, logs / f"{spec.name}-{shape.name}-{rep}.log", tls)
+        log = logs / f"{spec.name}-{shape.name}-{rep}.log"
+        server = RunningServer(spec, log, tls, cpus=pin.server if pin else None)
     except StartError as exc:
         record.error = f"did not start: {exc}"
         return record
@@ -135,7 +145,12 @@ def run_one(spec: ServerSpec, shape: Shape, rep: int, logs: Path, tls: TlsFiles 
         argv += ["--tls-ca", str(tls.ca)]
     gen_log = (logs / f"loadgen-{spec.name}-{shape.name}-{rep}.log").open("wb")
     generator = subprocess.Popen(
-        argv, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=gen_log, start_new_session=True
+        pinned(argv, pin.loadgen if pin else None),
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=gen_log,
+        start_new_session=True,
     )
     try:
         line = _read_line(generator, shape.connect_timeout + shape.timeout + 30.0)
@@ -172,10 +187,12 @@ def run_matrix(
     shapes: Sequence[Shape],
     reps: int,
     progress: Callable[[str], None],
+    pin: Pinning | None = None,
 ) -> list[RunRecord]:
     """Every server on every shape, ``reps`` times; the order of servers rotates each repetition.
 
     A server that does not start on its first try is skipped from then on, with the reason kept.
+    With ``pin``, every server and every generator run on the CPUs it names.
     """
     records: list[RunRecord] = []
     unstartable: dict[str, str] = {}  # never started in this run: not tried again
@@ -192,7 +209,7 @@ def run_matrix(
                         record = RunRecord(server=spec.name, shape=shape.name, rep=rep, ok=False)
                         record.error = skipped
                     else:
-                        record = run_one(spec, shape, rep, logs, tls)
+                        record = run_one(spec, shape, rep, logs, tls, pin=pin)
                         if record.error.startswith("did not start") and spec.name not in started:
                             unstartable[spec.name] = record.error
                         else:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Literal
 
-from ._proc import LISTENING, free_port
+from ._proc import LISTENING, free_port, pinned
 from ._tls import TlsFiles
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,16 +152,22 @@ class StartError(Exception):
 
 
 class RunningServer:
-    """A started server process, its port, and its log file."""
+    """A started server process, its port, and its log file; confined to ``cpus`` if given."""
 
-    def __init__(self, spec: ServerSpec, log_path: Path, tls: TlsFiles | None = None) -> None:
+    def __init__(
+        self,
+        spec: ServerSpec,
+        log_path: Path,
+        tls: TlsFiles | None = None,
+        cpus: frozenset[int] | None = None,
+    ) -> None:
         self.spec = spec
         self.log_path = log_path
         port = free_port(HOST) if spec.kind == "reference" else 0
         self.ports: dict[str, int] = {}  # a backend's listeners' ports, by kind
         self._log: IO[bytes] = log_path.open("wb")
         self.process = subprocess.Popen(
-            spec.argv(port, tls),
+            pinned(spec.argv(port, tls), cpus),
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
