@@ -28,7 +28,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sansio_chat import ClusterAction, Event, LogLevel, Tick
+from sansio_chat import ClusterAction, Event, LogLevel
 
 from ._options import ClusterOptions
 from ._watch import LinkWatcher, Ready
@@ -107,7 +107,7 @@ class ClusterNode:
         return self.bridge.next_wakeup
 
     def tick(self, now: float) -> None:
-        self._handle(self.bridge.tick(now), now)
+        self._handle(self.bridge.tick(now))
         self.pump()
 
     def stop(self) -> None:
@@ -154,9 +154,8 @@ class ClusterNode:
                 later, self._later = self._later, []
                 for call in later:
                     call()
-                now = self._clock()
-                events = self.bridge.poll(now)
-                self._handle(events, now)
+                events = self.bridge.poll(self._clock())
+                self._handle(events)
                 if not actions and not events and not later:
                     return
             raise RuntimeError("the cluster link never went quiet")
@@ -164,12 +163,12 @@ class ClusterNode:
             self._pumping = False
             self._acted = False  # (what the core did meanwhile, this pump carried out)
 
-    def _handle(self, events: list[Event], now: float) -> None:
+    def _handle(self, events: list[Event]) -> None:
         for level, message in self.bridge.logs:
             self._log.log(level, "%s", message)
         self.bridge.logs.clear()
         if events:
-            self._tell([Tick(now=now), *events])
+            self._tell(events)
 
     # -- the link's transport --------------------------------------------------------------
 

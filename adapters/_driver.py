@@ -224,7 +224,9 @@ class Driver(Generic[C]):
         self.cluster.start()
 
     def _cluster_events(self, events: list[Event]) -> None:
-        """What the cluster tells the core (a failure is logged and the server goes on)."""
+        """What the cluster tells the core, after the time (both clocks: a relayed message's
+        server-time and a JOIN's time are the wall clock's); a failure is logged and the server goes on."""
+        self._tick()
         for event in events:
             self._event(event)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 
@@ -137,8 +138,17 @@ def test_irc_and_web_clients_on_one_node_talk_with_a_text_client_on_another(
         ann.send("JOIN #lobby")
         web = other.web_join()
         agree([alice], ["alice", "ann", web.name])
+        ann.send("CAP REQ :server-time")
+        ann.barrier()
         alice.send_line("MSG hello, everyone")
-        irc_until(ann, ":alice!text@text.invalid PRIVMSG #lobby :hello, everyone")
+        line = ann.read_line()
+        tags, _, rest = line.partition(" ")
+        assert rest == ":alice!text@text.invalid PRIVMSG #lobby :hello, everyone"
+        # Stamped with the receiving node's wall clock when it came from Redis (not 1970).
+        sent_at = datetime.fromisoformat(tags.removeprefix("@time=")).timestamp()
+        assert abs(sent_at - time.time()) < 60, line
+        ann.send("CAP REQ :-server-time")
+        ann.barrier()
         ann.send("PRIVMSG #lobby :hi alice", "PRIVMSG alice :psst")
         until_line(alice, "[ann -> alice] psst")
         web.send({"cmd": "msg", "text": "and the web"})
