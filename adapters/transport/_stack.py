@@ -179,12 +179,14 @@ class Stack:
     def flush(self, data: bytes) -> bytes:
         """``send(data)`` then ``data_to_send()``, in one call: a flush of an open connection.
 
-        Under TLS with nothing of the layers' own waiting (the usual case),
-        the data goes straight to one ``SSLObject.write``.
+        With nothing of the layers' own waiting (the usual case), the data
+        goes straight to one ``SSLObject.write`` under TLS, and out as it is
+        without (a WebSocket's frames are built once for all recipients):
+        this runs for every connection with output, every pass.
         """
-        tls = self._tls
-        if tls is not None and self.state is StackState.OPEN and not self._top.has_output:
-            return tls.encrypt(data)
+        if self.state is StackState.OPEN and not self._top.has_output:
+            tls = self._tls
+            return data if tls is None else tls.encrypt(data)
         if data:
             self.send(data)
         return self.data_to_send()
