@@ -140,15 +140,12 @@ class FanOut:
 
     def to_ranked(self, room: Room, rank: Rank, reply: Reply, but: User | None = None) -> None:
         """``reply`` to the members of ``room`` of at least ``rank`` (but ``but``), in connection order."""
-        groups = self._rooms.get(room)
-        if groups is None:
-            return
         picked: dict[Renderer, list[ConnId]] = {}
         for user in room.ranked(rank):
             session = user.session
             if session is not None and user is not but:
                 picked.setdefault(session.renderer, []).append(session.conn)
-        for renderer in groups:  # the rosters' order: the same deliveries wherever the words are applied
+        for renderer in self._rooms.get(room, ()):  # the rosters' order: the same sends wherever applied
             conns = picked.get(renderer)
             if conns:
                 self._send(tuple(sorted(conns)), renderer.render(reply))

@@ -92,9 +92,15 @@ def test_tagmsg_to_at_room_reaches_operators_that_read_tags() -> None:
     tagged.send("JOIN #chan")
     chanop.send("MODE #chan +o tagged")
     tagged.lines(), chanop.lines()
+    alice = net.connect()
+    alice.send("NICK alice")
+    alice.send("JOIN #chan")
+    chanop.send("MODE #chan +o alice")
+    tagged.lines(), alice.lines()
     joe.send("@+typing=active TAGMSG @#chan")
     [line] = tagged.lines()
     assert line.endswith(f";+typing=active :{mask('joe')} TAGMSG @#chan")
+    assert alice.lines() == []  # tags alone are for IRC clients
 
 
 def test_the_rooms_rules_still_apply_to_the_sender() -> None:
@@ -110,8 +116,14 @@ def test_the_rooms_rules_still_apply_to_the_sender() -> None:
     assert [line.split()[1] for line in joe.lines()] == ["404"]
     voiced.send("PRIVMSG @#chan :I may")
     assert len(privmsgs(chanop)) == 1
-    outsider.send("PRIVMSG @#nowhere :hello")
-    assert [line.split()[1] for line in outsider.lines()] == ["403"]
+    chanop.send("MODE #chan -nm")
+    for client in (chanop, voiced, joe, schmoe):
+        client.lines()
+    outsider.send("PRIVMSG @#chan :from outside")  # -n: words from outside arrive, to the operators only
+    assert (outsider.lines(), privmsgs(joe)) == ([], [])
+    assert privmsgs(schmoe) == [f":{mask('outsider')} PRIVMSG @#chan :from outside"]
+    outsider.send("PRIVMSG @#nowhere :hello", "PRIVMSG @chanop :a prefix names no nickname")
+    assert [line.split()[1] for line in outsider.lines()] == ["403", "401"]
 
 
 def test_a_text_operator_and_a_web_operator_get_them_in_their_own_spelling() -> None:
