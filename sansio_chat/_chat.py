@@ -472,6 +472,7 @@ class Chat:
             kind=kind,
             msgid=self._ids.new(),
             tags=command.tags,
+            to_rank=command.to_rank,  # (the room's rules for the speaker are the same: only fewer hear)
         )
         self._speak(user, room, said)
 

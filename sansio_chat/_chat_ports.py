@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ._replies import Reply, Said, Told
+from ._replies import Rank, Reply, Said, Told
 from ._rooms import Room
 from ._users import User
 
@@ -28,6 +28,7 @@ class Deliveries(Protocol):
     def to_user(self, user: User, reply: Reply) -> None: ...
     def echo(self, user: User, reply: Said | Told) -> None: ...
     def to_room(self, room: Room, reply: Reply, but: User | None = None) -> None: ...
+    def to_ranked(self, room: Room, rank: Rank, reply: Reply, but: User | None = None) -> None: ...
     def to_rooms(
         self, rooms: tuple[Room, ...], reply: Reply, but: User | None = None, also: User | None = None
     ) -> None: ...

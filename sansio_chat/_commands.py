@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass
 
 from ._modes import ModeChange
-from ._replies import Speech
+from ._replies import Rank, Speech
 
 
 class CommandName(enum.Enum):
@@ -41,12 +41,16 @@ class Say:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SayTo:
-    """Words to a room named as typed (IRC's ``PRIVMSG #room``), with IRC's ``kind`` and tags."""
+    """Words to a room named as typed (IRC's ``PRIVMSG #room``), with IRC's ``kind`` and tags.
+
+    ``to_rank``: for the members of at least that rank only (IRC's ``PRIVMSG @#room``).
+    """
 
     room: str
     text: str
     kind: Speech = Speech.WORDS
     tags: tuple[tuple[str, str], ...] = ()
+    to_rank: Rank | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

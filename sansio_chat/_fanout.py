@@ -12,6 +12,9 @@ connections in join order, and the "everyone but X" tuples of recent
 senders, reused until membership changes (backends reuse their lookup of a
 tuple by its identity).  A message to a room is then one cached tuple and
 one render per renderer present, with no per-recipient Python work.
+Words for the members of a rank only (IRC's ``PRIVMSG @#room``) are rare:
+their recipients are picked from the room's few operators (and voiced
+members) each time, so the cached tuples and the usual path pay nothing.
 
 This is also where a user is mapped to its connection here (its session).
 Users of other servers of a cluster have none, and this is the one place
@@ -25,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from ._events import ConnId
-from ._replies import Renderer, Reply, Said, Told
+from ._replies import Rank, Renderer, Reply, Said, Told
 from ._rooms import Room
 from ._roster import RecipientCache, Roster
 from ._session import Session
@@ -134,6 +137,18 @@ class FanOut:
             )
             if conns:
                 self._send(conns, renderer.render(reply))
+
+    def to_ranked(self, room: Room, rank: Rank, reply: Reply, but: User | None = None) -> None:
+        """``reply`` to the members of ``room`` of at least ``rank`` (but ``but``), in connection order."""
+        picked: dict[Renderer, list[ConnId]] = {}
+        for user in room.ranked(rank):
+            session = user.session
+            if session is not None and user is not but:
+                picked.setdefault(session.renderer, []).append(session.conn)
+        for renderer in self._rooms.get(room, ()):  # the rosters' order: the same sends wherever applied
+            conns = picked.get(renderer)
+            if conns:
+                self._send(tuple(sorted(conns)), renderer.render(reply))
 
     def to_rooms(
         self, rooms: tuple[Room, ...], reply: Reply, but: User | None = None, also: User | None = None

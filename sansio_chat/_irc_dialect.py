@@ -44,7 +44,7 @@ from ._commands import (
     Whowas,
 )
 from ._irc_message import IRCMessage
-from ._irc_render import MAX_TARGETS, letter_mode
+from ._irc_render import MAX_TARGETS, STATUS_PREFIXES, letter_mode
 from ._modes import ModeChange, RoomMode
 from ._replies import Speech
 from ._users import User
@@ -107,7 +107,16 @@ def _words(message: IRCMessage, user: User) -> list[Item]:
 def _to(target: str, text: str, kind: Speech, tags: tuple[tuple[str, str], ...]) -> Command:
     if target[:1] == "#":
         return SayTo(room=target, text=text, kind=kind, tags=tags)
+    if target[:1] in STATUS_PREFIXES:
+        room = target.lstrip(_STATUS_CHARS)
+        if room[:1] == "#":  # STATUSMSG; of several prefixes (``@+#room``), the widest audience is meant
+            lowest = max(target[: len(target) - len(room)], key=_STATUS_CHARS.index)
+            return SayTo(room=room, text=text, kind=kind, tags=tags, to_rank=STATUS_PREFIXES[lowest])
     return Tell(nick=target, text=text, kind=kind, tags=tags)
+
+
+#: The prefixes, most privileged first (``PREFIX``'s order): the last one named is the widest audience.
+_STATUS_CHARS = "".join(STATUS_PREFIXES)
 
 
 def _tagmsg(message: IRCMessage, user: User) -> list[Item]:

@@ -76,7 +76,7 @@ from ._replies import (
     WhowasReply,
 )
 from ._rooms import MAX_ROOM_NAME_CHARS, MAX_TOPIC_CHARS
-from ._text_dialect import CLUSTER_NEWS, MODE_LETTERS, mode_string
+from ._text_dialect import CLUSTER_NEWS, MODE_LETTERS, RANK_MARKS, mode_string
 from ._timefmt import human_utc, iso_utc
 
 #: Characters of an away message, of a kick's reason, shown at most (ISUPPORT).
@@ -84,6 +84,9 @@ AWAYLEN = 300
 KICKLEN = 300
 #: Targets one PRIVMSG or NOTICE may name.
 MAX_TARGETS = 4
+#: The membership prefixes that name a room's members of a rank as a target (ISUPPORT
+#: ``STATUSMSG``: ``PRIVMSG @#room``), most privileged first, as ``PREFIX`` lists them.
+STATUS_PREFIXES = {prefix: rank for rank, prefix in RANK_MARKS.items()}
 #: ISUPPORT tokens on one 005 line, at most (the line also has the nickname and a text).
 _TOKENS_PER_LINE = 12
 
@@ -237,6 +240,7 @@ class IRCServerInfo:
             f"NETWORK={config.network}",
             f"NICKLEN={MAX_NICK_CHARS}",
             "PREFIX=(ov)@+",
+            "STATUSMSG=" + "".join(STATUS_PREFIXES),
             f"TARGMAX=JOIN:,KICK:1,NAMES:1,NOTICE:{MAX_TARGETS},PART:,PRIVMSG:{MAX_TARGETS},"
             f"TAGMSG:{MAX_TARGETS},WHOIS:1",
             f"TOPICLEN={MAX_TOPIC_CHARS}",
@@ -342,7 +346,9 @@ class IRCRenderer:
         """The lines for ``reply``; ``nick``: the recipient's, for numerics (replies to one client)."""
         match reply:
             case Said():  # the hot path
-                return self._words(reply.source.mask, reply.source.line_sized, reply.room, reply)
+                rank = reply.to_rank
+                target = reply.room if rank is None else RANK_MARKS[rank] + reply.room
+                return self._words(reply.source.mask, reply.source.line_sized, target, reply)
             case Told():
                 return self._words(reply.source.mask, reply.source.line_sized, reply.recipient, reply)
             case Welcome(nick=welcomed):

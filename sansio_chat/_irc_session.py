@@ -35,7 +35,7 @@ from ._irc_message import (
     MessageFault,
     parse_message,
 )
-from ._irc_render import OFFERED, Cap, IRCRenderer, IRCRenderers
+from ._irc_render import OFFERED, STATUS_PREFIXES, Cap, IRCRenderer, IRCRenderers
 from ._replies import LeaveReason, Renderer, Reply, UserId
 from ._session import Registration, Session
 from ._timefmt import human_utc
@@ -57,7 +57,7 @@ _INFO_LINES = (
 def _plain_privmsg(line: bytes) -> Command | None:
     """``PRIVMSG target :text`` read directly: what the grammar would make of it, or None for the grammar.
 
-    Anything unusual (tags, a source, several targets, CTCP, no text, bad
+    Anything unusual (tags, a source, several targets, a ``@#room``, CTCP, no text, bad
     bytes, a long line) is left to the general path, which answers it.
     """
     if line[-1:] == b"\r":
@@ -76,6 +76,8 @@ def _plain_privmsg(line: bytes) -> Command | None:
         return None
     if target[0] == "#":
         return SayTo(room=target, text=words)
+    if target[0] in STATUS_PREFIXES:  # STATUSMSG (``@#room``), or no nickname: the grammar's
+        return None
     return Tell(nick=target, text=words)
 
 

@@ -110,6 +110,18 @@ class Speech(enum.Enum):
 IRC_ONLY_SPEECH = frozenset({Speech.CTCP, Speech.CTCP_REPLY, Speech.TAGS})
 
 
+class Rank(enum.Enum):
+    """A member's standing in a room, for words meant for those of at least that rank.
+
+    IRC names them by their prefixes (``@#room``, ``+#room``: ``STATUSMSG``);
+    the rule, who of the members gets such words, is the chat's, the same
+    for every dialect and every server of a cluster.
+    """
+
+    VOICED = "voiced"  # voiced members and operators
+    OPERATOR = "operator"  # operators only
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Said:
     """A user's words to a room.
@@ -119,7 +131,8 @@ class Said:
     the room by its name (whose key is its case folding).  ``msgid`` is the
     message's id, the same for everyone (IRC's ``msgid`` tag); ``tags`` are
     the sender's client-only tags (IRC's ``+key=value``), for clients that
-    read them.
+    read them.  ``to_rank``: words for the members of at least that rank
+    only (IRC's ``PRIVMSG @#room``); None, the usual case, for every member.
     """
 
     source: Identity
@@ -128,6 +141,7 @@ class Said:
     kind: Speech = Speech.WORDS
     msgid: str = ""
     tags: tuple[tuple[str, str], ...] = ()
+    to_rank: Rank | None = None
 
     @property
     def nick(self) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._modes import NEW_ROOM_FLAGS, Ban, RoomFlag
-from ._replies import UserId
+from ._replies import Rank, UserId
 
 if TYPE_CHECKING:
     from ._users import User
@@ -98,6 +98,12 @@ class Room:
         self.members = members[:at] + members[at + 1 :]
         self.operators.discard(user)
         self.voiced.discard(user)
+
+    def ranked(self, rank: Rank) -> set[User]:
+        """The members of at least ``rank``: who words for that rank reach."""
+        if rank is Rank.OPERATOR:
+            return self.operators
+        return self.operators | self.voiced
 
     def invite(self, uid: UserId) -> None:
         """Remember an invitation, forgetting the oldest one past ``MAX_INVITES``."""

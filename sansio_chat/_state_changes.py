@@ -115,10 +115,16 @@ class StateChanges:
                 speaker = self._dir.by_id.get(fact.source.uid)
                 if speaker is not None and room in speaker.rooms:
                     speaker.active = self._clock.wall
-                    self._out.to_room(room, fact, speaker)
+                    if fact.to_rank is None:
+                        self._out.to_room(room, fact, speaker)
+                    else:
+                        self._out.to_ranked(room, fact.to_rank, fact, speaker)
                     self._out.echo(speaker, fact)
                 else:  # from outside the room, or a speaker who left meanwhile: its words still arrive
-                    self._out.to_room(room, fact)
+                    if fact.to_rank is None:
+                        self._out.to_room(room, fact)
+                    else:
+                        self._out.to_ranked(room, fact.to_rank, fact)
                     if speaker is not None:
                         self._out.echo(speaker, fact)
             case facts.Whispered(recipient=recipient_id, told=told):

@@ -62,6 +62,7 @@ from ._replies import (
     NickSet,
     OperGranted,
     Pong,
+    Rank,
     Reply,
     RoomList,
     RoomModesAre,
@@ -342,6 +343,24 @@ def _user_list(reply: UserList) -> str:
     return f"{where} ({len(nicks)}): {shown}"
 
 
+#: A rank's mark before a room's name, as IRC's prefixes (``@#room``: its operators), most
+#: privileged first; a text client is shown words for a rank as ``[alice -> @#room] ...``.
+RANK_MARKS = {Rank.OPERATOR: "@", Rank.VOICED: "+"}
+
+
+def _ranked_words(reply: Said) -> bytes:
+    """Words for the members of a rank: marked as a private message to the room's ``@`` (or ``+``)."""
+    kind = reply.kind
+    if kind in IRC_ONLY_SPEECH:
+        return b""
+    assert reply.to_rank is not None
+    sender = reply.source.nick
+    head = f"[{sender} -> {RANK_MARKS[reply.to_rank]}{reply.room}]"
+    if kind is Speech.ACTION:
+        return _line(f"{head} * {sender} {reply.text}")
+    return _line(f"{head} {reply.text}")
+
+
 class TextRenderer:
     """Replies as lines of the text protocol (docs/protocol.md), each terminal-safe."""
 
@@ -355,6 +374,8 @@ class TextRenderer:
             case Said():  # the hot path: a plain class pattern, and printable words need no cleaning
                 text = reply.text
                 kind = reply.kind
+                if reply.to_rank is not None:
+                    return _ranked_words(reply)
                 if kind is Speech.WORDS and text.isprintable():  # (a nickname always is)
                     return f"[{reply.source.nick}] {text}\n".encode()
                 if kind is Speech.ACTION:

@@ -343,6 +343,11 @@ class WebRenderer:
                     return b""
                 else:
                     kind = _SPEECH_KIND[speech]
+                if reply.to_rank is not None:  # for the room's operators (or voiced members) only
+                    return (
+                        f'{{"type":"message","room":{_string(room)},"from":{_string(reply.source.nick)},'
+                        f'"text":{_string(text)},"kind":"{kind}","to_rank":"{reply.to_rank.value}"}}\n'
+                    ).encode()
                 return (
                     f'{{"type":"message","room":{_string(room)},"from":{_string(reply.source.nick)},'
                     f'"text":{_string(text)},"kind":"{kind}"}}\n'

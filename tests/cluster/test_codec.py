@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from adapters.cluster.codec import Codec, CodecError, Envelope
 from sansio_chat import Hello, Shared
 from sansio_chat._facts import Fact
+from sansio_chat._replies import Identity, Rank, Said
 
 CODEC = Codec()
 SHARED_TYPES = typing.get_args(Shared)
@@ -41,6 +42,16 @@ def test_every_shared_type_round_trips(kind: type[Any], data: st.DataObject) -> 
     if b"NaN" not in payload:  # (NaN is never equal to itself)
         assert back == envelope
     assert b"\n" not in payload and b"\t" not in payload  # it can end a tab-separated line
+
+
+def test_words_for_the_members_of_a_rank_keep_their_rank_across_nodes() -> None:
+    said = Said(
+        source=Identity(uid=5, nick="joe"), room="#chan", text="ops?", msgid="m1", to_rank=Rank.OPERATOR
+    )
+    envelope = Envelope(node="node-1", epoch=1, ticket=2, item=said)
+    assert CODEC.decode(CODEC.encode(envelope)) == envelope
+    plain = Envelope(node="node-1", epoch=1, ticket=3, item=Said(source=said.source, room="#chan", text="hi"))
+    assert CODEC.decode(CODEC.encode(plain)).item.to_rank is None  # type: ignore[union-attr]
 
 
 def test_the_codec_knows_every_fact_type_of_the_core() -> None:

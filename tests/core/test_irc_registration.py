@@ -43,7 +43,8 @@ def test_nick_and_user_register_with_the_whole_welcome(net: FakeNetwork) -> None
         numeric(
             "005",
             "foo",
-            "NICKLEN=24 PREFIX=(ov)@+ TARGMAX=JOIN:,KICK:1,NAMES:1,NOTICE:4,PART:,PRIVMSG:4,TAGMSG:4,WHOIS:1"
+            "NICKLEN=24 PREFIX=(ov)@+ STATUSMSG=@+"
+            " TARGMAX=JOIN:,KICK:1,NAMES:1,NOTICE:4,PART:,PRIVMSG:4,TAGMSG:4,WHOIS:1"
             " TOPICLEN=300 UTF8ONLY WHOX :are supported by this server",
         ),
     ]
