@@ -216,8 +216,9 @@ class ChangeRoomModes:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserModes:
-    """Show (``invisible`` and ``operator`` None) or change the modes of ``nick`` (oneself).
+    """Show (all None) or change the modes of ``nick`` (oneself).
 
+    ``announcements``: hear server operators' announcements (``Announce``).
     Only ``operator=False`` (giving up the status) changes it; becoming an
     operator is ``Oper``'s.
     """
@@ -225,6 +226,14 @@ class UserModes:
     nick: str
     invisible: bool | None = None
     operator: bool | None = None
+    announcements: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Announce:
+    """A server operator's ``text`` to every user who asked to hear announcements (IRC's WALLOPS)."""
+
+    text: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -313,6 +322,7 @@ Command = (
     | ShowBans
     | ChangeRoomModes
     | UserModes
+    | Announce
     | Invite
     | Away
     | Who

@@ -34,6 +34,7 @@ from ._commands import (
 from ._modes import ModeChange, RoomMode
 from ._replies import (
     IRC_ONLY_SPEECH,
+    Announcement,
     AwayNotice,
     AwaySet,
     BanList,
@@ -428,6 +429,8 @@ class TextRenderer:
                 return _server_line(f"{nick} set mode {' '.join((letters, *args))} on {room}")
             case Invitation(nick=nick, room=room):
                 return _server_line(f"{nick} invites you to {room}")
+            case Announcement(source=source, text=text):
+                return _line(f"[wallops] {source.nick}: {text}")
             case AwayNotice(nick=nick, message=""):
                 return _server_line(f"{nick} is back")
             case AwayNotice(nick=nick, message=message) | IsAway(nick=nick, message=message):

@@ -184,3 +184,23 @@ def test_a_silent_irc_client_of_a_cluster_closes_once_its_departure_is_back() ->
     cluster.settle()
     assert not ircy.is_open
     assert watcher.lines() == ["[server] ircy is disconnected (timed out)"]
+
+
+def test_wallops_reaches_the_users_with_mode_w_on_every_server() -> None:
+    cluster = FakeCluster(2)
+    cluster.settle()
+    one, two = cluster.members[1], cluster.members[2]
+    boss, near = irc_client(cluster, one, "boss"), irc_client(cluster, one, "near")
+    far, deaf = irc_client(cluster, two, "far"), irc_client(cluster, two, "deaf")
+    boss.send("OPER operuser operpassword")
+    for irc in (near, far):
+        irc.send(f"MODE {irc.nick} +w")
+    cluster.settle()
+    forget(cluster)
+    boss.send("WALLOPS :the cluster restarts at noon", "PING barrier")
+    cluster.settle()
+    wallops = ":boss!~boss@irc.invalid WALLOPS :the cluster restarts at noon"
+    assert boss.lines() == [":sansio-chat PONG sansio-chat barrier"]
+    assert near.lines() == [wallops]
+    assert far.lines() == [wallops]
+    assert deaf.lines() == []
