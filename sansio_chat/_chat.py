@@ -762,7 +762,7 @@ class Chat:
         self._reply(user, Error(kind=ErrorKind.INVALID_MODE_ARGUMENT, detail=mode.name, room=room.name))
 
     def _user_modes(self, user: User, command: UserModes) -> None:
-        target = self._dir.user(command.nick)
+        target = self._dir.user(command.nick) if command.nick else user
         if target is None:
             self._reply(user, Error(kind=ErrorKind.NO_SUCH_NICK, detail=command.nick))
             return

@@ -26,6 +26,8 @@ class CommandName(enum.Enum):
     NICK = "NICK"
     OPER = "OPER"
     KILL = "KILL"
+    MODE = "MODE"
+    WALLOPS = "WALLOPS"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -216,7 +218,7 @@ class ChangeRoomModes:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserModes:
-    """Show (all None) or change the modes of ``nick`` (oneself).
+    """Show (all None) or change the modes of ``nick`` (oneself; "": the asker, for dialects that name none).
 
     ``announcements``: hear server operators' announcements (``Announce``).
     Only ``operator=False`` (giving up the status) changes it; becoming an

@@ -77,7 +77,7 @@ from ._replies import (
     WhowasReply,
 )
 from ._rooms import MAX_ROOM_NAME_CHARS, MAX_TOPIC_CHARS
-from ._text_dialect import CLUSTER_NEWS, MODE_LETTERS, mode_string
+from ._text_dialect import CLUSTER_NEWS, MODE_LETTERS, mode_string, user_mode_changes, user_modes
 from ._timefmt import human_utc, iso_utc
 
 #: Characters of an away message, of a kick's reason, shown at most (ISUPPORT).
@@ -255,21 +255,6 @@ def _safe(text: str) -> str:
     if text.isprintable():
         return text
     return text.replace("\r", " ").replace("\n", " ").replace("\0", " ")
-
-
-def _user_mode_changes(changes: Sequence[tuple[bool | None, str]]) -> str:
-    """``+iw-o`` for (new value or None, letter) pairs: the changed ones, signs only where they change."""
-    letters: list[str] = []
-    sign = ""
-    for on, letter in changes:
-        if on is None:
-            continue
-        wanted = "+" if on else "-"
-        if wanted != sign:
-            letters.append(wanted)
-            sign = wanted
-        letters.append(letter)
-    return "".join(letters)
 
 
 def _line(head: str, params: Sequence[str], *, force_trailing: bool = False) -> bytes:
@@ -477,12 +462,10 @@ class IRCRenderer:
                 return self.numeric(nick, "303", " ".join(nicks))
             case ServerStats():
                 return self._lusers(reply, nick)
-            case UserModesAre(invisible=invisible, operator=operator, announcements=wallops):
-                letters = ("i" if invisible else "") + ("o" if operator else "") + ("w" if wallops else "")
-                return self.numeric(nick, "221", "+" + letters)
-            case UserModesChanged(nick=who, invisible=invisible, operator=operator, announcements=wallops):
-                letters = _user_mode_changes(((invisible, "i"), (operator, "o"), (wallops, "w")))
-                return _line(f":{who} MODE {who}", (letters,), force_trailing=True)
+            case UserModesAre():
+                return self.numeric(nick, "221", user_modes(reply))
+            case UserModesChanged(nick=who):
+                return _line(f":{who} MODE {who}", (user_mode_changes(reply),), force_trailing=True)
             case Announcement(source=source, text=text):
                 return self.event(source.mask, "WALLOPS", text, force_trailing=True)
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)

@@ -151,8 +151,6 @@ def test_lusers_leaves_out_what_is_zero(irc: IRCRenderer) -> None:
         UserhostReply(users=()),
         IsonReply(nicks=()),
         ServerStats(users=1, invisible=0, operators=0, unregistered=0, rooms=1, most_users=1),
-        UserModesAre(invisible=False, operator=False, announcements=False),
-        UserModesChanged(nick="x", invisible=True),
         Said(source=ALICE, room="#a", text="\x01VERSION\x01", kind=Speech.CTCP),
         Told(source=ALICE, recipient="bob", text="", kind=Speech.TAGS),
     ],
@@ -161,6 +159,17 @@ def test_lusers_leaves_out_what_is_zero(irc: IRCRenderer) -> None:
 def test_text_and_web_clients_get_nothing_of_what_only_irc_clients_ask_or_read(reply: Reply) -> None:
     assert TextRenderer().render(reply) == b""
     assert WebRenderer().render(reply) == b""
+
+
+def test_user_modes_in_text_and_not_on_the_web_which_cannot_ask() -> None:
+    shown = UserModesAre(invisible=False, operator=True, announcements=True)
+    changed = UserModesChanged(nick="x", invisible=True, announcements=False)
+    assert TextRenderer().render(shown) == b"[server] Your modes: +ow\n"
+    assert TextRenderer().render(UserModesAre(invisible=False, operator=False, announcements=False)) == (
+        b"[server] Your modes: +\n"
+    )
+    assert TextRenderer().render(changed) == b"[server] Your modes changed: +i-w\n"
+    assert WebRenderer().render(shown) == WebRenderer().render(changed) == b""
 
 
 def test_words_still_say_who_spoke_and_how() -> None:
