@@ -1,4 +1,4 @@
-"""IRC questions about users (WHO, WHOX, WHOIS, WHOWAS, ISON, USERHOST), AWAY, user modes, OPER, KILL."""
+"""IRC user commands: WHO, WHOX, WHOIS, WHOWAS, ISON, USERHOST, AWAY, user modes, OPER, KILL, WALLOPS."""
 
 from __future__ import annotations
 
