@@ -789,8 +789,6 @@ class Chat:
         """A server operator's words to all who hear announcements, on every server of a cluster."""
         if not user.is_operator:
             self._reply(user, Error(kind=ErrorKind.PERMISSION_DENIED))
-        elif not text:
-            self._reply(user, Error(kind=ErrorKind.NO_TEXT))
         else:
             self._commit(facts.Announced(source=user.identity, text=text), user)
 

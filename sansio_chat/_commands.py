@@ -233,7 +233,10 @@ class UserModes:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Announce:
-    """A server operator's ``text`` to every user who asked to hear announcements (IRC's WALLOPS)."""
+    """A server operator's ``text`` (never empty: dialects see to it) to all who hear announcements.
+
+    IRC's and the text protocol's ``WALLOPS``; hearing them is user mode ``w``.
+    """
 
     text: str
 

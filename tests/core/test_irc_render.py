@@ -89,6 +89,7 @@ def test_dates_match_the_standard_library(seconds: float) -> None:
         (UserModesChanged(nick="bob", invisible=True, operator=False), "bob MODE bob :+i-o"),
         (UserModesAre(invisible=True, operator=True, announcements=True), "221 bob +iow"),
         (UserModesChanged(nick="bob", invisible=False, announcements=True), "bob MODE bob :-i+w"),
+        (UserModesChanged(nick="bob", invisible=True, announcements=True), "bob MODE bob :+iw"),
         (IsonReply(nicks=()), "303 bob :"),
         (UserhostReply(users=()), "302 bob :"),
         (RoomModesAre(room="#a", modes=(), created=5.0), "324 bob #a +"),
