@@ -38,6 +38,7 @@ from ._chat_ports import Connections, Deliveries
 from ._cluster import ClusterSeat
 from ._cluster_sync import ClusterSync
 from ._commands import (
+    Announce,
     Away,
     BadLine,
     BadUsage,
@@ -373,6 +374,8 @@ class Chat:
                     self._reply(user, BanList(room=room.name, bans=tuple(room.bans)))
             case UserModes():
                 self._user_modes(user, command)
+            case Announce(text=text):
+                self._announce(user, text)
             case Invite():
                 self._invite(user, command)
             case Away(message=message):
@@ -760,20 +763,35 @@ class Chat:
         self._reply(user, Error(kind=ErrorKind.INVALID_MODE_ARGUMENT, detail=mode.name, room=room.name))
 
     def _user_modes(self, user: User, command: UserModes) -> None:
-        target = self._dir.user(command.nick)
+        target = self._dir.user(command.nick) if command.nick else user
         if target is None:
             self._reply(user, Error(kind=ErrorKind.NO_SUCH_NICK, detail=command.nick))
             return
         if target is not user:
             self._reply(user, Error(kind=ErrorKind.NOT_YOUR_MODES, detail=command.nick))
             return
-        if command.invisible is None and command.operator is None:
-            self._reply(user, UserModesAre(invisible=user.invisible, operator=user.is_operator))
+        if command.invisible is None and command.operator is None and command.announcements is None:
+            modes = UserModesAre(
+                invisible=user.invisible, operator=user.is_operator, announcements=user.announcements
+            )
+            self._reply(user, modes)
             return
         invisible = command.invisible if command.invisible is not user.invisible else None
         operator = False if command.operator is False and user.is_operator else None  # only giving it up
-        if invisible is not None or operator is not None:
-            self._commit(facts.UserModesChanged(user=user.uid, invisible=invisible, operator=operator), user)
+        wanted = command.announcements
+        announcements = wanted if wanted is not user.announcements else None
+        if invisible is not None or operator is not None or announcements is not None:
+            fact = facts.UserModesChanged(
+                user=user.uid, invisible=invisible, operator=operator, announcements=announcements
+            )
+            self._commit(fact, user)
+
+    def _announce(self, user: User, text: str) -> None:
+        """A server operator's words to all who hear announcements, on every server of a cluster."""
+        if not user.is_operator:
+            self._reply(user, Error(kind=ErrorKind.PERMISSION_DENIED))
+        else:
+            self._commit(facts.Announced(source=user.identity, text=text), user)
 
     # -- leaving: deciding ----------------------------------------------------------------------
 

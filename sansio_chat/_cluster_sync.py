@@ -181,7 +181,7 @@ class ClusterSync:
                 if sharing is None:
                     continue
             match item:
-                case Said() | facts.Whispered():  # words change nothing: no round keeps them
+                case Said() | facts.Whispered() | facts.Announced():  # words: no round keeps them
                     self._apply(item)
                 case Hello():
                     self._hello(item, now)
@@ -340,6 +340,7 @@ class ClusterSync:
                         invisible=user.invisible,
                         voiced=tuple(room.name for room in user.rooms if user in room.voiced),
                         signon=user.signon,
+                        announcements=user.announcements,
                     )
                 )
                 rooms.update(dict.fromkeys(user.rooms))
@@ -403,6 +404,7 @@ class ClusterSync:
         if user.invisible is not listed.invisible:
             directory.invisible += 1 if listed.invisible else -1
             user.invisible = listed.invisible
+        user.announcements = listed.announcements
         user.away = listed.away
         wanted = {room_key(name) for name, _ in listed.rooms}
         for room in tuple(user.rooms):

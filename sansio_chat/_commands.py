@@ -26,6 +26,8 @@ class CommandName(enum.Enum):
     NICK = "NICK"
     OPER = "OPER"
     KILL = "KILL"
+    MODE = "MODE"
+    WALLOPS = "WALLOPS"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -220,8 +222,9 @@ class ChangeRoomModes:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserModes:
-    """Show (``invisible`` and ``operator`` None) or change the modes of ``nick`` (oneself).
+    """Show (all None) or change the modes of ``nick`` (oneself; "": the asker, for dialects that name none).
 
+    ``announcements``: hear server operators' announcements (``Announce``).
     Only ``operator=False`` (giving up the status) changes it; becoming an
     operator is ``Oper``'s.
     """
@@ -229,6 +232,17 @@ class UserModes:
     nick: str
     invisible: bool | None = None
     operator: bool | None = None
+    announcements: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Announce:
+    """A server operator's ``text`` (never empty: dialects see to it) to all who hear announcements.
+
+    IRC's and the text protocol's ``WALLOPS``; hearing them is user mode ``w``.
+    """
+
+    text: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -317,6 +331,7 @@ Command = (
     | ShowBans
     | ChangeRoomModes
     | UserModes
+    | Announce
     | Invite
     | Away
     | Who

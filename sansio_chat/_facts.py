@@ -129,11 +129,26 @@ class AwayChanged:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserModesChanged:
-    """``user`` changed its own modes: ``invisible``, or gave up ``operator`` status (None: unchanged)."""
+    """``user`` changed its own modes: ``invisible``, ``announcements``, or gave up ``operator`` status.
+
+    None: unchanged.
+    """
 
     user: UserId
     invisible: bool | None = None
     operator: bool | None = None
+    announcements: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Announced:
+    """``source`` (a server operator) announced ``text`` to every user who hears announcements.
+
+    Shared with every server: each tells its own users who asked for them.
+    """
+
+    source: Identity
+    text: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -187,6 +202,7 @@ Fact = (
     | Invited
     | AwayChanged
     | UserModesChanged
+    | Announced
     | BecameOperator
     | Quitted
     | Killed

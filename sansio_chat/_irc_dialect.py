@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._commands import (
+    Announce,
     Away,
     ChangeNick,
     ChangeRoomModes,
@@ -292,6 +293,7 @@ def _user_mode(nick: str, letters: str) -> list[Item]:
     items: list[Item] = []
     invisible: bool | None = None
     operator: bool | None = None
+    wallops: bool | None = None
     on = True
     for letter in letters:
         if letter in "+-":
@@ -300,10 +302,12 @@ def _user_mode(nick: str, letters: str) -> list[Item]:
             invisible = on
         elif letter == "o":
             operator = on
+        elif letter == "w":
+            wallops = on
         else:
             items.append(Numeric(code="501", params=("Unknown MODE flag",)))
-    if invisible is not None or operator is not None:
-        items.append(UserModes(nick=nick, invisible=invisible, operator=operator))
+    if invisible is not None or operator is not None or wallops is not None:
+        items.append(UserModes(nick=nick, invisible=invisible, operator=operator, announcements=wallops))
     return items
 
 
@@ -375,6 +379,13 @@ def _kill(message: IRCMessage, user: User) -> list[Item]:
     return [Kill(nick=params[0], text=params[1] if len(params) > 1 else "")]
 
 
+def _wallops(message: IRCMessage, user: User) -> list[Item]:
+    params = message.params
+    if not params or not params[0]:
+        return _need_more("WALLOPS")
+    return [Announce(text=params[0])]
+
+
 def _quit(message: IRCMessage, user: User) -> list[Item]:
     return [Quit(text=message.params[0] if message.params else "")]
 
@@ -415,6 +426,7 @@ CHAT_COMMANDS: dict[str, _Handler] = {
     "AWAY": _away,
     "OPER": _oper,
     "KILL": _kill,
+    "WALLOPS": _wallops,
     "QUIT": _quit,
     "PING": _ping,
     "LUSERS": _lusers,

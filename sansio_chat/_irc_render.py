@@ -28,6 +28,7 @@ from ._irc_message import MAX_LINE_BYTES, split_text
 from ._modes import MAX_BANS, MAX_KEY_CHARS, RoomMode
 from ._nicknames import MAX_NICK_CHARS
 from ._replies import (
+    Announcement,
     AwayNotice,
     AwaySet,
     BanList,
@@ -76,7 +77,7 @@ from ._replies import (
     WhowasReply,
 )
 from ._rooms import MAX_ROOM_NAME_CHARS, MAX_TOPIC_CHARS
-from ._text_dialect import CLUSTER_NEWS, MODE_LETTERS, RANK_MARKS, mode_string
+from ._text_dialect import CLUSTER_NEWS, MODE_LETTERS, RANK_MARKS, mode_string, user_mode_changes, user_modes
 from ._timefmt import human_utc, iso_utc
 
 #: Characters of an away message, of a kick's reason, shown at most (ISUPPORT).
@@ -109,7 +110,7 @@ OFFERED = tuple(cap.value for cap in Cap)
 _NOT_RENDERED = frozenset({Cap.CAP_NOTIFY})
 
 #: The user modes and room modes this server knows (for 004), and the room modes with an argument.
-USER_MODES = "io"
+USER_MODES = "iow"
 ROOM_MODES = "biklmnostv"
 ROOM_MODES_WITH_ARGUMENT = "bklov"
 
@@ -119,7 +120,7 @@ _LETTER_MODES = {letter: mode for mode, letter in MODE_LETTERS.items()}
 _HELP_INDEX: tuple[str, ...] = (
     "Commands: AWAY CAP HELP INFO INVITE ISON JOIN KICK KILL LINKS LIST LUSERS MODE MOTD",
     "NAMES NICK NOTICE OPER PART PASS PING PONG PRIVMSG QUIT TAGMSG TIME TOPIC USER",
-    "USERHOST VERSION WHO WHOIS WHOWAS",
+    "USERHOST VERSION WALLOPS WHO WHOIS WHOWAS",
     "Rooms are channels: #lobby is where text clients (nc, telnet) meet.",
     "HELP <command> tells more about one command.",
 )
@@ -146,7 +147,7 @@ _COMMAND_HELP: dict[str, tuple[str, ...]] = {
     "MODE": (
         "MODE <#channel> [<modes> [<arguments>]] | MODE <nick> [<modes>]",
         "Channel modes: o v (members), b (bans), k (key), l (limit), i m n s t.",
-        "User modes: i (invisible), o (server operator, drop only).",
+        "User modes: i (invisible), o (server operator, drop only), w (hear WALLOPS).",
     ),
     "MOTD": ("MOTD", "Shows the message of the day."),
     "NAMES": ("NAMES [<#channel>]", "Lists a channel's members, operators marked @ and voiced +."),
@@ -165,6 +166,10 @@ _COMMAND_HELP: dict[str, tuple[str, ...]] = {
     "USER": ("USER <username> 0 * :<realname>", "Registers your user name and real name."),
     "USERHOST": ("USERHOST <nick> [<nick>...]", "Shows users' hosts and away state."),
     "VERSION": ("VERSION", "This server's version and its ISUPPORT tokens."),
+    "WALLOPS": (
+        "WALLOPS :<text>",
+        "Sends <text> to every user with user mode +w (server operators only).",
+    ),
     "WHO": ("WHO <#channel>|<mask> [<flags>[%<fields>]]", "Lists users (WHOX fields with %)."),
     "WHOIS": ("WHOIS <nick>", "Tells about a user: name, channels, away, idle time."),
     "WHOWAS": ("WHOWAS <nick>", "Tells about a user who has left."),
@@ -463,15 +468,12 @@ class IRCRenderer:
                 return self.numeric(nick, "303", " ".join(nicks))
             case ServerStats():
                 return self._lusers(reply, nick)
-            case UserModesAre(invisible=invisible, operator=operator):
-                return self.numeric(nick, "221", "+" + ("i" if invisible else "") + ("o" if operator else ""))
-            case UserModesChanged(nick=who, invisible=invisible, operator=operator):
-                letters = ""
-                if invisible is not None:
-                    letters += "+i" if invisible else "-i"
-                if operator is not None:
-                    letters += "-o"
-                return _line(f":{who} MODE {who}", (letters,), force_trailing=True)
+            case UserModesAre():
+                return self.numeric(nick, "221", user_modes(reply))
+            case UserModesChanged(nick=who):
+                return _line(f":{who} MODE {who}", (user_mode_changes(reply),), force_trailing=True)
+            case Announcement(source=source, text=text):
+                return self.event(source.mask, "WALLOPS", text, force_trailing=True)
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
                 assert_never(reply)
 

@@ -550,15 +550,25 @@ class ServerStats:
 class UserModesAre:
     invisible: bool
     operator: bool
+    announcements: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserModesChanged:
-    """To the user itself: its own modes changed (``invisible`` / ``operator``: the new value, or None)."""
+    """To the user itself: its own modes changed (each the new value, or None: unchanged)."""
 
     nick: str
     invisible: bool | None = None
     operator: bool | None = None
+    announcements: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Announcement:
+    """A server operator's announcement (IRC's WALLOPS), to a user who asked to hear them."""
+
+    source: Identity
+    text: str
 
 
 Reply = (
@@ -603,6 +613,7 @@ Reply = (
     | ServerStats
     | UserModesAre
     | UserModesChanged
+    | Announcement
 )
 
 

@@ -75,6 +75,7 @@ class PresentUser:
     invisible: bool = False
     voiced: tuple[str, ...] = ()
     signon: float = 0.0
+    announcements: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -24,6 +24,7 @@ from ._facts import Fact
 from ._modes import FLAG_OF, Ban, ModeChange, RoomMode
 from ._nicknames import NickRegistry, nick_key
 from ._replies import (
+    Announcement,
     AwayNotice,
     AwaySet,
     Connected,
@@ -178,6 +179,11 @@ class StateChanges:
                     self._out.to_rooms(user.rooms, away, but=user)
             case facts.UserModesChanged():
                 self._apply_user_modes(fact)
+            case facts.Announced(source=source, text=text):
+                announcement = Announcement(source=source, text=text)
+                for user in self._dir.users.values():  # (rare, an operator's: no index kept for it)
+                    if user.announcements:
+                        self._out.to_user(user, announcement)  # (users of other servers: passed by)
             case facts.BecameOperator(user=uid, account=account):
                 user = self._dir.registered(uid)
                 if user is not None:
@@ -411,7 +417,9 @@ class StateChanges:
             fact.invisible if fact.invisible is not None and fact.invisible is not user.invisible else None
         )
         operator = False if fact.operator is False and user.is_operator else None
-        if invisible is None and operator is None:
+        wanted = fact.announcements
+        announcements = wanted if wanted is not None and wanted is not user.announcements else None
+        if invisible is None and operator is None and announcements is None:
             return
         if invisible is not None:
             user.invisible = invisible
@@ -419,7 +427,12 @@ class StateChanges:
         if operator is not None:
             user.is_operator = False
             self._dir.operators -= 1
-        self._reply(user, UserModesChanged(nick=user.nick, invisible=invisible, operator=operator))
+        if announcements is not None:
+            user.announcements = announcements
+        changed = UserModesChanged(
+            nick=user.nick, invisible=invisible, operator=operator, announcements=announcements
+        )
+        self._reply(user, changed)
 
     def enter(self, user: User, room: Room) -> None:
         room.add(user)

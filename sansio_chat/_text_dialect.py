@@ -11,6 +11,7 @@ import re
 from typing import assert_never
 
 from ._commands import (
+    Announce,
     BadLine,
     BadUsage,
     ChangeNick,
@@ -30,10 +31,12 @@ from ._commands import (
     Tell,
     Topic,
     UnknownCommand,
+    UserModes,
 )
 from ._modes import ModeChange, RoomMode
 from ._replies import (
     IRC_ONLY_SPEECH,
+    Announcement,
     AwayNotice,
     AwaySet,
     BanList,
@@ -106,6 +109,8 @@ USAGES = {
     CommandName.NICK: "NICK <nickname>",
     CommandName.OPER: "OPER <password>",
     CommandName.KILL: "KILL <nickname> [<text>]",
+    CommandName.MODE: "MODE [+w|-w]",
+    CommandName.WALLOPS: "WALLOPS <text>",
 }
 
 _HELP_LINES = (
@@ -122,6 +127,8 @@ _HELP_LINES = (
     "  QUIT [<text>]               leave, with an optional last message",
     "  OPER <password>             become an operator",
     "  KILL <nickname> [<text>]    disconnect a user (operators only)",
+    "  MODE [+w|-w]                show your modes, or hear (+w) operators' WALLOPS or not",
+    "  WALLOPS <text>              send <text> to everyone with mode +w (operators only)",
     "  PING [<token>]              the server answers PONG <token>",
     "  HELP                        this list",
 )
@@ -269,6 +276,14 @@ def _command(word: str, rest: str) -> Command:
         return Kill(nick=target, text=text)
     if verb == "OPER":
         return Oper(password=rest) if rest else BadUsage(command=CommandName.OPER)
+    if verb == "MODE":
+        if not rest:
+            return UserModes(nick="")
+        if rest in ("+w", "-w"):
+            return UserModes(nick="", announcements=rest == "+w")
+        return BadUsage(command=CommandName.MODE)
+    if verb == "WALLOPS":
+        return Announce(text=rest) if rest else BadUsage(command=CommandName.WALLOPS)
     if verb == "HELP":
         return Help()
     if verb == "PING":
@@ -330,6 +345,31 @@ def mode_string(changes: tuple[ModeChange, ...]) -> tuple[str, tuple[str, ...]]:
         if change.arg and (change.on or change.mode is not RoomMode.LIMIT):
             args.append(change.arg)
     return "".join(letters), tuple(args)
+
+
+def user_modes(reply: UserModesAre) -> str:
+    """``+iow``: a user's own modes as letters (``+`` alone for none), for text as for IRC."""
+    return "+" + "".join(letter for on, letter in _user_mode_letters(reply) if on)
+
+
+def user_mode_changes(reply: UserModesChanged) -> str:
+    """``+iw-o``: the modes that changed, signs only where they change."""
+    letters: list[str] = []
+    sign = ""
+    for on, letter in _user_mode_letters(reply):
+        if on is None:
+            continue
+        wanted = "+" if on else "-"
+        if wanted != sign:
+            letters.append(wanted)
+            sign = wanted
+        letters.append(letter)
+    return "".join(letters)
+
+
+def _user_mode_letters(reply: UserModesAre | UserModesChanged) -> tuple[tuple[bool | None, str], ...]:
+    """Each user mode's value (None: unchanged) with its letter, in the order they are spelled."""
+    return ((reply.invisible, "i"), (reply.operator, "o"), (reply.announcements, "w"))
 
 
 def _user_list(reply: UserList) -> str:
@@ -449,6 +489,12 @@ class TextRenderer:
                 return _server_line(f"{nick} set mode {' '.join((letters, *args))} on {room}")
             case Invitation(nick=nick, room=room):
                 return _server_line(f"{nick} invites you to {room}")
+            case Announcement(source=source, text=text):
+                return _line(f"[wallops] {source.nick}: {text}")
+            case UserModesAre():
+                return _server_line(f"Your modes: {user_modes(reply)}")
+            case UserModesChanged():
+                return _server_line(f"Your modes changed: {user_mode_changes(reply)}")
             case AwayNotice(nick=nick, message=""):
                 return _server_line(f"{nick} is back")
             case AwayNotice(nick=nick, message=message) | IsAway(nick=nick, message=message):
@@ -464,8 +510,6 @@ class TextRenderer:
                 | UserhostReply()
                 | IsonReply()
                 | ServerStats()
-                | UserModesAre()
-                | UserModesChanged()
             ):
                 return b""  # answers to commands only IRC clients have
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)

@@ -39,7 +39,8 @@ class User:
     server of a cluster has none (and is reached through that server), as
     has a user of this server whose connection ended while its departure
     crosses the cluster.  ``nick`` is empty until its first nickname is
-    granted.  ``rooms`` are in the order joined.  ``away`` is its away
+    granted.  ``rooms`` are in the order joined.  ``announcements``: it asked
+    to hear what server operators announce to all who want it.  ``away`` is its away
     message ("" when it is here); ``signon`` and ``active`` are wall-clock
     seconds (when it registered, when it last spoke).
     """
@@ -47,6 +48,7 @@ class User:
     __slots__ = (
         "_identity",
         "active",
+        "announcements",
         "away",
         "info",
         "invisible",
@@ -66,6 +68,7 @@ class User:
         self.rooms: tuple[Room, ...] = ()
         self.is_operator = False
         self.invisible = False
+        self.announcements = False  # it hears server operators' announcements (IRC's user mode w)
         self.away = ""
         self.signon = self.active = 0.0
         self._identity: Identity | None = None  # made when first needed: an idle user has none

@@ -40,6 +40,7 @@ from ._commands import (
 )
 from ._replies import (
     IRC_ONLY_SPEECH,
+    Announcement,
     AwayNotice,
     AwaySet,
     BanList,
@@ -434,6 +435,8 @@ class WebRenderer:
                 )
             case Invitation(nick=nick, room=room):
                 return _event({"type": "invite", "from": nick, "room": room})
+            case Announcement(source=source, text=text):
+                return _event({"type": "wallops", "from": source.nick, "text": text})
             case AwayNotice(nick=nick, message=message) | IsAway(nick=nick, message=message):
                 return _event({"type": "away", "nick": nick, "text": _or_null(message)})
             case (

@@ -18,6 +18,8 @@ HELP = [
     "[server]   QUIT [<text>]               leave, with an optional last message",
     "[server]   OPER <password>             become an operator",
     "[server]   KILL <nickname> [<text>]    disconnect a user (operators only)",
+    "[server]   MODE [+w|-w]                show your modes, or hear (+w) operators' WALLOPS or not",
+    "[server]   WALLOPS <text>              send <text> to everyone with mode +w (operators only)",
     "[server]   PING [<token>]              the server answers PONG <token>",
     "[server]   HELP                        this list",
 ]

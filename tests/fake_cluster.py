@@ -38,6 +38,7 @@ from sansio_chat._shared import (
     UnfollowRoom,
     node_of,
 )
+from tests.core.irc import OPER_ACCOUNT
 from tests.core_driver import OPER_PASSWORD, FakeNetwork
 
 #: More pumping steps than this without quiet is a livelock.
@@ -59,7 +60,9 @@ class Member:
     in_flight: set[int] = field(default_factory=set)  # its shares not answered yet
 
     def __post_init__(self) -> None:
-        config = ServerConfig(oper_password=OPER_PASSWORD, cluster_node=self.number, rate_lines=0)
+        config = ServerConfig(
+            oper_password=OPER_PASSWORD, opers=(OPER_ACCOUNT,), cluster_node=self.number, rate_lines=0
+        )
         self.net = FakeNetwork(config, on_cluster=self._act)
 
     def _act(self, action: ClusterAction) -> None:

@@ -206,6 +206,9 @@ function handle(e) {
     case "away":
       note(e.text === null ? `${e.nick} is back` : `${e.nick} is away: ${e.text}`);
       break;
+    case "wallops":
+      note(`[wallops] ${e.from}: ${e.text}`);
+      break;
     default:
       break; // an event this page does not know yet: ignored, as the protocol asks
   }

@@ -4,7 +4,8 @@ IRC and web clients on one server, text clients on another: what one says
 reaches the others in their own spelling; an IRC client's registration goes
 through the cluster's directory like a rename; words from outside a room
 come back to their server before its next ``PONG``; a server that joins
-later learns users' details and rooms' settings from the others.
+later learns users' details and rooms' settings from the others; an
+operator's ``WALLOPS`` reaches the ``+w`` users of every server, once.
 """
 
 from __future__ import annotations
@@ -184,3 +185,43 @@ def test_a_silent_irc_client_of_a_cluster_closes_once_its_departure_is_back() ->
     cluster.settle()
     assert not ircy.is_open
     assert watcher.lines() == ["[server] ircy is disconnected (timed out)"]
+
+
+def test_wallops_reaches_the_users_with_mode_w_on_every_server() -> None:
+    cluster = FakeCluster(2)
+    cluster.settle()
+    one, two = cluster.members[1], cluster.members[2]
+    boss, near = irc_client(cluster, one, "boss"), irc_client(cluster, one, "near")
+    far, deaf = irc_client(cluster, two, "far"), irc_client(cluster, two, "deaf")
+    texter = text_client(cluster, two, "texter")
+    boss.send("OPER operuser operpassword")
+    for irc in (near, far):
+        irc.send(f"MODE {irc.nick} +w")
+    texter.send("MODE +w")
+    cluster.settle()
+    forget(cluster)
+    boss.send("WALLOPS :the cluster restarts at noon", "PING barrier")
+    cluster.settle()
+    wallops = ":boss!~boss@irc.invalid WALLOPS :the cluster restarts at noon"
+    assert boss.lines() == [":sansio-chat PONG sansio-chat barrier"]
+    assert near.lines() == [wallops]
+    assert far.lines() == [wallops]
+    assert texter.lines() == ["[wallops] boss: the cluster restarts at noon"]
+    assert deaf.lines() == []
+
+
+def test_wallops_during_a_servers_hello_is_told_once() -> None:
+    cluster = FakeCluster(2)
+    cluster.settle()
+    boss = irc_client(cluster, cluster.members[1], "boss")
+    far = irc_client(cluster, cluster.members[2], "far")
+    boss.send("OPER operuser operpassword")
+    far.send("MODE far +w")
+    cluster.settle()
+    forget(cluster)
+    late = cluster.add()
+    while cluster.step(late, answers=True):  # its burst answered, it says hello: a round opens everywhere
+        pass
+    boss.send("WALLOPS :mind the newcomer")
+    cluster.settle()
+    assert far.lines() == [":boss!~boss@irc.invalid WALLOPS :mind the newcomer"]

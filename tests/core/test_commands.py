@@ -1,4 +1,4 @@
-"""Commands: MSG, NICK, WHO, QUIT, KILL, OPER, HELP, PING, and their errors."""
+"""Commands: MSG, NICK, WHO, QUIT, KILL, OPER, MODE, WALLOPS, HELP, PING, and their errors."""
 
 from __future__ import annotations
 
@@ -504,6 +504,46 @@ def test_operator_status_survives_a_nick_change(room: tuple[Client, Client, Clie
     alice.send("NICK alicia")
     alice.send("KILL bob")
     assert bob.closed
+
+
+# -- MODE and WALLOPS --------------------------------------------------------
+
+
+def test_mode_w_lets_a_user_hear_operators_wallops(net: FakeNetwork) -> None:
+    alice, bob, carol = net.join("alice", "bob", "carol")
+    for line in ("MODE", "MODE +w", "MODE +w", "MODE"):
+        bob.send(line)
+    assert bob.lines() == [
+        "[server] Your modes: +",
+        "[server] Your modes changed: +w",
+        "[server] Your modes: +w",
+    ]
+    alice.send(f"OPER {OPER_PASSWORD}")
+    alice.send("WALLOPS restart at noon")
+    assert alice.lines() == ["[server] You are now an operator"]  # not +w itself
+    assert bob.lines() == ["[wallops] alice: restart at noon"]
+    assert carol.lines() == []
+    bob.send("MODE -w")
+    alice.send("WALLOPS again")
+    assert bob.lines() == ["[server] Your modes changed: -w"]
+
+
+@pytest.mark.parametrize(
+    ("line", "reply"),
+    [
+        ("WALLOPS", "[server] Error: usage: WALLOPS <text>"),
+        ("WALLOPS hi", "[server] Error: permission denied, use OPER first"),
+        ("MODE +i", "[server] Error: usage: MODE [+w|-w]"),
+        ("MODE w", "[server] Error: usage: MODE [+w|-w]"),
+    ],
+)
+def test_wallops_and_mode_errors(net: FakeNetwork, line: str, reply: str) -> None:
+    alice, bob = net.join("alice", "bob")
+    bob.send("MODE +w")
+    bob.lines()
+    alice.send(line)
+    assert alice.lines() == [reply]
+    assert bob.lines() == []
 
 
 # -- HELP and PING -----------------------------------------------------------

@@ -87,7 +87,7 @@ def test_odd_channel_commands(net: FakeNetwork) -> None:
 
 def test_odd_user_commands(net: FakeNetwork) -> None:
     alice = register(net, "alice")
-    alice.send("NICK", "NICK :", "MODE alice +w", "CAP LS", "CAP LS 302")
+    alice.send("NICK", "NICK :", "MODE alice +Z", "CAP LS", "CAP LS 302")
     assert alice.lines() == [
         n("431", "alice", ":No nickname given"),
         n("431", "alice", ":No nickname given"),

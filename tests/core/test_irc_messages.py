@@ -238,10 +238,10 @@ def test_bad_bytes_get_a_reply_never_a_crash(net: FakeNetwork) -> None:
         f":{SERVER} 421 alice 123x :Unknown command",
     ]
     assert bob.lines() == []
-    alice.send("FROB", "WALLOPS :hi")
+    alice.send("FROB", "KNOCK :#chan")
     assert alice.lines() == [
         f":{SERVER} 421 alice FROB :Unknown command",
-        f":{SERVER} 421 alice WALLOPS :Unknown command",
+        f":{SERVER} 421 alice KNOCK :Unknown command",
     ]
 
 

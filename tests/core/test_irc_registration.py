@@ -30,7 +30,7 @@ def test_nick_and_user_register_with_the_whole_welcome(net: FakeNetwork) -> None
         numeric("001", "foo", ":Welcome to the sansio-chat IRC network, foo"),
         numeric("002", "foo", ":Your host is My.Little.Server, running version sansio-chat"),
         numeric("003", "foo", ":This server was created Thursday January 1 1970 -- 00:00:00 +00:00"),
-        numeric("004", "foo", "My.Little.Server sansio-chat io biklmnostv bklov"),
+        numeric("004", "foo", "My.Little.Server sansio-chat iow biklmnostv bklov"),
     ]
     assert lines[4:6] == [
         numeric(

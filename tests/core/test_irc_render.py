@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 
 import pytest
 from hypothesis import given
@@ -14,6 +15,7 @@ from sansio_chat._irc_message import IRCMessage, parse_message
 from sansio_chat._irc_render import IRCRenderer, IRCServerInfo
 from sansio_chat._modes import ModeChange, RoomMode
 from sansio_chat._replies import (
+    Announcement,
     AwaySet,
     BanList,
     Disconnected,
@@ -85,7 +87,9 @@ def test_dates_match_the_standard_library(seconds: float) -> None:
         (InviteSent(invitee="x", room="#a"), "341 bob x #a"),
         (AwaySet(away=False), "305 bob :You are no longer marked as being away"),
         (UserModesChanged(nick="bob", invisible=True, operator=False), "bob MODE bob :+i-o"),
-        (UserModesAre(invisible=True, operator=True), "221 bob +io"),
+        (UserModesAre(invisible=True, operator=True, announcements=True), "221 bob +iow"),
+        (UserModesChanged(nick="bob", invisible=False, announcements=True), "bob MODE bob :-i+w"),
+        (UserModesChanged(nick="bob", invisible=True, announcements=True), "bob MODE bob :+iw"),
         (IsonReply(nicks=()), "303 bob :"),
         (UserhostReply(users=()), "302 bob :"),
         (RoomModesAre(room="#a", modes=(), created=5.0), "324 bob #a +"),
@@ -148,8 +152,6 @@ def test_lusers_leaves_out_what_is_zero(irc: IRCRenderer) -> None:
         UserhostReply(users=()),
         IsonReply(nicks=()),
         ServerStats(users=1, invisible=0, operators=0, unregistered=0, rooms=1, most_users=1),
-        UserModesAre(invisible=False, operator=False),
-        UserModesChanged(nick="x", invisible=True),
         Said(source=ALICE, room="#a", text="\x01VERSION\x01", kind=Speech.CTCP),
         Told(source=ALICE, recipient="bob", text="", kind=Speech.TAGS),
     ],
@@ -160,6 +162,17 @@ def test_text_and_web_clients_get_nothing_of_what_only_irc_clients_ask_or_read(r
     assert WebRenderer().render(reply) == b""
 
 
+def test_user_modes_in_text_and_not_on_the_web_which_cannot_ask() -> None:
+    shown = UserModesAre(invisible=False, operator=True, announcements=True)
+    changed = UserModesChanged(nick="x", invisible=True, announcements=False)
+    assert TextRenderer().render(shown) == b"[server] Your modes: +ow\n"
+    assert TextRenderer().render(UserModesAre(invisible=False, operator=False, announcements=False)) == (
+        b"[server] Your modes: +\n"
+    )
+    assert TextRenderer().render(changed) == b"[server] Your modes changed: +i-w\n"
+    assert WebRenderer().render(shown) == WebRenderer().render(changed) == b""
+
+
 def test_words_still_say_who_spoke_and_how() -> None:
     said = Said(source=ALICE, room="#a", text="waves", kind=Speech.ACTION)
     told = Told(source=ALICE, recipient="bob", text="hi")
@@ -167,3 +180,14 @@ def test_words_still_say_who_spoke_and_how() -> None:
     notice = Said(source=ALICE, room="#a", text="\x02note\x02", kind=Speech.NOTICE)
     assert TextRenderer().render(notice) == b"[alice] note\n"
     assert TextRenderer().render(Error(kind=ErrorKind.NO_TEXT)) == b"[server] Error: no text to send\n"
+
+
+def test_an_announcement_in_every_dialect(irc: IRCRenderer) -> None:
+    announcement = Announcement(source=ALICE, text="maintenance at \x1b[2Jnoon")
+    assert irc.render(announcement) == b":alice!~alice@irc.invalid WALLOPS :maintenance at \x1b[2Jnoon\r\n"
+    assert TextRenderer().render(announcement) == "[wallops] alice: maintenance at \ufffd[2Jnoon\n".encode()
+    assert json.loads(WebRenderer().render(announcement)) == {
+        "type": "wallops",
+        "from": "alice",
+        "text": "maintenance at \x1b[2Jnoon",
+    }

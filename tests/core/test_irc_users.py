@@ -1,4 +1,4 @@
-"""IRC questions about users (WHO, WHOX, WHOIS, WHOWAS, ISON, USERHOST), AWAY, user modes, OPER, KILL."""
+"""IRC user commands: WHO, WHOX, WHOIS, WHOWAS, ISON, USERHOST, AWAY, user modes, OPER, KILL, WALLOPS."""
 
 from __future__ import annotations
 
@@ -247,7 +247,7 @@ def test_an_away_user_joining_is_told_once_after_the_join(net: FakeNetwork) -> N
 def test_user_modes(net: FakeNetwork) -> None:
     alice = register(net, "alice")
     register(net, "bob")
-    alice.send("MODE alice", "MODE alice +i", "MODE alice +i", "MODE alice", "MODE alice -i+w", "MODE bob +i")
+    alice.send("MODE alice", "MODE alice +i", "MODE alice +i", "MODE alice", "MODE alice -i+x", "MODE bob +i")
     alice.send("MODE nobody", "MODE alice +o")
     assert alice.lines() == [
         n("221", "alice", "+"),
@@ -274,6 +274,51 @@ def test_oper_with_a_named_account_and_giving_it_up(net: FakeNetwork) -> None:
     lines = baz.lines()
     assert lines[:2] == [n("221", "baz", "+o"), ":baz MODE baz :-o"]
     assert not any(" 252 " in line for line in lines)
+
+
+def test_user_mode_w_is_set_shown_and_dropped(net: FakeNetwork) -> None:
+    alice = register(net, "alice")
+    alice.send("MODE alice +w", "MODE alice +w", "MODE alice")
+    alice.send("MODE alice +i-w", "MODE alice", "MODE alice -w")
+    assert alice.lines() == [
+        ":alice MODE alice :+w",
+        n("221", "alice", "+w"),
+        ":alice MODE alice :+i-w",
+        n("221", "alice", "+i"),
+    ]
+    alice.send("OPER operuser operpassword", "MODE alice +w", "MODE alice")
+    assert alice.lines()[-2:] == [":alice MODE alice :+w", n("221", "alice", "+iow")]
+
+
+# -- WALLOPS -----------------------------------------------------------------------------------------------
+
+
+def test_wallops_reaches_the_users_with_mode_w_and_no_one_else(net: FakeNetwork) -> None:
+    oper, hears, deaf = register(net, "oper"), register(net, "hears"), register(net, "deaf")
+    hears.send("MODE hears +w")
+    deaf.send("MODE deaf +w", "MODE deaf -w")
+    oper.send("OPER operuser operpassword")
+    oper.lines(), hears.lines(), deaf.lines()
+    oper.send("WALLOPS :hi everyone", "PING barrier")
+    assert oper.lines() == [f":{SERVER} PONG {SERVER} barrier"]  # not +w: no copy of its own
+    assert hears.lines() == [f":{mask('oper')} WALLOPS :hi everyone"]
+    assert deaf.lines() == []
+    oper.send("MODE oper +w", "WALLOPS one")
+    assert oper.lines() == [":oper MODE oper :+w", f":{mask('oper')} WALLOPS :one"]
+    assert hears.lines() == [f":{mask('oper')} WALLOPS :one"]
+
+
+def test_wallops_needs_an_operator_and_a_text(net: FakeNetwork) -> None:
+    alice, bob = register(net, "alice"), register(net, "bob")
+    bob.send("MODE bob +w")
+    bob.lines()
+    alice.send("WALLOPS :hi everyone", "WALLOPS", "WALLOPS :")
+    assert alice.lines() == [
+        n("481", "alice", ":Permission Denied- You're not an IRC operator"),
+        n("461", "alice", "WALLOPS :Not enough parameters"),
+        n("461", "alice", "WALLOPS :Not enough parameters"),
+    ]
+    assert bob.lines() == []
 
 
 def test_three_wrong_oper_attempts_close_the_connection(net: FakeNetwork) -> None:
