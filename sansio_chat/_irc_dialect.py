@@ -394,7 +394,7 @@ def _wallops(message: IRCMessage, user: User) -> list[Item]:
 
 
 def _setname(message: IRCMessage, user: User) -> list[Item]:
-    """Whether the client negotiated ``setname`` or not (the spec: handle it as servers always did)."""
+    """With the ``setname`` capability or without (the spec: handle it then as servers always did)."""
     return [ChangeRealname(realname=message.params[0] if message.params else "")]
 
 
