@@ -43,6 +43,7 @@ from ._commands import (
     BadLine,
     BadUsage,
     ChangeNick,
+    ChangeRealname,
     ChangeRoomModes,
     Command,
     Help,
@@ -108,7 +109,7 @@ from ._replies import (
 )
 from ._rooms import MAX_TOPIC_CHARS, Room, is_valid_room_name, room_key
 from ._state_changes import MessageIds, StateChanges
-from ._users import User
+from ._users import MAX_REALNAME_CHARS, User
 
 #: Characters of an away message, at most (longer ones are cut).
 MAX_AWAY_CHARS = 300
@@ -374,6 +375,11 @@ class Chat:
                     self._reply(user, BanList(room=room.name, bans=tuple(room.bans)))
             case UserModes():
                 self._user_modes(user, command)
+            case ChangeRealname(realname=realname):
+                if not realname or len(realname) > MAX_REALNAME_CHARS:
+                    self._reply(user, Error(kind=ErrorKind.INVALID_REALNAME, detail=str(MAX_REALNAME_CHARS)))
+                else:
+                    self._commit(facts.RealnameChanged(user=user.uid, realname=realname), user)
             case Announce(text=text):
                 self._announce(user, text)
             case Invite():
@@ -770,9 +776,13 @@ class Chat:
         if target is not user:
             self._reply(user, Error(kind=ErrorKind.NOT_YOUR_MODES, detail=command.nick))
             return
-        if command.invisible is None and command.operator is None and command.announcements is None:
+        asked = (command.invisible, command.operator, command.announcements, command.bot)
+        if asked == (None, None, None, None):
             modes = UserModesAre(
-                invisible=user.invisible, operator=user.is_operator, announcements=user.announcements
+                invisible=user.invisible,
+                operator=user.is_operator,
+                announcements=user.announcements,
+                bot=user.bot,
             )
             self._reply(user, modes)
             return
@@ -780,9 +790,10 @@ class Chat:
         operator = False if command.operator is False and user.is_operator else None  # only giving it up
         wanted = command.announcements
         announcements = wanted if wanted is not user.announcements else None
-        if invisible is not None or operator is not None or announcements is not None:
+        bot = command.bot if command.bot is not user.bot else None
+        if invisible is not None or operator is not None or announcements is not None or bot is not None:
             fact = facts.UserModesChanged(
-                user=user.uid, invisible=invisible, operator=operator, announcements=announcements
+                user=user.uid, invisible=invisible, operator=operator, announcements=announcements, bot=bot
             )
             self._commit(fact, user)
 

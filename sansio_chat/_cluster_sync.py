@@ -341,6 +341,7 @@ class ClusterSync:
                         voiced=tuple(room.name for room in user.rooms if user in room.voiced),
                         signon=user.signon,
                         announcements=user.announcements,
+                        bot=user.bot,
                     )
                 )
                 rooms.update(dict.fromkeys(user.rooms))
@@ -405,6 +406,8 @@ class ClusterSync:
             directory.invisible += 1 if listed.invisible else -1
             user.invisible = listed.invisible
         user.announcements = listed.announcements
+        user.bot = listed.bot
+        user.info = listed.info  # (its real name may have changed)
         user.away = listed.away
         wanted = {room_key(name) for name, _ in listed.rooms}
         for room in tuple(user.rooms):

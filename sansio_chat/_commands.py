@@ -224,15 +224,23 @@ class ChangeRoomModes:
 class UserModes:
     """Show (all None) or change the modes of ``nick`` (oneself; "": the asker, for dialects that name none).
 
-    ``announcements``: hear server operators' announcements (``Announce``).
-    Only ``operator=False`` (giving up the status) changes it; becoming an
-    operator is ``Oper``'s.
+    ``announcements``: hear server operators' announcements (``Announce``);
+    ``bot``: say one is a bot (IRC's ``B``).  Only ``operator=False``
+    (giving up the status) changes it; becoming an operator is ``Oper``'s.
     """
 
     nick: str
     invisible: bool | None = None
     operator: bool | None = None
     announcements: bool | None = None
+    bot: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChangeRealname:
+    """Change one's real name (IRC's ``SETNAME``); the chat checks it (not empty, not too long)."""
+
+    realname: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -331,6 +339,7 @@ Command = (
     | ShowBans
     | ChangeRoomModes
     | UserModes
+    | ChangeRealname
     | Announce
     | Invite
     | Away

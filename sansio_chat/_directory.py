@@ -122,6 +122,7 @@ class Directory:
             idle=max(0, int(now - user.active)) if user.active else 0,
             signon=user.signon,
             secure=info.secure,
+            bot=user.bot,
         )
 
     def remember(self, user: User, now: float) -> None:

@@ -129,7 +129,7 @@ class AwayChanged:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserModesChanged:
-    """``user`` changed its own modes: ``invisible``, ``announcements``, or gave up ``operator`` status.
+    """``user`` changed its own modes: ``invisible``, ``announcements``, ``bot``, or gave up ``operator``.
 
     None: unchanged.
     """
@@ -138,6 +138,15 @@ class UserModesChanged:
     invisible: bool | None = None
     operator: bool | None = None
     announcements: bool | None = None
+    bot: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RealnameChanged:
+    """``user`` changed its real name (part of its ``UserInfo``) to ``realname``, already checked."""
+
+    user: UserId
+    realname: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -202,6 +211,7 @@ Fact = (
     | Invited
     | AwayChanged
     | UserModesChanged
+    | RealnameChanged
     | Announced
     | BecameOperator
     | Quitted

@@ -17,6 +17,7 @@ from ._commands import (
     Announce,
     Away,
     ChangeNick,
+    ChangeRealname,
     ChangeRoomModes,
     Command,
     Help,
@@ -48,6 +49,7 @@ from ._irc_message import IRCMessage
 from ._irc_render import MAX_TARGETS, STATUS_PREFIXES, letter_mode
 from ._modes import ModeChange, RoomMode
 from ._replies import Speech
+from ._text_dialect import BOT_MODE
 from ._users import User
 
 #: Mode changes with an argument one MODE may make (ISUPPORT's MODES).
@@ -294,6 +296,7 @@ def _user_mode(nick: str, letters: str) -> list[Item]:
     invisible: bool | None = None
     operator: bool | None = None
     wallops: bool | None = None
+    bot: bool | None = None
     on = True
     for letter in letters:
         if letter in "+-":
@@ -304,10 +307,14 @@ def _user_mode(nick: str, letters: str) -> list[Item]:
             operator = on
         elif letter == "w":
             wallops = on
+        elif letter == BOT_MODE:
+            bot = on
         else:
             items.append(Numeric(code="501", params=("Unknown MODE flag",)))
-    if invisible is not None or operator is not None or wallops is not None:
-        items.append(UserModes(nick=nick, invisible=invisible, operator=operator, announcements=wallops))
+    if invisible is not None or operator is not None or wallops is not None or bot is not None:
+        items.append(
+            UserModes(nick=nick, invisible=invisible, operator=operator, announcements=wallops, bot=bot)
+        )
     return items
 
 
@@ -386,6 +393,11 @@ def _wallops(message: IRCMessage, user: User) -> list[Item]:
     return [Announce(text=params[0])]
 
 
+def _setname(message: IRCMessage, user: User) -> list[Item]:
+    """With the ``setname`` capability or without (the spec: handle it then as servers always did)."""
+    return [ChangeRealname(realname=message.params[0] if message.params else "")]
+
+
 def _quit(message: IRCMessage, user: User) -> list[Item]:
     return [Quit(text=message.params[0] if message.params else "")]
 
@@ -427,6 +439,7 @@ CHAT_COMMANDS: dict[str, _Handler] = {
     "OPER": _oper,
     "KILL": _kill,
     "WALLOPS": _wallops,
+    "SETNAME": _setname,
     "QUIT": _quit,
     "PING": _ping,
     "LUSERS": _lusers,

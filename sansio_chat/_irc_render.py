@@ -56,6 +56,7 @@ from ._replies import (
     NickSet,
     OperGranted,
     Pong,
+    RealnameChanged,
     Reply,
     RoomList,
     RoomModesAre,
@@ -77,8 +78,17 @@ from ._replies import (
     WhowasReply,
 )
 from ._rooms import MAX_ROOM_NAME_CHARS, MAX_TOPIC_CHARS
-from ._text_dialect import CLUSTER_NEWS, MODE_LETTERS, RANK_MARKS, mode_string, user_mode_changes, user_modes
+from ._text_dialect import (
+    BOT_MODE,
+    CLUSTER_NEWS,
+    MODE_LETTERS,
+    RANK_MARKS,
+    mode_string,
+    user_mode_changes,
+    user_modes,
+)
 from ._timefmt import human_utc, iso_utc
+from ._users import MAX_REALNAME_CHARS
 
 #: Characters of an away message, of a kick's reason, shown at most (ISUPPORT).
 AWAYLEN = 300
@@ -102,6 +112,7 @@ class Cap(enum.Enum):
     USERHOST_IN_NAMES = "userhost-in-names"
     AWAY_NOTIFY = "away-notify"
     CAP_NOTIFY = "cap-notify"
+    SETNAME = "setname"
 
 
 #: What ``CAP LS`` lists, in this order.
@@ -110,7 +121,7 @@ OFFERED = tuple(cap.value for cap in Cap)
 _NOT_RENDERED = frozenset({Cap.CAP_NOTIFY})
 
 #: The user modes and room modes this server knows (for 004), and the room modes with an argument.
-USER_MODES = "iow"
+USER_MODES = "Biow"
 ROOM_MODES = "biklmnostv"
 ROOM_MODES_WITH_ARGUMENT = "bklov"
 
@@ -119,8 +130,8 @@ _LETTER_MODES = {letter: mode for mode, letter in MODE_LETTERS.items()}
 #: What ``HELP`` (or ``HELPOP``) with no subject says: the commands, and where text clients meet.
 _HELP_INDEX: tuple[str, ...] = (
     "Commands: AWAY CAP HELP INFO INVITE ISON JOIN KICK KILL LINKS LIST LUSERS MODE MOTD",
-    "NAMES NICK NOTICE OPER PART PASS PING PONG PRIVMSG QUIT TAGMSG TIME TOPIC USER",
-    "USERHOST VERSION WALLOPS WHO WHOIS WHOWAS",
+    "NAMES NICK NOTICE OPER PART PASS PING PONG PRIVMSG QUIT SETNAME TAGMSG TIME TOPIC",
+    "USER USERHOST VERSION WALLOPS WHO WHOIS WHOWAS",
     "Rooms are channels: #lobby is where text clients (nc, telnet) meet.",
     "HELP <command> tells more about one command.",
 )
@@ -147,7 +158,7 @@ _COMMAND_HELP: dict[str, tuple[str, ...]] = {
     "MODE": (
         "MODE <#channel> [<modes> [<arguments>]] | MODE <nick> [<modes>]",
         "Channel modes: o v (members), b (bans), k (key), l (limit), i m n s t.",
-        "User modes: i (invisible), o (server operator, drop only), w (hear WALLOPS).",
+        "User modes: i (invisible), o (server operator, drop only), w (hear WALLOPS), B (a bot).",
     ),
     "MOTD": ("MOTD", "Shows the message of the day."),
     "NAMES": ("NAMES [<#channel>]", "Lists a channel's members, operators marked @ and voiced +."),
@@ -160,6 +171,10 @@ _COMMAND_HELP: dict[str, tuple[str, ...]] = {
     "PONG": ("PONG <token>", "Answers the server's PING."),
     "PRIVMSG": ("PRIVMSG <target>[,<target>...] :<text>", "Sends a message to channels or nicknames."),
     "QUIT": ("QUIT [:<reason>]", "Leaves the chat."),
+    "SETNAME": (
+        "SETNAME :<realname>",
+        f"Changes your real name (1 to {MAX_REALNAME_CHARS} characters), as WHOIS and WHO show it.",
+    ),
     "TAGMSG": ("TAGMSG <target>[,<target>...]", "Sends message tags alone (needs the message-tags cap)."),
     "TIME": ("TIME", "The server's local time."),
     "TOPIC": ("TOPIC <#channel> [:<topic>]", "Shows or sets a channel's topic (empty to clear)."),
@@ -232,6 +247,7 @@ class IRCServerInfo:
         config = self.config
         return (
             f"AWAYLEN={AWAYLEN}",
+            f"BOT={BOT_MODE}",
             "CASEMAPPING=ascii",
             f"CHANLIMIT=#:{MAX_ROOMS_PER_USER}",
             "CHANMODES=b,k,l,imnst",
@@ -298,6 +314,7 @@ class IRCRenderer:
         "_info",
         "_isupport",
         "_multi_prefix",
+        "_setname",
         "_tagged",
         "_tags",
         "_time",
@@ -312,6 +329,7 @@ class IRCRenderer:
         self._multi_prefix = Cap.MULTI_PREFIX in caps
         self._uhnames = Cap.USERHOST_IN_NAMES in caps
         self._away = Cap.AWAY_NOTIFY in caps
+        self._setname = Cap.SETNAME in caps
         self._tagged = self._tags or self._time  # words carry tags for this renderer's clients
 
     # -- lines ----------------------------------------------------------------------------
@@ -472,6 +490,10 @@ class IRCRenderer:
                 return self.numeric(nick, "221", user_modes(reply))
             case UserModesChanged(nick=who):
                 return _line(f":{who} MODE {who}", (user_mode_changes(reply),), force_trailing=True)
+            case RealnameChanged(nick=who, realname=realname, mask=mask):
+                if not self._setname:
+                    return b""
+                return self.event(mask or who, "SETNAME", realname, force_trailing=True)
             case Announcement(source=source, text=text):
                 return self.event(source.mask, "WALLOPS", text, force_trailing=True)
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
@@ -513,6 +535,8 @@ class IRCRenderer:
             items.append(f"time={iso_utc(self._info.clock.wall)}")
         if self._tags:
             items.append(f"msgid={reply.msgid}" if not part else f"msgid={reply.msgid}-{part}")
+            if reply.source.bot:
+                items.append("bot")
             items.extend(f"{key}={_escape_tag(value)}" if value else key for key, value in reply.tags)
         return "@" + ";".join(items) + " " if items else ""
 
@@ -626,6 +650,8 @@ class IRCRenderer:
         lines = []
         for user in reply.users:
             flags = ("G" if user.away else "H") + ("*" if user.operator else "")
+            if user.bot:
+                flags += BOT_MODE
             if user.room:
                 flags += self._prefix(user.op, user.voiced)
             room = user.room or "*"
@@ -680,6 +706,8 @@ class IRCRenderer:
         lines.append(self.numeric(nick, "312", who, self._server, self._info.config.network))
         if user.operator:
             lines.append(self.numeric(nick, "313", who, "is an IRC operator"))
+        if user.bot:
+            lines.append(self.numeric(nick, "335", who, "is a bot"))
         if user.away:
             lines.append(self.numeric(nick, "301", who, user.away))
         if user.secure:
@@ -727,6 +755,9 @@ class IRCRenderer:
             return self.server_line(
                 "FAIL", "TOPIC", "TOO_LONG", f"Topic too long (max {error.detail} characters)"
             )
+        if kind is ErrorKind.INVALID_REALNAME:
+            text = f"Realname is not valid (1 to {error.detail} characters)"
+            return self.server_line("FAIL", "SETNAME", "INVALID_REALNAME", text)
         if kind is ErrorKind.INVALID_MODE_ARGUMENT:
             letter = MODE_LETTERS[RoomMode[error.detail]]
             return self.numeric(nick, "696", error.room, letter, "*", "Invalid mode parameter")

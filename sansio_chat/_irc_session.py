@@ -39,7 +39,7 @@ from ._irc_render import OFFERED, STATUS_PREFIXES, Cap, IRCRenderer, IRCRenderer
 from ._replies import LeaveReason, Renderer, Reply, UserId
 from ._session import Registration, Session
 from ._timefmt import human_utc
-from ._users import UserInfo
+from ._users import MAX_REALNAME_CHARS, UserInfo
 
 #: The cloak every IRC client's host is shown as (never its address).
 IRC_HOST = "irc.invalid"
@@ -276,7 +276,8 @@ class IRCSession(Session):
             return
         kept = "".join(ch for ch in params[0] if ch.isalnum() or ch in "_-.")[:USERLEN]
         username = "~" + (kept or "user")
-        self.user.info = dataclasses.replace(self.user.info, username=username, realname=params[3])
+        realname = params[3][:MAX_REALNAME_CHARS]  # (longer is cut, as SETNAME would refuse it)
+        self.user.info = dataclasses.replace(self.user.info, username=username, realname=realname)
         self._user_given = True
         self._try_register()
 

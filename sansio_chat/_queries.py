@@ -45,6 +45,7 @@ def user_list(directory: Directory, asker: User, room: Room, *, named: bool) -> 
         voiced=frozenset(map(_nick_of, room.voiced)),
         masks=tuple(member.mask for member in members),
         secret=room.has(RoomFlag.SECRET),
+        bots=frozenset(member.nick for member in members if member.bot),
     )
 
 

@@ -70,6 +70,7 @@ class ErrorKind(enum.Enum):
     BAN_LIST_FULL = "ban list full"  # room, detail: the limit
     NOT_YOUR_MODES = "another user's modes"  # detail: the nickname
     NO_TEXT = "no text to send"
+    INVALID_REALNAME = "invalid real name"  # empty or too long; detail: the limit
 
 
 #: A user's identifier, stable for as long as it is connected (its connection id on this server).
@@ -86,13 +87,15 @@ class Identity:
     makes a new one when its nickname changes, so that the words it says
     all carry the same object.  ``line_sized``: the user's client sizes a
     message for one IRC line, so words of its that are too long to relay
-    are shortened rather than split (see ``UserInfo``).
+    are shortened rather than split (see ``UserInfo``).  ``bot``: the user
+    says it is a bot (IRC's ``bot`` message tag marks its words).
     """
 
     uid: UserId
     nick: str
     mask: str = ""
     line_sized: bool = False
+    bot: bool = False
 
 
 class Speech(enum.Enum):
@@ -261,9 +264,9 @@ class LeftRoom:
 class UserList:
     """The members of ``room`` in join order; ``named``: the room was named (``WHO <room>``, ``JOIN``).
 
-    ``operators`` and ``voiced`` are nicknames among ``nicks``; ``masks``
-    are the members' masks in the same order (for dialects that show them);
-    ``secret``: the room is secret.  An empty list with ``named`` is a room
+    ``operators``, ``voiced`` and ``bots`` are nicknames among ``nicks``;
+    ``masks`` are the members' masks in the same order (for dialects that
+    show them); ``secret``: the room is secret.  An empty list with ``named`` is a room
     the asker cannot see (IRC answers ``NAMES`` with an empty list).
     """
 
@@ -274,6 +277,7 @@ class UserList:
     voiced: frozenset[str] = frozenset()
     masks: tuple[str, ...] = ()
     secret: bool = False
+    bots: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -488,6 +492,7 @@ class UserDetails:
     idle: int = 0
     signon: float = 0.0
     secure: bool = False  # connected over TLS
+    bot: bool = False  # it says it is a bot
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -551,6 +556,7 @@ class UserModesAre:
     invisible: bool
     operator: bool
     announcements: bool
+    bot: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -561,6 +567,16 @@ class UserModesChanged:
     invisible: bool | None = None
     operator: bool | None = None
     announcements: bool | None = None
+    bot: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RealnameChanged:
+    """``nick`` (``mask``) changed its real name to ``realname``: to itself and those who share a room."""
+
+    nick: str
+    realname: str
+    mask: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -613,6 +629,7 @@ Reply = (
     | ServerStats
     | UserModesAre
     | UserModesChanged
+    | RealnameChanged
     | Announcement
 )
 

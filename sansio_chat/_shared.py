@@ -76,6 +76,7 @@ class PresentUser:
     voiced: tuple[str, ...] = ()
     signon: float = 0.0
     announcements: bool = False
+    bot: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,6 +10,7 @@ went stale on the way (its user left, its room is gone) changes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import assert_never
 
@@ -44,6 +45,7 @@ from ._replies import (
     NickChanged,
     NickSet,
     OperGranted,
+    RealnameChanged,
     Reply,
     Said,
     TopicIs,
@@ -179,6 +181,15 @@ class StateChanges:
                     self._out.to_rooms(user.rooms, away, but=user)
             case facts.UserModesChanged():
                 self._apply_user_modes(fact)
+            case facts.RealnameChanged(user=uid, realname=realname):
+                user = self._dir.registered(uid)
+                if user is not None:
+                    changed = RealnameChanged(nick=user.nick, realname=realname, mask=user.mask)
+                    if realname == user.info.realname:  # the same again, or applied again after a round
+                        self._reply(user, changed)
+                    else:
+                        user.info = dataclasses.replace(user.info, realname=realname)
+                        self._out.to_rooms(user.rooms, changed, also=user)
             case facts.Announced(source=source, text=text):
                 announcement = Announcement(source=source, text=text)
                 for user in self._dir.users.values():  # (rare, an operator's: no index kept for it)
@@ -419,7 +430,8 @@ class StateChanges:
         operator = False if fact.operator is False and user.is_operator else None
         wanted = fact.announcements
         announcements = wanted if wanted is not None and wanted is not user.announcements else None
-        if invisible is None and operator is None and announcements is None:
+        bot = fact.bot if fact.bot is not None and fact.bot is not user.bot else None
+        if invisible is None and operator is None and announcements is None and bot is None:
             return
         if invisible is not None:
             user.invisible = invisible
@@ -429,8 +441,10 @@ class StateChanges:
             self._dir.operators -= 1
         if announcements is not None:
             user.announcements = announcements
+        if bot is not None:
+            user.bot = bot
         changed = UserModesChanged(
-            nick=user.nick, invisible=invisible, operator=operator, announcements=announcements
+            nick=user.nick, invisible=invisible, operator=operator, announcements=announcements, bot=bot
         )
         self._reply(user, changed)
 

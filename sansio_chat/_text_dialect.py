@@ -66,6 +66,7 @@ from ._replies import (
     OperGranted,
     Pong,
     Rank,
+    RealnameChanged,
     Reply,
     RoomList,
     RoomModesAre,
@@ -109,7 +110,7 @@ USAGES = {
     CommandName.NICK: "NICK <nickname>",
     CommandName.OPER: "OPER <password>",
     CommandName.KILL: "KILL <nickname> [<text>]",
-    CommandName.MODE: "MODE [+w|-w]",
+    CommandName.MODE: "MODE [+w|-w|+B|-B]",
     CommandName.WALLOPS: "WALLOPS <text>",
 }
 
@@ -128,6 +129,7 @@ _HELP_LINES = (
     "  OPER <password>             become an operator",
     "  KILL <nickname> [<text>]    disconnect a user (operators only)",
     "  MODE [+w|-w]                show your modes, or hear (+w) operators' WALLOPS or not",
+    "  MODE [+B|-B]                say you are a bot (+B) or not: WHO marks you (bot)",
     "  WALLOPS <text>              send <text> to everyone with mode +w (operators only)",
     "  PING [<token>]              the server answers PONG <token>",
     "  HELP                        this list",
@@ -174,6 +176,7 @@ _ERROR_FORMAT = {
     ErrorKind.INVALID_MODE_ARGUMENT: "invalid {0} for {1}",
     ErrorKind.BAN_LIST_FULL: "the ban list of {1} is full ({0} at most)",
     ErrorKind.NOT_YOUR_MODES: "cannot change the modes of {}",
+    ErrorKind.INVALID_REALNAME: "invalid real name (1 to {} characters)",
 }
 _LEAVE_SUFFIX = {
     LeaveReason.LEFT: "",
@@ -281,6 +284,8 @@ def _command(word: str, rest: str) -> Command:
             return UserModes(nick="")
         if rest in ("+w", "-w"):
             return UserModes(nick="", announcements=rest == "+w")
+        if rest in ("+B", "-B"):
+            return UserModes(nick="", bot=rest == "+B")
         return BadUsage(command=CommandName.MODE)
     if verb == "WALLOPS":
         return Announce(text=rest) if rest else BadUsage(command=CommandName.WALLOPS)
@@ -367,16 +372,24 @@ def user_mode_changes(reply: UserModesChanged) -> str:
     return "".join(letters)
 
 
+#: The user mode that says a user is a bot (IRC's ISUPPORT ``BOT`` names it; ``WHO`` flags show it).
+BOT_MODE = "B"
+
+
 def _user_mode_letters(reply: UserModesAre | UserModesChanged) -> tuple[tuple[bool | None, str], ...]:
     """Each user mode's value (None: unchanged) with its letter, in the order they are spelled."""
-    return ((reply.invisible, "i"), (reply.operator, "o"), (reply.announcements, "w"))
+    return ((reply.invisible, "i"), (reply.operator, "o"), (reply.announcements, "w"), (reply.bot, BOT_MODE))
 
 
 def _user_list(reply: UserList) -> str:
-    nicks, operators, voiced = reply.nicks, reply.operators, reply.voiced
-    if operators or voiced:
+    """``Users in #a (3): @alice +bob robo(bot)``: ranks before a nickname, ``(bot)`` after a bot's."""
+    nicks, operators, voiced, bots = reply.nicks, reply.operators, reply.voiced, reply.bots
+    if operators or voiced or bots:
         nicks = tuple(
-            f"@{nick}" if nick in operators else f"+{nick}" if nick in voiced else nick for nick in nicks
+            ("@" if nick in operators else "+" if nick in voiced else "")
+            + nick
+            + ("(bot)" if nick in bots else "")
+            for nick in nicks
         )
     shown = " ".join(nicks)
     where = f"Users in {reply.room}" if reply.named else "Users"
@@ -510,7 +523,8 @@ class TextRenderer:
                 | UserhostReply()
                 | IsonReply()
                 | ServerStats()
+                | RealnameChanged()
             ):
-                return b""  # answers to commands only IRC clients have
+                return b""  # answers to commands only IRC clients have; real names a text client never sees
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
                 assert_never(reply)

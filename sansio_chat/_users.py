@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING
 from ._nicknames import nick_key
 from ._replies import Identity, UserId
 
+#: Characters of a real name (IRC's ``USER`` and ``SETNAME``), at most.
+MAX_REALNAME_CHARS = 150
+
 if TYPE_CHECKING:
     from ._rooms import Room
     from ._session import Session
@@ -40,12 +43,15 @@ class User:
     has a user of this server whose connection ended while its departure
     crosses the cluster.  ``nick`` is empty until its first nickname is
     granted.  ``rooms`` are in the order joined.  ``announcements``: it asked
-    to hear what server operators announce to all who want it.  ``away`` is its away
+    to hear what server operators announce to all who want it.  ``bot``: it
+    says it is a program (IRC's user mode ``B``), which others are shown
+    with its words and in lists.  ``away`` is its away
     message ("" when it is here); ``signon`` and ``active`` are wall-clock
     seconds (when it registered, when it last spoke).
     """
 
     __slots__ = (
+        "_bot",
         "_identity",
         "active",
         "announcements",
@@ -69,6 +75,7 @@ class User:
         self.is_operator = False
         self.invisible = False
         self.announcements = False  # it hears server operators' announcements (IRC's user mode w)
+        self._bot = False
         self.away = ""
         self.signon = self.active = 0.0
         self._identity: Identity | None = None  # made when first needed: an idle user has none
@@ -91,12 +98,23 @@ class User:
         return f"{self.nick}!{info.username}@{info.host}"
 
     @property
+    def bot(self) -> bool:
+        """Whether it says it is a bot (its words carry the mark)."""
+        return self._bot
+
+    @bot.setter
+    def bot(self, value: bool) -> None:
+        if value is not self._bot:
+            self._bot = value
+            self._identity = None  # its words show the change from now on
+
+    @property
     def identity(self) -> Identity:
         """Who it is as others see it now; the same object until its nickname or details change."""
         identity = self._identity
         if identity is None or identity.nick is not self.nick:
             info = self.info
             identity = self._identity = Identity(
-                uid=self.uid, nick=self.nick, mask=self.mask, line_sized=info.line_sized
+                uid=self.uid, nick=self.nick, mask=self.mask, line_sized=info.line_sized, bot=self._bot
             )
         return identity

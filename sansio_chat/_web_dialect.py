@@ -68,6 +68,7 @@ from ._replies import (
     NickSet,
     OperGranted,
     Pong,
+    RealnameChanged,
     Reply,
     RoomList,
     RoomModesAre,
@@ -235,11 +236,14 @@ def _event(fields: dict[str, Any]) -> bytes:
     return _encode(fields).encode() + b"\n"
 
 
-def _member(nick: str, operators: frozenset[str], voiced: frozenset[str]) -> dict[str, Any]:
-    """A user in a list; ``voice`` only when voiced (IRC's ``+v``): older clients see what they knew."""
-    if nick in voiced:
-        return {"nick": nick, "op": nick in operators, "voice": True}
-    return {"nick": nick, "op": nick in operators}
+def _member(reply: UserList, nick: str) -> dict[str, Any]:
+    """A user in a list; ``voice`` (IRC's ``+v``) and ``bot`` only when true, as older clients knew it."""
+    member: dict[str, Any] = {"nick": nick, "op": nick in reply.operators}
+    if nick in reply.voiced:
+        member["voice"] = True
+    if nick in reply.bots:
+        member["bot"] = True
+    return member
 
 
 def _or_null(text: str) -> str | None:
@@ -313,6 +317,8 @@ def error_code(kind: ErrorKind) -> str:
             return "permission-denied"
         case ErrorKind.NO_TEXT:
             return "missing-field"
+        case ErrorKind.INVALID_REALNAME:
+            return "invalid-field"
         case ErrorKind.CLUSTER_UNAVAILABLE:
             return "unavailable"
         case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
@@ -396,8 +402,8 @@ class WebRenderer:
                 return _event({"type": "nick", "old": old, "new": new})
             case NickSet(nick=nick, old=old):
                 return _event({"type": "nick", "old": _or_null(old), "new": nick})
-            case UserList(room=room, nicks=nicks, operators=operators, voiced=voiced):
-                users = [_member(nick, operators, voiced) for nick in nicks]
+            case UserList(room=room, nicks=nicks):
+                users = [_member(reply, nick) for nick in nicks]
                 return _event({"type": "users", "room": room, "users": users})
             case RoomList(rooms=rooms):
                 listed = [{"room": name, "users": members} for name, members in rooms]
@@ -452,7 +458,8 @@ class WebRenderer:
                 | ServerStats()
                 | UserModesAre()
                 | UserModesChanged()
+                | RealnameChanged()
             ):
-                return b""  # answers to commands only IRC clients have
+                return b""  # answers to commands only IRC clients have; real names the page never shows
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
                 assert_never(reply)

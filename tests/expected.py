@@ -19,6 +19,7 @@ HELP = [
     "[server]   OPER <password>             become an operator",
     "[server]   KILL <nickname> [<text>]    disconnect a user (operators only)",
     "[server]   MODE [+w|-w]                show your modes, or hear (+w) operators' WALLOPS or not",
+    "[server]   MODE [+B|-B]                say you are a bot (+B) or not: WHO marks you (bot)",
     "[server]   WALLOPS <text>              send <text> to everyone with mode +w (operators only)",
     "[server]   PING [<token>]              the server answers PONG <token>",
     "[server]   HELP                        this list",

@@ -374,13 +374,15 @@ function renderMembers(users) {
       if (u.op) li.append(el("span", "@", "op-mark"));
       const name = el("button", u.nick);
       name.type = "button";
-      name.setAttribute("aria-label", `${u.nick}${u.op ? ", room operator" : ""}: start a private conversation`);
+      const about = `${u.op ? ", room operator" : ""}${u.bot ? ", a bot" : ""}`;
+      name.setAttribute("aria-label", `${u.nick}${about}: start a private conversation`);
       name.addEventListener("click", () => {
         if (same(u.nick, state.nick)) return;
         showView(`@${u.nick}`);
         ui.input.focus();
       });
       li.append(name);
+      if (u.bot) li.append(el("span", " (bot)", "bot-mark"));
       return li;
     }),
   );

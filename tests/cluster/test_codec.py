@@ -17,8 +17,10 @@ from hypothesis import strategies as st
 
 from adapters.cluster.codec import Codec, CodecError, Envelope
 from sansio_chat import Hello, Shared
-from sansio_chat._facts import Fact
+from sansio_chat._facts import Fact, RealnameChanged, UserModesChanged
 from sansio_chat._replies import Identity, Rank, Said
+from sansio_chat._shared import Present, PresentUser
+from sansio_chat._users import UserInfo
 
 CODEC = Codec()
 SHARED_TYPES = typing.get_args(Shared)
@@ -52,6 +54,25 @@ def test_words_for_the_members_of_a_rank_keep_their_rank_across_nodes() -> None:
     assert CODEC.decode(CODEC.encode(envelope)) == envelope
     plain = Envelope(node="node-1", epoch=1, ticket=3, item=Said(source=said.source, room="#chan", text="hi"))
     assert CODEC.decode(CODEC.encode(plain)).item.to_rank is None  # type: ignore[union-attr]
+
+
+def test_a_bot_and_a_new_real_name_cross_nodes_as_they_are() -> None:
+    robo = Identity(uid=9, nick="robo", mask="robo!~robo@irc.invalid", line_sized=True, bot=True)
+    info = UserInfo(username="~robo", realname="Robo the Bot", host="irc.invalid", line_sized=True)
+    items: list[Shared] = [
+        Said(source=robo, room="#lab", text="beep", msgid="m7"),
+        UserModesChanged(user=9, bot=True),
+        RealnameChanged(user=9, realname="Robo the Bot"),
+        Present(
+            node=1,
+            to=2,
+            round=1,
+            users=(PresentUser(uid=9, nick="robo", operator=False, rooms=(), info=info, bot=True),),
+        ),
+    ]
+    for ticket, item in enumerate(items):
+        envelope = Envelope(node="node-1", epoch=1, ticket=ticket, item=item)
+        assert CODEC.decode(CODEC.encode(envelope)) == envelope
 
 
 def test_the_codec_knows_every_fact_type_of_the_core() -> None:

@@ -151,11 +151,16 @@ MIXED_EXPECTED: dict[str, list[str]] = {
         _pong(14),
         "[server] You are now known as tina",
         _pong(15),
+        _pong(16),
+        "[server] Your modes changed: +B",
+        "[server] Users (3): tina(bot) ann ben(bot)",
+        _pong(17),
+        _pong(18),
         "[server] ben is now known as benny",
         "[server] benny is away: brb",
-        _pong(16),
+        _pong(19),
         "[server] benny is away: brb",
-        _pong(17),
+        _pong(20),
         "[server] Goodbye, tina.",
     ],
     "tom": [
@@ -184,13 +189,7 @@ MIXED_EXPECTED: dict[str, list[str]] = {
         _pong(11),
         _pong(12),
         "[server] You were kicked from #games by ann: bye for now",
-        _pong(13),
-        _pong(14),
-        _pong(15),
-        _pong(16),
-        _pong(17),
-        _pong(18),
-        _pong(19),
+        *map(_pong, range(13, 23)),
         "[server] Goodbye, guest10.",
     ],
     "ann": [
@@ -227,13 +226,18 @@ MIXED_EXPECTED: dict[str, list[str]] = {
         _irc_pong(13),
         ":guest9!text@text.invalid NICK tina",
         _irc_pong(14),
-        ":ben!~benjamin@irc.invalid NICK benny",
         _irc_pong(15),
         _irc_pong(16),
-        ":tina!text@text.invalid QUIT :Quit: see you",
+        ":chat.test 354 ann ben HB :Benjamin B.",
+        ":chat.test 315 ann ben :End of /WHO list",
         _irc_pong(17),
-        ":benny!~benjamin@irc.invalid QUIT :Quit: later",
+        ":ben!~benjamin@irc.invalid NICK benny",
         _irc_pong(18),
+        _irc_pong(19),
+        ":tina!text@text.invalid QUIT :Quit: see you",
+        _irc_pong(20),
+        ":benny!~benjamin@irc.invalid QUIT :Quit: later",
+        _irc_pong(21),
         "ERROR :Closing link: ann (Client Quit)",
     ],
     "ben": [
@@ -260,13 +264,17 @@ MIXED_EXPECTED: dict[str, list[str]] = {
         _irc_pong(13),
         ":guest9!text@text.invalid NICK tina",
         _irc_pong(14),
+        ":ben MODE ben :+B",
+        _irc_pong(15),
+        _irc_pong(16),
+        _irc_pong(17),
         ":ben!~benjamin@irc.invalid NICK benny",
         ":chat.test 306 benny :You have been marked as being away",
-        _irc_pong(15),
+        _irc_pong(18),
         ":tina!text@text.invalid PRIVMSG benny :are you there?",
-        _irc_pong(16),
+        _irc_pong(19),
         ":tina!text@text.invalid QUIT :Quit: see you",
-        _irc_pong(17),
+        _irc_pong(20),
         "ERROR :Closing link: benny (Quit: later)",
     ],
 }
@@ -465,7 +473,7 @@ def run_rooms_session(server: ServerProcess) -> dict[str, bytes]:
 
 
 def run_mixed_session(server: ServerProcess) -> dict[str, bytes]:
-    """Two IRC clients and two text clients: rooms, words, actions, modes, kicks, nicks, away, quits.
+    """Two IRC clients and two text clients: rooms, words, actions, modes, kicks, nicks, bots, away, quits.
 
     After the rooms script, so the text guests are numbered from 9.  Each
     step is one client's lines, then a barrier on every client still here.
@@ -514,6 +522,9 @@ def run_mixed_session(server: ServerProcess) -> dict[str, bytes]:
     step(tina, "JOIN #games")
     step(ann, "KICK #games guest10 :bye for now")
     step(tina, "NICK tina")
+    step(ben, "MODE ben +B", "SETNAME :Benjamin B.")  # (no client here asked for setname: nothing shown)
+    step(tina, "MODE +B", "WHO")
+    step(ann, "WHO ben %nfr")
     step(ben, "NICK benny", "AWAY :brb")
     step(tina, "TELL benny are you there?")
     leaves(tina, "QUIT see you")

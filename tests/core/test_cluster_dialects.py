@@ -5,7 +5,8 @@ reaches the others in their own spelling; an IRC client's registration goes
 through the cluster's directory like a rename; words from outside a room
 come back to their server before its next ``PONG``; a server that joins
 later learns users' details and rooms' settings from the others; an
-operator's ``WALLOPS`` reaches the ``+w`` users of every server, once.
+operator's ``WALLOPS`` reaches the ``+w`` users of every server, once; a
+bot (``+B``) and a new real name (``SETNAME``) are known on every server.
 """
 
 from __future__ import annotations
@@ -225,3 +226,50 @@ def test_wallops_during_a_servers_hello_is_told_once() -> None:
     boss.send("WALLOPS :mind the newcomer")
     cluster.settle()
     assert far.lines() == [":boss!~boss@irc.invalid WALLOPS :mind the newcomer"]
+
+
+def test_a_bot_and_its_new_real_name_are_known_on_every_server() -> None:
+    cluster = FakeCluster(2)
+    cluster.settle()
+    one, two = cluster.members[1], cluster.members[2]
+    robo = irc_client(cluster, one, "robo")
+    far = irc_client(cluster, two, "far")
+    far.send("CAP REQ :message-tags setname")
+    texter = text_client(cluster, two, "texter")
+    for client in (robo, far):
+        client.send("JOIN #lab")
+    texter.send("JOIN #lab")
+    cluster.settle()
+    forget(cluster)
+    robo.send("MODE robo +B", "SETNAME :Robo the Bot", "PRIVMSG #lab :beep")
+    cluster.settle()
+    lines = far.lines()
+    assert lines[0] == ":robo!~robo@irc.invalid SETNAME :Robo the Bot"
+    tags, _, words = lines[1].partition(" ")
+    assert "bot" in tags[1:].split(";") and words == ":robo!~robo@irc.invalid PRIVMSG #lab :beep"
+    far.send("WHOIS robo")
+    texter.send("WHO")
+    cluster.settle()
+    whois = far.lines()
+    assert whois[0] == ":sansio-chat 311 far robo ~robo irc.invalid * :Robo the Bot"
+    assert ":sansio-chat 335 far robo :is a bot" in whois
+    assert texter.lines() == ["[robo] beep", "[server] Users (3): @robo(bot) far texter"]
+
+
+def test_a_server_cut_off_tells_the_others_of_its_bots_and_real_names_on_its_return() -> None:
+    cluster = FakeCluster(2)
+    cluster.settle()
+    one, two = cluster.members[1], cluster.members[2]
+    robo = irc_client(cluster, one, "robo")
+    watcher = irc_client(cluster, two, "watcher")
+    cluster.cut(one)
+    robo.send("MODE robo +B", "SETNAME :Changed Alone")  # applied on its own server only
+    cluster.restore(one)
+    cluster.settle()
+    forget(cluster)
+    watcher.send("WHO robo %nfr")
+    cluster.settle()
+    assert watcher.lines() == [
+        ":sansio-chat 354 watcher robo HB :Changed Alone",
+        ":sansio-chat 315 watcher robo :End of /WHO list",
+    ]

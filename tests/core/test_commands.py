@@ -528,13 +528,32 @@ def test_mode_w_lets_a_user_hear_operators_wallops(net: FakeNetwork) -> None:
     assert bob.lines() == ["[server] Your modes changed: -w"]
 
 
+def test_mode_b_marks_a_text_user_as_a_bot_in_who(net: FakeNetwork) -> None:
+    alice, robo = net.join("alice", "robo")
+    for line in ("MODE +B", "MODE +B", "MODE +w", "MODE"):
+        robo.send(line)
+    assert robo.lines() == [
+        "[server] Your modes changed: +B",
+        "[server] Your modes changed: +w",
+        "[server] Your modes: +wB",
+    ]
+    alice.send("WHO")
+    robo.send("MSG beep")  # a bot's words look as anyone's to text users
+    assert alice.lines() == ["[server] Users (2): alice robo(bot)", "[robo] beep"]
+    robo.send("MODE -B")
+    alice.send("WHO")
+    assert robo.lines() == ["[server] Your modes changed: -B"]
+    assert alice.lines() == ["[server] Users (2): alice robo"]
+
+
 @pytest.mark.parametrize(
     ("line", "reply"),
     [
         ("WALLOPS", "[server] Error: usage: WALLOPS <text>"),
         ("WALLOPS hi", "[server] Error: permission denied, use OPER first"),
-        ("MODE +i", "[server] Error: usage: MODE [+w|-w]"),
-        ("MODE w", "[server] Error: usage: MODE [+w|-w]"),
+        ("MODE +i", "[server] Error: usage: MODE [+w|-w|+B|-B]"),
+        ("MODE w", "[server] Error: usage: MODE [+w|-w|+B|-B]"),
+        ("MODE +b", "[server] Error: usage: MODE [+w|-w|+B|-B]"),
     ],
 )
 def test_wallops_and_mode_errors(net: FakeNetwork, line: str, reply: str) -> None:

@@ -195,6 +195,8 @@ def test_facts_about_users_or_rooms_gone_change_nothing() -> None:
         facts.Invited(user=who, room="#gone", invitee=alice.conn),
         facts.AwayChanged(user=gone, message="away"),
         facts.UserModesChanged(user=gone, invisible=True),
+        facts.UserModesChanged(user=gone, bot=True),
+        facts.RealnameChanged(user=gone, realname="Gone"),
         facts.ModesChanged(user=who, room="#gone", changes=(op,), at=0.0),
         facts.ModesChanged(user=who, room="#games", changes=(op,), at=0.0),
     ):
@@ -218,5 +220,5 @@ def test_an_invitation_from_someone_who_left_still_arrives() -> None:
 def test_a_user_mode_already_so_changes_nothing() -> None:
     net = make_net()
     (alice,) = net.join("alice")
-    apply(net, facts.UserModesChanged(user=alice.conn, invisible=False, operator=False))
+    apply(net, facts.UserModesChanged(user=alice.conn, invisible=False, operator=False, bot=False))
     quiet(alice)

@@ -93,9 +93,9 @@ def test_odd_user_commands(net: FakeNetwork) -> None:
         n("431", "alice", ":No nickname given"),
         n("501", "alice", ":Unknown MODE flag"),
         f":{SERVER} CAP alice LS :message-tags server-time echo-message multi-prefix userhost-in-names"
-        " away-notify cap-notify",
+        " away-notify cap-notify setname",
         f":{SERVER} CAP alice LS :message-tags server-time echo-message multi-prefix userhost-in-names"
-        " away-notify cap-notify",
+        " away-notify cap-notify setname",
     ]
 
 

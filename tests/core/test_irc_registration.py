@@ -30,20 +30,20 @@ def test_nick_and_user_register_with_the_whole_welcome(net: FakeNetwork) -> None
         numeric("001", "foo", ":Welcome to the sansio-chat IRC network, foo"),
         numeric("002", "foo", ":Your host is My.Little.Server, running version sansio-chat"),
         numeric("003", "foo", ":This server was created Thursday January 1 1970 -- 00:00:00 +00:00"),
-        numeric("004", "foo", "My.Little.Server sansio-chat iow biklmnostv bklov"),
+        numeric("004", "foo", "My.Little.Server sansio-chat Biow biklmnostv bklov"),
     ]
     assert lines[4:6] == [
         numeric(
             "005",
             "foo",
-            "AWAYLEN=300 CASEMAPPING=ascii CHANLIMIT=#:50 CHANMODES=b,k,l,imnst CHANNELLEN=33 CHANTYPES=#"
-            " ELIST=CMNTU KEYLEN=32 KICKLEN=300 MAXLIST=b:100 MODES=4 NETWORK=sansio-chat"
+            "AWAYLEN=300 BOT=B CASEMAPPING=ascii CHANLIMIT=#:50 CHANMODES=b,k,l,imnst CHANNELLEN=33"
+            " CHANTYPES=# ELIST=CMNTU KEYLEN=32 KICKLEN=300 MAXLIST=b:100 MODES=4"
             " :are supported by this server",
         ),
         numeric(
             "005",
             "foo",
-            "NICKLEN=24 PREFIX=(ov)@+ STATUSMSG=@+"
+            "NETWORK=sansio-chat NICKLEN=24 PREFIX=(ov)@+ STATUSMSG=@+"
             " TARGMAX=JOIN:,KICK:1,NAMES:1,NOTICE:4,PART:,PRIVMSG:4,TAGMSG:4,WHOIS:1"
             " TOPICLEN=300 UTF8ONLY WHOX :are supported by this server",
         ),
@@ -211,7 +211,7 @@ def test_registration_waits_for_cap_end(net: FakeNetwork) -> None:
     irc.send("CAP LS 302", "USER u s e r", "NICK foo")
     assert irc.lines() == [
         f":{SERVER} CAP * LS :message-tags server-time echo-message multi-prefix userhost-in-names"
-        " away-notify cap-notify"
+        " away-notify cap-notify setname"
     ]
     irc.send("CAP LS 302")
     assert irc.codes() == ["CAP"]

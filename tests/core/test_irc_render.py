@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sansio_chat import ServerConfig
 from sansio_chat._base import Clock
 from sansio_chat._irc_message import IRCMessage, parse_message
-from sansio_chat._irc_render import IRCRenderer, IRCServerInfo
+from sansio_chat._irc_render import Cap, IRCRenderer, IRCServerInfo
 from sansio_chat._modes import ModeChange, RoomMode
 from sansio_chat._replies import (
     Announcement,
@@ -25,6 +25,7 @@ from sansio_chat._replies import (
     InviteSent,
     IsonReply,
     LeaveReason,
+    RealnameChanged,
     Reply,
     RoomModesAre,
     Said,
@@ -90,6 +91,8 @@ def test_dates_match_the_standard_library(seconds: float) -> None:
         (UserModesAre(invisible=True, operator=True, announcements=True), "221 bob +iow"),
         (UserModesChanged(nick="bob", invisible=False, announcements=True), "bob MODE bob :-i+w"),
         (UserModesChanged(nick="bob", invisible=True, announcements=True), "bob MODE bob :+iw"),
+        (UserModesAre(invisible=True, operator=True, announcements=True, bot=True), "221 bob +iowB"),
+        (UserModesChanged(nick="bob", announcements=False, bot=True), "bob MODE bob :-w+B"),
         (IsonReply(nicks=()), "303 bob :"),
         (UserhostReply(users=()), "302 bob :"),
         (RoomModesAre(room="#a", modes=(), created=5.0), "324 bob #a +"),
@@ -154,6 +157,7 @@ def test_lusers_leaves_out_what_is_zero(irc: IRCRenderer) -> None:
         ServerStats(users=1, invisible=0, operators=0, unregistered=0, rooms=1, most_users=1),
         Said(source=ALICE, room="#a", text="\x01VERSION\x01", kind=Speech.CTCP),
         Told(source=ALICE, recipient="bob", text="", kind=Speech.TAGS),
+        RealnameChanged(nick="alice", realname="Alice A.", mask=ALICE.mask),
     ],
     ids=lambda reply: type(reply).__name__,
 )
@@ -191,3 +195,41 @@ def test_an_announcement_in_every_dialect(irc: IRCRenderer) -> None:
         "from": "alice",
         "text": "maintenance at \x1b[2Jnoon",
     }
+
+
+def test_a_new_real_name_in_irc_only_for_clients_that_asked_for_it(irc: IRCRenderer) -> None:
+    changed = RealnameChanged(nick="alice", realname="Alice", mask=ALICE.mask)
+    assert irc.render(changed) == b""
+    info = IRCServerInfo(ServerConfig(server_name="srv"), Clock())
+    setname = IRCRenderer(info, frozenset({Cap.SETNAME}))
+    assert setname.render(changed) == b":alice!~alice@irc.invalid SETNAME :Alice\r\n"
+    assert setname.render(RealnameChanged(nick="alice", realname="Alice")) == b":alice SETNAME :Alice\r\n"
+
+
+def test_a_refused_real_name_in_every_dialect(irc: IRCRenderer) -> None:
+    error = Error(kind=ErrorKind.INVALID_REALNAME, detail="150")
+    assert (
+        irc.render(error)
+        == b":srv FAIL SETNAME INVALID_REALNAME :Realname is not valid (1 to 150 characters)\r\n"
+    )
+    assert TextRenderer().render(error) == b"[server] Error: invalid real name (1 to 150 characters)\n"
+    assert json.loads(WebRenderer().render(error))["code"] == "invalid-field"
+
+
+def test_a_list_with_bots_in_text_and_on_the_web() -> None:
+    listed = UserList(
+        room="#a",
+        nicks=("op", "robo", "vee"),
+        operators=frozenset({"op"}),
+        named=True,
+        voiced=frozenset({"vee", "robo"}),
+        bots=frozenset({"robo"}),
+    )
+    assert TextRenderer().render(listed) == b"[server] Users in #a (3): @op +robo(bot) +vee\n"
+    assert json.loads(WebRenderer().render(listed))["users"] == [
+        {"nick": "op", "op": True},
+        {"nick": "robo", "op": False, "voice": True, "bot": True},
+        {"nick": "vee", "op": False, "voice": True},
+    ]
+    bots_only = UserList(room="#a", nicks=("robo", "x"), bots=frozenset({"robo"}))
+    assert TextRenderer().render(bots_only) == b"[server] Users (2): robo(bot) x\n"

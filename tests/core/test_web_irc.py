@@ -48,3 +48,18 @@ def test_a_web_client_sees_what_an_irc_client_does_as_events() -> None:
         {"type": "mode", "target": "#den", "modes": "+i", "args": [], "by": "ann"},
         {"type": "part", "room": "#den", "nick": "ann", "reason": "gone fishing"},
     ]
+
+
+def test_a_web_client_sees_which_users_are_bots() -> None:
+    net: FakeNetwork = irc_net()
+    robo = register(net, "robo")
+    robo.send("JOIN #lobby", "MODE robo +B", "SETNAME :Robo")  # (a real name a web client never sees)
+    browser = web(net, "wes")
+    browser.send_json({"cmd": "who"})
+    assert browser.events() == [
+        {
+            "type": "users",
+            "room": "#lobby",
+            "users": [{"nick": "robo", "op": False, "bot": True}, {"nick": "wes", "op": False}],
+        }
+    ]
