@@ -364,10 +364,14 @@ class ClusterSync:
         round_ = seat.rounds.get((present.to, present.round))
         born = round_.born if round_ is not None else set()
         quiet = present.to == seat.node  # this server's own return: its users were told in one line
-        listed = {user.uid for user in present.users}
+        listed = {user.uid: user for user in present.users}
         for user in [user for user in self._dir.by_id.values() if node_of(user.uid) == node and user.nick]:
-            if user.uid not in listed and user.uid not in born:
-                self._changes.depart(user, Disconnected(nick=user.nick, reason=LeaveReason.LEFT))
+            entry = listed.get(user.uid)
+            if entry is None:
+                if user.uid not in born:
+                    self._changes.depart(user, Disconnected(nick=user.nick, reason=LeaveReason.LEFT))
+            elif entry.nick != user.nick and not self._held_here(nick_key(entry.nick)):
+                del self._dir.users[user.key]  # renamed: its old nickname may be another's now (a swap)
         rooms = {room.name: room for room in present.rooms}
         for listed_user in present.users:
             self._place(listed_user, rooms, quiet=quiet)
@@ -380,21 +384,26 @@ class ClusterSync:
         """Make a user of another server as its server says it is (telling the members who see a change)."""
         directory = self._dir
         key = nick_key(listed.nick)
-        holder = directory.users.get(key)
         user = directory.by_id.get(listed.uid)
+        holder = directory.users.get(key)
+        if holder is not None and holder is not user and not self._is_local(holder):
+            # Held here from older news than this presence (this server missed the holder's
+            # departure or rename): its own server's presence, or a fact replayed after it,
+            # says where it is now.  Kept, it would keep the listed user out here alone.
+            self._changes.depart(holder, Disconnected(nick=holder.nick, reason=LeaveReason.LEFT))
+            holder = None
         if user is None:
             if holder is not None:
-                return  # someone here holds its nickname: it is renamed soon, the other or this one
+                return  # a user of this server holds it: one of the two is renamed, then a round follows
             user = directory.by_id[listed.uid] = User(listed.uid, None, listed.info)
             user.nick = listed.nick
             user.signon = listed.signon
             directory.users[key] = user
             directory.most_users = max(directory.most_users, len(directory.users))
         elif user.nick != listed.nick:
-            if holder is not None and holder is not user:
-                return
-            old = user.nick
-            del self._dir.users[user.key]  # a user of another server always holds its key here
+            if holder is not None:
+                return  # the same: it keeps its nickname here meanwhile (``_present`` left it held)
+            old = user.nick  # (its old nickname was let go by ``_present``)
             user.nick = listed.nick
             self._dir.users[key] = user
             if not quiet:
@@ -452,6 +461,11 @@ class ClusterSync:
         for user in [user for user in self._dir.by_id.values() if user.nick and not self._is_local(user)]:
             if node_of(user.uid) not in ended.answered:
                 self._changes.depart(user, Disconnected(nick=user.nick, reason=LeaveReason.SERVER_DOWN))
+
+    def _held_here(self, key: str) -> bool:
+        """Whether a user of this server holds the nickname ``key`` (before its burst is answered)."""
+        holder = self._dir.users.get(key)
+        return holder is not None and self._is_local(holder)
 
     def _is_local(self, user: User) -> bool:
         """Whether ``user`` is (or was, its departure on its way) connected to this server."""

@@ -355,3 +355,38 @@ def test_a_broker_restarted_empty_is_filled_again_by_every_server(
     assert cluster.directory == {"alice": alice.conn + (1 << NODE_SHIFT), "bob": bob.conn + (2 << NODE_SHIFT)}
     say(cluster, alice, "MSG still here")
     assert bob.lines()[-1] == "[alice] still here"
+
+
+def test_a_server_back_from_a_break_takes_a_nickname_that_changed_servers_meanwhile() -> None:
+    cluster = FakeCluster(3)
+    one, two, three = (cluster.members[number] for number in (1, 2, 3))
+    guest = named(cluster, one, "guest")
+    alice = named(cluster, two, "alice")
+    carol = named(cluster, three, "carol")
+    cluster.cut(three)  # it misses what follows: alice leaves, and her nickname goes to a user of one
+    say(cluster, alice, "QUIT")
+    say(cluster, guest, "NICK alice")
+    cluster.restore(three)  # presences answer its hello: one's (alice, now its) before two's (none)
+    cluster.settle()
+    assert carol.lines() == [MAY_HAVE_LOST, "[server] alice is disconnected"]
+    say(cluster, carol, "WHO")
+    assert carol.lines() == ["[server] Users (2): alice carol"]  # the new alice, not the one who left
+    say(cluster, guest, "WHO")
+    assert guest.lines()[-1] == "[server] Users (2): alice carol"
+
+
+def test_a_server_back_from_a_break_follows_nicknames_swapped_on_another_server(
+    pair: tuple[FakeCluster, Member, Member],
+) -> None:
+    cluster, one, two = pair
+    guest = named(cluster, one, "guest")
+    alice = named(cluster, one, "alice")
+    bob = named(cluster, two, "bob")
+    cluster.cut(two)  # it misses that alice gives her nickname to guest
+    say(cluster, alice, "NICK alicia")
+    say(cluster, guest, "NICK alice")
+    cluster.restore(two)  # one's presence lists guest (now alice) before alice (now alicia)
+    cluster.settle()
+    assert bob.lines() == [MAY_HAVE_LOST]
+    say(cluster, bob, "WHO")
+    assert bob.lines() == ["[server] Users (3): alice alicia bob"]
