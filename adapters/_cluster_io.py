@@ -35,7 +35,9 @@ from ._watch import LinkWatcher, Ready
 from .cluster import Role, carry_out
 from .cluster.bridge import ClusterBridge
 
-#: Bytes read from Redis at a time: a node far behind catches up in few reads.
+#: Bytes read from Redis at a time: a node far behind catches up in few reads.  They are read
+#: into one buffer kept for the node's life: a ``recv`` of this size would allocate it anew
+#: each time (from the system, at this size: a mapping made and dropped on every read).
 REDIS_RECV_SIZE = 256 * 1024
 #: Rounds of actions and events in one pump before it is a bug.
 MAX_PUMP_ROUNDS = 10_000
@@ -82,6 +84,7 @@ class ClusterNode:
         self._unflushed: list[_RedisSocket] = []  # sockets with output for the next flush
         self._acted = False  # the core acted since the last pump: the flush pumps first
         self._pumping = False
+        self._buffer = memoryview(bytearray(REDIS_RECV_SIZE))
 
     # -- the driver's side ---------------------------------------------------------------
 
@@ -237,18 +240,18 @@ class ClusterNode:
 
     def _read(self, entry: _RedisSocket) -> None:
         try:
-            data = entry.sock.recv(REDIS_RECV_SIZE)
+            size = entry.sock.recv_into(self._buffer)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
             self._forget(entry)
             self._link.connection_lost(entry.role, exc.strerror or str(exc), now=self._clock())
             return
-        if not data:
+        if not size:
             self._forget(entry)
             self._link.connection_lost(entry.role, "connection closed by Redis", now=self._clock())
             return
-        self._link.data_received(entry.role, data, now=self._clock())
+        self._link.data_received(entry.role, self._buffer[:size].tobytes(), now=self._clock())
 
     def _flush(self, entry: _RedisSocket) -> None:
         """Write what the socket takes; watch for room for the rest."""

@@ -74,7 +74,7 @@ from ._events import (
 )
 from ._resp import RespValue
 from ._url import RedisAddress
-from .codec import Codec, CodecError, Envelope
+from .codec import Codec, CodecError
 from .link import LinkConfig, RedisLink
 from .names import ClusterNames, check_node_id
 from .scripts import (
@@ -268,10 +268,8 @@ class ClusterBridge:
     def _send(self, share: Share) -> None:
         ticket = share.ticket
         self._in_flight[ticket] = share.item
-        payload = self.codec.encode(
-            Envelope(node=self.node_id, epoch=self.epoch, ticket=ticket, item=share.item)
-        )
         node, epoch = self.node_id, self.epoch
+        payload = self.codec.message(node, epoch, ticket, share.item)
         if share.room:
             if not self.link.publish_line(self.names.room_channel(share.room), payload):
                 self._fail(ticket, ShareRefusal.NOT_SENT)
@@ -540,20 +538,19 @@ class ClusterBridge:
                 self._arrivals.append((item, ticket))
             return
         try:
-            envelope = self.codec.decode(data)
+            node, epoch, ticket, item = self.codec.read(data)
         except CodecError as exc:
             self._bad_message(str(exc))
             return
-        if envelope.node == self.node_id:
-            ticket = envelope.ticket
+        if node == self.node_id:
             if ticket not in self._in_flight:
                 return  # answered already (lost with the link, say): the core applied it then
             del self._in_flight[ticket]
         else:
             ticket = 0
-            if self._epochs.get(envelope.node) != envelope.epoch:
+            if self._epochs.get(node) != epoch:
                 return  # its node was fenced since: every node drops it alike
-        self._arrivals.append((envelope.item, ticket))
+        self._arrivals.append((item, ticket))
 
     def _bad_message(self, why: str) -> None:
         self._bad += 1

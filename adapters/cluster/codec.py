@@ -25,7 +25,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
-import operator
+import json.encoder
+import json.scanner
 import types
 import typing
 from collections.abc import Callable
@@ -36,7 +37,14 @@ from sansio_chat import Shared
 
 #: JSON without spaces, UTF-8 kept as is: the smallest message.
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
-_loads = json.loads
+#: A text as a JSON string (every control character escaped): ``json``'s own C function.
+_text = json.encoder.encode_basestring
+#: ``json``'s C scanner, called on the text directly: ``json.loads`` adds an encoding guess, a
+#: regular expression for white space and three Python calls around it, on every message.
+_scan: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(typing.cast(Any, json.JSONDecoder()))
+#: Nested values (a speaker's identity, say) remembered encoded or decoded, at most: each cache
+#: is emptied when full, since most messages come from a few speakers at a time.
+CACHE_SIZE = 1024
 
 
 class CodecError(ValueError):
@@ -59,15 +67,18 @@ Decoder = Callable[[Any], Any]
 class Codec:
     """Encodes and decodes every shared item type reachable from ``roots`` (the core's ``Shared``).
 
-    Each type gets its encoder and decoder once, as closures over its
-    fields: a message costs a ``json`` call and one step per field that is
-    not plain text or a number.
+    Each type gets its encoder and decoder once, written out as functions
+    over its fields: a message costs one pass over its fields to write it
+    as JSON text, and a ``json`` scan and one call of each type to read it.
+    A nested item (the speaker's identity in words, say) is kept encoded
+    and decoded in a bounded cache: the same few speakers say most things.
     """
 
     def __init__(self, roots: object = Shared) -> None:
         self._classes: dict[str, type[Any]] = {}
-        self._encoders: dict[type[Any], Callable[[Any], list[Any]]] = {}
+        self._encoders: dict[type[Any], Encoder] = {}
         self._decoders: dict[str, Decoder] = {}
+        self._nested: dict[type[Any], Decoder] = {}  # decoders of one type as a field's value
         for kind in typing.get_args(roots):
             self._learn(kind)
 
@@ -91,19 +102,22 @@ class Codec:
         hints = typing.get_type_hints(kind)
         plans = [self._plan(hints[field]) for field in names]
         self._encoders[kind] = _item_encoder(name, names, tuple(encode for encode, _ in plans))
-        self._decoders[name] = _item_decoder(kind, names, tuple(decode for _, decode in plans))
+        decoders = tuple(decode for _, decode in plans)
+        self._decoders[name] = _item_decoder(kind, names, decoders)
+        if all(decode in _PLAIN_NAMES for decode in decoders):  # plain fields only: decoded once
+            self._nested[kind] = _item_decoder(kind, names, decoders, cached=True)
 
-    def _plan(self, hint: Any) -> tuple[Encoder | None, Decoder]:
-        """How to write and read a value of type ``hint`` (None: written as it is)."""
+    def _plan(self, hint: Any) -> tuple[Encoder | str, Decoder]:
+        """How to write (a function, or the name of a plain type) and read a value of type ``hint``."""
         if hint is bool or hint is int or hint is str:
-            return None, _PLAIN[hint]
+            return hint.__name__, _PLAIN[hint]
         if hint is float:
-            return None, _float
+            return _dumps, _float
         if isinstance(hint, type) and issubclass(hint, enum.Enum):
-            return _enum_value, _enum(hint)
+            return _enum_encoder(hint), _enum(hint)
         if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             self._learn(hint)
-            return self._encode_item, self._decode_item
+            return _cached_encoder(self._encode_item), self._one_type(hint)
         origin, args = typing.get_origin(hint), typing.get_args(hint)
         if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
             each_encode, each_decode = self._plan(args[0])
@@ -123,17 +137,34 @@ class Codec:
                 if not (isinstance(arg, type) and dataclasses.is_dataclass(arg)):
                     raise TypeError(f"a shared item cannot hold a {hint!r}")
                 self._learn(arg)
-            return self._encode_item, self._decode_item
+            return _cached_encoder(self._encode_item), self._decode_item
         raise TypeError(f"a shared item cannot hold a {hint!r}")
+
+    def _one_type(self, kind: type[Any]) -> Decoder:
+        """The decoder of a field that holds a ``kind`` (looked up when a message is read: it may not be
+        written out yet while the types are being learned)."""
+        name = kind.__name__
+
+        def decode(value: Any) -> Any:
+            if type(value) is list and value and value[0] == name:
+                nested = self._nested.get(kind)
+                if nested is not None:
+                    return nested(value)
+            return self._decode_item(value)
+
+        return decode
 
     # -- encoding ---------------------------------------------------------------------------
 
     def encode(self, envelope: Envelope) -> bytes:
         """The message for ``envelope``, as bytes."""
-        item = self._encode_item(envelope.item)
-        return _dumps([envelope.node, envelope.epoch, envelope.ticket, item]).encode()
+        return self.message(envelope.node, envelope.epoch, envelope.ticket, envelope.item)
 
-    def _encode_item(self, value: Any) -> list[Any]:
+    def message(self, node: str, epoch: int, ticket: int, item: Shared) -> bytes:
+        """The message for ``item`` shared by ``node`` (``encode`` without building an ``Envelope``)."""
+        return f"[{_text(node)},{epoch:d},{ticket:d},{self._encode_item(item)}]".encode()
+
+    def _encode_item(self, value: Any) -> str:
         encoder = self._encoders.get(type(value))
         if encoder is None:
             raise TypeError(f"not a shared type: {type(value).__name__}")
@@ -164,16 +195,26 @@ class Codec:
 
     def decode(self, data: bytes) -> Envelope:
         """The envelope in ``data``; ``CodecError`` for anything else."""
+        node, epoch, ticket, item = self.read(data)
+        return Envelope(node=node, epoch=epoch, ticket=ticket, item=item)
+
+    def read(self, data: bytes) -> tuple[str, int, int, Shared]:
+        """``decode`` without building an ``Envelope``: node, epoch, ticket, item."""
         try:
-            message = _loads(data)
+            text = data.decode()
+            message, end = _scan(text, 0)
+        except StopIteration:
+            raise CodecError("not JSON") from None
         except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
             raise CodecError(f"not JSON: {exc}") from None
+        if end != len(text):
+            raise CodecError("not JSON: more after the message")
         if type(message) is not list or len(message) != 4:
             raise CodecError("not a [node, epoch, ticket, item] message")
         node, epoch, ticket, item = message
         if type(node) is not str or type(epoch) is not int or type(ticket) is not int:
             raise CodecError("bad node, epoch or ticket")
-        return Envelope(node=node, epoch=epoch, ticket=ticket, item=self._decode_item(item))
+        return node, epoch, ticket, self._decode_item(item)
 
     def _decode_item(self, value: Any) -> Any:
         if type(value) is not list or not value:
@@ -184,42 +225,58 @@ class Codec:
         return decoder(value)
 
 
-Encoder = Callable[[Any], Any]
+Encoder = Callable[[Any], str]
+
+#: How a plain field is written, inline in an item's encoder (``_i`` and ``_t`` are in its scope).
+_PLAIN_CODE = {
+    "str": "{{_t(value.{field})}}",
+    "int": "{{_i(value.{field})}}",
+    "bool": '{{"true" if value.{field} else "false"}}',
+}
 
 
-def _item_encoder(name: str, names: tuple[str, ...], encoders: tuple[Encoder | None, ...]) -> Encoder:
-    """``[name, field...]`` for an item; only the fields that need it are converted."""
-    getter = operator.attrgetter(*names) if len(names) > 1 else None
-    converted = tuple((at, encode) for at, encode in enumerate(encoders) if encode is not None)
-    if not names:
-        return lambda value: [name]
-    if getter is None:
-        (field,) = names
-        (encode,) = encoders
-        if encode is None:
-            return lambda value: [name, getattr(value, field)]
-        return lambda value: [name, encode(getattr(value, field))]
+def _item_encoder(name: str, names: tuple[str, ...], encoders: tuple[Encoder | str, ...]) -> Encoder:
+    """``[name, field...]`` for an item, as JSON text.
 
-    def encode_item(value: Any) -> list[Any]:
-        values = [name, *getter(value)]
-        for at, encode in converted:
-            values[at + 1] = encode(values[at + 1])
-        return values
-
+    Written out for its type once, like its decoder: one f-string, a plain
+    field (text, a whole number, a flag) converted inline, the others by
+    their encoder.  Building a list for ``json`` to walk cost twice as much.
+    """
+    scope: dict[str, Any] = {"_t": _text, "_i": int.__repr__, "_name": _text(name)}
+    parts = ["{_name}"]
+    for at, (field, encode) in enumerate(zip(names, encoders, strict=True)):
+        if isinstance(encode, str):
+            parts.append(_PLAIN_CODE[encode].format(field=field))
+        else:
+            scope[f"_e{at}"] = encode
+            parts.append(f"{{_e{at}(value.{field})}}")
+    source = f"def encode_item(value):\n    return f'[{','.join(parts)}]'"
+    exec(source, scope)  # our own text: the type's field names (identifiers) and numbers
+    encode_item: Encoder = scope["encode_item"]
     return encode_item
 
 
-def _item_decoder(kind: type[Any], names: tuple[str, ...], decoders: tuple[Decoder, ...]) -> Decoder:
+def _item_decoder(
+    kind: type[Any], names: tuple[str, ...], decoders: tuple[Decoder, ...], *, cached: bool = False
+) -> Decoder:
     """An item from ``[name, field...]``, each field checked (or converted) by its decoder.
 
     The function is written out for its type once, as ``dataclasses`` writes
     an ``__init__``: one call of the type with every field by name, a plain
     field (text, a number, a flag) checked inline, the others through their
     decoder.  A loop over the fields building keyword arguments cost twice
-    as much, and every message that crosses a node pays it.
+    as much, and every message that crosses a node pays it.  ``cached`` (a
+    type of plain fields only): an item read before, checked field by field
+    again, is the one made then.
     """
     size = len(names) + 1
-    scope: dict[str, Any] = {"_kind": kind, "_bad": _bad_field, "CodecError": CodecError}
+    scope: dict[str, Any] = {
+        "_kind": kind,
+        "_bad": _bad_field,
+        "CodecError": CodecError,
+        "_cache": {},
+        "_size": CACHE_SIZE,
+    }
     values, checks = [], []
     for at, (name, decode) in enumerate(zip(names, decoders, strict=True), start=1):
         plain = _PLAIN_NAMES.get(decode)
@@ -230,18 +287,32 @@ def _item_decoder(kind: type[Any], names: tuple[str, ...], decoders: tuple[Decod
             scope[plain] = _PLAIN_TYPES[plain]
             checks.append(f"type(value[{at}]) is not {plain}")
             values.append(f"{name}=value[{at}]")
+    lookup = [
+        "    key = tuple(value)",  # (only once every field has its exact type: 1 == True, but not here)
+        "    item = _cache.get(key)",
+        "    if item is not None:",
+        "        return item",
+    ]
+    keep = [
+        "    if len(_cache) >= _size:",
+        "        _cache.clear()",
+        "    _cache[key] = item",
+        "    return item",
+    ]
     source = "\n".join(
         [
             "def decode_item(value):",
             f"    if len(value) != {size}:",
             f"        raise CodecError(f'{{value[0]}} has {size - 1} fields, not {{len(value) - 1}}')",
             *([f"    if {' or '.join(checks)}:", "        _bad(value, _kind)"] if checks else []),
+            *(lookup if cached else []),
             "    try:",
-            f"        return _kind({', '.join(values)})",
+            f"        item = _kind({', '.join(values)})",
             "    except CodecError:",
             "        raise",
             "    except (TypeError, ValueError) as exc:  # a value its type refuses",
             "        raise CodecError(f'bad {value[0]}: {exc}') from None",
+            *(keep if cached else ["    return item"]),
         ]
     )
     exec(source, scope)  # our own text: the type's field names (identifiers) and numbers
@@ -259,22 +330,62 @@ def _bad_field(value: list[Any], kind: type[Any]) -> None:
     raise AssertionError("a plain field was refused, and none is wrong")  # pragma: no cover
 
 
-def _enum_value(value: enum.Enum) -> Any:
-    return value.value
+def _as_function(encode: Encoder | str) -> Encoder:
+    """A plain type's encoder as a function (inside a list or an optional value)."""
+    if encode == "str":
+        return _text
+    if encode == "int":
+        return int.__repr__
+    if encode == "bool":
+        return _bool
+    assert not isinstance(encode, str)
+    return encode
 
 
-def _list_of(encode: Encoder | None) -> Encoder:
-    if encode is None:
-        return list
-    return lambda values: [encode(value) for value in values]
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
 
 
-def _fixed_encoder(encoders: tuple[Encoder | None, ...]) -> Encoder:
-    if all(encode is None for encode in encoders):
-        return list
-    return lambda values: [
-        value if e is None else e(value) for e, value in zip(encoders, values, strict=True)
-    ]
+def _enum_encoder(kind: type[enum.Enum]) -> Encoder:
+    """A member as its value's JSON, looked up by the member's identity (members are never copied)."""
+    texts = {id(member): _dumps(member.value) for member in kind}
+
+    def encode(value: enum.Enum) -> str:
+        text = texts.get(id(value))
+        return text if text is not None else _dumps(value.value)  # (a combination of flags)
+
+    return encode
+
+
+def _cached_encoder(encode: Encoder) -> Encoder:
+    """``encode`` for nested items, remembered by the item's identity (a frozen item never changes).
+
+    A user's identity is one object until the nickname changes, and it is
+    in every message the user says: it is written once.
+    """
+    cache: dict[int, tuple[Any, str]] = {}
+
+    def encode_cached(value: Any) -> str:
+        hit = cache.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        text = encode(value)
+        if len(cache) >= CACHE_SIZE:
+            cache.clear()
+        cache[id(value)] = (value, text)  # (the value kept alive: its id is not reused meanwhile)
+        return text
+
+    return encode_cached
+
+
+def _list_of(encode: Encoder | str) -> Encoder:
+    each = _as_function(encode)
+    return lambda values: f"[{','.join(map(each, values))}]"
+
+
+def _fixed_encoder(encoders: tuple[Encoder | str, ...]) -> Encoder:
+    each = tuple(_as_function(encode) for encode in encoders)
+    return lambda values: f"[{','.join(e(value) for e, value in zip(each, values, strict=True))}]"
 
 
 def _exactly(kind: type[Any]) -> Decoder:
@@ -301,10 +412,9 @@ def _float(value: Any) -> float:
     raise CodecError(f"expected float, got {type(value).__name__}")
 
 
-def _or_none_encoder(encode: Encoder | None) -> Encoder | None:
-    if encode is None:
-        return None
-    return lambda value: None if value is None else encode(value)
+def _or_none_encoder(encode: Encoder | str) -> Encoder:
+    each = _as_function(encode)
+    return lambda value: "null" if value is None else each(value)
 
 
 def _or_none(decode: Decoder) -> Decoder:

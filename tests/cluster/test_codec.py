@@ -75,6 +75,35 @@ def test_a_bot_and_a_new_real_name_cross_nodes_as_they_are() -> None:
         assert CODEC.decode(CODEC.encode(envelope)) == envelope
 
 
+def test_a_speakers_identity_is_read_once_and_still_checked_every_time() -> None:
+    codec = Codec()
+    joe = Identity(uid=5, nick="joe", mask="joe!j@host", line_sized=True)
+    first = codec.decode(
+        codec.encode(Envelope(node="n", epoch=1, ticket=1, item=Said(source=joe, room="#a", text="1")))
+    )
+    again = codec.decode(
+        codec.encode(Envelope(node="n", epoch=1, ticket=2, item=Said(source=joe, room="#a", text="2")))
+    )
+    assert first.item.source == joe and again.item.source is first.item.source  # type: ignore[union-attr]
+    with pytest.raises(CodecError):  # 1 == True, yet a number is not a flag
+        codec.decode(
+            b'["n",1,3,["Said",["Identity",5,"joe","joe!j@host",1,false],"#a","3","words","",[],null]]'
+        )
+
+
+def test_an_identity_is_written_by_its_value_not_by_the_speaker() -> None:
+    codec = Codec()
+    joe = Identity(uid=5, nick="joe")
+    said = Said(source=joe, room="#a", text="hi")
+    assert codec.encode(Envelope(node="n", epoch=1, ticket=1, item=said)) == codec.encode(
+        Envelope(
+            node="n", epoch=1, ticket=1, item=Said(source=Identity(uid=5, nick="joe"), room="#a", text="hi")
+        )
+    )
+    renamed = Said(source=Identity(uid=5, nick="jim"), room="#a", text="hi")
+    assert codec.decode(codec.encode(Envelope(node="n", epoch=1, ticket=2, item=renamed))).item == renamed
+
+
 def test_the_codec_knows_every_fact_type_of_the_core() -> None:
     assert set(FACT_TYPES) <= set(CODEC.types)
 
@@ -96,6 +125,7 @@ def test_the_codec_knows_every_fact_type_of_the_core() -> None:
         b'["n", 1, 2, []]',
         b'["n", 1, 2, "Hello"]',
         b"\xff",
+        b'["n",1,2,["Hello",1,1]] ["n",1,2,["Hello",1,1]]',
     ],
 )
 def test_bad_bytes_are_refused(data: bytes) -> None:
