@@ -14,6 +14,8 @@ import pytest
 
 from bench.loadgen import Client, Dialect, LoadError, Run, WebClient
 
+#: Messages per sender: enough that a whole stream is one chunk checked in bulk.
+M = 20
 #: Scheduled send times in the lines: latencies are "now" minus these, so any positive value will do.
 AT = 1000
 
@@ -30,12 +32,18 @@ def _line(dialect: Dialect, sender: int, seq: int) -> bytes:
 
 
 def _feed(
-    dialect: Dialect, chunks: Sequence[bytes], *, senders: int = 2, rooms: int = 1, index: int = 3
+    dialect: Dialect,
+    chunks: Sequence[bytes],
+    *,
+    senders: int = 2,
+    messages: int = M,
+    rooms: int = 1,
+    index: int = 3,
 ) -> tuple[Run, Client]:
     """A registered client ``index`` of a run, after reading ``chunks``."""
 
     async def go() -> tuple[Run, Client]:
-        run = Run(dialect, clients=4, senders=senders, messages=3, window=4, rooms=rooms)
+        run = Run(dialect, clients=4, senders=senders, messages=messages, window=4, rooms=rooms)
         client: Client
         receive: Callable[[bytes], None]
         if dialect == "web":  # its WebSocket open: frames go straight to the skimmer
@@ -64,15 +72,26 @@ DIALECTS: list[Dialect] = ["chat", "irc", "floor", "web"]
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
-def test_every_delivery_is_counted_whole_and_split_at_every_byte(dialect: Dialect) -> None:
-    stream = b"".join(_line(dialect, sender, seq) for seq in range(3) for sender in range(2))
-    splits = [[stream]] + [[stream[:at], stream[at:]] for at in range(1, len(stream))]
+def test_every_delivery_is_counted_whole_and_split_anywhere(
+    dialect: Dialect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = b"".join(_line(dialect, sender, seq) for seq in range(M) for sender in range(2))
+    in_bulk: list[int] = []
+    check = Client._deliveries
+
+    def counted(client: Client, heads: list[bytes], now: int) -> bool:
+        in_bulk.append(len(heads))
+        return check(client, heads, now)
+
+    monkeypatch.setattr(Client, "_deliveries", counted)
+    splits = [[stream]] + [[stream[:at], stream[at:]] for at in range(1, len(stream), 7)]
     for chunks in splits:
         run, client = _feed(dialect, chunks)
         assert _failure(run) == ""
-        assert client.next_seq == [3, 3]
-        assert len(run.latencies_ns) == 6
-        assert [list(counts) for counts in run.acks] == [[1, 1, 1], [1, 1, 1]]
+        assert client.next_seq == [M, M]
+        assert len(run.latencies_ns) == 2 * M
+        assert [list(counts) for counts in run.acks] == [[1] * M, [1] * M]
+    assert in_bulk[0] == 2 * M  # the whole stream: one chunk, checked at once
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
@@ -88,8 +107,14 @@ def test_every_delivery_is_counted_whole_and_split_at_every_byte(dialect: Dialec
 def test_a_duplicate_a_gap_or_its_own_message_fails_the_run(
     dialect: Dialect, lines: list[tuple[int, int]], expected: str
 ) -> None:
-    run, _ = _feed(dialect, [b"".join(_line(dialect, s, q) for s, q in lines)], senders=4)
+    faults = b"".join(_line(dialect, s, q) for s, q in lines)
+    run, _ = _feed(dialect, [faults], senders=4)
     assert expected in _failure(run)
+    # The same after many good deliveries, in one chunk checked in bulk.
+    good = b"".join(_line(dialect, 2, q) for q in range(M))
+    run, client = _feed(dialect, [good + faults], senders=4)
+    assert expected in _failure(run)
+    assert client.next_seq[2] == M
 
 
 @pytest.mark.parametrize("dialect", ["chat", "irc", "web"])
