@@ -110,6 +110,7 @@ class LoadResult:
     rss_per_conn_bytes: float = 0.0
     open_server_cpu_s: float = 0.0
     server_errors: int = 0
+    loop: str = ""  # the event loop it ran on: uvloop, or asyncio when uvloop is not installed
 
 
 class LoadError(Exception):
@@ -656,6 +657,7 @@ async def run_load(args: argparse.Namespace, result: LoadResult, clients: list[C
     result.dialect, result.clients, result.senders = args.dialect, args.clients, args.senders
     result.messages, result.window, result.rooms = args.messages, args.window, args.rooms
     result.rate = args.rate
+    result.loop = args.loop
     pids: list[int] = args.server_pid
     if args.senders == 0:
         result.rss_before_kib = sum(map(rss_kib, pids))
