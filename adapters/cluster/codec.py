@@ -30,7 +30,6 @@ import json.scanner
 import types
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from sansio_chat import Shared
@@ -49,16 +48,6 @@ CACHE_SIZE = 1024
 
 class CodecError(ValueError):
     """Bytes that are not a message of a known shared item."""
-
-
-@dataclass(frozen=True, slots=True)
-class Envelope:
-    """A shared item with where it comes from."""
-
-    node: str
-    epoch: int
-    ticket: int
-    item: Shared
 
 
 Decoder = Callable[[Any], Any]
@@ -156,12 +145,8 @@ class Codec:
 
     # -- encoding ---------------------------------------------------------------------------
 
-    def encode(self, envelope: Envelope) -> bytes:
-        """The message for ``envelope``, as bytes."""
-        return self.message(envelope.node, envelope.epoch, envelope.ticket, envelope.item)
-
     def message(self, node: str, epoch: int, ticket: int, item: Shared) -> bytes:
-        """The message for ``item`` shared by ``node`` (``encode`` without building an ``Envelope``)."""
+        """The message for ``item`` shared by ``node`` (its ``epoch``, its ``ticket``), as bytes."""
         return f"[{_text(node)},{epoch:d},{ticket:d},{self._encode_item(item)}]".encode()
 
     def _encode_item(self, value: Any) -> str:
@@ -193,13 +178,8 @@ class Codec:
 
     # -- decoding ---------------------------------------------------------------------------
 
-    def decode(self, data: bytes) -> Envelope:
-        """The envelope in ``data``; ``CodecError`` for anything else."""
-        node, epoch, ticket, item = self.read(data)
-        return Envelope(node=node, epoch=epoch, ticket=ticket, item=item)
-
     def read(self, data: bytes) -> tuple[str, int, int, Shared]:
-        """``decode`` without building an ``Envelope``: node, epoch, ticket, item."""
+        """The node, epoch, ticket and item in ``data``; ``CodecError`` for anything else."""
         try:
             text = data.decode()
             message, end = _scan(text, 0)
