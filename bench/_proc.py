@@ -28,6 +28,39 @@ def cpu_seconds(pid: int) -> float:
     return (utime + stime) / CLOCK_TICKS
 
 
+@dataclass(frozen=True, slots=True)
+class CpuWait:
+    """How long a process's threads waited for a CPU while ready to run, from ``schedstat``.
+
+    Latency that no server can remove: on a small machine shared by the
+    generator, the nodes and Redis, a process woken by a message may find
+    both cores busy and wait on the run queue before it reads anything.
+    """
+
+    waited_s: float  # time runnable but not running, over all its threads
+    slices: int  # times a thread was put on a CPU (each wake-up is one)
+
+    def __sub__(self, earlier: CpuWait) -> CpuWait:
+        return CpuWait(self.waited_s - earlier.waited_s, self.slices - earlier.slices)
+
+    def __add__(self, other: CpuWait) -> CpuWait:
+        return CpuWait(self.waited_s + other.waited_s, self.slices + other.slices)
+
+
+def cpu_wait(pid: int) -> CpuWait:
+    """The run-queue wait of every thread of ``pid`` so far (threads that ended are not counted)."""
+    waited_ns = slices = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            # "time on a CPU (ns), time waiting on a run queue (ns), timeslices run"
+            _, waited, count = task.joinpath("schedstat").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # the thread ended meanwhile
+        waited_ns += int(waited)
+        slices += int(count)
+    return CpuWait(waited_ns / 1e9, slices)
+
+
 def rss_kib(pid: int) -> int:
     """Resident set size of a process (VmRSS), in KiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

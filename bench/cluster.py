@@ -231,13 +231,18 @@ def _table(args: argparse.Namespace, rate: float, results: dict[str, list[dict[s
     "Generator late": how far behind its schedule the generator sent (open
     loop).  Latencies count from the schedule, so when the generator itself
     cannot keep up (it shares the machine), its lateness is in them too.
+    "Waited for a CPU": each time a thread of the servers (nodes and Redis)
+    or of the generator was woken, how long on average it stayed runnable
+    before a core was free for it.  A message crosses several processes (the
+    generator, a node, Redis, every node, the generator), each wake-up may
+    wait, and none of that is the server's work.
     """
     load = f"{rate:,.0f} messages/s offered (open loop)" if rate else "closed loop, W = 4"
     lines = [
         f"{args.shape}, {args.backend}, {load}, medians of {args.repeat}:",
         "| setup | deliveries/s | p50 ms | p99 ms | cross-node p99 ms | generator late p99 ms"
-        " | CPU µs/delivery | ratio |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|",
+        " | waited for a CPU µs/wake-up: servers, generator | CPU µs/delivery | ratio |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     base = results[args.setups[0]]
     for setup, runs in results.items():
@@ -251,9 +256,10 @@ def _table(args: argparse.Namespace, rate: float, results: dict[str, list[dict[s
         ]
         cross = f"{median('cross_p99_us') / 1000:.2f}" if median("cross_deliveries") else "-"
         late = f"{median('send_lag_p99_us') / 1000:.2f}" if rate else "-"
+        waits = f"{_wait_per_wakeup(runs, 'server'):.0f}, {_wait_per_wakeup(runs, 'loadgen'):.0f}"
         lines.append(
             f"| {setup} | {median('deliveries_per_s'):,.0f} | {median('p50_us') / 1000:.2f}"
-            f" | {median('p99_us') / 1000:.2f} | {cross} | {late}"
+            f" | {median('p99_us') / 1000:.2f} | {cross} | {late} | {waits}"
             f" | {median('server_cpu_us_per_delivery'):.2f}"
             f" | {statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f}) |"
         )
@@ -312,3 +318,10 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def _wait_per_wakeup(runs: Sequence[dict[str, object]], who: str) -> float:
+    """Median over ``runs`` of ``who``'s (server or loadgen) mean run-queue wait per wake-up, in µs."""
+    return statistics.median(
+        _number(result, f"{who}_wait_s") * 1e6 / max(1.0, _number(result, f"{who}_slices")) for result in runs
+    )

@@ -43,6 +43,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import re
 import resource
 import socket
@@ -57,7 +58,7 @@ from typing import Literal, cast
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, CloseConnection, RejectConnection, Request, TextMessage
 
-from ._proc import cpu_seconds, raise_open_files_limit, rss_kib
+from ._proc import CpuWait, cpu_seconds, cpu_wait, raise_open_files_limit, rss_kib
 
 Dialect = Literal["chat", "irc", "floor", "web", "mixed"]
 #: What one connection speaks ("mixed" is a run of both: odd clients over IRC, even ones text).
@@ -105,6 +106,12 @@ class LoadResult:
     server_cpu_us_per_delivery: float = 0.0
     server_cpu_each_s: list[float] = field(default_factory=list)  # per --server-pid, in their order
     loadgen_cpu_s: float = 0.0
+    # While sending: how long the servers' and the generator's threads waited for a CPU, and how
+    # many times they were put on one (a latency the machine adds, not the server: see CpuWait).
+    server_wait_s: float = 0.0
+    server_slices: int = 0
+    loadgen_wait_s: float = 0.0
+    loadgen_slices: int = 0
     rss_before_kib: int = 0
     rss_after_kib: int = 0
     rss_per_conn_bytes: float = 0.0
@@ -637,6 +644,10 @@ def _cpu(pids: Sequence[int]) -> float:
     return sum(map(cpu_seconds, pids))
 
 
+def _waits(pids: Sequence[int]) -> CpuWait:
+    return sum(map(cpu_wait, pids), CpuWait(0.0, 0))
+
+
 def _self_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -695,6 +706,7 @@ async def run_load(args: argparse.Namespace, result: LoadResult, clients: list[C
     padding = b"x" * max(1, args.payload_bytes)
     each_before = [cpu_seconds(pid) for pid in pids]
     cpu_before, self_before = sum(each_before), _self_cpu()
+    waits_before, self_waits_before = _waits(pids), cpu_wait(os.getpid())
     t0 = time.perf_counter()
     if args.rate:
         senders = [asyncio.ensure_future(_send_paced(run, clients, padding, args.rate))]
@@ -714,6 +726,9 @@ async def run_load(args: argparse.Namespace, result: LoadResult, clients: list[C
         cpu_seconds(pid) - before for pid, before in zip(pids, each_before, strict=True)
     ]
     result.loadgen_cpu_s = _self_cpu() - self_before
+    server_waits, self_waits = _waits(pids) - waits_before, cpu_wait(os.getpid()) - self_waits_before
+    result.server_wait_s, result.server_slices = server_waits.waited_s, server_waits.slices
+    result.loadgen_wait_s, result.loadgen_slices = self_waits.waited_s, self_waits.slices
     for client in clients:
         for sender in range(args.senders):
             want = 0 if sender == client.index or run.room_of[sender] != client.room else args.messages
