@@ -437,8 +437,10 @@ class WebClient(Client):
         now = time.perf_counter_ns()
         end = 0
         registered = self.registered.done()
-        if registered and _ERROR in data:
-            self.run.server_errors += data.count(_ERROR)
+        if registered:
+            # Each error once, in the read that brings its last byte: one cut across two reads
+            # ends in this one, one wholly in the tail was counted with the read before.
+            self.run.server_errors += buf.count(_ERROR, max(0, len(buf) - len(data) - len(_ERROR) + 1))
         if registered and len(buf) > _BULK_BYTES:
             # Many marks, each up to the last quote a delivery (else the path below): in bulk.
             end = buf.rfind(b'"') + 1

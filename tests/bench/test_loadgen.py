@@ -130,3 +130,13 @@ def test_server_chatter_between_deliveries_is_still_read() -> None:
     assert _failure(run) == ""
     assert client.next_seq == [1, 1]
     assert run.server_errors == 1
+
+
+def test_a_web_error_is_counted_once_wherever_the_reads_cut_it() -> None:
+    error = b'\x81\x2c{"type":"error","code":"x","message":"nope"}'
+    stream = _line("web", 0, 0) + error + _line("web", 1, 0) + error
+    for at in range(1, len(stream)):
+        run, client = _feed("web", [stream[:at], stream[at:]])
+        assert _failure(run) == ""
+        assert client.next_seq == [1, 1]
+        assert run.server_errors == 2, at
