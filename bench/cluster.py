@@ -266,6 +266,13 @@ def _table(args: argparse.Namespace, rate: float, results: dict[str, list[dict[s
     return "\n".join(lines)
 
 
+def _wait_per_wakeup(runs: Sequence[dict[str, object]], who: str) -> float:
+    """Median over ``runs`` of ``who``'s (server or loadgen) mean run-queue wait per wake-up, in µs."""
+    return statistics.median(
+        _number(result, f"{who}_wait_s") * 1e6 / max(1.0, _number(result, f"{who}_slices")) for result in runs
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.cluster", description=__doc__.split("\n")[0])
     parser.add_argument("--backend", choices=["select", "threads", "asyncio"], default="select")
@@ -318,10 +325,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-
-def _wait_per_wakeup(runs: Sequence[dict[str, object]], who: str) -> float:
-    """Median over ``runs`` of ``who``'s (server or loadgen) mean run-queue wait per wake-up, in µs."""
-    return statistics.median(
-        _number(result, f"{who}_wait_s") * 1e6 / max(1.0, _number(result, f"{who}_slices")) for result in runs
-    )
