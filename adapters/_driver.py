@@ -21,10 +21,10 @@ per flush (``take_dirty``).  A connection without layers takes none of these
 paths.
 
 When to flush is the flush policy's decision (``_flush_policy.py``), asked
-in ``flush_now``: at once when the server is idle, held for a pass or a few
-(never past ``--flush-delay``) while new work keeps coming, so that each
-connection gets fewer, larger writes.  While a flush is held the driver's
-next deadline is "now": a backend polls its sockets and does not sleep.
+in ``flush_now``: at once when the server is idle or few connections wait,
+else at most once per ``--flush-delay``, so that each connection gets fewer,
+larger writes.  While a flush is held the driver's next deadline is the
+hold's: a backend sleeps until then, or until input comes.
 
 Failure isolation: an exception raised by the core while it handles one
 connection's event costs that connection only.  It is logged at ERROR with
@@ -200,9 +200,7 @@ class Driver(Generic[C]):
         self._sealed: list[C] = []  # TLS connections with output to encrypt at the next flush
         self._to_pull: dict[ConnId, C] = {}  # stacks with input to pull on the next pass
         self._stack_deadlines: Deadlines[C] = Deadlines()  # handshake and request-head deadlines
-        # When to flush: the policy, and whether the core queued output since it was last asked.
-        self._flush = FlushPolicy(flush or FlushConfig())
-        self._fresh = False
+        self._flush = FlushPolicy(flush or FlushConfig())  # when to flush
         self._cluster_options = cluster
         self.cluster: ClusterNode | None = None  # a server of a cluster: its link, once joined
 
@@ -338,23 +336,22 @@ class Driver(Generic[C]):
     def flush_now(self) -> bool:
         """Whether to flush now: something is to do, and the flush policy lets it go.
 
-        Asking decides: a busy pass (new output, a flush only just over)
-        holds the flush, and the driver's next deadline is then "now", so the
-        backend polls and asks again; the flush goes as soon as a pass brings
-        nothing new, or once ``--flush-delay`` has passed since the hold began.
+        Asking decides: on a busy server (a flush less than ``--flush-delay``
+        ago, many connections waiting) the flush is held, and the driver's
+        next deadline is then the hold's, when the backend asks again.
         """
         if self.cluster is not None:
             self.cluster.flush()  # the pass's commands to Redis, whatever the policy holds back
-        if not (self.dirty or self.closing or self._sealed):
+        waiting = len(self.dirty) + len(self._sealed)
+        if not (waiting or self.closing):
             return False
         policy = self._flush
-        if not policy.enabled:
-            return True
-        fresh, self._fresh = self._fresh, False
-        if policy.due(self.clock(), fresh=fresh):
-            return True
-        self._port.wake()  # held: another pass must come soon, without sleeping
-        return False
+        return not policy.enabled or policy.due(self.clock(), waiting=waiting)
+
+    @property
+    def flush_held(self) -> bool:
+        """Whether output waits for a held flush (the backend may sleep until ``next_deadline``)."""
+        return self._flush.state is FlushState.HOLDING
 
     def take_dirty(self) -> list[C]:
         """The connections to flush now (each once); the list starts afresh.
@@ -383,8 +380,8 @@ class Driver(Generic[C]):
     # -- time ------------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
-        """When ``run_timers`` must run next (on ``clock``), or None; "now" while a flush is held."""
-        if self._to_pull or self._flush.state is FlushState.HOLDING:
+        """When ``run_timers`` must run next (on ``clock``), or None; a held flush's deadline counts."""
+        if self._to_pull:
             return self.clock()
         at = self.state.next_wakeup
         cluster = self.cluster.next_wakeup if self.cluster is not None else None
@@ -394,6 +391,7 @@ class Driver(Generic[C]):
             self._probe_at,
             self._stack_deadlines.next_at,
             cluster,
+            self._flush.deadline,
         ):
             if other is not None and (at is None or other < at):
                 at = other
@@ -562,7 +560,6 @@ class Driver(Generic[C]):
                 else:
                     assert_never(action)
         if self.dirty or self.closing or self._sealed:
-            self._fresh = True
             self._port.wake()
 
     def _queue(self, conns: Sequence[C], data: bytes) -> None:

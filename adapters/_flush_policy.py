@@ -1,34 +1,45 @@
-"""When to write the output queued for the clients: at once when idle, a little later when busy.
+"""When to write the output queued for the clients: at once when idle, at a steady pace when busy.
 
 Every write to a connection is a system call, and on loopback or a LAN it
 is the costliest thing a fan-out does: the kernel builds a segment and wakes
 the reader for each one.  A busy server that flushes after every loop pass
-writes each connection once per pass, however little the pass added.  If it
-holds the flush while input keeps coming, each connection gets fewer, larger
-writes; holding it when nothing more is coming would only add latency.
+writes each connection once per pass, however little the pass added: at a
+hundred messages a second to a room of a hundred, that is ten thousand
+writes of one line each.  Waiting a moment lets the lines of several
+messages go in one write per connection; waiting when nothing else is
+coming would only add latency.
 
 So the decision is about time and about work, and nothing else:
 
-* **idle** (nothing was flushed within the last ``delay``, or this pass found
-  no new work): the output goes out now, as without the policy;
-* **busy** (a pass found new work, and the last flush was less than
-  ``delay`` ago): the flush waits for the next pass, which polls the sockets
-  without sleeping; it goes out as soon as a pass finds nothing new, and at
-  the latest ``delay`` after the wait began;
-* ``delay`` 0: every flush is at once, exactly as without the policy.
+* **at once** when the server is idle (no flush for ``delay``), when few
+  connections wait for output (fewer than ``many``: a small flush is cheap,
+  and a small room's latency is worth more), or when ``delay`` is 0;
+* **held** otherwise (a busy server, many connections waiting): the flush
+  waits until ``delay`` after the previous one, and the backend sleeps until
+  then or until more input comes; what that input produces joins the held
+  output.  A busy server thus flushes at most once per ``delay``, each
+  connection getting the lines of that whole interval in one write.
 
-A waiting flush never makes the backend sleep: the driver's next deadline is
-"now" while one waits, so the loop looks at its sockets again at once and
-flushes as soon as they have nothing more for it.  That is why the bound
-does not depend on the timer resolution of a backend's wait (epoll's is a
-millisecond): the deadline is read from the clock on every pass.
+The bound is exact: a line is never held for ``delay`` or more.  Output
+that waits was queued after the previous flush, and the flush is due at
+``previous + delay - TIMER_RESOLUTION``, because every backend's timed wait
+(epoll, directly or under asyncio and uvloop) counts whole milliseconds and
+may end up to one later than asked.  So a ``delay`` of a millisecond or
+less never holds anything.
+
+An earlier version of this policy held only while each pass found more
+work, polling instead of sleeping, so that its bound would not depend on
+the timer resolution.  On a machine where the load generator had a core of
+its own the next message was almost never there yet when the pass polled,
+so it hardly ever held, and the polls cost more than they saved
+(docs/benchmarks.md, "Flush delay").
 
 Why here and not in the core: the core decides what each client is sent and
 in which order, and that is unchanged (the same bytes, in the same order);
 how many system calls carry them is a question of I/O, like joining a
 connection's output into one ``send``.  It is a timer of the driver's, next
 to the close deadlines (``_timers.py``), applied once where every backend
-takes its output (``Driver.take_dirty``), so all of them, and the TLS and
+takes its output (``Driver.flush_now``), so all of them, and the TLS and
 WebSocket layers under them, get it the same way.  Like the other deciding
 modules it is sans-IO: time is an argument.
 """
@@ -39,26 +50,34 @@ import enum
 import math
 from dataclasses import dataclass
 
-#: The default bound on holding a flush while busy, in seconds: off, for now.  In the runs of
-#: docs/benchmarks.md (a loaded two-core machine) holding cost more CPU per delivery than it saved.
+#: The default bound on holding a busy server's flush, in seconds: off for now (see the benchmarks).
 DEFAULT_FLUSH_DELAY = 0.0
 #: The largest bound accepted: beyond it a chat would feel the hold.
 MAX_FLUSH_DELAY = 0.1
+#: How late a backend's timed wait may end: epoll's timeouts are whole milliseconds, rounded up.
+TIMER_RESOLUTION = 0.001
+#: Connections waiting for output from which a busy server's flush is held.  Below it a flush is a
+#: few writes, cheap enough to make at once; a class of thirty in one room is served at once.
+MANY_WAITING = 32
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FlushConfig:
-    """How long a flush may be held while the server is busy (``delay``, seconds; 0: never)."""
+    """How long a busy server's flush may be held (``delay``, seconds; 0: never), and from how
+    many connections waiting for output (``many``)."""
 
     delay: float = DEFAULT_FLUSH_DELAY
+    many: int = MANY_WAITING
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.delay) and 0.0 <= self.delay <= MAX_FLUSH_DELAY):
             raise ValueError(f"a flush delay is between 0 and {MAX_FLUSH_DELAY:g} seconds, not {self.delay}")
+        if self.many < 1:
+            raise ValueError(f"a flush is held from at least 1 waiting connection, not {self.many}")
 
 
 class FlushState(enum.Enum):
-    """Whether output is being held: ``HOLDING`` from the first busy pass until the flush."""
+    """Whether output is being held: ``HOLDING`` from the first pass that held it until the flush."""
 
     READY = "ready"
     HOLDING = "holding"
@@ -67,10 +86,10 @@ class FlushState(enum.Enum):
 class FlushPolicy:
     """Decides, once per loop pass with output waiting, whether to flush now; time is an argument.
 
-    ``due(now, fresh=...)`` is asked when output waits (``fresh``: the core
-    queued new output since the last time it was asked); ``flushed(now)``
-    is told when a flush is over (its writes made).  While ``state`` is
-    ``HOLDING``, ``deadline`` is when the held output must go in any case.
+    ``due(now, waiting=...)`` is asked when output waits (``waiting``: how
+    many connections have some); ``flushed(now)`` is told when a flush is
+    over (its writes made).  While ``state`` is ``HOLDING``, ``deadline``
+    is when the held output goes: the backend's next wake-up at the latest.
     """
 
     __slots__ = ("_last_flush", "config", "deadline", "state")
@@ -83,23 +102,21 @@ class FlushPolicy:
 
     @property
     def enabled(self) -> bool:
-        return self.config.delay > 0.0
+        return self.config.delay > TIMER_RESOLUTION
 
-    def due(self, now: float, *, fresh: bool) -> bool:
-        """Whether the output waiting now goes out now (else it is held until a pass finds no more).
-
-        ``fresh``: this pass found new work (the core queued output since
-        the last question).  Without it the batch is complete: flush.
-        """
-        delay = self.config.delay
+    def due(self, now: float, *, waiting: int) -> bool:
+        """Whether the output waiting now goes out now (else it is held until ``deadline``)."""
         if self.state is FlushState.HOLDING:
             assert self.deadline is not None
-            return not fresh or now >= self.deadline
+            return now >= self.deadline
         last = self._last_flush
-        if not fresh or delay <= 0.0 or last is None or now - last >= delay:
-            return True  # idle, or nothing more is coming: at once
+        if last is None or waiting < self.config.many:
+            return True
+        deadline = last + self.config.delay - TIMER_RESOLUTION
+        if now >= deadline:
+            return True  # idle for a while (or off): at once
         self.state = FlushState.HOLDING
-        self.deadline = now + delay
+        self.deadline = deadline
         return False
 
     def flushed(self, now: float) -> None:

@@ -188,11 +188,11 @@ class _Server:
     # -- the per-pass work -------------------------------------------------------
 
     def _run_pass(self) -> None:
-        """Run the timers; flush, unless the flush policy holds it (then the driver wakes us again)."""
+        """Run the timers; flush, unless the flush policy holds it (then until the timer's pass)."""
         self._pass_scheduled = False
         driver = self.driver
         driver.run_timers(worked=True)
-        if driver.flush_now():  # else held: the driver woke us for another pass
+        if driver.flush_now():
             self._flush()
         self._arm_timer()
 
@@ -234,7 +234,10 @@ class _Server:
 
     def _on_timer(self) -> None:
         self._timer = None
-        self.driver.run_timers(worked=False)
+        driver = self.driver
+        driver.run_timers(worked=False)
+        if driver.flush_held and driver.flush_now():  # the hold is over
+            self._flush()
         self._arm_timer()
 
     # -- endings -------------------------------------------------------------------

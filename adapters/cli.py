@@ -225,8 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=_flush_delay,
         default=DEFAULT_FLUSH_DELAY,
         metavar="SECONDS",
-        help="while busy, how long output may be held so that each client gets fewer, larger writes"
-        f" (at most {MAX_FLUSH_DELAY:g}; an idle server writes at once; 0: every pass writes)",
+        help="while busy with many clients waiting, write at most once per this delay, so that each"
+        f" client gets fewer, larger writes (at most {MAX_FLUSH_DELAY:g}; over 0.001 to hold anything;"
+        " an idle server writes at once; 0: every pass writes)",
     )
     serve.add_argument(
         "--oper-password", default=None, help=f"chat mode (default: ${PASSWORD_ENV}, else a random one)"

@@ -200,7 +200,7 @@ class SelectorServer:
         queueing at all; the rest goes through the connection's queue.
         """
         driver = self._driver
-        while driver.flush_now():  # (a held flush: the next pass polls, and asks again)
+        while driver.flush_now():  # (a held flush: the pass that ends its wait asks again)
             for conn in driver.take_dirty():
                 # Connection.take_output, inlined: only an open or closing connection has any.
                 pending = conn.pending

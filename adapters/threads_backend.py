@@ -274,7 +274,9 @@ class ThreadsServer:
     # -- the driver's Port (lock held) -----------------------------------------------
 
     def wake(self) -> None:
-        if not self._signalled:
+        # While a flush is held the writer sleeps until the hold's deadline, which it read when
+        # it held it: what comes meanwhile waits for that round (a thread switch per message saved).
+        if not self._signalled and not self._driver.flush_held:
             self._signalled = True
             self._writer_wakeup.wake()
 
@@ -372,12 +374,12 @@ class ThreadsServer:
                 self._account(writes, results)
                 # Until now, whoever queues output knows the writer will look again.
                 self._signalled = False
-                busy = driver.flush_due or self._attention
+                busy = (driver.flush_due and not driver.flush_held) or self._attention
                 timeout = 0.0 if busy else driver.seconds_to_deadline()
 
     def _take_writes(self, has_room: list[_Connection]) -> list[tuple[_Connection, memoryview]]:
         """Take the pending output, settle what needs no write, and take a buffer from the rest."""
-        flush = self._driver.flush_now()  # else held: this loop polls again
+        flush = self._driver.flush_now()  # else held: this loop sleeps until the hold's deadline
         dirty = self._driver.take_dirty() if flush else []
         for conn in dirty:
             data = conn.take_output()

@@ -4,7 +4,7 @@ With ``--tls-cert``, the same relay over asyncio's own TLS transport (the
 standard library's ``sslproto``, or uvloop's): the TLS floor that the
 backends' TLS layer is compared with.  With ``--flush-delay``, a busy pass
 holds its flush as the chat server does (the same policy): the flush is
-tried again on the next loop pass.
+tried again at the hold's deadline.
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ class _Relay(asyncio.Protocol):
             out = relayed(self.tag, line)
             if out is None:
                 continue
-            hub.fresh = True
             for other in hub.relays:
                 if other is not self:
                     if not other.out:
@@ -64,7 +63,6 @@ class _Hub:
     def __init__(self, loop: asyncio.AbstractEventLoop, policy: FlushPolicy) -> None:
         self.loop = loop
         self.policy = policy
-        self.fresh = False  # lines relayed since the policy was last asked
         self.relays: dict[_Relay, None] = {}  # insertion-ordered set
         self.dirty: list[_Relay] = []
         self.flush_scheduled = False
@@ -78,13 +76,12 @@ class _Hub:
         """Once per loop pass: each client that got lines gets them in one write."""
         self.flush_scheduled = False
         policy = self.policy
-        if policy.enabled and self.dirty:
-            held = not policy.due(time.monotonic(), fresh=self.fresh)
-            self.fresh = False
-            if held:  # look again on the next loop pass
-                self.flush_scheduled = True
-                self.loop.call_soon(self.flush)
-                return
+        now = time.monotonic()
+        if policy.enabled and self.dirty and not policy.due(now, waiting=len(self.dirty)):
+            assert policy.deadline is not None  # held: again at its deadline
+            self.flush_scheduled = True
+            self.loop.call_later(policy.deadline - now, self.flush)
+            return
         dirty, self.dirty = self.dirty, []
         for relay in dirty:
             out = relay.out

@@ -1,7 +1,7 @@
 """The selectors floor: one thread, a selector loop, each connection written once per pass.
 
 With ``--flush-delay``, a busy pass holds its flush as the chat server does (the same policy):
-the next pass polls, and the flush goes when a pass brings nothing new or the delay is over.
+the loop sleeps until the hold's deadline or more input, and the flush goes at the deadline.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import selectors
 import socket
 import time
 
-from adapters._flush_policy import FlushPolicy, FlushState
+from adapters._flush_policy import FlushPolicy
 
 from . import RECV_SIZE, announce, flush_policy, listen, parse_args, relayed
 
@@ -34,7 +34,6 @@ def serve(listener: socket.socket, policy: FlushPolicy) -> None:
     conns: dict[socket.socket, _Conn] = {}
     dirty: list[_Conn] = []
     joined = 0
-    fresh = False  # lines relayed since the policy was last asked
 
     def drop(conn: _Conn) -> None:
         if conns.pop(conn.sock, None) is not None:
@@ -42,7 +41,8 @@ def serve(listener: socket.socket, policy: FlushPolicy) -> None:
             conn.sock.close()
 
     while True:
-        for key, mask in selector.select(0 if policy.state is FlushState.HOLDING else None):
+        held = policy.deadline
+        for key, mask in selector.select(None if held is None else max(0.0, held - time.monotonic())):
             conn = key.data
             if conn is None:
                 for _ in range(256):
@@ -73,17 +73,13 @@ def serve(listener: socket.socket, policy: FlushPolicy) -> None:
                 out = relayed(conn.tag, line)
                 if out is None:
                     continue
-                fresh = True
                 for other in conns.values():
                     if other is not conn:
                         if not other.out:
                             dirty.append(other)
                         other.out += out
-        if policy.enabled and dirty:
-            held = not policy.due(time.monotonic(), fresh=fresh)
-            fresh = False
-            if held:
-                continue
+        if policy.enabled and dirty and not policy.due(time.monotonic(), waiting=len(dirty)):
+            continue  # until the hold's deadline (or more input)
         for conn in dirty:
             if not conn.out or conn.sock not in conns:
                 continue

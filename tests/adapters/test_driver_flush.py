@@ -1,13 +1,15 @@
 """The flush policy in the driver, with a fake backend and a clock the test moves.
 
 A backend asks ``flush_now()`` once per pass with output waiting; a held
-flush makes the driver's next deadline "now" (the backend polls, it does not
-sleep) and wakes the backend, and what was held goes out in order.
+flush makes the hold's deadline the driver's next one (the backend sleeps
+until then, or until input comes), and what was held goes out in order.
 """
 
 from __future__ import annotations
 
-from adapters._flush_policy import FlushConfig
+import pytest
+
+from adapters._flush_policy import MANY_WAITING, TIMER_RESOLUTION, FlushConfig
 from adapters._table import Route
 
 from .fake_backend import World, lines
@@ -15,9 +17,9 @@ from .fake_backend import World, lines
 BOUND = 0.05
 
 
-def _busy_world(delay: float = BOUND) -> World:
-    """Two clients, welcomed, and a flush only just over."""
-    world = World(flush=FlushConfig(delay=delay))
+def _busy_world(delay: float = BOUND, many: int = 1) -> World:
+    """Two clients, welcomed, and a flush only just over; a flush is held from ``many`` waiting."""
+    world = World(flush=FlushConfig(delay=delay, many=many))
     world.connect()
     world.connect()
     assert world.driver.flush_now()
@@ -35,25 +37,36 @@ def test_a_lone_line_on_an_idle_server_goes_out_at_once() -> None:
     assert lines(world.flush()[b.id]) == ["[guest1] hello"]
 
 
-def test_a_busy_pass_holds_the_flush_and_the_backend_polls_until_nothing_new_comes() -> None:
+def test_a_busy_server_holds_until_a_bound_after_its_last_flush_and_the_backend_may_sleep() -> None:
     world = _busy_world()
+    a, b = world.driver.conns
+    flushed_at = world.clock.now
+    world.clock.now += 0.0001
+    world.driver.received(a, b"MSG one\n")
+    assert not world.driver.flush_now()  # output right after a flush: held
+    assert world.driver.flush_due and world.driver.flush_held
+    deadline = flushed_at + BOUND - TIMER_RESOLUTION
+    assert world.driver.next_deadline() == pytest.approx(deadline)  # sleep until then
+    world.clock.now += 0.01
+    world.driver.received(a, b"MSG two\n")
+    assert not world.driver.flush_now()  # more came: still held, joined
+    world.clock.now = deadline
+    assert world.driver.flush_now()  # the deadline: out, in order, in one write
+    assert lines(world.flush()[b.id]) == ["[guest1] one", "[guest1] two"]
+    assert not world.driver.flush_held
+    assert world.driver.next_deadline() != pytest.approx(deadline)
+
+
+def test_output_for_fewer_connections_than_many_is_not_held() -> None:
+    world = _busy_world(many=MANY_WAITING)
     a, b = world.driver.conns
     world.clock.now += 0.0001
     world.driver.received(a, b"MSG one\n")
-    assert not world.driver.flush_now()  # new work right after a flush: held
-    assert world.driver.flush_due  # (something is to do, all the same)
-    assert ("wake", 0) in world.port.calls  # another pass must come...
-    assert world.driver.next_deadline() == world.clock.now  # ...without sleeping
-    world.clock.now += 0.0001
-    world.driver.received(a, b"MSG two\n")
-    assert not world.driver.flush_now()  # more came: still held
-    world.clock.now += 0.0001
-    assert world.driver.flush_now()  # a pass with nothing new: out, in order, in one write
-    assert lines(world.flush()[b.id]) == ["[guest1] one", "[guest1] two"]
-    assert world.driver.next_deadline() != world.clock.now
+    assert world.driver.flush_now()  # one connection waits: at once
+    assert lines(world.flush()[b.id]) == ["[guest1] one"]
 
 
-def test_a_held_flush_goes_at_the_bound_however_much_keeps_coming() -> None:
+def test_a_held_flush_goes_by_the_bound_however_much_keeps_coming() -> None:
     world = _busy_world()
     a, b = world.driver.conns
     sent = []
@@ -66,7 +79,7 @@ def test_a_held_flush_goes_at_the_bound_however_much_keeps_coming() -> None:
         if world.driver.flush_now():
             break
     held = world.clock.now - start
-    assert BOUND <= held < BOUND + step * 1.5  # until the bound had passed, not a pass longer
+    assert BOUND - TIMER_RESOLUTION - step <= held < BOUND  # within the bound, less a timer's lateness
     assert lines(world.flush()[b.id]) == sent
 
 

@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import pytest
 
+from adapters._flush_policy import MANY_WAITING
+
 from .client import Client
 from .conftest import StartServer
 from .server import ServerProcess
@@ -49,10 +51,17 @@ def _join_all(server: ServerProcess, count: int) -> list[Client]:
 
 @pytest.mark.parametrize("flush", [(), ("--flush-delay", "0.05")], ids=["default-flush", "held-flush"])
 def test_concurrent_senders_one_global_order(start_server: StartServer, flush: tuple[str, ...]) -> None:
-    """A burst from several senders: every line, in one order for all, also with flushes held long."""
+    """A burst from several senders: every line, in one order for all, also with flushes held long.
+
+    Listeners make the room large enough (more than MANY_WAITING waiting
+    for output) for a busy server to hold its flushes.
+    """
     server = start_server("--rate-lines", "0", *flush)
-    count, per_sender = 4, 300
+    count, per_sender, listening = 4, 300, MANY_WAITING
     clients = _join_all(server, count)
+    listeners = _join_all(server, listening)
+    for client in clients:
+        client.ping_barrier()  # the listeners' join notices
     received: dict[str, list[tuple[str, int]]] = {}
 
     def sender(client: Client) -> Callable[[], None]:
@@ -62,10 +71,10 @@ def test_concurrent_senders_one_global_order(start_server: StartServer, flush: t
 
         return send
 
-    def receiver(client: Client) -> Callable[[], None]:
+    def receiver(client: Client, senders: int = count - 1) -> Callable[[], None]:
         def receive() -> None:
             got: list[tuple[str, int]] = []
-            for _ in range((count - 1) * per_sender):
+            for _ in range(senders * per_sender):
                 match = _MESSAGE.fullmatch(client.read_line(timeout=20))
                 assert match, "not a chat line"
                 got.append((match[1], int(match[2])))
@@ -73,18 +82,19 @@ def test_concurrent_senders_one_global_order(start_server: StartServer, flush: t
 
         return receive
 
-    _run_all([sender(c) for c in clients] + [receiver(c) for c in clients])
+    readers = [receiver(c) for c in clients] + [receiver(c, count) for c in listeners]
+    _run_all([sender(c) for c in clients] + readers)
     names = [c.name for c in clients]
     for name, got in received.items():
         for other in names:
             seqs = [seq for sender_name, seq in got if sender_name == other]
             assert seqs == ([] if other == name else list(range(per_sender))), (name, other)
-    for first, second in itertools.combinations(names, 2):
+    for first, second in itertools.combinations([*names, *(c.name for c in listeners)], 2):
         common = set(names) - {first, second}
         one = [m for m in received[first] if m[0] in common]
         two = [m for m in received[second] if m[0] in common]
         assert one == two, f"{first} and {second} saw different interleavings"
-    for client in clients:
+    for client in clients + listeners:
         client.expect_quiet()
 
 
