@@ -366,11 +366,11 @@ class Chat:
             case ChangeRoomModes():
                 self._change_modes(user, command)
             case ShowRoomModes(room=name, typed=typed):
-                room = self._seen_room(user, name, typed)
+                room = self._named_room(user, name, typed)
                 if room is not None:
                     self._reply(user, queries.room_modes(user, room))
             case ShowBans(room=name, typed=typed):
-                room = self._seen_room(user, name, typed)
+                room = self._named_room(user, name, typed)
                 if room is not None:
                     self._reply(user, BanList(room=room.name, bans=tuple(room.bans)))
             case UserModes():
@@ -388,7 +388,7 @@ class Chat:
                 if message or user.away:
                     self._commit(facts.AwayChanged(user=user.uid, message=message[:MAX_AWAY_CHARS]), user)
                 else:
-                    self._reply(user, AwaySet(away=False))
+                    self._reply(user, AwaySet(away=False, nick=user.nick))
             case Who():
                 self._reply(user, queries.who(self._dir, user, command, self._clock.wall))
             case Whois(nick=nick):
@@ -636,6 +636,15 @@ class Chat:
             return None
         return room
 
+    def _named_room(self, user: User, name: str | None, typed: str) -> Room | None:
+        """The room ``name`` if ``user`` may see it, or its own (``name`` None); else an error, and None."""
+        if name is None:
+            room = user.room
+            if room is None:
+                self._reply(user, _NOT_IN_A_ROOM)
+            return room
+        return self._seen_room(user, name, typed)
+
     def _member_room(self, user: User, name: str, typed: str) -> Room | None:
         """The room ``name`` if ``user`` is in it; else an error to it, and None."""
         room = self._seen_room(user, name, typed)
@@ -646,12 +655,7 @@ class Chat:
 
     def _acting_room(self, user: User, name: str | None, typed: str) -> Room | None:
         """The room a command acts in: the user's own (``name`` None), else one it is in (or may run)."""
-        if name is None:
-            room = user.room
-            if room is None:
-                self._reply(user, _NOT_IN_A_ROOM)
-            return room
-        room = self._seen_room(user, name, typed)
+        room = self._named_room(user, name, typed)
         if room is not None and room not in user.rooms and not user.is_operator:
             self._reply(user, Error(kind=ErrorKind.NOT_A_MEMBER, room=room.name))
             return None
@@ -712,7 +716,7 @@ class Chat:
             self._reply(user, IsAway(nick=invitee.nick, message=invitee.away))
 
     def _change_modes(self, user: User, command: ChangeRoomModes) -> None:
-        room = self._seen_room(user, command.room, command.typed)
+        room = self._named_room(user, command.room, command.typed)
         if room is None:
             return
         if not self._may_run(user, room):

@@ -27,7 +27,9 @@ class CommandName(enum.Enum):
     OPER = "OPER"
     KILL = "KILL"
     MODE = "MODE"
+    ROOM_MODE = "MODE <room>"
     WALLOPS = "WALLOPS"
+    INVITE = "INVITE"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -201,23 +203,30 @@ class UnknownCommand:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ShowRoomModes:
-    room: str
-    typed: str
+    """The modes of a room: ``room`` None for the asker's own room (web)."""
+
+    room: str | None
+    typed: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ShowBans:
-    room: str
-    typed: str
+    """The ban list of a room: ``room`` None for the asker's own room (web)."""
+
+    room: str | None
+    typed: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChangeRoomModes:
-    """Change a room's modes, in order; each change that changes nothing is left out of the notice."""
+    """Change a room's modes, in order; each change that changes nothing is left out of the notice.
 
-    room: str
-    typed: str
+    ``room`` None: the asker's own room (web).
+    """
+
+    room: str | None
     changes: tuple[ModeChange, ...]
+    typed: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -255,9 +264,11 @@ class Announce:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Invite:
+    """Invite ``nick`` to a room: ``room`` None for the inviter's own room (text, web)."""
+
     nick: str
-    room: str
-    typed: str
+    room: str | None
+    typed: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -46,17 +46,13 @@ from ._commands import (
     Whowas,
 )
 from ._irc_message import IRCMessage
-from ._irc_render import MAX_TARGETS, STATUS_PREFIXES, letter_mode
-from ._modes import ModeChange, RoomMode
+from ._irc_render import MAX_TARGETS, STATUS_PREFIXES
 from ._replies import Speech
-from ._text_dialect import BOT_MODE
+from ._text_dialect import BOT_MODE, read_mode_letters
 from ._users import User
 
 #: Mode changes with an argument one MODE may make (ISUPPORT's MODES).
 MAX_MODE_ARGUMENTS = 4
-#: Room modes whose argument comes with setting them only (the limit) or both ways (the rest).
-_ARGUMENT_WHEN_SET = frozenset({RoomMode.LIMIT})
-_ARGUMENT_BOTH_WAYS = frozenset({RoomMode.KEY, RoomMode.BAN, RoomMode.OPERATOR, RoomMode.VOICE})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -253,38 +249,16 @@ def _mode(message: IRCMessage, user: User) -> list[Item]:
 
 def _room_modes(room: str, letters: str, arguments: list[str]) -> list[Item]:
     """``+ov-b alice bob mask``: the changes in order, a ban list asked for, 472 for unknown letters."""
-    items: list[Item] = []
-    changes: list[ModeChange] = []
-    list_bans = False
-    on = True
-    used = 0
-    for letter in letters:
-        if letter in "+-":
-            on = letter == "+"
-            continue
-        mode = letter_mode(letter)
-        if mode is None:
-            items.append(Numeric(code="472", params=(letter, "is an unknown mode char to me")))
-            continue
-        takes = mode in _ARGUMENT_BOTH_WAYS or (on and mode in _ARGUMENT_WHEN_SET)
-        if not takes:
-            changes.append(ModeChange(on=on, mode=mode))
-            continue
-        if not arguments:
-            if mode is RoomMode.BAN:
-                list_bans = True
-            elif mode is RoomMode.KEY and not on:  # -k needs no key here
-                changes.append(ModeChange(on=False, mode=mode))
-            else:
-                items.append(Numeric(code="696", params=(room, letter, "*", "You must give a parameter")))
-            continue
-        argument = arguments.pop(0)
-        used += 1
-        if used <= MAX_MODE_ARGUMENTS:
-            changes.append(ModeChange(on=on, mode=mode, arg=argument))
-    if changes:
-        items.append(ChangeRoomModes(room=room, typed=room, changes=tuple(changes)))
-    if list_bans:
+    reading = read_mode_letters(letters, arguments, max_arguments=MAX_MODE_ARGUMENTS)
+    items: list[Item] = [
+        Numeric(code="472", params=(letter, "is an unknown mode char to me"))
+        if mode is None
+        else Numeric(code="696", params=(room, letter, "*", "You must give a parameter"))
+        for letter, mode in reading.problems
+    ]
+    if reading.changes:
+        items.append(ChangeRoomModes(room=room, typed=room, changes=reading.changes))
+    if reading.list_bans:
         items.append(ShowBans(room=room, typed=room))
     return items
 

@@ -125,8 +125,6 @@ USER_MODES = "Biow"
 ROOM_MODES = "biklmnostv"
 ROOM_MODES_WITH_ARGUMENT = "bklov"
 
-_LETTER_MODES = {letter: mode for mode, letter in MODE_LETTERS.items()}
-
 #: What ``HELP`` (or ``HELPOP``) with no subject says: the commands, and where text clients meet.
 _HELP_INDEX: tuple[str, ...] = (
     "Commands: AWAY CAP HELP INFO INVITE ISON JOIN KICK KILL LINKS LIST LUSERS MODE MOTD",
@@ -789,11 +787,6 @@ def _escape_tag(value: str) -> str:
 def _userhost(user: UserDetails) -> str:
     """``nick*=+user@host``: ``*`` for an operator, ``-`` (away) or ``+`` (here)."""
     return f"{user.nick}{'*' if user.operator else ''}={'-' if user.away else '+'}{user.username}@{user.host}"
-
-
-def letter_mode(letter: str) -> RoomMode | None:
-    """The room mode an IRC mode letter stands for (None: one this server does not know)."""
-    return _LETTER_MODES.get(letter)
 
 
 class IRCRenderers:

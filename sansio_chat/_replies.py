@@ -449,9 +449,11 @@ class InviteSent:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AwaySet:
-    """To a user who set (``away``) or cleared its away message."""
+    """To a user who set (``away``) or cleared its away message: its ``nick`` and ``message`` too."""
 
     away: bool
+    nick: str = ""
+    message: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

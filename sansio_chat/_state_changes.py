@@ -176,7 +176,7 @@ class StateChanges:
                 user = self._dir.registered(uid)
                 if user is not None:
                     user.away = message
-                    self._reply(user, AwaySet(away=bool(message)))
+                    self._reply(user, AwaySet(away=bool(message), nick=user.nick, message=message))
                     away = AwayNotice(nick=user.nick, message=message, mask=user.mask)
                     self._out.to_rooms(user.rooms, away, but=user)
             case facts.UserModesChanged():

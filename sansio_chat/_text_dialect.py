@@ -8,16 +8,21 @@ dialect is a wire format only; no chat rule lives here.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import assert_never
 
 from ._commands import (
     Announce,
+    Away,
     BadLine,
     BadUsage,
     ChangeNick,
+    ChangeRoomModes,
     Command,
     CommandName,
     Help,
+    Invite,
     JoinRoom,
     Kick,
     Kill,
@@ -28,6 +33,8 @@ from ._commands import (
     Ping,
     Quit,
     Say,
+    ShowBans,
+    ShowRoomModes,
     Tell,
     Topic,
     UnknownCommand,
@@ -100,6 +107,7 @@ _FORMATTING = frozenset("\x02\x03\x04\x0f\x11\x16\x1d\x1e\x1f")
 # After stripping: the command word, then the rest after a run of blanks.
 _WORD_AND_REST = re.compile("([^ \t]+)[ \t]*(.*)", re.DOTALL)
 _BLANKS = " \t"
+_BLANK_RUN = re.compile("[ \t]+")
 
 USAGES = {
     CommandName.MSG: "MSG <text>",
@@ -111,7 +119,9 @@ USAGES = {
     CommandName.OPER: "OPER <password>",
     CommandName.KILL: "KILL <nickname> [<text>]",
     CommandName.MODE: "MODE [+w|-w|+B|-B]",
+    CommandName.ROOM_MODE: "MODE <room> [+|-]<letters> [<arguments>]",
     CommandName.WALLOPS: "WALLOPS <text>",
+    CommandName.INVITE: "INVITE <nickname> [<room>]",
 }
 
 _HELP_LINES = (
@@ -130,6 +140,16 @@ _HELP_LINES = (
     "  KILL <nickname> [<text>]    disconnect a user (operators only)",
     "  MODE [+w|-w]                show your modes, or hear (+w) operators' WALLOPS or not",
     "  MODE [+B|-B]                say you are a bot (+B) or not: WHO marks you (bot)",
+    "  MODE <room>                 show the modes of <room> (MODE <room> +b: its bans)",
+    "  MODE <room> [+|-]<letters> [<arguments>]",
+    "                              change the modes of <room> (room operators),",
+    "                              e.g. MODE #games +o-v bob carol; the letters:",
+    "                              o <nickname> operator, v <nickname> voice,",
+    "                              t topic locked, m moderated, i invite only,",
+    "                              k <key> key, l <count> limit, b <mask> ban,",
+    "                              n no words from outside, s secret",
+    "  INVITE <nickname> [<room>]  invite a user to your room, or to <room>",
+    "  AWAY [<text>]               be away, saying <text>; without text: back",
     "  WALLOPS <text>              send <text> to everyone with mode +w (operators only)",
     "  PING [<token>]              the server answers PONG <token>",
     "  HELP                        this list",
@@ -205,6 +225,68 @@ MODE_LETTERS = {
     RoomMode.OPERATOR: "o",
     RoomMode.VOICE: "v",
 }
+_LETTER_MODES = {letter: mode for mode, letter in MODE_LETTERS.items()}
+#: Room modes whose argument comes with setting them only (the limit) or both ways (the rest).
+_ARGUMENT_WHEN_SET = frozenset({RoomMode.LIMIT})
+_ARGUMENT_BOTH_WAYS = frozenset({RoomMode.KEY, RoomMode.BAN, RoomMode.OPERATOR, RoomMode.VOICE})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModeReading:
+    """What mode letters and their arguments ask for, before any chat rule looks at it.
+
+    ``changes`` in order; ``list_bans``: a ``b`` without a mask (the ban
+    list asked for); ``problems``: each letter that could not be read, in
+    order, with its mode (None: an unknown letter; a mode: its argument is
+    missing); ``unused``: arguments left over.
+    """
+
+    changes: tuple[ModeChange, ...]
+    list_bans: bool
+    problems: tuple[tuple[str, RoomMode | None], ...]
+    unused: tuple[str, ...]
+
+
+def read_mode_letters(letters: str, arguments: Sequence[str], *, max_arguments: int = 0) -> ModeReading:
+    """``+ov-b alice bob mask`` as mode changes: one spelling for every dialect that writes mode letters.
+
+    A sign holds until the next one (``+`` before any); ``-k`` needs no key.
+    ``max_arguments`` (0: no limit): changes whose argument comes after that
+    many are dropped, their arguments used up all the same (IRC's ``MODES``).
+    """
+    changes: list[ModeChange] = []
+    problems: list[tuple[str, RoomMode | None]] = []
+    pending = list(arguments)
+    list_bans = False
+    on = True
+    used = 0
+    for letter in letters:
+        if letter in "+-":
+            on = letter == "+"
+            continue
+        mode = _LETTER_MODES.get(letter)
+        if mode is None:
+            problems.append((letter, None))
+            continue
+        takes = mode in _ARGUMENT_BOTH_WAYS or (on and mode in _ARGUMENT_WHEN_SET)
+        if not takes:
+            changes.append(ModeChange(on=on, mode=mode))
+            continue
+        if not pending:
+            if mode is RoomMode.BAN:
+                list_bans = True
+            elif mode is RoomMode.KEY and not on:  # -k needs no key here
+                changes.append(ModeChange(on=False, mode=mode))
+            else:
+                problems.append((letter, mode))
+            continue
+        argument = pending.pop(0)
+        used += 1
+        if not max_arguments or used <= max_arguments:
+            changes.append(ModeChange(on=on, mode=mode, arg=argument))
+    return ModeReading(
+        changes=tuple(changes), list_bans=list_bans, problems=tuple(problems), unused=tuple(pending)
+    )
 
 
 # -- reading a line ----------------------------------------------------------
@@ -286,7 +368,16 @@ def _command(word: str, rest: str) -> Command:
             return UserModes(nick="", announcements=rest == "+w")
         if rest in ("+B", "-B"):
             return UserModes(nick="", bot=rest == "+B")
-        return BadUsage(command=CommandName.MODE)
+        return _room_modes(rest)
+    if verb == "INVITE":
+        words = _BLANK_RUN.split(rest) if rest else []
+        if not 1 <= len(words) <= 2:
+            return BadUsage(command=CommandName.INVITE)
+        if len(words) == 1:
+            return Invite(nick=words[0], room=None)
+        return Invite(nick=words[0], room=_room_name(words[1]), typed=words[1])
+    if verb == "AWAY":
+        return Away(message=rest)
     if verb == "WALLOPS":
         return Announce(text=rest) if rest else BadUsage(command=CommandName.WALLOPS)
     if verb == "HELP":
@@ -294,6 +385,30 @@ def _command(word: str, rest: str) -> Command:
     if verb == "PING":
         return Ping(token=rest)
     return UnknownCommand(word=word)
+
+
+def _room_modes(rest: str) -> Command:
+    """``MODE <room>``, ``MODE <room> +b``, ``MODE <room> +o-v bob carol``: the whole line, or its usage.
+
+    A line with a letter it cannot read (unknown, its argument missing, an
+    argument left over) changes nothing: a person typed it, and half of it
+    done would surprise more than none.
+    """
+    typed, *words = _BLANK_RUN.split(rest)
+    if typed[:1] in ("+", "-"):  # user modes other than +w, -w, +B, -B
+        return BadUsage(command=CommandName.MODE)
+    room = _room_name(typed)
+    if not words:
+        return ShowRoomModes(room=room, typed=typed)
+    letters, *arguments = words
+    if letters[:1] not in ("+", "-"):
+        return BadUsage(command=CommandName.ROOM_MODE)
+    if letters in ("+b", "-b") and not arguments:
+        return ShowBans(room=room, typed=typed)
+    reading = read_mode_letters(letters, arguments)
+    if reading.problems or reading.unused or reading.list_bans or not reading.changes:
+        return BadUsage(command=CommandName.ROOM_MODE)
+    return ChangeRoomModes(room=room, typed=typed, changes=reading.changes)
 
 
 # -- rendering a reply ---------------------------------------------------------
@@ -508,16 +623,28 @@ class TextRenderer:
                 return _server_line(f"Your modes: {user_modes(reply)}")
             case UserModesChanged():
                 return _server_line(f"Your modes changed: {user_mode_changes(reply)}")
+            case RoomModesAre(room=room, modes=()):
+                return _server_line(f"{room} has no modes")
+            case RoomModesAre(room=room, modes=modes):
+                letters, args = mode_string(modes)
+                return _server_line(f"Modes of {room}: {' '.join((letters, *args))}")
+            case BanList(room=room, bans=()):
+                return _server_line(f"{room} bans nobody")
+            case BanList(room=room, bans=bans):
+                listed = " ".join(f"{ban.mask} (by {ban.by})" for ban in bans)
+                return _server_line(f"Bans of {room} ({len(bans)}): {listed}")
+            case InviteSent(invitee=invitee, room=room):
+                return _server_line(f"You invited {invitee} to {room}")
+            case AwaySet(message=""):
+                return _server_line("You are back")
+            case AwaySet(message=message):
+                return _server_line(f"You are away: {message}")
             case AwayNotice(nick=nick, message=""):
                 return _server_line(f"{nick} is back")
             case AwayNotice(nick=nick, message=message) | IsAway(nick=nick, message=message):
                 return _server_line(f"{nick} is away: {message}")
             case (
-                RoomModesAre()
-                | BanList()
-                | InviteSent()
-                | AwaySet()
-                | WhoList()
+                WhoList()
                 | WhoisReply()
                 | WhowasReply()
                 | UserhostReply()

@@ -20,10 +20,13 @@ from json.encoder import encode_basestring_ascii
 from typing import Any, assert_never
 
 from ._commands import (
+    Away,
     BadLine,
     ChangeNick,
+    ChangeRoomModes,
     Command,
     Help,
+    Invite,
     JoinRoom,
     Kick,
     Kill,
@@ -34,6 +37,8 @@ from ._commands import (
     Ping,
     Quit,
     Say,
+    ShowBans,
+    ShowRoomModes,
     Tell,
     Topic,
     UnknownCommand,
@@ -88,7 +93,7 @@ from ._replies import (
     WhoList,
     WhowasReply,
 )
-from ._text_dialect import _CONTROL, CLUSTER_NEWS, _room_name, error_text, mode_string
+from ._text_dialect import _CONTROL, CLUSTER_NEWS, _room_name, error_text, mode_string, read_mode_letters
 
 #: What a message's ``kind`` field says, for the speech a web client is shown.
 _SPEECH_KIND = {Speech.WORDS: "msg", Speech.ACTION: "action", Speech.NOTICE: "notice"}
@@ -107,6 +112,9 @@ COMMANDS = (
     "kick",
     "oper",
     "kill",
+    "mode",
+    "invite",
+    "away",
     "quit",
     "ping",
     "help",
@@ -176,7 +184,9 @@ def _command(fields: dict[str, Any]) -> Command:
         return ChangeNick(nick=_field(fields, "nick"))
     if cmd == "join":
         typed = _field(fields, "room")
-        return JoinRoom(room=_room_name(typed), typed=typed, alone=True)
+        return JoinRoom(
+            room=_room_name(typed), typed=typed, alone=True, key=_field(fields, "key", required=False)
+        )
     if cmd == "who":
         typed = _field(fields, "room", required=False)
         return ListUsers(room=_room_name(typed), typed=typed) if typed else ListUsers()
@@ -196,7 +206,53 @@ def _command(fields: dict[str, Any]) -> Command:
         return Ping(token=_field(fields, "token", required=False))
     if cmd == "help":
         return Help()
+    if cmd == "mode":
+        return _mode(fields)
+    if cmd == "invite":
+        typed = _field(fields, "room", required=False)
+        room = _room_name(typed) if typed else None
+        return Invite(nick=_field(fields, "nick"), room=room, typed=typed)
+    if cmd == "away":
+        return Away(message=_field(fields, "text", required=False))
     return UnknownCommand(word=cmd)
+
+
+def _mode(fields: dict[str, Any]) -> Command:
+    """``modes`` (``+o-v``, letters as IRC writes them) with ``args`` for a room (none: yours).
+
+    Without ``modes``: the room's modes; ``+b`` or ``-b`` alone: its ban
+    list.  A message with a letter it cannot read changes nothing.
+    """
+    typed = _field(fields, "room", required=False)
+    room = _room_name(typed) if typed else None
+    letters = _field(fields, "modes", required=False)
+    arguments = _strings(fields, "args")
+    if not letters:
+        return ShowRoomModes(room=room, typed=typed)
+    if letters[:1] not in ("+", "-"):
+        raise _UnreadableError(Error(kind=ErrorKind.INVALID_FIELD, detail="modes"))
+    if letters in ("+b", "-b") and not arguments:
+        return ShowBans(room=room, typed=typed)
+    reading = read_mode_letters(letters, arguments)
+    if any(mode is None for _, mode in reading.problems):  # a letter no mode has
+        raise _UnreadableError(Error(kind=ErrorKind.INVALID_FIELD, detail="modes"))
+    if reading.problems or reading.list_bans:  # a letter whose argument is missing
+        raise _UnreadableError(Error(kind=ErrorKind.MISSING_FIELD, detail="args"))
+    if not reading.changes:  # signs alone
+        raise _UnreadableError(Error(kind=ErrorKind.INVALID_FIELD, detail="modes"))
+    if reading.unused:
+        raise _UnreadableError(Error(kind=ErrorKind.INVALID_FIELD, detail="args"))
+    return ChangeRoomModes(room=room, typed=typed, changes=reading.changes)
+
+
+def _strings(fields: dict[str, Any], name: str) -> tuple[str, ...]:
+    """A list of text fields (missing or null: none), each checked as ``_field`` checks one."""
+    values = fields.get(name)
+    if values is None:
+        return ()
+    if not isinstance(values, list):
+        raise _UnreadableError(Error(kind=ErrorKind.INVALID_FIELD, detail=name))
+    return tuple(_field({name: value}, name) for value in values)
 
 
 def _field(fields: dict[str, Any], name: str, *, required: bool = True) -> str:
@@ -443,14 +499,22 @@ class WebRenderer:
                 return _event({"type": "invite", "from": nick, "room": room})
             case Announcement(source=source, text=text):
                 return _event({"type": "wallops", "from": source.nick, "text": text})
-            case AwayNotice(nick=nick, message=message) | IsAway(nick=nick, message=message):
-                return _event({"type": "away", "nick": nick, "text": _or_null(message)})
             case (
-                RoomModesAre()
-                | BanList()
-                | InviteSent()
-                | AwaySet()
-                | WhoList()
+                AwayNotice(nick=nick, message=message)
+                | IsAway(nick=nick, message=message)
+                | AwaySet(nick=nick, message=message)
+            ):
+                return _event({"type": "away", "nick": nick, "text": _or_null(message)})
+            case RoomModesAre(room=room, modes=modes):
+                letters, args = mode_string(modes)
+                return _event({"type": "modes", "room": room, "modes": letters, "args": list(args)})
+            case BanList(room=room, bans=bans):
+                listed = [{"mask": ban.mask, "by": ban.by} for ban in bans]
+                return _event({"type": "bans", "room": room, "bans": listed})
+            case InviteSent(invitee=invitee, room=room):
+                return _event({"type": "invited", "nick": invitee, "room": room})
+            case (
+                WhoList()
                 | WhoisReply()
                 | WhowasReply()
                 | UserhostReply()

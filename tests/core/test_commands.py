@@ -552,7 +552,7 @@ def test_mode_b_marks_a_text_user_as_a_bot_in_who(net: FakeNetwork) -> None:
         ("WALLOPS", "[server] Error: usage: WALLOPS <text>"),
         ("WALLOPS hi", "[server] Error: permission denied, use OPER first"),
         ("MODE +i", "[server] Error: usage: MODE [+w|-w|+B|-B]"),
-        ("MODE w", "[server] Error: usage: MODE [+w|-w|+B|-B]"),
+        ("MODE w", "[server] Error: no such room w"),  # MODE <room>: the modes of a room
         ("MODE +b", "[server] Error: usage: MODE [+w|-w|+B|-B]"),
     ],
 )

@@ -145,10 +145,6 @@ def test_lusers_leaves_out_what_is_zero(irc: IRCRenderer) -> None:
 @pytest.mark.parametrize(
     "reply",
     [
-        RoomModesAre(room="#a", modes=(), created=0.0),
-        BanList(room="#a", bans=()),
-        InviteSent(invitee="x", room="#a"),
-        AwaySet(away=True),
         WhoList(mask="*", users=()),
         WhoisReply(nick="x", user=None),
         WhowasReply(nick="x", users=()),
