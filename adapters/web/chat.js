@@ -204,7 +204,21 @@ function handle(e) {
       note(`${e.from} invites you to ${e.room}`);
       break;
     case "away":
-      note(e.text === null ? `${e.nick} is back` : `${e.nick} is away: ${e.text}`);
+      if (same(e.nick, state.nick)) note(e.text === null ? "You are back" : `You are away: ${e.text}`);
+      else note(e.text === null ? `${e.nick} is back` : `${e.nick} is away: ${e.text}`);
+      break;
+    case "modes":
+      note(e.modes ? `Modes of ${e.room}: ${[e.modes, ...(e.args ?? [])].join(" ")}` : `${e.room} has no modes`);
+      break;
+    case "bans":
+      note(
+        (e.bans ?? []).length
+          ? `Bans of ${e.room}: ${e.bans.map((b) => `${b.mask} (by ${b.by})`).join(" ")}`
+          : `${e.room} bans nobody`,
+      );
+      break;
+    case "invited":
+      note(`You invited ${e.nick} to ${e.room}`);
       break;
     case "wallops":
       note(`[wallops] ${e.from}: ${e.text}`);
@@ -394,6 +408,7 @@ const USAGE = {
   join: "/join #room", nick: "/nick name", me: "/me does something", msg: "/msg nick text", tell: "/msg nick text",
   query: "/query nick", topic: "/topic [new topic]", kick: "/kick nick [reason]", oper: "/oper password",
   kill: "/kill nick [reason]", who: "/who [#room]", rooms: "/rooms", quit: "/quit [message]", ping: "/ping [token]",
+  mode: "/mode [#room] [+|-letters [args]]", invite: "/invite nick [#room]", away: "/away [message]",
 };
 
 function splitFirst(text) {
@@ -423,6 +438,9 @@ function command(line) {
     case "kill": return first ? send({ cmd: "kill", nick: first, ...(tail && { reason: tail }) }) : usage();
     case "who": return send(rest ? { cmd: "who", room: rest.trim() } : { cmd: "who" });
     case "rooms": return send({ cmd: "rooms" });
+    case "mode": return mode(rest);
+    case "invite": return first ? send({ cmd: "invite", nick: first, ...(tail && { room: tail.trim() }) }) : usage();
+    case "away": return send(rest.trim() ? { cmd: "away", text: rest } : { cmd: "away" });
     case "quit": return send(rest ? { cmd: "quit", reason: rest } : { cmd: "quit" });
     case "ping":
       state.pings += 1;
@@ -435,6 +453,14 @@ function command(line) {
       note(`Unknown command /${word}; type /help`, "error");
       return false;
   }
+}
+
+function mode(rest) {
+  // "/mode", "/mode #room", "/mode +o bob" (your room), "/mode #room -v+k bob key"
+  const words = rest.trim().split(/\s+/).filter(Boolean);
+  const room = words.length && !/^[+-]/.test(words[0]) ? words.shift() : null;
+  const [modes, ...args] = words;
+  return send({ cmd: "mode", ...(room && { room }), ...(modes && { modes }), ...(args.length && { args }) });
 }
 
 function tell(nick, text, kind) {
