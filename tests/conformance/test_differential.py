@@ -161,6 +161,10 @@ MIXED_EXPECTED: dict[str, list[str]] = {
         _pong(19),
         "[server] benny is away: brb",
         _pong(20),
+        "[server] You are away: lunch",
+        _pong(21),
+        "[ann -> tina] lunch?",
+        _pong(22),
         "[server] Goodbye, tina.",
     ],
     "tom": [
@@ -189,7 +193,7 @@ MIXED_EXPECTED: dict[str, list[str]] = {
         _pong(11),
         _pong(12),
         "[server] You were kicked from #games by ann: bye for now",
-        *map(_pong, range(13, 23)),
+        *map(_pong, range(13, 25)),
         "[server] Goodbye, guest10.",
     ],
     "ann": [
@@ -234,10 +238,15 @@ MIXED_EXPECTED: dict[str, list[str]] = {
         ":ben!~benjamin@irc.invalid NICK benny",
         _irc_pong(18),
         _irc_pong(19),
-        ":tina!text@text.invalid QUIT :Quit: see you",
         _irc_pong(20),
-        ":benny!~benjamin@irc.invalid QUIT :Quit: later",
+        ":chat.test 354 ann tina GB",  # G: gone (away), B: a bot
+        ":chat.test 315 ann tina :End of /WHO list",
+        ":chat.test 301 ann tina lunch",
         _irc_pong(21),
+        ":tina!text@text.invalid QUIT :Quit: see you",
+        _irc_pong(22),
+        ":benny!~benjamin@irc.invalid QUIT :Quit: later",
+        _irc_pong(23),
         "ERROR :Closing link: ann (Client Quit)",
     ],
     "ben": [
@@ -273,8 +282,10 @@ MIXED_EXPECTED: dict[str, list[str]] = {
         _irc_pong(18),
         ":tina!text@text.invalid PRIVMSG benny :are you there?",
         _irc_pong(19),
-        ":tina!text@text.invalid QUIT :Quit: see you",
         _irc_pong(20),
+        _irc_pong(21),
+        ":tina!text@text.invalid QUIT :Quit: see you",
+        _irc_pong(22),
         "ERROR :Closing link: benny (Quit: later)",
     ],
 }
@@ -475,6 +486,8 @@ def run_rooms_session(server: ServerProcess) -> dict[str, bytes]:
 def run_mixed_session(server: ServerProcess) -> dict[str, bytes]:
     """Two IRC clients and two text clients: rooms, words, actions, modes, kicks, nicks, bots, away, quits.
 
+    A text client's away state shows to IRC clients as it shows in theirs.
+
     After the rooms script, so the text guests are numbered from 9.  Each
     step is one client's lines, then a barrier on every client still here.
     """
@@ -527,6 +540,8 @@ def run_mixed_session(server: ServerProcess) -> dict[str, bytes]:
     step(ann, "WHO ben %nfr")
     step(ben, "NICK benny", "AWAY :brb")
     step(tina, "TELL benny are you there?")
+    step(tina, "AWAY lunch")  # (no IRC client here asked for away-notify: WHOIS shows it)
+    step(ann, "WHO tina %nf", "PRIVMSG tina :lunch?")
     leaves(tina, "QUIT see you")
     leaves(ben, "QUIT :later")
     leaves(ann, "QUIT")
@@ -541,7 +556,8 @@ def run_mixed_session(server: ServerProcess) -> dict[str, bytes]:
 
 #: Protocol v2 through the transport layers, after the rooms and mixed scripts: a plain text client
 #: (p), a text client over TLS (t), a web client (w).  Every byte each receives is fixed, the web
-#: client's frames and the TLS client's plaintext included.
+#: client's frames and the TLS client's plaintext included.  At the end the web and the text client
+#: set room modes, invite and go away with their own commands (the rules IRC clients have).
 LAYERS_EXPECTED: dict[str, list[str]] = {
     "p": [
         WELCOME.format("guest13"),
@@ -558,6 +574,9 @@ LAYERS_EXPECTED: dict[str, list[str]] = {
         "[server] wes left #lobby",
         "[server] tess left #lobby",
         _pong(4),
+        "[server] tess invites you to #den",
+        "[server] Error: permission denied, room operators only",
+        _pong(5),
         "[server] Goodbye, guest13.",
     ],
     "t": [
@@ -579,6 +598,19 @@ LAYERS_EXPECTED: dict[str, list[str]] = {
         "[server] You were kicked from #den by wes: bye",
         "[server] Error: you are not in a room, use JOIN <room>",
         _pong(5),
+        "[server] wes invites you to #den",
+        "[server] You are now in #den",
+        "[server] Users in #den (2): @wes tess",
+        "[server] Topic of #den: secret",
+        _pong(6),
+        "[server] wes set mode +o tess on #den",
+        "[server] tess set mode +m-t on #den",
+        "[server] You invited guest13 to #den",
+        "[server] Modes of #den: +imn",
+        "[server] You are away: lunch",
+        _pong(7),
+        "[server] wes is away: brb",
+        "[server] wes is disconnected",
         "[server] Goodbye, tess.",
     ],
 }
@@ -599,6 +631,17 @@ WEB_EXPECTED: list[str] = [
     '{"type":"error","code":"unknown-command","message":"invalid command bogus","cmd":"bogus"}',
     '{"type":"error","code":"invalid-json","message":"malformed message"}',
     '{"type":"pong","token":"barrier-4"}',
+    '{"type":"mode","target":"#den","modes":"+i","args":[],"by":"wes"}',
+    '{"type":"invited","nick":"tess","room":"#den"}',
+    '{"type":"pong","token":"barrier-5"}',
+    '{"type":"join","room":"#den","nick":"tess","connected":false}',
+    '{"type":"mode","target":"#den","modes":"+o","args":["tess"],"by":"wes"}',
+    '{"type":"pong","token":"barrier-6"}',
+    '{"type":"mode","target":"#den","modes":"+m-t","args":[],"by":"tess"}',
+    '{"type":"away","nick":"tess","text":"lunch"}',
+    '{"type":"away","nick":"wes","text":"brb"}',
+    '{"type":"modes","room":"#den","modes":"+imn","args":[]}',
+    '{"type":"pong","token":"barrier-7"}',
     '{"type":"goodbye","nick":"wes"}',
 ]
 
@@ -635,6 +678,24 @@ def run_layers_session(server: ServerProcess, context: ssl.SSLContext) -> tuple[
     w.ping_barrier()
     t.send_line("WHO")
     t.ping_barrier()
+    # Room modes, an invitation and away states, set by a web and a text user: the same rules as IRC's.
+    w.send({"cmd": "mode", "modes": "+i"})
+    w.send({"cmd": "invite", "nick": "tess"})
+    w.ping_barrier()
+    t.send_line("JOIN den")
+    t.ping_barrier()
+    w.send({"cmd": "mode", "room": "#den", "modes": "+o", "args": ["tess"]})
+    w.ping_barrier()
+    t.send_line("MODE den +m-t")
+    t.send_line("INVITE guest13")
+    t.send_line("MODE den")
+    t.send_line("AWAY lunch")
+    t.ping_barrier()
+    w.send({"cmd": "away", "text": "brb"})
+    w.send({"cmd": "mode"})
+    w.ping_barrier()
+    p.send_line("MODE den +v guest13")
+    p.ping_barrier()
     w.send({"cmd": "quit"})
     w.until_closed()
     t.send_line("QUIT")
