@@ -256,7 +256,6 @@ def read_mode_letters(letters: str, arguments: Sequence[str], *, max_arguments: 
     """
     changes: list[ModeChange] = []
     problems: list[tuple[str, RoomMode | None]] = []
-    pending = list(arguments)
     list_bans = False
     on = True
     used = 0
@@ -272,7 +271,7 @@ def read_mode_letters(letters: str, arguments: Sequence[str], *, max_arguments: 
         if not takes:
             changes.append(ModeChange(on=on, mode=mode))
             continue
-        if not pending:
+        if used == len(arguments):
             if mode is RoomMode.BAN:
                 list_bans = True
             elif mode is RoomMode.KEY and not on:  # -k needs no key here
@@ -280,12 +279,12 @@ def read_mode_letters(letters: str, arguments: Sequence[str], *, max_arguments: 
             else:
                 problems.append((letter, mode))
             continue
-        argument = pending.pop(0)
+        argument = arguments[used]
         used += 1
         if not max_arguments or used <= max_arguments:
             changes.append(ModeChange(on=on, mode=mode, arg=argument))
     return ModeReading(
-        changes=tuple(changes), list_bans=list_bans, problems=tuple(problems), unused=tuple(pending)
+        changes=tuple(changes), list_bans=list_bans, problems=tuple(problems), unused=tuple(arguments[used:])
     )
 
 
