@@ -42,6 +42,7 @@ from ._commands import (
     Tell,
     Topic,
     UnknownCommand,
+    UserModes,
 )
 from ._replies import (
     IRC_ONLY_SPEECH,
@@ -93,7 +94,17 @@ from ._replies import (
     WhoList,
     WhowasReply,
 )
-from ._text_dialect import _CONTROL, CLUSTER_NEWS, _room_name, error_text, mode_string, read_mode_letters
+from ._text_dialect import (
+    _CONTROL,
+    BOT_MODE,
+    CLUSTER_NEWS,
+    _room_name,
+    error_text,
+    mode_string,
+    read_mode_letters,
+    user_mode_changes,
+    user_modes,
+)
 
 #: What a message's ``kind`` field says, for the speech a web client is shown.
 _SPEECH_KIND = {Speech.WORDS: "msg", Speech.ACTION: "action", Speech.NOTICE: "notice"}
@@ -113,6 +124,7 @@ COMMANDS = (
     "oper",
     "kill",
     "mode",
+    "usermode",
     "invite",
     "away",
     "quit",
@@ -208,6 +220,8 @@ def _command(fields: dict[str, Any]) -> Command:
         return Help()
     if cmd == "mode":
         return _mode(fields)
+    if cmd == "usermode":
+        return _user_modes(_field(fields, "modes", required=False))
     if cmd == "invite":
         typed = _field(fields, "room", required=False)
         room = _room_name(typed) if typed else None
@@ -243,6 +257,31 @@ def _mode(fields: dict[str, Any]) -> Command:
     if reading.unused:
         raise _UnreadableError(Error(kind=ErrorKind.INVALID_FIELD, detail="args"))
     return ChangeRoomModes(room=room, typed=typed, changes=reading.changes)
+
+
+def _user_modes(letters: str) -> UserModes:
+    """``modes`` (``+w``, ``-B``, ``+w-B``): the text protocol's ``MODE +w`` and ``MODE +B``, several at once.
+
+    Only the modes a text user may set: ``w`` (hear operators' announcements)
+    and ``B`` (a bot).  Without ``modes``: your modes.  A letter repeated
+    counts as its last; one it cannot read changes nothing.
+    """
+    if not letters:
+        return UserModes(nick="")
+    if letters[:1] not in ("+", "-"):
+        raise _UnreadableError(Error(kind=ErrorKind.INVALID_FIELD, detail="modes"))
+    wanted: dict[str, bool] = {}
+    on = True
+    for letter in letters:
+        if letter in ("+", "-"):
+            on = letter == "+"
+        elif letter in ("w", BOT_MODE):
+            wanted[letter] = on
+        else:
+            raise _UnreadableError(Error(kind=ErrorKind.INVALID_FIELD, detail="modes"))
+    if not wanted:  # signs alone
+        raise _UnreadableError(Error(kind=ErrorKind.INVALID_FIELD, detail="modes"))
+    return UserModes(nick="", announcements=wanted.get("w"), bot=wanted.get(BOT_MODE))
 
 
 def _strings(fields: dict[str, Any], name: str) -> tuple[str, ...]:
@@ -513,6 +552,10 @@ class WebRenderer:
                 return _event({"type": "bans", "room": room, "bans": listed})
             case InviteSent(invitee=invitee, room=room):
                 return _event({"type": "invited", "nick": invitee, "room": room})
+            case UserModesAre():  # "+" alone (none) as "", as a room without modes has
+                return _event({"type": "usermodes", "modes": user_modes(reply).rstrip("+")})
+            case UserModesChanged(nick=nick):
+                return _event({"type": "usermode", "nick": nick, "modes": user_mode_changes(reply)})
             case (
                 WhoList()
                 | WhoisReply()
@@ -520,8 +563,6 @@ class WebRenderer:
                 | UserhostReply()
                 | IsonReply()
                 | ServerStats()
-                | UserModesAre()
-                | UserModesChanged()
                 | RealnameChanged()
             ):
                 return b""  # answers to commands only IRC clients have; real names the page never shows

@@ -223,6 +223,12 @@ function handle(e) {
     case "wallops":
       note(`[wallops] ${e.from}: ${e.text}`);
       break;
+    case "usermodes":
+      note(e.modes ? `Your modes: ${e.modes}` : "You have no user modes");
+      break;
+    case "usermode":
+      note(`Your modes changed: ${e.modes}`);
+      break;
     default:
       break; // an event this page does not know yet: ignored, as the protocol asks
   }
@@ -409,6 +415,7 @@ const USAGE = {
   query: "/query nick", topic: "/topic [new topic]", kick: "/kick nick [reason]", oper: "/oper password",
   kill: "/kill nick [reason]", who: "/who [#room]", rooms: "/rooms", quit: "/quit [message]", ping: "/ping [token]",
   mode: "/mode [#room] [+|-letters [args]]", invite: "/invite nick [#room]", away: "/away [message]",
+  usermode: "/usermode [+|-wB]",
 };
 
 function splitFirst(text) {
@@ -441,6 +448,9 @@ function command(line) {
     case "mode": return mode(rest);
     case "invite": return first ? send({ cmd: "invite", nick: first, ...(tail && { room: tail.trim() }) }) : usage();
     case "away": return send(rest.trim() ? { cmd: "away", text: rest } : { cmd: "away" });
+    case "usermode":
+      if (tail) return usage(); // one word of letters, "+w-B": nothing left over silently
+      return send(first ? { cmd: "usermode", modes: first } : { cmd: "usermode" });
     case "quit": return send(rest ? { cmd: "quit", reason: rest } : { cmd: "quit" });
     case "ping":
       state.pings += 1;

@@ -1,8 +1,9 @@
 """The page in a real browser: two windows and an ``nc``-style client in one chat.
 
 Messages, ``/me``, private messages, joins, nick changes and kicks are seen
-on every side; a user's ``<img onerror>`` stays text.  Every wait is explicit,
-polling every 0.05 s with a deadline.
+on every side, as are ``/away``, ``/mode`` and ``/usermode``; a user's
+``<img onerror>`` stays text.  Every wait is explicit, polling every 0.05 s
+with a deadline.
 """
 
 from __future__ import annotations
@@ -159,6 +160,50 @@ def test_two_windows_and_a_text_client_chat_in_one_room(
     browser.switch_to.window(bob.handle)
     browser.set_window_size(390, 760)  # a phone's width
     screenshot(browser, bob, shots / "bob-phone.png")
+
+
+def test_the_pages_away_mode_and_usermode_commands_reach_a_text_client(
+    browser: WebDriver, server: ServerProcess
+) -> None:
+    """``/away``, ``/mode`` (as the room's operator) and ``/usermode``, typed on the page, seen by ``nc``."""
+    url = f"http://127.0.0.1:{server.port_of('http')}/"
+    page = open_window(browser, url, first=True)
+    tina = server.join("guest2")
+    page.type("/nick wes")
+    page.sees("You are now known as wes")
+    page.type("/join #den")  # a new room: wes is its operator
+    page.wait("#den", lambda: page.text_of("view-title") == "#den")
+    tina.send_line("NICK tina")
+    tina.send_line("JOIN den")
+    page.sees("tina joined #den")
+    assert tina.ping_barrier() == [
+        "[server] guest1 is now known as wes",
+        "[server] wes left #lobby",
+        "[server] You are now known as tina",
+        "[server] You are now in #den",
+        "[server] Users in #den (2): @wes tina",
+    ]
+
+    page.type("/away lunch")
+    page.sees("You are away: lunch")
+    assert tina.ping_barrier() == ["[server] wes is away: lunch"]
+
+    page.type("/mode +m")
+    page.type("/mode +v tina")
+    page.sees("wes set mode +m on #den", "wes set mode +v tina on #den")
+    assert tina.ping_barrier() == [
+        "[server] wes set mode +m on #den",
+        "[server] wes set mode +v tina on #den",
+    ]
+
+    tina.send_line("WHO")
+    assert tina.ping_barrier() == ["[server] Users (2): @wes +tina"]
+    page.type("/usermode +B")
+    page.sees("Your modes changed: +B")
+    page.type("/usermode")
+    page.sees("Your modes: +B")
+    tina.send_line("WHO")
+    assert tina.ping_barrier() == ["[server] Users (2): @wes(bot) +tina"]
 
 
 def screenshot(browser: WebDriver, window: Window, path: Path) -> None:

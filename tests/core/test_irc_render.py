@@ -162,7 +162,7 @@ def test_text_and_web_clients_get_nothing_of_what_only_irc_clients_ask_or_read(r
     assert WebRenderer().render(reply) == b""
 
 
-def test_user_modes_in_text_and_not_on_the_web_which_cannot_ask() -> None:
+def test_user_modes_in_text_and_on_the_web() -> None:
     shown = UserModesAre(invisible=False, operator=True, announcements=True)
     changed = UserModesChanged(nick="x", invisible=True, announcements=False)
     assert TextRenderer().render(shown) == b"[server] Your modes: +ow\n"
@@ -170,7 +170,11 @@ def test_user_modes_in_text_and_not_on_the_web_which_cannot_ask() -> None:
         b"[server] Your modes: +\n"
     )
     assert TextRenderer().render(changed) == b"[server] Your modes changed: +i-w\n"
-    assert WebRenderer().render(shown) == WebRenderer().render(changed) == b""
+    assert WebRenderer().render(shown) == b'{"type":"usermodes","modes":"+ow"}\n'
+    assert WebRenderer().render(UserModesAre(invisible=False, operator=False, announcements=False)) == (
+        b'{"type":"usermodes","modes":""}\n'
+    )
+    assert WebRenderer().render(changed) == b'{"type":"usermode","nick":"x","modes":"+i-w"}\n'
 
 
 def test_words_still_say_who_spoke_and_how() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.core_driver import Client, FakeNetwork
+from tests.core_driver import OPER_PASSWORD, Client, FakeNetwork
 
 from .irc import irc_net, register
 from .test_web import error, web
@@ -444,4 +444,118 @@ def test_web_mode_invite_and_away_errors(
     browser = web_user(net, "wes")
     browser.send_json(message)
     assert browser.events() == [reply]
+    assert tina.lines() == []
+
+
+# -- a web user's own modes ------------------------------------------------------------------------------
+
+
+def test_a_web_user_shows_its_modes_and_hears_wallops_after_usermode_plus_w(net: FakeNetwork) -> None:
+    (boss,) = net.join("boss")
+    browser = web_user(net, "wes")
+    browser.send_json({"cmd": "usermode"})
+    browser.send_json({"cmd": "usermode", "modes": None})  # null: absent
+    assert browser.events() == [{"type": "usermodes", "modes": ""}] * 2
+
+    say(boss, f"OPER {OPER_PASSWORD}", "WALLOPS before")
+    assert browser.events() == []  # not asked for yet
+    browser.send_json({"cmd": "usermode", "modes": "+w"})
+    browser.send_json({"cmd": "usermode", "modes": "+w"})  # no change: no event
+    browser.send_json({"cmd": "usermode"})
+    assert browser.events() == [
+        {"type": "usermode", "nick": "wes", "modes": "+w"},
+        {"type": "usermodes", "modes": "+w"},
+    ]
+    boss.lines()
+    say(boss, "WALLOPS restart at noon")
+    assert browser.events() == [{"type": "wallops", "from": "boss", "text": "restart at noon"}]
+    assert boss.lines() == []  # an operator is not +w by being one
+
+    browser.send_json({"cmd": "usermode", "modes": "-w"})
+    say(boss, "WALLOPS again")
+    assert browser.events() == [{"type": "usermode", "nick": "wes", "modes": "-w"}]
+
+
+def test_a_web_user_says_it_is_a_bot_and_text_and_web_lists_mark_it(net: FakeNetwork) -> None:
+    (tina,) = net.join("tina")
+    robo = web_user(net, "robo")
+    watcher = web_user(net, "wes")
+    robo.events()
+    robo.send_json({"cmd": "usermode", "modes": "+B"})
+    robo.send_json({"cmd": "usermode"})
+    assert robo.events() == [
+        {"type": "usermode", "nick": "robo", "modes": "+B"},
+        {"type": "usermodes", "modes": "+B"},
+    ]
+    assert tina.lines() == []  # a user's own modes are its own news
+    assert watcher.events() == []
+
+    say(tina, "WHO")
+    assert tina.lines() == ["[server] Users (3): tina robo(bot) wes"]
+    watcher.send_json({"cmd": "who"})
+    assert watcher.events() == [
+        {
+            "type": "users",
+            "room": "#lobby",
+            "users": [
+                {"nick": "tina", "op": False},
+                {"nick": "robo", "op": False, "bot": True},
+                {"nick": "wes", "op": False},
+            ],
+        }
+    ]
+
+    robo.send_json({"cmd": "usermode", "modes": "+w-B"})  # several at once, signs where they change
+    assert robo.events() == [{"type": "usermode", "nick": "robo", "modes": "+w-B"}]
+    robo.send_json({"cmd": "usermode", "modes": "+B-B+B"})  # a letter repeated counts as its last
+    assert robo.events() == [{"type": "usermode", "nick": "robo", "modes": "+B"}]
+    say(tina, "WHO")
+    assert tina.lines() == ["[server] Users (3): tina robo(bot) wes"]
+
+
+def test_a_web_operators_usermodes_show_o(net: FakeNetwork) -> None:
+    browser = web_user(net, "wes")
+    browser.send_json({"cmd": "oper", "password": OPER_PASSWORD})
+    browser.send_json({"cmd": "usermode", "modes": "+wB"})
+    browser.send_json({"cmd": "usermode"})
+    assert browser.events() == [
+        {"type": "oper"},
+        {"type": "usermode", "nick": "wes", "modes": "+wB"},
+        {"type": "usermodes", "modes": "+owB"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("message", "reply"),
+    [
+        ({"cmd": "usermode", "modes": "w"}, error("invalid-field", "invalid field modes", field="modes")),
+        ({"cmd": "usermode", "modes": " "}, error("invalid-field", "invalid field modes", field="modes")),
+        ({"cmd": "usermode", "modes": "+"}, error("invalid-field", "invalid field modes", field="modes")),
+        ({"cmd": "usermode", "modes": "+-"}, error("invalid-field", "invalid field modes", field="modes")),
+        ({"cmd": "usermode", "modes": "+i"}, error("invalid-field", "invalid field modes", field="modes")),
+        ({"cmd": "usermode", "modes": "-o"}, error("invalid-field", "invalid field modes", field="modes")),
+        ({"cmd": "usermode", "modes": "+wx"}, error("invalid-field", "invalid field modes", field="modes")),
+        ({"cmd": "usermode", "modes": "+W"}, error("invalid-field", "invalid field modes", field="modes")),
+        ({"cmd": "usermode", "modes": 1}, error("invalid-field", "invalid field modes", field="modes")),
+        ({"cmd": "usermode", "modes": ["+w"]}, error("invalid-field", "invalid field modes", field="modes")),
+        (
+            {"cmd": "usermode", "modes": "+w\x00"},
+            error("control-character", "control characters are not allowed"),
+        ),
+        (
+            {"cmd": "usermode", "modes": "+\ud800"},  # not text
+            error("invalid-field", "invalid field modes", field="modes"),
+        ),
+        ({"cmd": "Usermode"}, error("unknown-command", "invalid command Usermode", cmd="Usermode")),
+        ({"cmd": "umode"}, error("unknown-command", "invalid command umode", cmd="umode")),
+    ],
+)
+def test_web_usermode_errors_change_nothing(
+    net: FakeNetwork, message: dict[str, Any], reply: dict[str, Any]
+) -> None:
+    (tina,) = net.join("tina")
+    browser = web_user(net, "wes")
+    browser.send_json(message)
+    browser.send_json({"cmd": "usermode"})
+    assert browser.events() == [reply, {"type": "usermodes", "modes": ""}]
     assert tina.lines() == []
