@@ -76,11 +76,10 @@ class _Hub:
         """Once per loop pass: each client that got lines gets them in one write."""
         self.flush_scheduled = False
         policy = self.policy
-        now = time.monotonic()
-        if policy.enabled and self.dirty and not policy.due(now, waiting=len(self.dirty)):
+        if policy.enabled and self.dirty and not policy.due(time.monotonic(), waiting=len(self.dirty)):
             assert policy.deadline is not None  # held: again at its deadline
             self.flush_scheduled = True
-            self.loop.call_later(policy.deadline - now, self.flush)
+            self.loop.call_later(max(0.0, policy.deadline - time.monotonic()), self.flush)
             return
         dirty, self.dirty = self.dirty, []
         for relay in dirty:
