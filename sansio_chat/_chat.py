@@ -79,11 +79,11 @@ from ._facts import Fact
 from ._holds import Holds, Purpose
 from ._modes import (
     MAX_BANS,
-    MAX_KEY_CHARS,
     MAX_LIMIT,
     ModeChange,
     RoomFlag,
     RoomMode,
+    is_valid_key,
     is_valid_mask,
     mask_matches,
     normal_mask,
@@ -740,7 +740,7 @@ class Chat:
         """``change`` as it will be applied, or None after telling ``user`` why it is refused."""
         mode, arg = change.mode, change.arg
         if mode is RoomMode.KEY and change.on:
-            if not arg or len(arg) > MAX_KEY_CHARS or not arg.isprintable() or " " in arg or "," in arg:
+            if not is_valid_key(arg):
                 self._bad_mode_argument(user, room, mode)
                 return None
         elif mode is RoomMode.LIMIT and change.on:

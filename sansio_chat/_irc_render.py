@@ -275,6 +275,37 @@ def _safe(text: str) -> str:
     return text.replace("\r", " ").replace("\n", " ").replace("\0", " ")
 
 
+#: Bytes of a line kept for its last parameter when a middle one must be cut to fit (``:`` and some text).
+_TEXT_ROOM = 64
+
+
+def _middle(param: str) -> str:
+    """``param`` as a middle parameter: ``*`` for one the grammar cannot carry there.
+
+    Only a name a client typed can be so (``WHOIS :a b``, ``NAMES ,``): an
+    empty one, one with a space or a leading colon, one with CR, LF or NUL.
+    """
+    if param and param[0] != ":" and " " not in param and (param.isprintable() or _safe(param) == param):
+        return param
+    return "*"
+
+
+def _middles(head: str, middles: Sequence[str]) -> str:
+    """`` p1 p2``, each a middle parameter; while the line would be too long, the longest is cut."""
+    params = [_middle(middle) for middle in middles]
+    budget = MAX_LINE_BYTES - 2 - _TEXT_ROOM - len(head.encode())
+    sizes = [len(param.encode()) + 1 for param in params]  # with the space before it
+    while sum(sizes) > budget and max(sizes, default=0) > 2:
+        at = sizes.index(max(sizes))
+        data = params[at].encode()
+        end = max(len(data) - (sum(sizes) - budget), 1)
+        while data[end] & 0xC0 == 0x80:  # inside a character: back up to its start
+            end -= 1
+        params[at] = data[:end].decode() if end else "*"
+        sizes[at] = len(params[at].encode()) + 1
+    return "".join(f" {param}" for param in params)
+
+
 def _line(head: str, params: Sequence[str], *, force_trailing: bool = False) -> bytes:
     """``head p1 p2 :last`` and CR LF; the colon only where needed (or always, ``force_trailing``).
 
@@ -286,8 +317,7 @@ def _line(head: str, params: Sequence[str], *, force_trailing: bool = False) -> 
     *middles, last = params
     last = _safe(last)
     colon = force_trailing or not last or " " in last or last[0] == ":"
-    start = "".join(f" {middle}" for middle in middles)
-    return _fit(f"{head}{start} {':' if colon else ''}", last)
+    return _fit(f"{head}{_middles(head, middles)} {':' if colon else ''}", last)
 
 
 def _fit(head: str, tail: str = "") -> bytes:

@@ -166,3 +166,57 @@ def test_settings_are_checked(settings: dict[str, object], message: str) -> None
 def test_only_the_relay_depends_on_flood_control_for_time() -> None:
     assert RelayServerState(ServerConfig(mode=Mode.RELAY)).uses_clock
     assert not RelayServerState(ServerConfig(mode=Mode.RELAY, rate_lines=0)).uses_clock
+
+
+# -- names a client typed, echoed back ----------------------------------------------------------------------
+
+
+def test_a_name_that_cannot_be_a_middle_parameter_is_shown_as_a_star(net: FakeNetwork) -> None:
+    alice = register(net, "alice")
+    alice.send("WHOIS :a b", "NICK ::x", "NAMES ,", "HELP :a b", "WHOWAS :a b", "KICK #chan :a b")
+    assert alice.lines() == [
+        n("401", "alice", "* :No such nick/channel"),
+        n("318", "alice", "* :End of /WHOIS list"),
+        n("432", "alice", "* :Erroneous nickname"),
+        n("366", "alice", "* :End of /NAMES list"),
+        n("524", "alice", "* :No help available on this topic"),
+        n("406", "alice", "* :There was no such nickname"),
+        n("369", "alice", "* :End of WHOWAS"),
+        n("403", "alice", "#chan :No such channel"),
+    ]
+
+
+def test_a_long_name_echoed_back_is_cut_to_keep_the_line_to_512_bytes(net: FakeNetwork) -> None:
+    alice = register(net, "alice")
+    alice.send("WHOIS " + "€" * 160, "WHOWAS " + "x" * 490)
+    lines = alice.lines()
+    assert [line.split(" ")[1] for line in lines] == ["401", "318", "406", "369"]
+    for line in lines:
+        assert len(line.encode()) <= 510, line
+    assert lines[0].endswith("€ :No such nick/channel") and lines[2].endswith("x :There was no such nickname")
+
+
+def test_a_list_of_no_targets_is_not_enough_parameters(net: FakeNetwork) -> None:
+    alice = register(net, "alice")
+    alice.send("JOIN ,", "PART ,", "KICK #chan ,", "TAGMSG ,", "PRIVMSG , :hi", "NOTICE ,, :hi", "NAMES ,#x")
+    assert alice.lines() == [
+        n("461", "alice", "JOIN :Not enough parameters"),
+        n("461", "alice", "PART :Not enough parameters"),
+        n("461", "alice", "KICK :Not enough parameters"),
+        n("461", "alice", "TAGMSG :Not enough parameters"),
+        n("411", "alice", ":No recipient given (PRIVMSG)"),
+        n("366", "alice", "#x :End of /NAMES list"),
+    ]
+
+
+def test_a_key_or_a_ban_starting_with_a_colon_is_refused(net: FakeNetwork) -> None:
+    """No IRC client could send it back as a middle parameter (``324``, ``367``, ``JOIN #a,#b key,key``)."""
+    alice = register(net, "alice")
+    alice.send("JOIN #chan")
+    alice.lines()
+    alice.send("MODE #chan +k ::x", "MODE #chan +b ::x", "MODE #chan +b a!:b@c")
+    assert alice.lines() == [
+        n("696", "alice", "#chan k * :Invalid mode parameter"),
+        n("696", "alice", "#chan b * :Invalid mode parameter"),
+        f":{mask('alice')} MODE #chan +b a!:b@c",
+    ]
