@@ -220,3 +220,10 @@ def test_a_key_or_a_ban_starting_with_a_colon_is_refused(net: FakeNetwork) -> No
         n("696", "alice", "#chan b * :Invalid mode parameter"),
         f":{mask('alice')} MODE #chan +b a!:b@c",
     ]
+
+
+def test_a_privmsg_whose_only_parameter_is_trailing_has_no_text(net: FakeNetwork) -> None:
+    """``PRIVMSG :#chan :hi`` is one parameter, ``#chan :hi``: the fast reading of PRIVMSG agrees."""
+    alice = register(net, "alice")
+    alice.send("JOIN #chan", "PRIVMSG :#chan :hi", "PRIVMSG :alice :hi")
+    assert alice.lines()[-2:] == [n("412", "alice", ":No text to send")] * 2
