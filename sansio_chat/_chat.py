@@ -107,12 +107,9 @@ from ._replies import (
     UserList,
     UserModesAre,
 )
-from ._rooms import MAX_TOPIC_CHARS, Room, is_valid_room_name, room_key
+from ._rooms import MAX_KICK_REASON_CHARS, MAX_TOPIC_CHARS, Room, is_valid_room_name, room_key
 from ._state_changes import MessageIds, StateChanges
-from ._users import MAX_REALNAME_CHARS, User
-
-#: Characters of an away message, at most (longer ones are cut).
-MAX_AWAY_CHARS = 300
+from ._users import MAX_AWAY_CHARS, MAX_REALNAME_CHARS, User
 
 _FAULT_ERRORS = {
     LineFault.INVALID_UTF8: Error(kind=ErrorKind.INVALID_UTF8),
@@ -694,7 +691,8 @@ class Chat:
         if victim is None or room not in victim.rooms:
             self._reply(user, Error(kind=ErrorKind.NOT_IN_ROOM, detail=command.nick, room=room.name))
             return
-        fact = facts.Kicked(kicker=user.identity, room=room.key, victim=victim.uid, reason=command.reason)
+        reason = command.reason[:MAX_KICK_REASON_CHARS]
+        fact = facts.Kicked(kicker=user.identity, room=room.key, victim=victim.uid, reason=reason)
         self._commit(fact, user)
 
     def _invite(self, user: User, command: Invite) -> None:

@@ -77,7 +77,7 @@ from ._replies import (
     WhoList,
     WhowasReply,
 )
-from ._rooms import MAX_ROOM_NAME_CHARS, MAX_TOPIC_CHARS
+from ._rooms import MAX_KICK_REASON_CHARS, MAX_ROOM_NAME_CHARS, MAX_TOPIC_CHARS
 from ._text_dialect import (
     BOT_MODE,
     CLUSTER_NEWS,
@@ -88,11 +88,8 @@ from ._text_dialect import (
     user_modes,
 )
 from ._timefmt import human_utc, iso_utc
-from ._users import MAX_REALNAME_CHARS
+from ._users import MAX_AWAY_CHARS, MAX_REALNAME_CHARS
 
-#: Characters of an away message, of a kick's reason, shown at most (ISUPPORT).
-AWAYLEN = 300
-KICKLEN = 300
 #: Targets one PRIVMSG or NOTICE may name.
 MAX_TARGETS = 4
 #: The membership prefixes that name a room's members of a rank as a target (ISUPPORT
@@ -244,7 +241,7 @@ class IRCServerInfo:
         """The ISUPPORT (005) tokens, as advertised."""
         config = self.config
         return (
-            f"AWAYLEN={AWAYLEN}",
+            f"AWAYLEN={MAX_AWAY_CHARS}",
             f"BOT={BOT_MODE}",
             "CASEMAPPING=ascii",
             f"CHANLIMIT=#:{MAX_ROOMS_PER_USER}",
@@ -253,7 +250,7 @@ class IRCServerInfo:
             "CHANTYPES=#",
             "ELIST=CMNTU",
             f"KEYLEN={MAX_KEY_CHARS}",
-            f"KICKLEN={KICKLEN}",
+            f"KICKLEN={MAX_KICK_REASON_CHARS}",
             f"MAXLIST=b:{MAX_BANS}",
             "MODES=4",
             f"NETWORK={config.network}",
