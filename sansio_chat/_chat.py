@@ -751,11 +751,13 @@ class Chat:
             if not is_valid_mask(mask):
                 self._bad_mode_argument(user, room, mode)
                 return None
-            listed = any(ban.mask.casefold() == mask.casefold() for ban in room.bans)
-            if change.on and bans >= MAX_BANS and not listed:
+            folded = mask.casefold()
+            listed = next((ban.mask for ban in room.bans if ban.mask.casefold() == folded), None)
+            if change.on and bans >= MAX_BANS and listed is None:
                 self._reply(user, Error(kind=ErrorKind.BAN_LIST_FULL, detail=str(MAX_BANS), room=room.name))
                 return None
-            return ModeChange(on=change.on, mode=mode, arg=mask)
+            # a removal names the mask as it was set: clients keep the list as it was shown to them
+            return ModeChange(on=change.on, mode=mode, arg=mask if change.on or listed is None else listed)
         elif mode in (RoomMode.OPERATOR, RoomMode.VOICE):
             member = self._dir.user(arg)
             if member is None:

@@ -227,3 +227,15 @@ def test_a_privmsg_whose_only_parameter_is_trailing_has_no_text(net: FakeNetwork
     alice = register(net, "alice")
     alice.send("JOIN #chan", "PRIVMSG :#chan :hi", "PRIVMSG :alice :hi")
     assert alice.lines()[-2:] == [n("412", "alice", ":No text to send")] * 2
+
+
+def test_a_ban_removed_in_another_case_is_shown_as_it_was_set(net: FakeNetwork) -> None:
+    """Clients keep the ban list as 367 and MODE showed it: the removal names the mask they have."""
+    alice = register(net, "alice")
+    alice.send("JOIN #chan", "MODE #chan +b Bob!*@*")
+    alice.lines()
+    alice.send("MODE #chan -b BOB", "MODE #chan +b")
+    assert alice.lines() == [
+        f":{mask('alice')} MODE #chan -b Bob!*@*",
+        n("368", "alice", "#chan :End of channel ban list"),
+    ]
