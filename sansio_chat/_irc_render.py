@@ -290,7 +290,10 @@ def _middle(param: str) -> str:
 def _middles(head: str, middles: Sequence[str]) -> str:
     """`` p1 p2``, each a middle parameter; while the line would be too long, the longest is cut."""
     params = [_middle(middle) for middle in middles]
+    start = "".join(f" {param}" for param in params)
     budget = MAX_LINE_BYTES - 2 - _TEXT_ROOM - len(head.encode())
+    if len(start.encode()) <= budget:  # the usual case
+        return start
     sizes = [len(param.encode()) + 1 for param in params]  # with the space before it
     while sum(sizes) > budget and max(sizes, default=0) > 2:
         at = sizes.index(max(sizes))
