@@ -510,8 +510,9 @@ class IRCRenderer:
                 return self._whowas(nick, asked, users)
             case UserhostReply(users=users):
                 return self.numeric(nick, "302", " ".join(map(_userhost, users)))
-            case IsonReply(nicks=nicks):
-                return self.numeric(nick, "303", " ".join(nicks))
+            case IsonReply(nicks=nicks):  # one line, as clients count them: whole nicknames, as many as fit
+                lines = self._spread(nick, "303", (), nicks)
+                return lines[0] if lines else self.numeric(nick, "303", "")
             case ServerStats():
                 return self._lusers(reply, nick)
             case UserModesAre():
@@ -655,21 +656,29 @@ class IRCRenderer:
             for member, name in zip(reply.nicks, shown, strict=True)
         ]
         symbol = "@" if reply.secret else "="
-        head_bytes = len(f":{self._server} 353 {nick} {symbol} {room} :".encode())
+        lines = self._spread(nick, "353", (symbol, room), entries)
+        lines.append(self.numeric(nick, "366", room, "End of /NAMES list"))
+        return b"".join(lines)
+
+    def _spread(self, nick: str, code: str, head: tuple[str, ...], items: Sequence[str]) -> list[bytes]:
+        """``code`` numerics: ``head``, then as many whole ``items`` as fit, spaced, in the last parameter.
+
+        As many lines as it takes (none for no items): a list is never cut inside an item.
+        """
+        head_bytes = len(f":{self._server} {code} {nick}{''.join(f' {param}' for param in head)} :".encode())
         lines: list[bytes] = []
         line: list[str] = []
         size = head_bytes
-        for entry in entries:
-            length = len(entry.encode()) + 1
+        for item in items:
+            length = len(item.encode()) + 1
             if line and size + length > MAX_LINE_BYTES - 2:
-                lines.append(self.numeric(nick, "353", symbol, room, " ".join(line)))
+                lines.append(self.numeric(nick, code, *head, " ".join(line)))
                 line, size = [], head_bytes
-            line.append(entry)
+            line.append(item)
             size += length
         if line:
-            lines.append(self.numeric(nick, "353", symbol, room, " ".join(line)))
-        lines.append(self.numeric(nick, "366", room, "End of /NAMES list"))
-        return b"".join(lines)
+            lines.append(self.numeric(nick, code, *head, " ".join(line)))
+        return lines
 
     # -- users ---------------------------------------------------------------------------------------
 
@@ -727,10 +736,7 @@ class IRCRenderer:
             )
         who = user.nick
         lines = [self.numeric(nick, "311", who, user.username, user.host, "*", user.realname)]
-        if reply.rooms:
-            lines.append(
-                self.numeric(nick, "319", who, " ".join(prefix + room for prefix, room in reply.rooms))
-            )
+        lines += self._spread(nick, "319", (who,), [prefix + room for prefix, room in reply.rooms])
         lines.append(self.numeric(nick, "312", who, self._server, self._info.config.network))
         if user.operator:
             lines.append(self.numeric(nick, "313", who, "is an IRC operator"))

@@ -239,3 +239,28 @@ def test_a_ban_removed_in_another_case_is_shown_as_it_was_set(net: FakeNetwork) 
         f":{mask('alice')} MODE #chan -b Bob!*@*",
         n("368", "alice", "#chan :End of channel ban list"),
     ]
+
+
+def test_a_whois_of_a_user_in_many_channels_lists_each_whole_over_several_lines(net: FakeNetwork) -> None:
+    alice, bob = register(net, "alice"), register(net, "bob")
+    rooms = [f"#{number:02d}" + "c" * 29 for number in range(50)]
+    alice.send(*(f"JOIN {room}" for room in rooms))
+    bob.send("WHOIS alice")
+    lines = bob.lines()
+    assert all(len(line.encode()) <= 510 for line in lines)
+    listed = [line.partition(" :")[2] or line.split(" ")[-1] for line in lines if " 319 " in line]
+    assert len(listed) > 1
+    assert " ".join(listed).split(" ") == ["@" + room for room in rooms]
+
+
+def test_ison_answers_with_whole_nicknames_on_one_line(net: FakeNetwork) -> None:
+    """Clients count one 303 per ISON: a reply too long for a line leaves nicknames out, never cuts one."""
+    nicks = [f"n{number:02d}" + "x" * 21 for number in range(20)]
+    for nick in nicks:
+        register(net, nick)
+    alice = register(net, "alice")
+    alice.send("ISON " + " ".join(nicks))
+    (line,) = alice.lines()
+    assert len(line.encode()) <= 510
+    shown = line.partition(" :")[2].split(" ")
+    assert shown == nicks[: len(shown)] and len(shown) >= 18
