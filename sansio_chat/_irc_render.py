@@ -25,7 +25,7 @@ from typing import assert_never
 from ._base import Clock
 from ._config import MAX_ROOMS_PER_USER, ServerConfig
 from ._irc_message import MAX_LINE_BYTES, split_text
-from ._modes import MAX_BANS, MAX_KEY_CHARS, RoomMode
+from ._modes import MAX_BANS, MAX_KEY_CHARS, ModeChange, RoomMode
 from ._nicknames import MAX_NICK_CHARS
 from ._replies import (
     Announcement,
@@ -475,8 +475,7 @@ class IRCRenderer:
             case Error():
                 return self._error(reply, nick)
             case ModesChanged(nick=setter, room=room, changes=changes, mask=mask):
-                letters, args = mode_string(changes)
-                return self.event(mask or setter, "MODE", room, letters, *args)
+                return self._mode_lines(mask or setter, room, changes)
             case RoomModesAre(room=room, modes=modes, created=created):
                 letters, args = mode_string(modes)
                 return self.numeric(nick, "324", room, letters or "+", *args) + self.numeric(
@@ -658,6 +657,27 @@ class IRCRenderer:
         symbol = "@" if reply.secret else "="
         lines = self._spread(nick, "353", (symbol, room), entries)
         lines.append(self.numeric(nick, "366", room, "End of /NAMES list"))
+        return b"".join(lines)
+
+    def _mode_lines(self, source: str, room: str, changes: tuple[ModeChange, ...]) -> bytes:
+        """``MODE`` lines for ``changes`` in order: as many as it takes for each to keep to 512 bytes.
+
+        Every argument stays whole (clients keep a ban list as ``MODE`` lines show it).
+        """
+        head = f":{source} MODE {room} "
+        groups: list[tuple[ModeChange, ...]] = []
+        group: tuple[ModeChange, ...] = ()
+        for change in changes:
+            letters, args = mode_string((*group, change))
+            if group and len((head + " ".join((letters, *args))).encode()) + 3 > MAX_LINE_BYTES:  # ":", CR LF
+                groups.append(group)
+                group = ()
+            group = (*group, change)
+        groups.append(group)
+        lines = []
+        for part in groups:
+            letters, args = mode_string(part)
+            lines.append(self.event(source, "MODE", room, letters, *args))
         return b"".join(lines)
 
     def _spread(self, nick: str, code: str, head: tuple[str, ...], items: Sequence[str]) -> list[bytes]:

@@ -264,3 +264,18 @@ def test_ison_answers_with_whole_nicknames_on_one_line(net: FakeNetwork) -> None
     assert len(line.encode()) <= 510
     shown = line.partition(" :")[2].split(" ")
     assert shown == nicks[: len(shown)] and len(shown) >= 18
+
+
+def test_mode_changes_too_long_for_one_line_are_shown_in_several(net: FakeNetwork) -> None:
+    """Each ban mask whole (it is how clients keep the list), each MODE line within 512 bytes."""
+    alice = register(net, "alice")
+    alice.send("JOIN #chan")
+    alice.lines()
+    masks = [f"{letter}" * 115 for letter in "wxyz"]
+    alice.send("MODE #chan +bbbb " + " ".join(masks))
+    lines = alice.lines()
+    assert all(len(line.encode()) <= 510 for line in lines)
+    assert lines == [
+        f":{mask('alice')} MODE #chan +bbb " + " ".join(f"{m}!*@*" for m in masks[:3]),
+        f":{mask('alice')} MODE #chan +b {masks[3]}!*@*",
+    ]
