@@ -748,7 +748,7 @@ class Chat:
             return ModeChange(on=True, mode=mode, arg=str(int(arg)))
         elif mode is RoomMode.BAN:
             mask = normal_mask(arg)
-            if not is_valid_mask(mask):
+            if not arg or not is_valid_mask(mask):  # (no mask is no ban, not ``*!*@*``: everyone)
                 self._bad_mode_argument(user, room, mode)
                 return None
             folded = mask.casefold()

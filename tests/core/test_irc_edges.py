@@ -222,6 +222,18 @@ def test_a_key_or_a_ban_starting_with_a_colon_is_refused(net: FakeNetwork) -> No
     ]
 
 
+def test_an_empty_ban_mask_bans_nobody(net: FakeNetwork) -> None:
+    """``MODE #chan +b :`` is no mask (not ``*!*@*``, which would ban everyone)."""
+    alice = register(net, "alice")
+    alice.send("JOIN #chan")
+    alice.lines()
+    alice.send("MODE #chan +b :", "MODE #chan +b")
+    assert alice.lines() == [
+        n("696", "alice", "#chan b * :Invalid mode parameter"),
+        n("368", "alice", "#chan :End of channel ban list"),
+    ]
+
+
 def test_a_privmsg_whose_only_parameter_is_trailing_has_no_text(net: FakeNetwork) -> None:
     """``PRIVMSG :#chan :hi`` is one parameter, ``#chan :hi``: the fast reading of PRIVMSG agrees."""
     alice = register(net, "alice")
