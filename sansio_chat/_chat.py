@@ -79,11 +79,11 @@ from ._facts import Fact
 from ._holds import Holds, Purpose
 from ._modes import (
     MAX_BANS,
-    MAX_KEY_CHARS,
     MAX_LIMIT,
     ModeChange,
     RoomFlag,
     RoomMode,
+    is_valid_key,
     is_valid_mask,
     mask_matches,
     normal_mask,
@@ -107,12 +107,9 @@ from ._replies import (
     UserList,
     UserModesAre,
 )
-from ._rooms import MAX_TOPIC_CHARS, Room, is_valid_room_name, room_key
+from ._rooms import MAX_KICK_REASON_CHARS, MAX_TOPIC_CHARS, Room, is_valid_room_name, room_key
 from ._state_changes import MessageIds, StateChanges
-from ._users import MAX_REALNAME_CHARS, User
-
-#: Characters of an away message, at most (longer ones are cut).
-MAX_AWAY_CHARS = 300
+from ._users import MAX_AWAY_CHARS, MAX_REALNAME_CHARS, User
 
 _FAULT_ERRORS = {
     LineFault.INVALID_UTF8: Error(kind=ErrorKind.INVALID_UTF8),
@@ -694,7 +691,8 @@ class Chat:
         if victim is None or room not in victim.rooms:
             self._reply(user, Error(kind=ErrorKind.NOT_IN_ROOM, detail=command.nick, room=room.name))
             return
-        fact = facts.Kicked(kicker=user.identity, room=room.key, victim=victim.uid, reason=command.reason)
+        reason = command.reason[:MAX_KICK_REASON_CHARS]
+        fact = facts.Kicked(kicker=user.identity, room=room.key, victim=victim.uid, reason=reason)
         self._commit(fact, user)
 
     def _invite(self, user: User, command: Invite) -> None:
@@ -740,7 +738,7 @@ class Chat:
         """``change`` as it will be applied, or None after telling ``user`` why it is refused."""
         mode, arg = change.mode, change.arg
         if mode is RoomMode.KEY and change.on:
-            if not arg or len(arg) > MAX_KEY_CHARS or not arg.isprintable() or " " in arg or "," in arg:
+            if not is_valid_key(arg):
                 self._bad_mode_argument(user, room, mode)
                 return None
         elif mode is RoomMode.LIMIT and change.on:
@@ -750,14 +748,16 @@ class Chat:
             return ModeChange(on=True, mode=mode, arg=str(int(arg)))
         elif mode is RoomMode.BAN:
             mask = normal_mask(arg)
-            if not is_valid_mask(mask):
+            if not arg or not is_valid_mask(mask):  # (no mask is no ban, not ``*!*@*``: everyone)
                 self._bad_mode_argument(user, room, mode)
                 return None
-            listed = any(ban.mask.casefold() == mask.casefold() for ban in room.bans)
-            if change.on and bans >= MAX_BANS and not listed:
+            folded = mask.casefold()
+            listed = next((ban.mask for ban in room.bans if ban.mask.casefold() == folded), None)
+            if change.on and bans >= MAX_BANS and listed is None:
                 self._reply(user, Error(kind=ErrorKind.BAN_LIST_FULL, detail=str(MAX_BANS), room=room.name))
                 return None
-            return ModeChange(on=change.on, mode=mode, arg=mask)
+            # a removal names the mask as it was set: clients keep the list as it was shown to them
+            return ModeChange(on=change.on, mode=mode, arg=mask if change.on or listed is None else listed)
         elif mode in (RoomMode.OPERATOR, RoomMode.VOICE):
             member = self._dir.user(arg)
             if member is None:

@@ -94,13 +94,14 @@ def _words(message: IRCMessage, user: User) -> list[Item]:
     """PRIVMSG and NOTICE: to rooms (``#...``) and nicknames; a NOTICE is never answered with an error."""
     notice = message.command == "NOTICE"
     params = message.params
-    if not params or not params[0]:
+    targets = _targets(params[0]) if params else []
+    if not targets:
         return [] if notice else [Numeric(code="411", params=(f"No recipient given ({message.command})",))]
     if len(params) < 2 or not params[1]:
         return [] if notice else [Numeric(code="412", params=("No text to send",))]
     kind, text = _speech(params[1], notice=notice)
     tags = tuple((key, value) for key, value in message.tags if key[:1] == "+")
-    return [_to(target, text, kind, tags) for target in _targets(params[0])[:MAX_TARGETS]]
+    return [_to(target, text, kind, tags) for target in targets[:MAX_TARGETS]]
 
 
 def _to(target: str, text: str, kind: Speech, tags: tuple[tuple[str, str], ...]) -> Command:
@@ -119,10 +120,11 @@ _STATUS_CHARS = "".join(STATUS_PREFIXES)
 
 
 def _tagmsg(message: IRCMessage, user: User) -> list[Item]:
-    if not message.params or not message.params[0]:
+    targets = _targets(message.params[0]) if message.params else []
+    if not targets:
         return _need_more("TAGMSG")
     tags = tuple((key, value) for key, value in message.tags if key[:1] == "+")
-    return [_to(target, "", Speech.TAGS, tags) for target in _targets(message.params[0])[:MAX_TARGETS]]
+    return [_to(target, "", Speech.TAGS, tags) for target in targets[:MAX_TARGETS]]
 
 
 # -- rooms --------------------------------------------------------------------------------------------
@@ -130,7 +132,7 @@ def _tagmsg(message: IRCMessage, user: User) -> list[Item]:
 
 def _join(message: IRCMessage, user: User) -> list[Item]:
     params = message.params
-    if not params or not params[0]:
+    if not params or not _targets(params[0]):
         return _need_more("JOIN")
     if params[0] == "0":  # leave every channel
         return [PartRoom(room=room.name, typed=room.name) for room in user.rooms]
@@ -145,10 +147,11 @@ def _join(message: IRCMessage, user: User) -> list[Item]:
 
 def _part(message: IRCMessage, user: User) -> list[Item]:
     params = message.params
-    if not params or not params[0]:
+    rooms = _targets(params[0]) if params else []
+    if not rooms:
         return _need_more("PART")
     reason = params[1] if len(params) > 1 else ""
-    return [PartRoom(room=room, typed=room, reason=reason) for room in _targets(params[0])]
+    return [PartRoom(room=room, typed=room, reason=reason) for room in rooms]
 
 
 def _topic(message: IRCMessage, user: User) -> list[Item]:
@@ -163,10 +166,10 @@ def _topic(message: IRCMessage, user: User) -> list[Item]:
 
 def _names(message: IRCMessage, user: User) -> list[Item]:
     """One channel (TARGMAX NAMES:1): several would each end with their own 366."""
-    if not message.params or not message.params[0]:
+    rooms = _targets(message.params[0]) if message.params else []
+    if not rooms:
         return [Numeric(code="366", params=("*", "End of /NAMES list"))]
-    room = message.params[0].split(",")[0]
-    return [ListUsers(room=room, typed=room, quiet=True)]
+    return [ListUsers(room=rooms[0], typed=rooms[0], quiet=True)]
 
 
 def _list(message: IRCMessage, user: User) -> list[Item]:
@@ -221,7 +224,7 @@ def _room_filter(items: list[str]) -> RoomFilter:
 
 def _kick(message: IRCMessage, user: User) -> list[Item]:
     params = message.params
-    if len(params) < 2 or not params[0] or not params[1]:
+    if len(params) < 2 or not params[0] or not _targets(params[1]):
         return _need_more("KICK")
     reason = params[2] if len(params) > 2 else ""
     room = params[0]

@@ -25,7 +25,7 @@ from typing import assert_never
 from ._base import Clock
 from ._config import MAX_ROOMS_PER_USER, ServerConfig
 from ._irc_message import MAX_LINE_BYTES, split_text
-from ._modes import MAX_BANS, MAX_KEY_CHARS, RoomMode
+from ._modes import MAX_BANS, MAX_KEY_CHARS, ModeChange, RoomMode
 from ._nicknames import MAX_NICK_CHARS
 from ._replies import (
     Announcement,
@@ -77,7 +77,7 @@ from ._replies import (
     WhoList,
     WhowasReply,
 )
-from ._rooms import MAX_ROOM_NAME_CHARS, MAX_TOPIC_CHARS
+from ._rooms import MAX_KICK_REASON_CHARS, MAX_ROOM_NAME_CHARS, MAX_TOPIC_CHARS
 from ._text_dialect import (
     BOT_MODE,
     CLUSTER_NEWS,
@@ -88,11 +88,8 @@ from ._text_dialect import (
     user_modes,
 )
 from ._timefmt import human_utc, iso_utc
-from ._users import MAX_REALNAME_CHARS
+from ._users import MAX_AWAY_CHARS, MAX_REALNAME_CHARS
 
-#: Characters of an away message, of a kick's reason, shown at most (ISUPPORT).
-AWAYLEN = 300
-KICKLEN = 300
 #: Targets one PRIVMSG or NOTICE may name.
 MAX_TARGETS = 4
 #: The membership prefixes that name a room's members of a rank as a target (ISUPPORT
@@ -244,7 +241,7 @@ class IRCServerInfo:
         """The ISUPPORT (005) tokens, as advertised."""
         config = self.config
         return (
-            f"AWAYLEN={AWAYLEN}",
+            f"AWAYLEN={MAX_AWAY_CHARS}",
             f"BOT={BOT_MODE}",
             "CASEMAPPING=ascii",
             f"CHANLIMIT=#:{MAX_ROOMS_PER_USER}",
@@ -253,7 +250,7 @@ class IRCServerInfo:
             "CHANTYPES=#",
             "ELIST=CMNTU",
             f"KEYLEN={MAX_KEY_CHARS}",
-            f"KICKLEN={KICKLEN}",
+            f"KICKLEN={MAX_KICK_REASON_CHARS}",
             f"MAXLIST=b:{MAX_BANS}",
             "MODES=4",
             f"NETWORK={config.network}",
@@ -275,6 +272,40 @@ def _safe(text: str) -> str:
     return text.replace("\r", " ").replace("\n", " ").replace("\0", " ")
 
 
+#: Bytes of a line kept for its last parameter when a middle one must be cut to fit (``:`` and some text).
+_TEXT_ROOM = 64
+
+
+def _middle(param: str) -> str:
+    """``param`` as a middle parameter: ``*`` for one the grammar cannot carry there.
+
+    Only a name a client typed can be so (``WHOIS :a b``, ``NAMES ,``): an
+    empty one, one with a space or a leading colon, one with CR, LF or NUL.
+    """
+    if param and param[0] != ":" and " " not in param and (param.isprintable() or _safe(param) == param):
+        return param
+    return "*"
+
+
+def _middles(head: str, middles: Sequence[str]) -> str:
+    """`` p1 p2``, each a middle parameter; while the line would be too long, the longest is cut."""
+    params = [_middle(middle) for middle in middles]
+    start = "".join(f" {param}" for param in params)
+    budget = MAX_LINE_BYTES - 2 - _TEXT_ROOM - len(head.encode())
+    if len(start.encode()) <= budget:  # the usual case
+        return start
+    sizes = [len(param.encode()) + 1 for param in params]  # with the space before it
+    while sum(sizes) > budget and max(sizes, default=0) > 2:
+        at = sizes.index(max(sizes))
+        data = params[at].encode()
+        end = max(len(data) - (sum(sizes) - budget), 1)
+        while data[end] & 0xC0 == 0x80:  # inside a character: back up to its start
+            end -= 1
+        params[at] = data[:end].decode() if end else "*"
+        sizes[at] = len(params[at].encode()) + 1
+    return "".join(f" {param}" for param in params)
+
+
 def _line(head: str, params: Sequence[str], *, force_trailing: bool = False) -> bytes:
     """``head p1 p2 :last`` and CR LF; the colon only where needed (or always, ``force_trailing``).
 
@@ -286,8 +317,7 @@ def _line(head: str, params: Sequence[str], *, force_trailing: bool = False) -> 
     *middles, last = params
     last = _safe(last)
     colon = force_trailing or not last or " " in last or last[0] == ":"
-    start = "".join(f" {middle}" for middle in middles)
-    return _fit(f"{head}{start} {':' if colon else ''}", last)
+    return _fit(f"{head}{_middles(head, middles)} {':' if colon else ''}", last)
 
 
 def _fit(head: str, tail: str = "") -> bytes:
@@ -445,8 +475,7 @@ class IRCRenderer:
             case Error():
                 return self._error(reply, nick)
             case ModesChanged(nick=setter, room=room, changes=changes, mask=mask):
-                letters, args = mode_string(changes)
-                return self.event(mask or setter, "MODE", room, letters, *args)
+                return self._mode_lines(mask or setter, room, changes)
             case RoomModesAre(room=room, modes=modes, created=created):
                 letters, args = mode_string(modes)
                 return self.numeric(nick, "324", room, letters or "+", *args) + self.numeric(
@@ -480,8 +509,9 @@ class IRCRenderer:
                 return self._whowas(nick, asked, users)
             case UserhostReply(users=users):
                 return self.numeric(nick, "302", " ".join(map(_userhost, users)))
-            case IsonReply(nicks=nicks):
-                return self.numeric(nick, "303", " ".join(nicks))
+            case IsonReply(nicks=nicks):  # one line, as clients count them: whole nicknames, as many as fit
+                lines = self._spread(nick, "303", (), nicks)
+                return lines[0] if lines else self.numeric(nick, "303", "")
             case ServerStats():
                 return self._lusers(reply, nick)
             case UserModesAre():
@@ -625,21 +655,50 @@ class IRCRenderer:
             for member, name in zip(reply.nicks, shown, strict=True)
         ]
         symbol = "@" if reply.secret else "="
-        head_bytes = len(f":{self._server} 353 {nick} {symbol} {room} :".encode())
+        lines = self._spread(nick, "353", (symbol, room), entries)
+        lines.append(self.numeric(nick, "366", room, "End of /NAMES list"))
+        return b"".join(lines)
+
+    def _mode_lines(self, source: str, room: str, changes: tuple[ModeChange, ...]) -> bytes:
+        """``MODE`` lines for ``changes`` in order: as many as it takes for each to keep to 512 bytes.
+
+        Every argument stays whole (clients keep a ban list as ``MODE`` lines show it).
+        """
+        head = f":{source} MODE {room} "
+        groups: list[tuple[ModeChange, ...]] = []
+        group: tuple[ModeChange, ...] = ()
+        for change in changes:
+            letters, args = mode_string((*group, change))
+            if group and len((head + " ".join((letters, *args))).encode()) + 3 > MAX_LINE_BYTES:  # ":", CR LF
+                groups.append(group)
+                group = ()
+            group = (*group, change)
+        groups.append(group)
+        lines = []
+        for part in groups:
+            letters, args = mode_string(part)
+            lines.append(self.event(source, "MODE", room, letters, *args))
+        return b"".join(lines)
+
+    def _spread(self, nick: str, code: str, head: tuple[str, ...], items: Sequence[str]) -> list[bytes]:
+        """``code`` numerics: ``head``, then as many whole ``items`` as fit, spaced, in the last parameter.
+
+        As many lines as it takes (none for no items): a list is never cut inside an item.
+        """
+        head_bytes = len(f":{self._server} {code} {nick}{''.join(f' {param}' for param in head)} :".encode())
         lines: list[bytes] = []
         line: list[str] = []
         size = head_bytes
-        for entry in entries:
-            length = len(entry.encode()) + 1
+        for item in items:
+            length = len(item.encode()) + 1
             if line and size + length > MAX_LINE_BYTES - 2:
-                lines.append(self.numeric(nick, "353", symbol, room, " ".join(line)))
+                lines.append(self.numeric(nick, code, *head, " ".join(line)))
                 line, size = [], head_bytes
-            line.append(entry)
+            line.append(item)
             size += length
         if line:
-            lines.append(self.numeric(nick, "353", symbol, room, " ".join(line)))
-        lines.append(self.numeric(nick, "366", room, "End of /NAMES list"))
-        return b"".join(lines)
+            lines.append(self.numeric(nick, code, *head, " ".join(line)))
+        return lines
 
     # -- users ---------------------------------------------------------------------------------------
 
@@ -697,10 +756,7 @@ class IRCRenderer:
             )
         who = user.nick
         lines = [self.numeric(nick, "311", who, user.username, user.host, "*", user.realname)]
-        if reply.rooms:
-            lines.append(
-                self.numeric(nick, "319", who, " ".join(prefix + room for prefix, room in reply.rooms))
-            )
+        lines += self._spread(nick, "319", (who,), [prefix + room for prefix, room in reply.rooms])
         lines.append(self.numeric(nick, "312", who, self._server, self._info.config.network))
         if user.operator:
             lines.append(self.numeric(nick, "313", who, "is an IRC operator"))

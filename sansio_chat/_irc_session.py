@@ -57,8 +57,8 @@ _INFO_LINES = (
 def _plain_privmsg(line: bytes) -> Command | None:
     """``PRIVMSG target :text`` read directly: what the grammar would make of it, or None for the grammar.
 
-    Anything unusual (tags, a source, several targets, a ``@#room``, CTCP, no text, bad
-    bytes, a long line) is left to the general path, which answers it.
+    Anything unusual (tags, a source, several targets, a ``@#room``, a trailing first
+    parameter, CTCP, no text, bad bytes, a long line) is left to the general path, which answers it.
     """
     if line[-1:] == b"\r":
         line = line[:-1]
@@ -72,7 +72,7 @@ def _plain_privmsg(line: bytes) -> Command | None:
     if colon < 9 or "\0" in text or "\r" in text:
         return None
     target, words = text[8:colon], text[colon + 2 :]
-    if not words or words[0] == "\x01" or " " in target or "," in target:
+    if not words or words[0] == "\x01" or target[0] == ":" or " " in target or "," in target:
         return None
     if target[0] == "#":
         return SayTo(room=target, text=words)

@@ -99,9 +99,23 @@ def normal_mask(text: str) -> str:
     return f"{nick or '*'}!{user or '*'}@{host or '*'}"
 
 
+def _listable(text: str) -> bool:
+    """Whether IRC can carry ``text`` as a middle parameter and an item of a list (``JOIN #a,#b k1,k2``).
+
+    No blank, no control character, no comma, no leading colon: a mode's
+    argument is shown to every dialect's clients, IRC's too.
+    """
+    return bool(text) and text.isprintable() and " " not in text and "," not in text and text[0] != ":"
+
+
 def is_valid_mask(mask: str) -> bool:
-    """A mask fit for a ban list: no blank, no control character, not absurdly long."""
-    return 0 < len(mask) <= 200 and mask.isprintable() and " " not in mask and "," not in mask
+    """A mask fit for a ban list: listable (see ``_listable``), not absurdly long."""
+    return len(mask) <= 200 and _listable(mask)
+
+
+def is_valid_key(key: str) -> bool:
+    """A room's key: listable (see ``_listable``), at most ``MAX_KEY_CHARS`` characters."""
+    return len(key) <= MAX_KEY_CHARS and _listable(key)
 
 
 def wildcard_regex(mask: str) -> str:

@@ -23,6 +23,8 @@ LOBBY = "#lobby"
 MAX_ROOM_NAME_CHARS = 32
 #: Characters of a topic, at most.
 MAX_TOPIC_CHARS = 300
+#: Characters of a kick's reason, at most (longer ones are cut; IRC's ISUPPORT ``KICKLEN``).
+MAX_KICK_REASON_CHARS = 300
 #: Invitations a room remembers (the oldest is forgotten first).
 MAX_INVITES = 100
 

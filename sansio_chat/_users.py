@@ -10,6 +10,8 @@ from ._replies import Identity, UserId
 
 #: Characters of a real name (IRC's ``USER`` and ``SETNAME``), at most.
 MAX_REALNAME_CHARS = 150
+#: Characters of an away message, at most (longer ones are cut; IRC's ISUPPORT ``AWAYLEN``).
+MAX_AWAY_CHARS = 300
 
 if TYPE_CHECKING:
     from ._rooms import Room

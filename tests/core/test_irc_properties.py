@@ -76,6 +76,8 @@ PIECES = st.one_of(
             b"LUSERS",
             b"LIST",
             b"NAMES #lobby",
+            b"NAMES ,",
+            b"WHOIS :a  b",
             b"VERSION",
             b"TIME",
             b"PING x",

@@ -233,3 +233,23 @@ def test_a_list_with_bots_in_text_and_on_the_web() -> None:
     ]
     bots_only = UserList(room="#a", nicks=("robo", "x"), bots=frozenset({"robo"}))
     assert TextRenderer().render(bots_only) == b"[server] Users (2): robo(bot) x\n"
+
+
+@given(st.text(max_size=600))
+def test_a_name_echoed_in_a_numeric_stays_one_parameter_of_a_line_that_fits(name: str) -> None:
+    """What a client typed as a name (``WHOIS :a b``, ``NAMES ,``...) cannot break the reply's parameters.
+
+    A middle parameter cannot be empty, hold a space, start with a colon or
+    break the line: such a one is shown as ``*``; one too long for the line
+    is cut, so that the line keeps to 512 bytes with its text.
+    """
+    irc = IRCRenderer(IRCServerInfo(ServerConfig(server_name="srv"), Clock()), frozenset())
+    data = irc.render(WhoisReply(nick=name, user=None), "bob").split(b"\r\n")[0] + b"\r\n"
+    assert len(data) <= 512
+    message = parse_message(data[:-2])
+    assert isinstance(message, IRCMessage)
+    assert message.command == "401"
+    assert message.params[0] == "bob" and message.params[2] == "No such nick/channel"
+    shown = message.params[1]
+    assert len(message.params) == 3 and shown
+    assert shown == "*" or name.startswith(shown)

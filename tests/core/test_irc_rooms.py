@@ -270,6 +270,12 @@ def test_kick_with_and_without_a_reason(net: FakeNetwork) -> None:
     ]
 
 
+def test_a_kick_reason_is_cut_to_kicklen_as_isupport_says(net: FakeNetwork) -> None:
+    alice, bob = in_chan(net, "alice", "bob")
+    alice.send("KICK #chan bob :" + "k" * 299 + "éé")
+    assert alice.lines() == bob.lines() == [f":{ALICE} KICK #chan bob :" + "k" * 299 + "é"]
+
+
 def test_kick_errors_and_an_operator_made_by_mode(net: FakeNetwork) -> None:
     alice, bob, _ = in_chan(net, "alice", "bob", "carol")
     outsider = register(net, "outsider")

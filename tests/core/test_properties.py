@@ -273,12 +273,14 @@ def assert_well_formed(data: bytes) -> None:
 
 
 def assert_irc_lines(data: bytes) -> None:
-    """CR LF lines of at most 512 bytes without their tags, UTF-8, never a NUL."""
+    """CR LF lines of at most 512 bytes without their tags, UTF-8, never a NUL, no empty parameter."""
     assert data.endswith(b"\r\n") and b"\0" not in data
     for line in data.split(b"\r\n")[:-1]:
         assert b"\r" not in line and b"\n" not in line
         body = line.partition(b" ")[2] if line.startswith(b"@") else line
         assert len(body) + 2 <= MAX_LINE_BYTES, line
+        middles = body.partition(b" :")[0]
+        assert b"  " not in middles and not middles.endswith(b" "), line  # an empty middle parameter
         line.decode()  # UTF-8
 
 

@@ -348,6 +348,8 @@ def test_a_web_operator_changes_the_modes_of_its_own_room(net: FakeNetwork) -> N
         ("MODE den +v carol", "[server] Error: carol is not in #den"),
         ("MODE den +l many", "[server] Error: invalid LIMIT for #den"),
         ("MODE den +k a,b", "[server] Error: invalid KEY for #den"),
+        ("MODE den +k :a", "[server] Error: invalid KEY for #den"),  # IRC could not show it in 324
+        ("MODE den +b :a", "[server] Error: invalid BAN for #den"),
         ("MODE den +b a b", ROOM_MODE_USAGE),
         ("MODE den +b " + "x" * 201, "[server] Error: invalid BAN for #den"),
         ("INVITE", "[server] Error: usage: INVITE <nickname> [<room>]"),
