@@ -111,6 +111,7 @@ function handle(e) {
       break;
     case "users":
       if (!e.room || same(e.room, state.room)) renderMembers(e.users ?? []);
+      else note(usersLine(e.room, e.users ?? [])); // the answer to /who of another room
       break;
     case "rooms":
       state.rooms = e.rooms ?? [];
@@ -199,6 +200,8 @@ function handle(e) {
       break;
     case "mode":
       note(`${e.by} set mode ${[e.modes, ...(e.args ?? [])].join(" ")} on ${e.target}`, "notice", e.target);
+      // Who is an operator (o) or voiced (v) changed: the members list asks again rather than guess.
+      if (same(e.target, state.room) && /[ov]/.test(e.modes ?? "")) send({ cmd: "who" });
       break;
     case "invite":
       note(`${e.from} invites you to ${e.room}`);
@@ -232,6 +235,11 @@ function handle(e) {
     default:
       break; // an event this page does not know yet: ignored, as the protocol asks
   }
+}
+
+function usersLine(room, users) {
+  const nicks = users.map((u) => `${u.op ? "@" : u.voice ? "+" : ""}${u.nick}`);
+  return [`Users in ${room} (${users.length}):`, ...nicks].join(" ");
 }
 
 function setNick(nick) {
@@ -434,7 +442,7 @@ function command(line) {
     case "me":
       if (!rest) return usage();
       if (state.view?.startsWith("@")) return tell(state.view.slice(1), rest, "action");
-      if (send({ cmd: "me", text: rest })) say(state.room, state.nick, rest, "action");
+      if (send({ cmd: "me", text: rest }) && state.room) say(state.room, state.nick, rest, "action");
       return true;
     case "msg":
     case "tell": return first && tail ? tell(first, tail, "msg") : usage();
@@ -489,7 +497,7 @@ function submit(line) {
   } else {
     const text = line.startsWith("//") ? line.slice(1) : line;
     if (state.view?.startsWith("@")) tell(state.view.slice(1), text, "msg");
-    else if (send({ cmd: "msg", text })) say(state.room, state.nick, text, "msg");
+    else if (send({ cmd: "msg", text }) && state.room) say(state.room, state.nick, text, "msg");
   }
 }
 

@@ -160,6 +160,7 @@ def test_two_windows_and_a_text_client_chat_in_one_room(
     browser.switch_to.window(bob.handle)
     browser.set_window_size(390, 760)  # a phone's width
     screenshot(browser, bob, shots / "bob-phone.png")
+    browser.set_window_size(1100, 720)  # back, for the next test: the side panels show again
 
 
 def test_the_pages_away_mode_and_usermode_commands_reach_a_text_client(
@@ -223,3 +224,40 @@ def test_the_page_says_when_the_server_is_gone_and_comes_back(browser: WebDriver
         server.stop()
     page.wait("the page to notice", lambda: page.status.startswith(("Server restarting", "Connection lost")))
     assert "reconnecting in" in page.status
+
+
+def script_errors(browser: WebDriver) -> list[str]:
+    """The errors the page's scripts raised since the last call (the console's, not the network's)."""
+    entries: list[dict[str, Any]] = browser.execute("getLog", {"type": "browser"})["value"]
+    return [entry["message"] for entry in entries if entry["source"] == "javascript"]
+
+
+def test_the_page_follows_the_room_after_a_mode_a_who_and_a_kick(
+    browser: WebDriver, server: ServerProcess
+) -> None:
+    """The members list follows ``+o``; ``/who`` of another room shows; words after a kick raise no error."""
+    url = f"http://127.0.0.1:{server.port_of('http')}/"
+    page = open_window(browser, url, first=True)
+    tina = server.join("guest2")
+    page.type("/nick wes")
+    page.type("/join #den")
+    page.wait("#den", lambda: page.text_of("view-title") == "#den")
+    tina.send_line("NICK tina")
+    tina.send_line("JOIN den")
+    page.sees("tina joined #den")
+    page.wait("the members of #den", lambda: page.text_of("members").split() == ["@", "wes", "tina"])
+
+    page.type("/mode +o tina")
+    page.sees("wes set mode +o tina on #den")
+    page.wait("tina marked as operator", lambda: page.text_of("members").split() == ["@", "wes", "@", "tina"])
+
+    page.type("/who #lobby")
+    page.sees("Users in #lobby (0):")
+    page.wait("#den's members kept", lambda: page.text_of("members").split() == ["@", "wes", "@", "tina"])
+
+    tina.send_line("KICK wes out")
+    page.sees("You were kicked from #den by tina: out")
+    page.type("still here?")
+    page.type("/me waves")
+    page.sees("you are not in a room, use JOIN <room>", "you are not in a room, use JOIN <room>")
+    assert script_errors(browser) == []
