@@ -317,6 +317,13 @@ function showView(name) {
 
 // -- rendering: textContent only ---------------------------------------------------------
 
+// What an IRC user's words may hold, shown as a text client's terminal shows it (docs/protocol.md,
+// "Terminal safety"): formatting codes (bold, a colour with its digits...) left out, any other control
+// character as U+FFFD. The events keep the text as sent, for a client that would render the formatting.
+const UNSAFE = /\x03(?:\d{1,2}(?:,\d{1,2})?)?|\x04(?:[0-9A-Fa-f]{6}(?:,[0-9A-Fa-f]{6})?)?|[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
+const FORMATTING = "\x02\x03\x04\x0f\x11\x16\x1d\x1e\x1f";
+const shown = (text) => String(text).replace(UNSAFE, (code) => (FORMATTING.includes(code[0]) ? "" : "\ufffd"));
+
 function el(tag, text, className) {
   const node = document.createElement(tag);
   if (text !== undefined) node.textContent = text;
@@ -336,12 +343,12 @@ function renderLine(line) {
   time.dateTime = line.time.toISOString();
   const body = el("div");
   if (line.kind === "msg") {
-    body.append(el("span", line.from, nickClass(line.from)), el("span", line.text));
+    body.append(el("span", line.from, nickClass(line.from)), el("span", shown(line.text)));
   } else if (line.kind === "action") {
     body.className = "action";
-    body.append(el("span", `* ${line.from}`, nickClass(line.from)), el("span", line.text));
+    body.append(el("span", `* ${line.from}`, nickClass(line.from)), el("span", shown(line.text)));
   } else {
-    body.append(el("span", line.text, line.kind));
+    body.append(el("span", shown(line.text), line.kind));
   }
   li.append(time, body);
   return li;
@@ -350,7 +357,7 @@ function renderLine(line) {
 function renderHead() {
   const inRoom = state.view && !state.view.startsWith("@");
   ui.title.textContent = state.view ?? "Not in a room";
-  ui.topic.textContent = inRoom && same(state.view, state.room) ? state.topic ?? "" : "";
+  ui.topic.textContent = inRoom && same(state.view, state.room) ? shown(state.topic ?? "") : "";
   ui.input.placeholder = state.view ? `Message ${state.view} — /help for commands` : "Type /join #room, or /help";
 }
 

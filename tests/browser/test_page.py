@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.conformance.client import Client
+from tests.conformance.irc_client import IRCClient
 from tests.conformance.server import ServerProcess
 
 if TYPE_CHECKING:
@@ -261,3 +262,22 @@ def test_the_page_follows_the_room_after_a_mode_a_who_and_a_kick(
     page.type("/me waves")
     page.sees("you are not in a room, use JOIN <room>", "you are not in a room, use JOIN <room>")
     assert script_errors(browser) == []
+
+
+def test_the_page_shows_an_irc_users_words_without_their_formatting_codes(browser: WebDriver) -> None:
+    """Bold, colours (their digits too) and the other IRC codes are not shown, as a text client's terminal."""
+    server = ServerProcess("select", ["--listen", "http://127.0.0.1:0", "--listen", "irc://127.0.0.1:0"])
+    try:
+        page = open_window(browser, f"http://127.0.0.1:{server.port_of('http')}/", first=True)
+        ann = IRCClient(server.connect(port=server.port_of("irc"), chat=False), "ann")
+        ann.register()
+        ann.send("JOIN #lobby")
+        ann.send(
+            "PRIVMSG #lobby :hi \x02bold\x02 \x034red\x03 \x0304,12blue\x0f \x1ditalic\x1d \x04ff0000hex"
+        )
+        ann.send("PRIVMSG #lobby :\x01ACTION waves \x1fslowly\x1f\x01")
+        page.sees("ann hi bold red blue italic hex", "* ann waves slowly")
+        ann.barrier()
+        assert script_errors(browser) == []
+    finally:
+        server.stop()
