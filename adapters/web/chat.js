@@ -4,6 +4,10 @@
 const MAX_LINES = 500; // per conversation, oldest dropped first
 const BACKOFF_FIRST = 1000; // ms before the first reconnection attempt
 const BACKOFF_MAX = 30000;
+// The server's default limit (--max-line-bytes) on one message, in bytes of UTF-8: it closes the
+// WebSocket (1009) on a longer one, so the page says so instead of sending it.
+const MAX_MESSAGE_BYTES = 4096;
+const utf8 = new TextEncoder();
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -77,7 +81,13 @@ function send(command) {
     note("Not connected: your message was not sent.", "error");
     return false;
   }
-  state.socket.send(JSON.stringify(command));
+  const message = JSON.stringify(command);
+  const size = utf8.encode(message).length;
+  if (size > MAX_MESSAGE_BYTES) {
+    note(`Not sent: a message is at most ${MAX_MESSAGE_BYTES} bytes (this one is ${size})`, "error");
+    return false;
+  }
+  state.socket.send(message);
   return true;
 }
 
@@ -490,8 +500,9 @@ function mode(rest) {
 
 function tell(nick, text, kind) {
   if (kind === "action") text = `* ${state.nick} ${text}`; // the protocol has no private action
-  if (send({ cmd: "tell", nick, text })) say(`@${nick}`, state.nick, text, "msg");
-  return true;
+  const sent = send({ cmd: "tell", nick, text });
+  if (sent) say(`@${nick}`, state.nick, text, "msg");
+  return sent;
 }
 
 function submit(line) {
@@ -499,19 +510,17 @@ function submit(line) {
   state.history.push(line);
   if (state.history.length > 100) state.history.shift();
   state.historyAt = state.history.length;
-  if (line.startsWith("/") && !line.startsWith("//")) {
-    command(line);
-  } else {
-    const text = line.startsWith("//") ? line.slice(1) : line;
-    if (state.view?.startsWith("@")) tell(state.view.slice(1), text, "msg");
-    else if (send({ cmd: "msg", text }) && state.room) say(state.room, state.nick, text, "msg");
-  }
+  if (line.startsWith("/") && !line.startsWith("//")) return command(line);
+  const text = line.startsWith("//") ? line.slice(1) : line;
+  if (state.view?.startsWith("@")) return tell(state.view.slice(1), text, "msg");
+  const sent = send({ cmd: "msg", text });
+  if (sent && state.room) say(state.room, state.nick, text, "msg");
+  return sent;
 }
 
 ui.sendForm.addEventListener("submit", (event) => {
   event.preventDefault();
-  submit(ui.input.value);
-  ui.input.value = "";
+  if (submit(ui.input.value) !== false) ui.input.value = ""; // what was not sent stays, to be fixed
 });
 
 ui.input.addEventListener("keydown", (event) => {

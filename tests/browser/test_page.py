@@ -8,6 +8,7 @@ with a deadline.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -281,3 +282,25 @@ def test_the_page_shows_an_irc_users_words_without_their_formatting_codes(browse
         assert script_errors(browser) == []
     finally:
         server.stop()
+
+
+def test_the_page_refuses_a_message_over_the_limit_instead_of_losing_its_connection(
+    browser: WebDriver, server: ServerProcess
+) -> None:
+    """3,500 characters fit the input box but not 4,096 bytes of UTF-8: the page says so and stays."""
+    page = open_window(browser, f"http://127.0.0.1:{server.port_of('http')}/", first=True)
+    tina = server.join("guest2")
+    long = "é" * 2100  # 4,200 bytes: the server would close the WebSocket (1009)
+    page._run(
+        "const input = document.getElementById('input'); input.value = arguments[0];"
+        "document.getElementById('send-form').requestSubmit()",
+        long,
+    )
+    size = len(json.dumps({"cmd": "msg", "text": long}, ensure_ascii=False, separators=(",", ":")).encode())
+    page.sees(f"Not sent: a message is at most 4096 bytes (this one is {size})")
+    assert page._run("return document.getElementById('input').value") == long  # kept, to be cut
+    page._run("document.getElementById('input').value = ''")
+    page.type("short one")
+    assert tina.ping_barrier() == [f"[{page.nick}] short one"]
+    assert page.status == "Connected"
+    assert script_errors(browser) == []
