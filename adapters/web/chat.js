@@ -436,7 +436,7 @@ function renderMembers(users) {
 // -- what the user types -------------------------------------------------------------------
 
 const USAGE = {
-  join: "/join #room", nick: "/nick name", me: "/me does something", msg: "/msg nick text", tell: "/msg nick text",
+  join: "/join #room [key]", nick: "/nick name", me: "/me does something", msg: "/msg nick text", tell: "/msg nick text",
   query: "/query nick", topic: "/topic [new topic]", kick: "/kick nick [reason]", oper: "/oper password",
   kill: "/kill nick [reason]", who: "/who [#room]", rooms: "/rooms", quit: "/quit [message]", ping: "/ping [token]",
   mode: "/mode [#room] [+|-letters [args]]", invite: "/invite nick [#room]", away: "/away [message]",
@@ -454,7 +454,7 @@ function command(line) {
   const [first, tail] = splitFirst(rest);
   const usage = () => note(`Usage: ${USAGE[name]}`, "error");
   switch (name) {
-    case "join": return rest ? send({ cmd: "join", room: rest.trim() }) : usage();
+    case "join": return first ? send({ cmd: "join", room: first, ...(tail && { key: tail.trim() }) }) : usage();
     case "nick": return rest ? send({ cmd: "nick", nick: rest.trim() }) : usage();
     case "me":
       if (!rest) return usage();

@@ -304,3 +304,17 @@ def test_the_page_refuses_a_message_over_the_limit_instead_of_losing_its_connect
     assert tina.ping_barrier() == [f"[{page.nick}] short one"]
     assert page.status == "Connected"
     assert script_errors(browser) == []
+
+
+def test_the_pages_join_gives_a_rooms_key(browser: WebDriver, server: ServerProcess) -> None:
+    """``/join #room key`` enters a room with a key (``+k``), as the web protocol's ``join`` allows."""
+    page = open_window(browser, f"http://127.0.0.1:{server.port_of('http')}/", first=True)
+    tina = server.join("guest2")
+    tina.send_line("JOIN vault")
+    tina.send_line("MODE #vault +k sesame")
+    tina.ping_barrier()
+    page.type("/join #vault")
+    page.sees("cannot join #vault: it needs a key (+k)")
+    page.type("/join #vault sesame")
+    page.wait("#vault", lambda: page.text_of("view-title") == "#vault")
+    assert tina.ping_barrier() == [f"[server] {page.nick} joined #vault"]
