@@ -128,7 +128,8 @@ function handle(e) {
       renderRooms();
       break;
     case "topic":
-      if (e.by) note(`${e.by} set the topic to: ${e.topic}`, "notice", e.room);
+      if (e.by && e.topic === null) note(`${e.by} cleared the topic of ${e.room}`, "notice", e.room);
+      else if (e.by) note(`${e.by} set the topic to: ${e.topic}`, "notice", e.room);
       else if (e.topic === null) note(`${e.room} has no topic`, "notice", e.room);
       if (same(e.room, state.room)) {
         state.topic = e.topic;

@@ -318,3 +318,23 @@ def test_the_pages_join_gives_a_rooms_key(browser: WebDriver, server: ServerProc
     page.type("/join #vault sesame")
     page.wait("#vault", lambda: page.text_of("view-title") == "#vault")
     assert tina.ping_barrier() == [f"[server] {page.nick} joined #vault"]
+
+
+def test_the_page_says_when_an_irc_user_clears_the_topic(browser: WebDriver) -> None:
+    """IRC's ``TOPIC #room :`` (a ``topic`` event with ``by`` and no topic) reads as a cleared topic."""
+    server = ServerProcess("select", ["--listen", "http://127.0.0.1:0", "--listen", "irc://127.0.0.1:0"])
+    try:
+        page = open_window(browser, f"http://127.0.0.1:{server.port_of('http')}/", first=True)
+        ann = IRCClient(server.connect(port=server.port_of("irc"), chat=False), "ann")
+        ann.register()
+        ann.send("JOIN #den", "TOPIC #den :games tonight")
+        ann.barrier()
+        page.type("/join #den")
+        page.wait("#den's topic", lambda: page.text_of("topic") == "games tonight")
+        ann.send("TOPIC #den :")
+        page.sees("ann cleared the topic of #den")
+        page.wait("no topic shown", lambda: page.text_of("topic") == "")
+        ann.barrier()
+        assert script_errors(browser) == []
+    finally:
+        server.stop()
