@@ -506,7 +506,7 @@ class WebRenderer:
             case TopicIs(room=room, topic=topic):
                 return _event({"type": "topic", "room": room, "topic": _or_null(topic)})
             case TopicSet(nick=nick, room=room, topic=topic):
-                return _event({"type": "topic", "room": room, "topic": topic, "by": nick})
+                return _event({"type": "topic", "room": room, "topic": _or_null(topic), "by": nick})
             case (
                 Kicked(room=room, victim=victim, kicker=kicker, reason=reason)
                 | KickedYou(room=room, victim=victim, kicker=kicker, reason=reason)

@@ -4,6 +4,10 @@
 const MAX_LINES = 500; // per conversation, oldest dropped first
 const BACKOFF_FIRST = 1000; // ms before the first reconnection attempt
 const BACKOFF_MAX = 30000;
+// The server's default limit (--max-line-bytes) on one message, in bytes of UTF-8: it closes the
+// WebSocket (1009) on a longer one, so the page says so instead of sending it.
+const MAX_MESSAGE_BYTES = 4096;
+const utf8 = new TextEncoder();
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -77,7 +81,13 @@ function send(command) {
     note("Not connected: your message was not sent.", "error");
     return false;
   }
-  state.socket.send(JSON.stringify(command));
+  const message = JSON.stringify(command);
+  const size = utf8.encode(message).length;
+  if (size > MAX_MESSAGE_BYTES) {
+    note(`Not sent: a message is at most ${MAX_MESSAGE_BYTES} bytes (this one is ${size})`, "error");
+    return false;
+  }
+  state.socket.send(message);
   return true;
 }
 
@@ -111,13 +121,15 @@ function handle(e) {
       break;
     case "users":
       if (!e.room || same(e.room, state.room)) renderMembers(e.users ?? []);
+      else note(usersLine(e.room, e.users ?? [])); // the answer to /who of another room
       break;
     case "rooms":
       state.rooms = e.rooms ?? [];
       renderRooms();
       break;
     case "topic":
-      if (e.by) note(`${e.by} set the topic to: ${e.topic}`, "notice", e.room);
+      if (e.by && e.topic === null) note(`${e.by} cleared the topic of ${e.room}`, "notice", e.room);
+      else if (e.by) note(`${e.by} set the topic to: ${e.topic}`, "notice", e.room);
       else if (e.topic === null) note(`${e.room} has no topic`, "notice", e.room);
       if (same(e.room, state.room)) {
         state.topic = e.topic;
@@ -199,6 +211,8 @@ function handle(e) {
       break;
     case "mode":
       note(`${e.by} set mode ${[e.modes, ...(e.args ?? [])].join(" ")} on ${e.target}`, "notice", e.target);
+      // Who is an operator (o) or voiced (v) changed: the members list asks again rather than guess.
+      if (same(e.target, state.room) && /[ov]/.test(e.modes ?? "")) send({ cmd: "who" });
       break;
     case "invite":
       note(`${e.from} invites you to ${e.room}`);
@@ -232,6 +246,11 @@ function handle(e) {
     default:
       break; // an event this page does not know yet: ignored, as the protocol asks
   }
+}
+
+function usersLine(room, users) {
+  const nicks = users.map((u) => `${u.op ? "@" : u.voice ? "+" : ""}${u.nick}`);
+  return [`Users in ${room} (${users.length}):`, ...nicks].join(" ");
 }
 
 function setNick(nick) {
@@ -309,6 +328,13 @@ function showView(name) {
 
 // -- rendering: textContent only ---------------------------------------------------------
 
+// What an IRC user's words may hold, shown as a text client's terminal shows it (docs/protocol.md,
+// "Terminal safety"): formatting codes (bold, a colour with its digits...) left out, any other control
+// character as U+FFFD. The events keep the text as sent, for a client that would render the formatting.
+const UNSAFE = /\x03(?:\d{1,2}(?:,\d{1,2})?)?|\x04(?:[0-9A-Fa-f]{6}(?:,[0-9A-Fa-f]{6})?)?|[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
+const FORMATTING = "\x02\x03\x04\x0f\x11\x16\x1d\x1e\x1f";
+const shown = (text) => String(text).replace(UNSAFE, (code) => (FORMATTING.includes(code[0]) ? "" : "\ufffd"));
+
 function el(tag, text, className) {
   const node = document.createElement(tag);
   if (text !== undefined) node.textContent = text;
@@ -328,12 +354,12 @@ function renderLine(line) {
   time.dateTime = line.time.toISOString();
   const body = el("div");
   if (line.kind === "msg") {
-    body.append(el("span", line.from, nickClass(line.from)), el("span", line.text));
+    body.append(el("span", line.from, nickClass(line.from)), el("span", shown(line.text)));
   } else if (line.kind === "action") {
     body.className = "action";
-    body.append(el("span", `* ${line.from}`, nickClass(line.from)), el("span", line.text));
+    body.append(el("span", `* ${line.from}`, nickClass(line.from)), el("span", shown(line.text)));
   } else {
-    body.append(el("span", line.text, line.kind));
+    body.append(el("span", shown(line.text), line.kind));
   }
   li.append(time, body);
   return li;
@@ -342,7 +368,7 @@ function renderLine(line) {
 function renderHead() {
   const inRoom = state.view && !state.view.startsWith("@");
   ui.title.textContent = state.view ?? "Not in a room";
-  ui.topic.textContent = inRoom && same(state.view, state.room) ? state.topic ?? "" : "";
+  ui.topic.textContent = inRoom && same(state.view, state.room) ? shown(state.topic ?? "") : "";
   ui.input.placeholder = state.view ? `Message ${state.view} — /help for commands` : "Type /join #room, or /help";
 }
 
@@ -411,7 +437,7 @@ function renderMembers(users) {
 // -- what the user types -------------------------------------------------------------------
 
 const USAGE = {
-  join: "/join #room", nick: "/nick name", me: "/me does something", msg: "/msg nick text", tell: "/msg nick text",
+  join: "/join #room [key]", nick: "/nick name", me: "/me does something", msg: "/msg nick text", tell: "/msg nick text",
   query: "/query nick", topic: "/topic [new topic]", kick: "/kick nick [reason]", oper: "/oper password",
   kill: "/kill nick [reason]", who: "/who [#room]", rooms: "/rooms", quit: "/quit [message]", ping: "/ping [token]",
   mode: "/mode [#room] [+|-letters [args]]", invite: "/invite nick [#room]", away: "/away [message]",
@@ -429,12 +455,12 @@ function command(line) {
   const [first, tail] = splitFirst(rest);
   const usage = () => note(`Usage: ${USAGE[name]}`, "error");
   switch (name) {
-    case "join": return rest ? send({ cmd: "join", room: rest.trim() }) : usage();
+    case "join": return first ? send({ cmd: "join", room: first, ...(tail && { key: tail.trim() }) }) : usage();
     case "nick": return rest ? send({ cmd: "nick", nick: rest.trim() }) : usage();
     case "me":
       if (!rest) return usage();
       if (state.view?.startsWith("@")) return tell(state.view.slice(1), rest, "action");
-      if (send({ cmd: "me", text: rest })) say(state.room, state.nick, rest, "action");
+      if (send({ cmd: "me", text: rest }) && state.room) say(state.room, state.nick, rest, "action");
       return true;
     case "msg":
     case "tell": return first && tail ? tell(first, tail, "msg") : usage();
@@ -475,8 +501,9 @@ function mode(rest) {
 
 function tell(nick, text, kind) {
   if (kind === "action") text = `* ${state.nick} ${text}`; // the protocol has no private action
-  if (send({ cmd: "tell", nick, text })) say(`@${nick}`, state.nick, text, "msg");
-  return true;
+  const sent = send({ cmd: "tell", nick, text });
+  if (sent) say(`@${nick}`, state.nick, text, "msg");
+  return sent;
 }
 
 function submit(line) {
@@ -484,19 +511,17 @@ function submit(line) {
   state.history.push(line);
   if (state.history.length > 100) state.history.shift();
   state.historyAt = state.history.length;
-  if (line.startsWith("/") && !line.startsWith("//")) {
-    command(line);
-  } else {
-    const text = line.startsWith("//") ? line.slice(1) : line;
-    if (state.view?.startsWith("@")) tell(state.view.slice(1), text, "msg");
-    else if (send({ cmd: "msg", text })) say(state.room, state.nick, text, "msg");
-  }
+  if (line.startsWith("/") && !line.startsWith("//")) return command(line);
+  const text = line.startsWith("//") ? line.slice(1) : line;
+  if (state.view?.startsWith("@")) return tell(state.view.slice(1), text, "msg");
+  const sent = send({ cmd: "msg", text });
+  if (sent && state.room) say(state.room, state.nick, text, "msg");
+  return sent;
 }
 
 ui.sendForm.addEventListener("submit", (event) => {
   event.preventDefault();
-  submit(ui.input.value);
-  ui.input.value = "";
+  if (submit(ui.input.value) !== false) ui.input.value = ""; // what was not sent stays, to be fixed
 });
 
 ui.input.addEventListener("keydown", (event) => {

@@ -72,6 +72,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
     options.add_experimental_option(
         "prefs", {"session.restore_on_startup": 4, "session.startup_urls": ["about:blank"]}
     )
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the page's console, for script errors
     service = Service(
         executable_path=CHROMEDRIVER,
         log_output=str(home / "chromedriver.log"),

@@ -8,6 +8,7 @@ with a deadline.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.conformance.client import Client
+from tests.conformance.irc_client import IRCClient
 from tests.conformance.server import ServerProcess
 
 if TYPE_CHECKING:
@@ -160,6 +162,7 @@ def test_two_windows_and_a_text_client_chat_in_one_room(
     browser.switch_to.window(bob.handle)
     browser.set_window_size(390, 760)  # a phone's width
     screenshot(browser, bob, shots / "bob-phone.png")
+    browser.set_window_size(1100, 720)  # back, for the next test: the side panels show again
 
 
 def test_the_pages_away_mode_and_usermode_commands_reach_a_text_client(
@@ -223,3 +226,115 @@ def test_the_page_says_when_the_server_is_gone_and_comes_back(browser: WebDriver
         server.stop()
     page.wait("the page to notice", lambda: page.status.startswith(("Server restarting", "Connection lost")))
     assert "reconnecting in" in page.status
+
+
+def script_errors(browser: WebDriver) -> list[str]:
+    """The errors the page's scripts raised since the last call (the console's, not the network's)."""
+    entries: list[dict[str, Any]] = browser.execute("getLog", {"type": "browser"})["value"]
+    return [entry["message"] for entry in entries if entry["source"] == "javascript"]
+
+
+def test_the_page_follows_the_room_after_a_mode_a_who_and_a_kick(
+    browser: WebDriver, server: ServerProcess
+) -> None:
+    """The members list follows ``+o``; ``/who`` of another room shows; words after a kick raise no error."""
+    url = f"http://127.0.0.1:{server.port_of('http')}/"
+    page = open_window(browser, url, first=True)
+    tina = server.join("guest2")
+    page.type("/nick wes")
+    page.type("/join #den")
+    page.wait("#den", lambda: page.text_of("view-title") == "#den")
+    tina.send_line("NICK tina")
+    tina.send_line("JOIN den")
+    page.sees("tina joined #den")
+    page.wait("the members of #den", lambda: page.text_of("members").split() == ["@", "wes", "tina"])
+
+    page.type("/mode +o tina")
+    page.sees("wes set mode +o tina on #den")
+    page.wait("tina marked as operator", lambda: page.text_of("members").split() == ["@", "wes", "@", "tina"])
+
+    page.type("/who #lobby")
+    page.sees("Users in #lobby (0):")
+    page.wait("#den's members kept", lambda: page.text_of("members").split() == ["@", "wes", "@", "tina"])
+
+    tina.send_line("KICK wes out")
+    page.sees("You were kicked from #den by tina: out")
+    page.type("still here?")
+    page.type("/me waves")
+    page.sees("you are not in a room, use JOIN <room>", "you are not in a room, use JOIN <room>")
+    assert script_errors(browser) == []
+
+
+def test_the_page_shows_an_irc_users_words_without_their_formatting_codes(browser: WebDriver) -> None:
+    """Bold, colours (their digits too) and the other IRC codes are not shown, as a text client's terminal."""
+    server = ServerProcess("select", ["--listen", "http://127.0.0.1:0", "--listen", "irc://127.0.0.1:0"])
+    try:
+        page = open_window(browser, f"http://127.0.0.1:{server.port_of('http')}/", first=True)
+        ann = IRCClient(server.connect(port=server.port_of("irc"), chat=False), "ann")
+        ann.register()
+        ann.send("JOIN #lobby")
+        ann.send(
+            "PRIVMSG #lobby :hi \x02bold\x02 \x034red\x03 \x0304,12blue\x0f \x1ditalic\x1d \x04ff0000hex"
+        )
+        ann.send("PRIVMSG #lobby :\x01ACTION waves \x1fslowly\x1f\x01")
+        page.sees("ann hi bold red blue italic hex", "* ann waves slowly")
+        ann.barrier()
+        assert script_errors(browser) == []
+    finally:
+        server.stop()
+
+
+def test_the_page_refuses_a_message_over_the_limit_instead_of_losing_its_connection(
+    browser: WebDriver, server: ServerProcess
+) -> None:
+    """3,500 characters fit the input box but not 4,096 bytes of UTF-8: the page says so and stays."""
+    page = open_window(browser, f"http://127.0.0.1:{server.port_of('http')}/", first=True)
+    tina = server.join("guest2")
+    long = "é" * 2100  # 4,200 bytes: the server would close the WebSocket (1009)
+    page._run(
+        "const input = document.getElementById('input'); input.value = arguments[0];"
+        "document.getElementById('send-form').requestSubmit()",
+        long,
+    )
+    size = len(json.dumps({"cmd": "msg", "text": long}, ensure_ascii=False, separators=(",", ":")).encode())
+    page.sees(f"Not sent: a message is at most 4096 bytes (this one is {size})")
+    assert page._run("return document.getElementById('input').value") == long  # kept, to be cut
+    page._run("document.getElementById('input').value = ''")
+    page.type("short one")
+    assert tina.ping_barrier() == [f"[{page.nick}] short one"]
+    assert page.status == "Connected"
+    assert script_errors(browser) == []
+
+
+def test_the_pages_join_gives_a_rooms_key(browser: WebDriver, server: ServerProcess) -> None:
+    """``/join #room key`` enters a room with a key (``+k``), as the web protocol's ``join`` allows."""
+    page = open_window(browser, f"http://127.0.0.1:{server.port_of('http')}/", first=True)
+    tina = server.join("guest2")
+    tina.send_line("JOIN vault")
+    tina.send_line("MODE #vault +k sesame")
+    tina.ping_barrier()
+    page.type("/join #vault")
+    page.sees("cannot join #vault: it needs a key (+k)")
+    page.type("/join #vault sesame")
+    page.wait("#vault", lambda: page.text_of("view-title") == "#vault")
+    assert tina.ping_barrier() == [f"[server] {page.nick} joined #vault"]
+
+
+def test_the_page_says_when_an_irc_user_clears_the_topic(browser: WebDriver) -> None:
+    """IRC's ``TOPIC #room :`` (a ``topic`` event with ``by`` and no topic) reads as a cleared topic."""
+    server = ServerProcess("select", ["--listen", "http://127.0.0.1:0", "--listen", "irc://127.0.0.1:0"])
+    try:
+        page = open_window(browser, f"http://127.0.0.1:{server.port_of('http')}/", first=True)
+        ann = IRCClient(server.connect(port=server.port_of("irc"), chat=False), "ann")
+        ann.register()
+        ann.send("JOIN #den", "TOPIC #den :games tonight")
+        ann.barrier()
+        page.type("/join #den")
+        page.wait("#den's topic", lambda: page.text_of("topic") == "games tonight")
+        ann.send("TOPIC #den :")
+        page.sees("ann cleared the topic of #den")
+        page.wait("no topic shown", lambda: page.text_of("topic") == "")
+        ann.barrier()
+        assert script_errors(browser) == []
+    finally:
+        server.stop()

@@ -63,3 +63,20 @@ def test_a_web_client_sees_which_users_are_bots() -> None:
             "users": [{"nick": "robo", "op": False, "bot": True}, {"nick": "wes", "op": False}],
         }
     ]
+
+
+def test_a_topic_an_irc_client_clears_is_null_for_a_web_client() -> None:
+    """``topic``'s ``null`` means none, whether asked for or just cleared (``TOPIC #den :``)."""
+    net: FakeNetwork = irc_net()
+    ann = register(net, "ann")
+    ann.send("JOIN #den", "TOPIC #den :games tonight")
+    browser = web(net, "wes")
+    browser.send_json({"cmd": "join", "room": "den"})
+    browser.events(), ann.lines()
+
+    ann.send("TOPIC #den :")
+    browser.send_json({"cmd": "topic"})
+    assert browser.events() == [
+        {"type": "topic", "room": "#den", "topic": None, "by": "ann"},
+        {"type": "topic", "room": "#den", "topic": None},
+    ]
