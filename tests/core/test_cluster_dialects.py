@@ -299,3 +299,21 @@ def test_an_irc_client_of_a_server_cut_off_waits_for_the_cluster_to_register_or_
     cluster.settle()
     assert " 001 dan " in newcomer.lines()[0]
     assert cluster.directory["dave"] == rival.client.conn + (2 << NODE_SHIFT)
+
+
+def test_an_irc_registration_on_its_way_when_the_link_breaks_is_not_granted_here_alone() -> None:
+    """It may or may not have reached the directory: the client asks again, as for a rename (437)."""
+    cluster = FakeCluster(2)
+    cluster.settle()
+    one = cluster.members[1]
+    newcomer = IRC(one.net.connect(dialect=DialectName.IRC))
+    newcomer.send("NICK dave", "USER dave 0 * :Dave")
+    cluster.cut(one)
+    assert newcomer.lines() == [":sansio-chat 437 * dave :Nick/channel is temporarily unavailable"]
+    cluster.restore(one)
+    cluster.settle()
+    newcomer.lines()
+    newcomer.send("NICK dave")
+    cluster.settle()
+    assert " 001 dave " in newcomer.lines()[0]
+    assert cluster.directory["dave"] == newcomer.client.conn + (1 << NODE_SHIFT)
