@@ -277,7 +277,11 @@ class Chat:
         key = nick_key(nick)
         del self._dir.reserved[key]
         cluster = self.cluster
-        if cluster is not None and cluster.seat.sharing:  # the cluster's directory decides, as for a rename
+        if cluster is not None:  # the cluster's directory decides, as for a rename
+            if not cluster.seat.sharing:  # another server may grant it meanwhile: the client waits
+                self._connections.reserved(user, "")
+                self._reply(user, Error(kind=ErrorKind.CLUSTER_UNAVAILABLE, detail=nick))
+                return
             fact = self._registration(user, nick, lobby=False, peer=peer)
             cluster.share(fact, user, Purpose.REGISTER, key=key, detail=nick, take=key)
             return
@@ -559,7 +563,7 @@ class Chat:
         cluster = self.cluster
         if cluster is not None:  # the cluster's directory decides, in one step with the others
             if not cluster.seat.sharing:
-                self._reply(user, Error(kind=ErrorKind.CLUSTER_UNAVAILABLE))
+                self._reply(user, Error(kind=ErrorKind.CLUSTER_UNAVAILABLE, detail=new))
                 return
             fact = facts.Renamed(user=user.uid, new=new)
             cluster.share(fact, user, Purpose.RENAME, key=key, detail=new, take=key, free=user.key)

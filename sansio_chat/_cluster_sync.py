@@ -228,10 +228,11 @@ class ClusterSync:
         elif why is ShareRefusal.TAKEN and purpose is Purpose.SAVE:
             if user is not None:
                 self._save(user)
-        elif why is ShareRefusal.TAKEN and purpose is Purpose.REGISTER:
-            if user is not None:  # another server's client registered it first: choose another
-                self._connections.reserved(user, "")
-                self._out.to_user(user, Error(kind=ErrorKind.NICK_IN_USE, detail=sharing.detail))
+        elif purpose is Purpose.REGISTER:
+            if user is not None:  # another server's client registered it first, or the link broke:
+                self._connections.reserved(user, "")  # no server grants a chosen nickname alone
+                kind = ErrorKind.NICK_IN_USE if why is ShareRefusal.TAKEN else ErrorKind.CLUSTER_UNAVAILABLE
+                self._out.to_user(user, Error(kind=kind, detail=sharing.detail))
         elif purpose is Purpose.RENAME:
             if user is not None:
                 kind = ErrorKind.NICK_IN_USE if why is ShareRefusal.TAKEN else ErrorKind.CLUSTER_UNAVAILABLE

@@ -204,6 +204,37 @@ def test_redis_restarted_empty_every_node_tells_its_users_and_they_agree_with_un
     until_line(bob, "[carol] after the restart")
 
 
+def test_while_redis_is_down_an_irc_client_is_granted_no_chosen_nickname(cluster: Cluster) -> None:
+    """Guarantee 1 for IRC: a rename and a registration both wait for the cluster (437, naming the nick)."""
+    ann = cluster.irc("ann")
+    alice = named(cluster.select, "alice")
+    cluster.redis.kill()
+    irc_until(
+        ann, lambda line: line.endswith(LOST.removeprefix("[server] ")), timeout=LOSS_TOLD_WITHIN + SLACK
+    )
+    ann.send("NICK annie")
+    assert [line.split(" ", 1)[1] for line in ann.barrier()] == [
+        "437 ann annie :Nick/channel is temporarily unavailable"
+    ]
+    # Newcomers asking for one nickname: no node may grant it alone (another may grant it meanwhile).
+    port = cluster.asyncio.port_of("irc")
+    newcomers = [IRCClient(cluster.asyncio.connect(port=port, chat=False), "newbie") for _ in range(2)]
+    for newcomer in newcomers:
+        newcomer.send("NICK newbie", "USER newbie 0 * :Newbie")
+        answer = irc_until(newcomer, lambda line: line.split()[1] in ("001", "433", "437"))[-1]
+        assert answer.split(" ", 1)[1] == "437 * newbie :Nick/channel is temporarily unavailable", answer
+    cluster.redis.restart()
+    until_line(alice, RESTORED, timeout=LOSS_TOLD_WITHIN + SLACK)
+    irc_until(ann, lambda line: line.endswith(RESTORED.removeprefix("[server] ")))
+    first, second = newcomers
+    first.send("NICK newbie")  # (its USER was given: the nickname is all registration waits for)
+    answer = irc_until(first, lambda line: line.split()[1] in ("001", "433", "437"))[-1]
+    assert answer.split()[1:3] == ["001", "newbie"], answer
+    second.send("NICK newbie")
+    answer = irc_until(second, lambda line: line.split()[1] in ("001", "433"))[-1]
+    assert answer.split(" ", 1)[1] == "433 * newbie :Nickname is already in use", answer
+
+
 def test_redis_restarted_from_a_stale_snapshot_gives_no_nickname_back_to_its_old_holder(
     cluster: Cluster,
 ) -> None:

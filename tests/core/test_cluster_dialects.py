@@ -273,3 +273,47 @@ def test_a_server_cut_off_tells_the_others_of_its_bots_and_real_names_on_its_ret
         ":sansio-chat 354 watcher robo HB :Changed Alone",
         ":sansio-chat 315 watcher robo :End of /WHO list",
     ]
+
+
+def test_an_irc_client_of_a_server_cut_off_waits_for_the_cluster_to_register_or_rename() -> None:
+    """No chosen nickname is granted while cut off (another server may grant it meanwhile): 437."""
+    cluster = FakeCluster(2)
+    cluster.settle()
+    one, two = cluster.members[1], cluster.members[2]
+    ann = irc_client(cluster, one, "ann")
+    cluster.down(one)
+    ann.lines()
+    ann.send("NICK annie")
+    assert ann.lines() == [":sansio-chat 437 ann annie :Nick/channel is temporarily unavailable"]
+    newcomer = IRC(one.net.connect(dialect=DialectName.IRC))
+    newcomer.send("NICK dave", "USER dave 0 * :Dave")
+    assert newcomer.lines() == [":sansio-chat 437 * dave :Nick/channel is temporarily unavailable"]
+    rival = irc_client(cluster, two, "dave")  # the other server grants it meanwhile
+    cluster.restore(one)
+    cluster.settle()
+    newcomer.lines()
+    newcomer.send("NICK dave")
+    cluster.settle()
+    assert newcomer.lines() == [":sansio-chat 433 * dave :Nickname is already in use"]
+    newcomer.send("NICK dan")
+    cluster.settle()
+    assert " 001 dan " in newcomer.lines()[0]
+    assert cluster.directory["dave"] == rival.client.conn + (2 << NODE_SHIFT)
+
+
+def test_an_irc_registration_on_its_way_when_the_link_breaks_is_not_granted_here_alone() -> None:
+    """It may or may not have reached the directory: the client asks again, as for a rename (437)."""
+    cluster = FakeCluster(2)
+    cluster.settle()
+    one = cluster.members[1]
+    newcomer = IRC(one.net.connect(dialect=DialectName.IRC))
+    newcomer.send("NICK dave", "USER dave 0 * :Dave")
+    cluster.cut(one)
+    assert newcomer.lines() == [":sansio-chat 437 * dave :Nick/channel is temporarily unavailable"]
+    cluster.restore(one)
+    cluster.settle()
+    newcomer.lines()
+    newcomer.send("NICK dave")
+    cluster.settle()
+    assert " 001 dave " in newcomer.lines()[0]
+    assert cluster.directory["dave"] == newcomer.client.conn + (1 << NODE_SHIFT)
