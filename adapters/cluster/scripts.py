@@ -144,10 +144,9 @@ REGISTER = _script(
     """
 -- A new epoch for the node: whatever it does under an older one is refused from now on,
 -- by the scripts and, for its messages, by every receiver (they learn the epoch here).
--- The run it registered in tells a burst which entries this Redis process has seen confirmed.
+-- (Its run is noted by its burst and its claims, not here: see burst.)
 local epoch = redis.call('INCR', EPOCH)
 redis.call('HSET', EPOCHS, node, epoch)
-redis.call('HSET', RUNS, node, this_run())
 redis.call('ZADD', NODES, now_ms(), node)
 return {'OK', epoch, announce('UP', {node, epoch})}
 """,
@@ -177,6 +176,7 @@ local holder = redis.call('HGET', USERS, fold)
 if holder and not starts_with(holder, owner(node, conn)) then return {'TAKEN'} end
 redis.call('HSET', USERS, fold, owner(node, conn) .. nick)
 redis.call('SADD', index_of(node), fold)
+redis.call('HSET', RUNS, node, this_run())
 if old ~= '' and old ~= fold then
   redis.call('HDEL', USERS, old)
   redis.call('SREM', index_of(node), old)
@@ -270,9 +270,10 @@ BURST = _script(
 -- After registering: the node's complete list of users (conn, fold, nick triples).
 -- Its folds are taken unless another node holds them (those conns are refused and
 -- must be renamed); its entries not in the list are dropped.  An entry of a node that
--- has not registered with this Redis process is a leftover of an older one (loaded
--- from a stale snapshot): it yields, for this node's user holds the nickname now, and
--- its node, once it registers, bursts what it really holds.
+-- has neither burst nor claimed in this Redis process (``RUNS``) is a leftover of an
+-- older one (loaded from a stale snapshot): it yields, for this node's user holds the
+-- nickname now, and its node bursts what it really holds.  Registering is not enough:
+-- a node registered a moment ago, its burst still to come, holds only such leftovers.
 if not current(node, epoch) then return {'FENCED'} end
 local index = index_of(node)
 local run = this_run()
@@ -303,6 +304,7 @@ redis.call('DEL', index)
 for i = 1, #folds, 1000 do
   redis.call('SADD', index, unpack(folds, i, math.min(i + 999, #folds)))
 end
+redis.call('HSET', RUNS, node, run)  -- what it holds now is this process's: it holds against later bursts
 local result = {'OK', announce('SYNC', synced)}
 for _, conn in ipairs(refused) do result[#result + 1] = conn end
 return result

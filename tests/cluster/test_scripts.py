@@ -370,6 +370,26 @@ def test_a_burst_takes_a_nickname_that_only_a_stale_snapshot_gives_to_another_no
         cluster.close()
 
 
+def test_a_node_registered_but_not_yet_burst_holds_only_the_stale_snapshots_leftovers(
+    own_redis: RedisServer,
+) -> None:
+    """The race of a restart from a snapshot: b registers, a bursts before b does."""
+    before = Cluster(own_redis)
+    claim_users(before, "b", before.register("b"), ["carol"])
+    own_redis.save_snapshot()
+    before.close()
+    own_redis.restart(from_snapshot=True)
+    cluster = Cluster(own_redis)
+    try:
+        epoch_b = cluster.register("b")  # its burst (carla, no carol any more) still to come
+        reply = cluster.run(BURST, 7, "carol", "carol", node="a", epoch=cluster.register("a"))
+        assert isinstance(reply, list) and reply[0] == b"OK" and len(reply) == 2, reply  # none refused
+        cluster.ok(BURST, 1, "carla", "carla", node="b", epoch=epoch_b)
+        assert cluster.users() == {b"carol": b"a\t7\tcarol", b"carla": b"b\t1\tcarla"}
+    finally:
+        cluster.close()
+
+
 def test_snapshot_reads_the_directory_with_the_last_event_it_includes(
     cluster: Cluster, epochs: dict[str, str]
 ) -> None:
