@@ -26,12 +26,8 @@ How this design removes those races:
   order, all connections receive broadcasts in one global order, and nothing
   done under the lock ever waits for the network.
 * One writer thread sends for everybody.  The driver's dirty list holds the
-  connections with output, and the writer is woken at most once per wake-up
-  however many connections got output: through a condition of the lock when
-  it has no socket to watch (the usual case: a futex, no system call on a
-  socket pair and none to drain it), else through a socket pair that makes
-  its ``select`` return (a socket waits for room, or the cluster's Redis
-  links are there).  Per wake-up
+  connections with output, and the writer is woken through a socket pair at
+  most once per wake-up however many connections got output.  Per wake-up
   the writer takes each dirty connection's output (joined, one buffer), sends
   all of them with the lock released, each ``send`` non-blocking, and then
   accounts for them under the lock again.  So a broadcast to N clients costs
@@ -136,9 +132,6 @@ class ThreadsServer:
         self._writer_wakeup = Wakeup()
         self._attention: list[_Connection] = []  # beyond the dirty list: retire, retry (lock held)
         self._signalled = False  # a wake-up is on its way to the writer (lock held)
-        # With no socket of its own to watch the writer waits here instead: cheaper to wake.
-        self._writer_idle = threading.Condition(self._lock)
-        self._parked = False  # the writer waits on _writer_idle, not in its selector (lock held)
         self._stopping = False  # tells the writer to finish
         self._failed = False  # the writer thread failed: exit status 1
 
@@ -159,7 +152,7 @@ class ThreadsServer:
         finally:
             with self._lock:
                 self._stopping = True
-                self._signal_writer()
+                self._writer_wakeup.wake()
             if writer.ident is not None:
                 writer.join(JOIN_SECONDS)
             _set_stack_size(old_stack_size)
@@ -285,12 +278,6 @@ class ThreadsServer:
         # it held it: what comes meanwhile waits for that round (a thread switch per message saved).
         if not self._signalled and not self._driver.flush_held:
             self._signalled = True
-            self._signal_writer()
-
-    def _signal_writer(self) -> None:
-        if self._parked:
-            self._writer_idle.notify()
-        else:
             self._writer_wakeup.wake()
 
     def reading_changed(self, conn: _Connection) -> None:
@@ -328,10 +315,7 @@ class ThreadsServer:
                 self._selector.modify(sock, wanted, key.data)
             else:
                 self._selector.unregister(sock)
-        # The writer selects again, with these sockets and the cluster's next timer (even while a
-        # flush is held: a parked writer would not see them until the hold is over).
-        self._signalled = True
-        self._signal_writer()
+        self.wake()  # the writer selects again, with these sockets and the cluster's next timer
 
     def unwatch(self, sock: socket.socket) -> None:
         with contextlib.suppress(KeyError, ValueError):
@@ -367,9 +351,8 @@ class ThreadsServer:
         lock, driver, selector = self._lock, self._driver, self._selector
         selector.register(self._writer_wakeup.reader, _READ, None)
         timeout: float | None = None
-        parked = woken = False  # the last round ended waiting on the condition (woken: not timed out)
         while True:
-            ready = [] if parked else selector.select(timeout)
+            ready = selector.select(timeout)
             has_room = []
             link_ready = []
             for key, mask in ready:
@@ -384,7 +367,7 @@ class ThreadsServer:
                     return
                 for watched, mask in link_ready:  # the cluster's Redis sockets
                     watched.ready(bool(mask & _READ), bool(mask & _WRITE))
-                driver.run_timers(worked=woken or bool(ready))
+                driver.run_timers(worked=bool(ready))
                 writes = self._take_writes(has_room)
             results = _send_all(writes)
             with lock:
@@ -393,13 +376,6 @@ class ThreadsServer:
                 self._signalled = False
                 busy = (driver.flush_due and not driver.flush_held) or self._attention
                 timeout = 0.0 if busy else driver.seconds_to_deadline()
-                # Only the wake-up socket in the selector (no full socket, no Redis link): park.
-                parked = timeout != 0.0 and len(selector.get_map()) == 1
-                woken = False
-                if parked:
-                    self._parked = True
-                    woken = self._writer_idle.wait(timeout)
-                    self._parked = False
 
     def _take_writes(self, has_room: list[_Connection]) -> list[tuple[_Connection, memoryview]]:
         """Take the pending output, settle what needs no write, and take a buffer from the rest."""
