@@ -417,7 +417,13 @@ class ClusterBridge:
                 if self.phase is Phase.SYNCING:
                     self._synced(value)
             case _Purpose.BURST:
-                refused = tuple(_int(conn) for conn in value[2:])
+                rest = value[2:]
+                killed = rest.pop() if rest and isinstance(rest[-1], list) else []
+                assert isinstance(killed, list)
+                for payload in killed:  # users killed while this node did not listen: the kills
+                    if isinstance(payload, bytes):
+                        self._on_message(payload)
+                refused = tuple(_int(conn) for conn in rest)
                 self._emit(BurstAnswered(refused=refused))
             case _Purpose.LEASE:
                 self._emit(GuestsLeased(first=_int(value[1]), last=_int(value[2])))

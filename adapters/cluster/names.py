@@ -28,6 +28,9 @@ KEY_SUFFIXES = {
 }
 #: Prefix of a node's index, a set of the folds it holds (``idx:<node>``).
 INDEX_SUFFIX = "idx:"
+#: Prefix of a node's recent kills (``kills:<node>``), a sorted set of ``conn<TAB>payload`` by the
+#: time of the kill: a node that missed a kill of one of its users learns it when it bursts.
+KILLS_SUFFIX = "kills:"
 #: Channel suffixes: directory events for everyone; one channel per node and per room.
 ALL_CHANNEL_SUFFIX = "all"
 NODE_CHANNEL_SUFFIX = "node:"
@@ -61,6 +64,10 @@ class ClusterNames:
     def index(self, node: str) -> bytes:
         """The set of folds held by ``node``."""
         return (self.prefix + INDEX_SUFFIX + node).encode()
+
+    def kills(self, node: str) -> bytes:
+        """The recent kills of ``node``'s users."""
+        return (self.prefix + KILLS_SUFFIX + node).encode()
 
     @property
     def all_channel(self) -> bytes:

@@ -49,7 +49,12 @@ from dataclasses import dataclass
 
 from ._resp import Arg
 from ._script import Script
-from .names import ALL_CHANNEL_SUFFIX, INDEX_SUFFIX, KEY_SUFFIXES, ClusterNames
+from .names import ALL_CHANNEL_SUFFIX, INDEX_SUFFIX, KEY_SUFFIXES, KILLS_SUFFIX, ClusterNames
+
+#: How long a kill is kept for its victim's node (ms): it may have missed the ``KILL`` event
+#: (its subscription broke as it went by), and learns it from its next ``burst``.  A node
+#: silent for longer has been reaped, and its users with it.
+KILLS_KEPT_MS = 60_000
 
 #: Names and helpers every script starts with.
 _PRELUDE = (
@@ -57,6 +62,8 @@ _PRELUDE = (
     + "".join(f"local {name} = P .. '{suffix}'\n" for name, suffix in KEY_SUFFIXES.items())
     + f"local ALL = P .. '{ALL_CHANNEL_SUFFIX}'\n"
     + f"local function index_of(node) return P .. '{INDEX_SUFFIX}' .. node end\n"
+    + f"local function kills_of(node) return P .. '{KILLS_SUFFIX}' .. node end\n"
+    + f"local KILLS_KEPT_MS = {KILLS_KEPT_MS}\n"
     + """
 -- Milliseconds on Redis' own clock: every node is judged by the same one.
 local function now_ms()
@@ -101,6 +108,7 @@ local function drop_node(node, reason)
     end
   end
   redis.call('DEL', index)
+  redis.call('DEL', kills_of(node))
   redis.call('HDEL', EPOCHS, node)
   redis.call('HDEL', RUNS, node)
   redis.call('ZREM', NODES, node)
@@ -211,6 +219,10 @@ local victim = string.sub(record, 1, tab - 1)
 local conn = string.sub(record, tab + 1, string.find(record, '\\t', tab + 1, true) - 1)
 redis.call('HDEL', USERS, fold)
 redis.call('SREM', index_of(victim), fold)
+-- Kept a while for the victim's node, in case it misses the event (see burst).
+local now, kills = now_ms(), kills_of(victim)
+redis.call('ZADD', kills, now, conn .. '\\t' .. reason)
+redis.call('ZREMRANGEBYSCORE', kills, '-inf', '(' .. (now - KILLS_KEPT_MS))
 return {'OK', announce('KILL', {victim, conn, fold, killer, reason}), victim, conn}
 """,
 )
@@ -274,25 +286,37 @@ BURST = _script(
 -- older one (loaded from a stale snapshot): it yields, for this node's user holds the
 -- nickname now, and its node bursts what it really holds.  Registering is not enough:
 -- a node registered a moment ago, its burst still to come, holds only such leftovers.
+-- A user killed while this node was not listening (kept by kill) is not taken back:
+-- the kill's payload is returned after the refused conns, as one array, for the node to apply.
 if not current(node, epoch) then return {'FENCED'} end
 local index = index_of(node)
 local run = this_run()
-local mine, folds, synced, refused = {}, {}, {node}, {}
+local mine, folds, synced, refused, killed = {}, {}, {node}, {}, {}
+local kills = {}
+for _, kill in ipairs(redis.call('ZRANGE', kills_of(node), 0, -1)) do
+  local tab = string.find(kill, '\\t', 1, true)
+  kills[string.sub(kill, 1, tab - 1)] = string.sub(kill, tab + 1)
+end
+redis.call('DEL', kills_of(node))
 for i = REST, #ARGV - 2, 3 do
   local conn, fold, nick = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local holder = redis.call('HGET', USERS, fold)
-  local other = holder and not starts_with(holder, node .. '\\t') and string.match(holder, '^[^\\t]*')
-  if other and redis.call('HGET', RUNS, other) ~= run then
-    redis.call('SREM', index_of(other), fold)
-    other = false
-  end
-  if mine[fold] or other then
-    refused[#refused + 1] = conn
+  if kills[conn] then  -- killed while its node was not listening: not taken back, told below
+    killed[#killed + 1] = kills[conn]
   else
-    mine[fold] = true
-    folds[#folds + 1] = fold
-    redis.call('HSET', USERS, fold, owner(node, conn) .. nick)
-    synced[#synced + 1] = conn .. '\\t' .. fold .. '\\t' .. nick
+    local holder = redis.call('HGET', USERS, fold)
+    local other = holder and not starts_with(holder, node .. '\\t') and string.match(holder, '^[^\\t]*')
+    if other and redis.call('HGET', RUNS, other) ~= run then
+      redis.call('SREM', index_of(other), fold)
+      other = false
+    end
+    if mine[fold] or other then
+      refused[#refused + 1] = conn
+    else
+      mine[fold] = true
+      folds[#folds + 1] = fold
+      redis.call('HSET', USERS, fold, owner(node, conn) .. nick)
+      synced[#synced + 1] = conn .. '\\t' .. fold .. '\\t' .. nick
+    end
   end
 end
 for _, fold in ipairs(redis.call('SMEMBERS', index)) do
@@ -307,6 +331,7 @@ end
 redis.call('HSET', RUNS, node, run)  -- what it holds now is this process's: it holds against later bursts
 local result = {'OK', announce('SYNC', synced)}
 for _, conn in ipairs(refused) do result[#result + 1] = conn end
+if #killed > 0 then result[#result + 1] = killed end
 return result
 """,
     variadic=True,

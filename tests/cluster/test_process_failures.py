@@ -24,7 +24,7 @@ import pytest
 from adapters.cluster.bridge import DEAD_AFTER
 from tests.conformance.client import ReadTimeoutError
 from tests.conformance.irc_client import IRCClient
-from tests.conformance.server import ServerProcess
+from tests.conformance.server import OPER_PASSWORD, ServerProcess
 
 from .processes import LOST, MAY_HAVE_LOST, RESTORED, agree, named, start_node, stop, until_line, wait_for
 from .redis_server import RedisServer
@@ -319,3 +319,28 @@ def test_a_stopped_node_cut_off_by_the_output_buffer_limit_tells_its_users_and_s
     agree([alice, bob], ["@alice", "bob"], timeout=AGREED_WITHIN + SLACK)  # (WHO: #flood's members)
     alice.send_line("MSG after the cut")
     until_line(bob, "[alice] after the cut")
+
+
+# -- a kill its victim's node did not hear ----------------------------------------------------------
+
+
+def test_a_kill_whose_event_its_victims_node_missed_still_disconnects_the_victim(cluster: Cluster) -> None:
+    """The victim's node was cut off from the ``all`` channel as the kill went by: its rejoin learns it."""
+    oper, victim = named(cluster.select, "oper"), named(cluster.threads, "victim")
+    agree([oper, victim], ["oper", "victim"])
+    oper.send_line(f"OPER {OPER_PASSWORD}")
+    oper.ping_barrier()
+    with cluster.redis.client() as redis:
+        listing = redis.call("CLIENT", "LIST", "TYPE", "pubsub")
+        assert isinstance(listing, bytes)
+        (sub,) = [line for line in listing.decode().splitlines() if " name=sansio-chat:thr:sub " in line]
+        cluster.threads.send_signal(signal.SIGSTOP)  # (so that it cannot subscribe again before the kill)
+        try:
+            assert redis.call("CLIENT", "KILL", "ID", sub.split()[0].removeprefix("id=")) == 1
+            oper.send_line("KILL victim enough")
+            assert oper.ping_barrier() == ["[server] victim is disconnected (killed by oper)"]
+        finally:
+            cluster.threads.send_signal(signal.SIGCONT)
+    assert victim.lines_until_closed()[-2:] == ["[oper] enough", "[server] You have been killed by oper"]
+    agree([oper], ["oper"])
+    assert cluster.directory() == ["oper"]

@@ -266,6 +266,22 @@ def test_kill_removes_a_user_of_any_node(cluster: Cluster, epochs: dict[str, str
     assert cluster.run(KILL, node="a", epoch=epochs["a"], fold="bob", killer="Op", reason="") == [b"NO_SUCH"]
 
 
+def test_a_burst_does_not_take_back_a_user_killed_while_its_node_did_not_listen(
+    cluster: Cluster, epochs: dict[str, str]
+) -> None:
+    claim_users(cluster, "b", epochs["b"], ["bob", "ben"])
+    assert cluster.ok(KILL, node="a", epoch=epochs["a"], fold="bob", killer="Op", reason="spam")
+    cluster.event()
+    new_epoch = cluster.register("b")  # b missed the KILL event: it rejoins with bob
+    cluster.event()
+    reply = cluster.run(BURST, 1, "bob", "bob", 2, "ben", "ben", node="b", epoch=new_epoch)
+    assert reply == [b"OK", 7, [b"spam"]]  # the kill's payload, for b to apply
+    assert cluster.event() == ["7", "SYNC", "b", "2", "ben", "ben"]
+    assert cluster.users() == {b"ben": b"b\t2\tben"}
+    again = cluster.run(BURST, 2, "ben", "ben", node="b", epoch=new_epoch)
+    assert again == [b"OK", 8]  # told once: the burst forgets the node's kills
+
+
 def test_guest_number_leases_never_overlap(cluster: Cluster, epochs: dict[str, str]) -> None:
     blocks = [cluster.run(LEASE, node=node, epoch=epochs[node], count=64) for node in ("a", "b", "a")]
     assert blocks == [[b"OK", 1, 64], [b"OK", 65, 128], [b"OK", 129, 192]]
