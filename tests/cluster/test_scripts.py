@@ -360,16 +360,20 @@ def test_an_empty_burst_drops_what_a_restarted_node_left(cluster: Cluster, epoch
     assert cluster.users() == {} and cluster.index("a") == set()
 
 
-def test_a_burst_takes_a_nickname_that_only_a_stale_snapshot_gives_to_another_node(
-    own_redis: RedisServer,
-) -> None:
-    """Saved while b's user held carol; a's user took it since; Redis restarts from the save."""
+def restarted_from_a_snapshot_where_b_holds_carol(own_redis: RedisServer) -> Cluster:
+    """Saved while b's user held carol (since: b's user is carla, a's took carol); restarted from the save."""
     before = Cluster(own_redis)
     claim_users(before, "b", before.register("b"), ["carol"])
     own_redis.save_snapshot()
     before.close()
     own_redis.restart(from_snapshot=True)
-    cluster = Cluster(own_redis)
+    return Cluster(own_redis)
+
+
+def test_a_burst_takes_a_nickname_that_only_a_stale_snapshot_gives_to_another_node(
+    own_redis: RedisServer,
+) -> None:
+    cluster = restarted_from_a_snapshot_where_b_holds_carol(own_redis)
     try:
         epoch_a = cluster.register("a")  # b has not registered with this Redis process yet
         reply = cluster.run(BURST, 7, "carol", "carol", node="a", epoch=epoch_a)
@@ -379,7 +383,7 @@ def test_a_burst_takes_a_nickname_that_only_a_stale_snapshot_gives_to_another_no
         epoch_b = cluster.register("b")
         cluster.ok(BURST, 1, "carla", "carla", node="b", epoch=epoch_b)  # what b's user is now
         assert cluster.users() == {b"carol": b"a\t7\tcarol", b"carla": b"b\t1\tcarla"}
-        # b registered with this Redis process: its entries hold against a later burst.
+        # b burst in this Redis process: its entries hold against a later burst.
         again = cluster.run(BURST, 7, "carla", "carla", node="a", epoch=cluster.register("a"))
         assert isinstance(again, list) and again[2:] == [b"7"], again
     finally:
@@ -390,12 +394,7 @@ def test_a_node_registered_but_not_yet_burst_holds_only_the_stale_snapshots_left
     own_redis: RedisServer,
 ) -> None:
     """The race of a restart from a snapshot: b registers, a bursts before b does."""
-    before = Cluster(own_redis)
-    claim_users(before, "b", before.register("b"), ["carol"])
-    own_redis.save_snapshot()
-    before.close()
-    own_redis.restart(from_snapshot=True)
-    cluster = Cluster(own_redis)
+    cluster = restarted_from_a_snapshot_where_b_holds_carol(own_redis)
     try:
         epoch_b = cluster.register("b")  # its burst (carla, no carol any more) still to come
         reply = cluster.run(BURST, 7, "carol", "carol", node="a", epoch=cluster.register("a"))
