@@ -502,7 +502,8 @@ function mode(rest) {
 function tell(nick, text, kind) {
   if (kind === "action") text = `* ${state.nick} ${text}`; // the protocol has no private action
   const sent = send({ cmd: "tell", nick, text });
-  if (sent) say(`@${nick}`, state.nick, text, "msg");
+  // Shown at once (the server sends the sender no copy), but to yourself the server's copy shows it.
+  if (sent && !same(nick, state.nick)) say(`@${nick}`, state.nick, text, "msg");
   return sent;
 }
 

@@ -158,6 +158,12 @@ def test_two_windows_and_a_text_client_chat_in_one_room(
     ]
     alice.sees("carl was kicked from #den by alice: spam")
 
+    bob.type("/query bob")  # the conversation with yourself
+    bob.type("/msg bob memo")
+    bob.type("/ping memo")  # answered after the server's copy of the memo: it answers in order
+    bob.sees("bob memo", "pong memo")
+    assert bob.log().count("bob memo") == 1  # once: the server's copy, no echo of the page's own
+
     screenshot(browser, alice, shots / "alice-den.png")
     browser.switch_to.window(bob.handle)
     browser.set_window_size(390, 760)  # a phone's width
