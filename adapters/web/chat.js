@@ -25,6 +25,8 @@ const state = {
   nick: "",
   chosenNick: "", // the nickname the user picked, asked for again after a reconnection
   room: null, // the room we are in
+  chosenRoom: null, // the room we went to, joined again after a reconnection (null after a kick)
+  keys: new Map(), // room (lower case, without its #) -> the key typed for it, for that join
   rooms: [],
   members: [], // [{nick, op}] of the current room
   topic: null,
@@ -99,21 +101,29 @@ function setStatus(kind, text) {
 
 // -- what the server says ------------------------------------------------------------
 
+const roomKey = (room) => room.replace(/^#/, "").toLowerCase();
 const same = (a, b) => typeof a === "string" && typeof b === "string" && a.toLowerCase() === b.toLowerCase();
 
 function handle(e) {
   switch (e.type) {
-    case "welcome":
+    case "welcome": {
       setNick(e.nick);
       state.room = e.room ?? null;
       if (state.room) showView(state.room);
       note(`Welcome, ${e.nick}!`);
       if (state.chosenNick && !same(state.chosenNick, e.nick)) send({ cmd: "nick", nick: state.chosenNick });
+      const back = state.chosenRoom; // connected again: back to the room we were in
+      if (back && !same(back, e.room)) {
+        const key = state.keys.get(roomKey(back));
+        send({ cmd: "join", room: back, ...(key && { key }) });
+      }
       send({ cmd: "who" });
       send({ cmd: "rooms" });
       break;
+    }
     case "joined":
       state.room = e.room;
+      state.chosenRoom = e.room;
       state.topic = null;
       showView(e.room);
       note(`You are now in ${e.room}`);
@@ -160,7 +170,7 @@ function handle(e) {
     case "kick":
       if (same(e.nick, state.nick)) {
         note(`You were kicked from ${e.room} by ${e.by}${e.reason ? `: ${e.reason}` : ""}`, "error", e.room);
-        state.room = null;
+        state.room = state.chosenRoom = null;
         renderMembers([]);
         renderHead();
       } else {
@@ -455,7 +465,10 @@ function command(line) {
   const [first, tail] = splitFirst(rest);
   const usage = () => note(`Usage: ${USAGE[name]}`, "error");
   switch (name) {
-    case "join": return first ? send({ cmd: "join", room: first, ...(tail && { key: tail.trim() }) }) : usage();
+    case "join":
+      if (!first) return usage();
+      if (tail) state.keys.set(roomKey(first), tail.trim());
+      return send({ cmd: "join", room: first, ...(tail && { key: tail.trim() }) });
     case "nick": return rest ? send({ cmd: "nick", nick: rest.trim() }) : usage();
     case "me":
       if (!rest) return usage();

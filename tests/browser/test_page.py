@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.cluster.redis_server import free_port
 from tests.conformance.client import Client
 from tests.conformance.irc_client import IRCClient
 from tests.conformance.server import ServerProcess
@@ -232,6 +233,36 @@ def test_the_page_says_when_the_server_is_gone_and_comes_back(browser: WebDriver
         server.stop()
     page.wait("the page to notice", lambda: page.status.startswith(("Server restarting", "Connection lost")))
     assert "reconnecting in" in page.status
+
+
+def test_after_a_server_restart_the_page_comes_back_in_its_room_under_its_nickname(
+    browser: WebDriver,
+) -> None:
+    """The page reconnects by itself, asks for its nickname again and goes back to its room, with its key."""
+    port = free_port()
+    listen = ["--listen", f"http://127.0.0.1:{port}"]
+    server = ServerProcess("select", listen)
+    try:
+        page = open_window(browser, f"http://127.0.0.1:{port}/", first=True)
+        page.type("/nick wes")
+        page.sees("You are now known as wes")
+        page.type("/join #den s3cret")
+        page.wait("#den", lambda: page.text_of("view-title") == "#den")
+    finally:
+        server.stop()
+    page.wait("the page to notice", lambda: "reconnecting in" in page.status)
+    again = ServerProcess("select", listen)
+    try:
+        text = again.join()
+        text.send_line("JOIN den")  # #den is the text user's now, locked with the key wes typed
+        text.send_line("MODE den +k s3cret")
+        text.ping_barrier()
+        page.wait("wes back in #den", lambda: page.log().count("You are now in #den") == 2)  # (once before)
+        assert page.nick == "wes" and page.status == "Connected"
+        assert "[server] wes joined #den" in text.ping_barrier()
+    finally:
+        again.stop()
+    assert script_errors(browser) == []
 
 
 def script_errors(browser: WebDriver) -> list[str]:
