@@ -172,12 +172,9 @@ def test_two_windows_and_a_text_client_chat_in_one_room(
     browser.set_window_size(1100, 720)  # back, for the next test: the side panels show again
 
 
-def test_the_pages_away_mode_and_usermode_commands_reach_a_text_client(
-    browser: WebDriver, server: ServerProcess
-) -> None:
-    """``/away``, ``/mode`` (as the room's operator) and ``/usermode``, typed on the page, seen by ``nc``."""
-    url = f"http://127.0.0.1:{server.port_of('http')}/"
-    page = open_window(browser, url, first=True)
+def wes_on_the_page_and_tina_in_den(browser: WebDriver, server: ServerProcess) -> tuple[Window, Client]:
+    """The page as wes, operator of the new room #den, and the text client tina there with it."""
+    page = open_window(browser, f"http://127.0.0.1:{server.port_of('http')}/", first=True)
     tina = server.join("guest2")
     page.type("/nick wes")
     page.sees("You are now known as wes")
@@ -186,6 +183,14 @@ def test_the_pages_away_mode_and_usermode_commands_reach_a_text_client(
     tina.send_line("NICK tina")
     tina.send_line("JOIN den")
     page.sees("tina joined #den")
+    return page, tina
+
+
+def test_the_pages_away_mode_and_usermode_commands_reach_a_text_client(
+    browser: WebDriver, server: ServerProcess
+) -> None:
+    """``/away``, ``/mode`` (as the room's operator) and ``/usermode``, typed on the page, seen by ``nc``."""
+    page, tina = wes_on_the_page_and_tina_in_den(browser, server)
     assert tina.ping_barrier() == [
         "[server] guest1 is now known as wes",
         "[server] wes left #lobby",
@@ -275,15 +280,7 @@ def test_the_page_follows_the_room_after_a_mode_a_who_and_a_kick(
     browser: WebDriver, server: ServerProcess
 ) -> None:
     """The members list follows ``+o``; ``/who`` of another room shows; words after a kick raise no error."""
-    url = f"http://127.0.0.1:{server.port_of('http')}/"
-    page = open_window(browser, url, first=True)
-    tina = server.join("guest2")
-    page.type("/nick wes")
-    page.type("/join #den")
-    page.wait("#den", lambda: page.text_of("view-title") == "#den")
-    tina.send_line("NICK tina")
-    tina.send_line("JOIN den")
-    page.sees("tina joined #den")
+    page, tina = wes_on_the_page_and_tina_in_den(browser, server)
     page.wait("the members of #den", lambda: page.text_of("members").split() == ["@", "wes", "tina"])
 
     page.type("/mode +o tina")
