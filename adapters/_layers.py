@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sansio_chat import CloseReason
+from sansio_chat import CloseReason, Refusal, refusal
 
 from ._listeners import ListenerKind
 from ._options import ServeOptions
@@ -54,6 +54,9 @@ def transport_configs(options: ServeOptions) -> dict[ListenerKind, TransportConf
             tls_handshake_seconds=options.handshake_seconds,
             head_seconds=options.handshake_seconds,
             max_message_bytes=options.config.max_line_bytes,
+            plain_text_answer=(
+                refusal(kind.dialect, Refusal.TLS_REQUIRED) if kind.secure and not kind.web else b""
+            ),
         )
     return configs
 

@@ -35,7 +35,7 @@ from ._events import (
 from ._facts import Fact
 from ._lab import EchoServerState, RelayServerState
 from ._nicknames import LocalNickRegistry, NickRegistry
-from ._server import ChatServerState
+from ._server import ChatServerState, Refusal, refusal
 from ._shared import (
     MAX_NODE,
     Burst,
@@ -106,6 +106,7 @@ __all__ = [
     "Present",
     "PresentRoom",
     "PresentUser",
+    "Refusal",
     "RelayServerState",
     "ResumeReading",
     "Send",
@@ -120,6 +121,7 @@ __all__ = [
     "UnfollowRoom",
     "new_server_state",
     "node_of",
+    "refusal",
 ]
 
 

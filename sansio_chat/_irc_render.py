@@ -383,6 +383,15 @@ class IRCRenderer:
         return _line(f":{self._server} {code} {nick}", params)
 
     @staticmethod
+    def refusal(kind: ErrorKind) -> bytes:
+        """The ``ERROR`` a connection turned away before registering reads (server full, TLS required)."""
+        if kind is ErrorKind.TLS_REQUIRED:
+            return IRCRenderer.error_line(
+                "Closing link: this port speaks TLS, turn TLS (SSL) on in your client"
+            )
+        return IRCRenderer.error_line(f"Closing link: {kind.value}")
+
+    @staticmethod
     def error_line(text: str) -> bytes:
         """``ERROR``: the last line before the server closes a connection."""
         return _fit("ERROR :", text)
@@ -803,8 +812,8 @@ class IRCRenderer:
             return b""  # joining a channel one is in: IRC clients expect nothing
         if kind is ErrorKind.INVALID_UTF8:
             return self.server_line("FAIL", "*", "INVALID_UTF8", "Message rejected: it is not valid UTF-8")
-        if kind is ErrorKind.SERVER_FULL:
-            return self.error_line("Closing link: server full")
+        if kind is ErrorKind.SERVER_FULL or kind is ErrorKind.TLS_REQUIRED:
+            return self.refusal(kind)
         if kind is ErrorKind.TOPIC_TOO_LONG:
             return self.server_line(
                 "FAIL", "TOPIC", "TOO_LONG", f"Topic too long (max {error.detail} characters)"

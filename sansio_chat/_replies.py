@@ -43,6 +43,7 @@ class ErrorKind(enum.Enum):
     WRONG_PASSWORD = "wrong password"
     TOO_MANY_OPER_FAILURES = "too many failed OPER attempts"
     SERVER_FULL = "server full"
+    TLS_REQUIRED = "TLS required"  # plain text on a TLS port: told before the close
     INVALID_ROOM = "invalid room name"
     NO_SUCH_ROOM = "no such room"
     ALREADY_IN_ROOM = "already in the room"

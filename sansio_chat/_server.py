@@ -8,6 +8,7 @@ the chat addresses replies to audiences, and the fan-out turns those into
 
 from __future__ import annotations
 
+import enum
 import heapq
 from typing import assert_never
 
@@ -20,7 +21,7 @@ from ._events import ConnId, DialectName
 from ._facts import Fact
 from ._fanout import FanOut
 from ._framing import Framing
-from ._irc_render import IRCRenderers, IRCServerInfo
+from ._irc_render import IRCRenderer, IRCRenderers, IRCServerInfo
 from ._irc_session import IRCSession
 from ._nicknames import NickRegistry
 from ._replies import Error, ErrorKind, LeaveReason, Renderer, ShuttingDown
@@ -36,6 +37,32 @@ from ._shared import (
     ShareFailed,
 )
 from ._users import User
+
+
+class Refusal(enum.Enum):
+    """Why a connection is turned away before it is a client (it is told, then closed)."""
+
+    SERVER_FULL = ErrorKind.SERVER_FULL
+    TLS_REQUIRED = ErrorKind.TLS_REQUIRED  # it spoke plain text to a TLS port
+
+
+def refusal(dialect: DialectName, why: Refusal) -> bytes:
+    """What a connection of ``dialect`` turned away for ``why`` is told, in its own words.
+
+    Backends send it unaccounted and close: ``SERVER_FULL`` comes from the
+    core itself (``max_clients``); ``TLS_REQUIRED`` from a TLS listener's
+    transport when the client speaks plain text instead of a handshake.
+    """
+    error = Error(kind=why.value)
+    match dialect:
+        case DialectName.TEXT:
+            return TextSession.renderer.render(error)
+        case DialectName.IRC:
+            return IRCRenderer.refusal(why.value)
+        case DialectName.WEB:
+            return WebSession.renderer.render(error)
+        case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
+            assert_never(dialect)
 
 
 class ChatServerState(LineServerBase[Session]):
@@ -149,17 +176,7 @@ class ChatServerState(LineServerBase[Session]):
         self._chat.arrive(session.user, self._admitted, peer)  # its lines wait if the name is not granted yet
 
     def _on_refused(self, conn: ConnId, dialect: DialectName) -> None:
-        match dialect:
-            case DialectName.TEXT:
-                self._send_unaccounted(conn, TextSession.renderer.render(Error(kind=ErrorKind.SERVER_FULL)))
-            case DialectName.IRC:
-                self._send_unaccounted(
-                    conn, self.renderers.get(frozenset()).error_line("Closing link: server full")
-                )
-            case DialectName.WEB:
-                self._send_unaccounted(conn, WebSession.renderer.render(Error(kind=ErrorKind.SERVER_FULL)))
-            case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
-                assert_never(dialect)
+        self._send_unaccounted(conn, refusal(dialect, Refusal.SERVER_FULL))
 
     def _end_of_stream(self, line_input: LineInput) -> None:
         line_input.lines.end_stream()

@@ -163,6 +163,7 @@ _ERROR_TEXT = {
     ErrorKind.WRONG_PASSWORD: "wrong password",
     ErrorKind.TOO_MANY_OPER_FAILURES: "too many failed OPER attempts",
     ErrorKind.SERVER_FULL: "server full",
+    ErrorKind.TLS_REQUIRED: "this port speaks TLS: connect with TLS (openssl s_client, ncat --ssl)",
     ErrorKind.NOT_IN_A_ROOM: "you are not in a room, use JOIN <room>",
     ErrorKind.ROOM_OPERATORS_ONLY: "permission denied, room operators only",
     ErrorKind.CLUSTER_UNAVAILABLE: "nickname changes are unavailable while the cluster link is down",

@@ -388,6 +388,8 @@ def error_code(kind: ErrorKind) -> str:
             return "kill-self"
         case ErrorKind.SERVER_FULL:
             return "server-full"
+        case ErrorKind.TLS_REQUIRED:
+            return "tls-required"
         case ErrorKind.NOT_A_MEMBER | ErrorKind.CANNOT_SPEAK_OUTSIDE:
             return "not-in-room"
         case ErrorKind.ALREADY_MEMBER:

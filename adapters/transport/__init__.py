@@ -50,7 +50,9 @@ The events (``_events.py``), and what a backend does with each:
   the core's ``EofReceived`` and is closed when the core says so; any other
   is closed at once.
 - ``Failed(reason)``: the stack gave up (garbage, truncation, a protocol
-  error, a deadline); its last words are queued.  An open connection gets
+  error, a deadline, plain text on a TLS port); its last words are queued
+  (a TLS alert, an HTTP error, a close frame; for plain text on a TLS
+  port, the config's ``plain_text_answer`` in plain text).  An open connection gets
   the core's ``ConnectionReset``; either way, ``close()`` and FIN.
 
 Rules that make every backend behave the same:

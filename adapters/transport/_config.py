@@ -33,6 +33,9 @@ class TransportConfig:
       without it the connection is a byte stream (text, IRC).
     - ``allowed_origins``: origins whose pages may open the WebSocket besides
       the server's own (``normalize_origin`` spelling; ``"*"`` for any).
+    - ``plain_text_answer``: on a TLS byte-stream listener, the line a client
+      that speaks plain text instead is told before the close, in the
+      listener's dialect (the HTTP layer answers a plain request itself).
     """
 
     tls: TlsCertificates | None = None
@@ -42,6 +45,7 @@ class TransportConfig:
     head_seconds: float = DEFAULT_HEAD_SECONDS
     max_head_bytes: int = DEFAULT_MAX_HEAD_BYTES
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    plain_text_answer: bytes = b""
 
     def __post_init__(self) -> None:
         if self.tls_handshake_seconds <= 0 or self.head_seconds <= 0:

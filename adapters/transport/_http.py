@@ -15,6 +15,9 @@ the WebSocket layer.  What it enforces:
   for it (connection made, or the previous response queued): a slow client
   gets ``408`` and is closed, an idle keep-alive connection is just closed;
 - the WebSocket ``Origin`` check (``_origin.py``), with ``403`` on refusal;
+- a plain ``http://`` request to an ``https`` port (the TLS layer saw no
+  handshake) is sent to ``https://`` on the same host and port (``307``),
+  or told to use it (``400``) when its ``Host`` cannot make an address;
 - on every response: a Content-Security-Policy that allows nothing but
   the page's own files and its own WebSocket, ``nosniff``, a Referrer-Policy
   and a framing refusal.
@@ -28,6 +31,7 @@ layer from answering, and unread requests stay raw bytes.
 from __future__ import annotations
 
 import enum
+import re
 from collections import deque
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -53,6 +57,8 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-frame-options", b"DENY"),
 )
 _TEXT = b"text/plain; charset=utf-8"
+#: A ``Host`` header fit to build an ``https://`` address with: a name, IPv4 or [IPv6], and a port.
+_HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?")
 _Headers = tuple[tuple[bytes, bytes], ...]
 
 
@@ -84,6 +90,7 @@ class HttpLayer:
         "_max_message_bytes",
         "_now",
         "_out",
+        "_plain_on_tls",
         "_queued",
         "_raw",
         "_request",
@@ -117,13 +124,19 @@ class HttpLayer:
         self._now = 0.0
         self._deadline: float | None = None  # none until started (TLS may come first)
         self._timed_out = False
+        self._plain_on_tls = False
         self.phase = HttpPhase.REQUEST
 
     # -- input ---------------------------------------------------------------
 
-    def start(self, now: float) -> None:
-        """The connection is ready for its first request (after TLS, if any)."""
+    def start(self, now: float, *, plain_on_tls: bool = False) -> None:
+        """The connection is ready for its first request (after TLS, if any).
+
+        ``plain_on_tls``: the client spoke plain HTTP to a TLS port, so every
+        request is answered with the way to ``https://`` and the close.
+        """
         self._now = now
+        self._plain_on_tls = plain_on_tls
         self._deadline = now + self._head_seconds
 
     @property
@@ -191,6 +204,8 @@ class HttpLayer:
 
     def _answer(self, request: h11.Request) -> Served | Failed | Upgraded:
         method, target = _method(request), _target(request)
+        if self._plain_on_tls:
+            return self._to_https(request, method, target)
         path = target.partition("?")[0]
         if path == WS_PATH:
             return self._upgrade(request, method, target)
@@ -231,6 +246,20 @@ class HttpLayer:
             result.receive_eof()
         return Upgraded(layer=result)
 
+    def _to_https(self, request: h11.Request, method: str, target: str) -> Served | Failed:
+        """Plain HTTP on the TLS port: the same address with ``https://``, then the close."""
+        reason = "plain HTTP request on the https port"
+        hosts = _header_values(request, b"host")
+        host = hosts[0].decode("ascii", "replace") if len(hosts) == 1 else ""
+        if not _HOST.fullmatch(host):
+            body = b"400 Bad Request\nThis port speaks HTTPS: use https:// in the address.\n"
+            return self._refuse(method, target, 400, reason, body=body)
+        path = target if target.startswith("/") else "/"
+        address = f"https://{host}{path}"
+        body = f"This port speaks HTTPS: {address}\n".encode()
+        location = ((b"location", address.encode()), (b"cache-control", b"no-store"))
+        return self._refuse(method, target, 307, reason, body=body, extra=location)
+
     def _time_out(self) -> Served | Failed:
         if self._head_bytes or self._raw:
             return self._refuse("-", "-", 408, "request head not received in time")
@@ -244,14 +273,14 @@ class HttpLayer:
         return self._refuse("-", "-", exc.error_status_hint, f"bad request: {exc}")
 
     def _refuse(
-        self, method: str, target: str, status: int, reason: str, *, extra: _Headers = ()
+        self, method: str, target: str, status: int, reason: str, *, body: bytes = b"", extra: _Headers = ()
     ) -> Served | Failed:
         """Answer with an error and close; the Failed follows the Served.
 
         Every request is answered before the next is read, so h11 is always
         ready for a response here.
         """
-        served = self._respond(method, target, status, close=True, extra=extra)
+        served = self._respond(method, target, status, body, close=True, extra=extra)
         self._queued.append(Failed(reason=reason))
         return served
 

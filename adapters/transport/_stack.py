@@ -13,7 +13,7 @@ from ._config import TransportConfig
 from ._events import Failed, PeerClosed, Ready, TransportEvent
 from ._http import HttpLayer, Upgraded
 from ._stream import StreamLayer
-from ._tls import Plaintext, TlsClosed, TlsFailed, TlsLayer, TlsOpened
+from ._tls import NotTls, Plaintext, TlsClosed, TlsFailed, TlsLayer, TlsOpened
 from ._websocket import NORMAL_CLOSURE, WebSocketLayer
 
 #: The events after which nothing more comes up (a tuple: ``isinstance`` with it builds nothing per call).
@@ -30,7 +30,7 @@ class StackState(enum.Enum):
 class Stack:
     """The layers of one connection: bytes from below in, bytes for below and events out."""
 
-    __slots__ = ("_now", "_ready_due", "_tls", "_top", "state")
+    __slots__ = ("_now", "_plain_text_answer", "_ready_due", "_tls", "_top", "state")
 
     def __init__(self, config: TransportConfig, *, now: float) -> None:
         self._now = now
@@ -50,6 +50,7 @@ class Stack:
                 head_seconds=config.head_seconds,
                 max_message_bytes=config.max_message_bytes,
             )
+        self._plain_text_answer = config.plain_text_answer
         self.state = StackState.PENDING
         # Without TLS the top starts now; a stream is then ready at once, and says so first.
         self._ready_due = self._tls is None and self._start_top()
@@ -124,8 +125,30 @@ class Stack:
             elif isinstance(lower, TlsFailed):
                 self.state = StackState.ENDED
                 return Failed(reason=lower.reason)
+            elif isinstance(lower, NotTls):
+                tls = self._tls = None
+                failed = self._plain_peer(lower.data)
+                if failed is not None:
+                    return failed
             else:
                 assert_never(lower)
+
+    def _plain_peer(self, data: bytes) -> Failed | None:
+        """A client spoke plain text to this TLS port: answer it in plain text, then close.
+
+        The HTTP layer answers each request itself (a redirect to ``https``);
+        a byte stream gets the listener's one line and the close.  Without
+        this, the client would see its connection closed and nothing else.
+        """
+        top = self._top
+        if isinstance(top, HttpLayer):
+            top.start(self._now, plain_on_tls=True)
+            top.receive_data(data)
+            return None
+        self.state = StackState.ENDED
+        if self._plain_text_answer:
+            top.send(self._plain_text_answer)
+        return Failed(reason="plain text on a TLS port")
 
     def _start_top(self) -> bool:
         """The layer below is ready; True when the top is a stream, ready at once."""

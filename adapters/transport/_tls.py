@@ -20,6 +20,10 @@ from dataclasses import dataclass
 
 #: Plaintext asked of OpenSSL per pull: one TLS record at most.
 READ_SIZE = 16 * 1024
+#: The first byte of every TLS connection: the content type of a handshake record (RFC 8446, 5.1).
+HANDSHAKE_RECORD = 0x16
+#: First bytes that say a client speaks plain text (a request line, a command, a typed line) to a TLS port.
+_PLAIN_TEXT_STARTS = frozenset(range(0x20, 0x7F)) | {ord("\t"), ord("\r"), ord("\n")}
 
 
 class TlsSetupError(Exception):
@@ -76,6 +80,7 @@ class TlsState(enum.Enum):
     PEER_CLOSED = "peer closed"  # their close_notify came; we may still send
     CLOSED = "closed"  # our close_notify is queued: nothing more goes out
     FAILED = "failed"  # broken: only an alert OpenSSL queued may still go out
+    NOT_TLS = "not TLS"  # the peer speaks plain text: the stack goes on without this layer
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,13 +103,37 @@ class TlsFailed:
     reason: str
 
 
-TlsEvent = TlsOpened | Plaintext | TlsClosed | TlsFailed
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotTls:
+    """The peer began in plain text, not with a handshake: these are its bytes so far, unread by OpenSSL.
+
+    Someone pointed a client without TLS at a TLS port (``http://`` for
+    ``https://``, an IRC client with TLS off, ``nc``).  The stack can then
+    tell them so in words they read, where a handshake failure would only
+    close the connection on them.
+    """
+
+    data: bytes
+
+
+TlsEvent = TlsOpened | Plaintext | TlsClosed | TlsFailed | NotTls
 
 
 class TlsLayer:
     """The server side of one TLS connection, in memory."""
 
-    __slots__ = ("_deadline", "_eof", "_incoming", "_outgoing", "_pending", "_ssl", "_timed_out", "state")
+    __slots__ = (
+        "_deadline",
+        "_eof",
+        "_fresh",
+        "_incoming",
+        "_outgoing",
+        "_pending",
+        "_plain",
+        "_ssl",
+        "_timed_out",
+        "state",
+    )
 
     def __init__(self, context: ssl.SSLContext, *, deadline: float) -> None:
         self._incoming = ssl.MemoryBIO()
@@ -114,6 +143,8 @@ class TlsLayer:
         self._deadline = deadline
         self._eof = False
         self._timed_out = False
+        self._fresh = True  # no byte received yet
+        self._plain = b""  # the peer's bytes, when it began in plain text
         self.state = TlsState.HANDSHAKING
 
     @property
@@ -122,8 +153,18 @@ class TlsLayer:
         return self._deadline if self.state is TlsState.HANDSHAKING else None
 
     def receive_data(self, data: bytes) -> None:
-        if not self._eof:
-            self._incoming.write(data)
+        if self._eof or not data:
+            return
+        if self.state is TlsState.NOT_TLS:
+            self._plain += data
+            return
+        if self._fresh:  # the first byte says whether this is TLS at all
+            self._fresh = False
+            if data[0] in _PLAIN_TEXT_STARTS:
+                self._plain = data
+                self.state = TlsState.NOT_TLS
+                return
+        self._incoming.write(data)
 
     def receive_eof(self) -> None:
         if not self._eof:
@@ -143,6 +184,9 @@ class TlsLayer:
             return self._handshake()
         if self.state is TlsState.OPEN:
             return self._read()
+        if self.state is TlsState.NOT_TLS and self._plain:
+            data, self._plain = self._plain, b""
+            return NotTls(data=data)
         return None
 
     def _handshake(self) -> TlsEvent | None:

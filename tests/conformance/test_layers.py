@@ -330,3 +330,40 @@ def test_an_irc_client_over_tls_shares_the_rooms(start_server: StartServer, pki:
     assert irc.barrier()[0].endswith(" PRIVMSG #lobby :hi ann")
     irc.send("QUIT :bye")
     irc.client.lines_until_closed()
+
+
+def _plainly(port: int, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(data)
+        return until_closed(sock)
+
+
+def test_a_client_without_tls_on_a_tls_port_is_told_to_use_tls(start_server: StartServer, pki: Pki) -> None:
+    """Text, IRC and browser users who forgot TLS read why they are closed, in their own dialect."""
+    server = start_server(
+        "--listen",
+        "text+tls://127.0.0.1:0",
+        "--listen",
+        "irc+tls://127.0.0.1:0",
+        "--listen",
+        "https://127.0.0.1:0",
+        *tls_args(pki.cert_file, pki.key_file),
+    )
+    text_port, irc_port, https_port = (server.port_of(kind) for kind in ("text+tls", "irc+tls", "https"))
+    assert _plainly(text_port, b"NICK bob\n") == (
+        b"[server] Error: this port speaks TLS: connect with TLS (openssl s_client, ncat --ssl)\n"
+    )
+    assert _plainly(irc_port, b"CAP LS 302\r\nNICK bob\r\nUSER bob 0 * :Bob\r\n") == (
+        b"ERROR :Closing link: this port speaks TLS, turn TLS (SSL) on in your client\r\n"
+    )
+    answer = _plainly(https_port, f"GET /?x HTTP/1.1\r\nHost: localhost:{https_port}\r\n\r\n".encode())
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 307 ")
+    assert f"\r\nlocation: https://localhost:{https_port}/?x\r\n".encode() in head
+    assert body == f"This port speaks HTTPS: https://localhost:{https_port}/?x\n".encode()
+    # none of them was a client, and the port still speaks TLS to those who do
+    watcher = server.join("guest1", tls=pki.client_context())
+    assert watcher.ping_barrier() == []
+    with open_socket("127.0.0.1", https_port, tls=pki.client_context()) as page:
+        page.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        assert until_closed(page).startswith(b"HTTP/1.1 200 OK\r\n")

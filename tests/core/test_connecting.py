@@ -10,14 +10,17 @@ from sansio_chat import (
     ConnectionOpened,
     ConnectionReset,
     DataReceived,
+    DialectName,
     EofReceived,
     Log,
     Mode,
     OutputBacklog,
+    Refusal,
     Send,
     ServerConfig,
     Tick,
     new_server_state,
+    refusal,
 )
 from tests.core_driver import FakeNetwork
 from tests.expected import WELCOME
@@ -176,3 +179,38 @@ def test_refusals_are_counted_in_every_mode(mode: Mode) -> None:
         "refused 192.0.2.1:40002: server full",
         "refused 1 more connection: server full",
     ]
+
+
+@pytest.mark.parametrize(
+    ("dialect", "why", "words"),
+    [
+        (DialectName.TEXT, Refusal.SERVER_FULL, b"[server] Error: server full\n"),
+        (DialectName.IRC, Refusal.SERVER_FULL, b"ERROR :Closing link: server full\r\n"),
+        (
+            DialectName.WEB,
+            Refusal.SERVER_FULL,
+            b'{"type":"error","code":"server-full","message":"server full"}\n',
+        ),
+        (
+            DialectName.TEXT,
+            Refusal.TLS_REQUIRED,
+            b"[server] Error: this port speaks TLS: connect with TLS (openssl s_client, ncat --ssl)\n",
+        ),
+        (
+            DialectName.IRC,
+            Refusal.TLS_REQUIRED,
+            b"ERROR :Closing link: this port speaks TLS, turn TLS (SSL) on in your client\r\n",
+        ),
+        (
+            DialectName.WEB,
+            Refusal.TLS_REQUIRED,
+            b'{"type":"error","code":"tls-required",'
+            b'"message":"this port speaks TLS: connect with TLS (openssl s_client, ncat --ssl)"}\n',
+        ),
+    ],
+)
+def test_a_connection_turned_away_is_told_why_in_its_own_dialect(
+    dialect: DialectName, why: Refusal, words: bytes
+) -> None:
+    """What the core says for a server full, and what a TLS listener's transport sends to plain text."""
+    assert refusal(dialect, why) == words

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import ssl
 
+import h11
+import pytest
 from wsproto.events import AcceptConnection, CloseConnection, Ping, Pong, TextMessage
 
 from adapters.transport import (
@@ -163,3 +165,87 @@ def test_a_stream_is_not_framed_and_a_plain_flush_passes_bytes_through() -> None
     pull(stack)
     assert feed(stack, b"MSG hi\n") == [Data(data=b"MSG hi\n")]
     assert stack.flush(b"[server] hi\n") == b"[server] hi\n"
+
+
+# -- plain text on a TLS port ---------------------------------------------------------------------
+
+TLS_REQUIRED = b"[server] Error: this port speaks TLS\n"
+
+
+def test_a_plain_text_client_on_a_tls_stream_is_told_so_in_plain_text(certificates: TlsCertificates) -> None:
+    stack = Stack(TransportConfig(tls=certificates, plain_text_answer=TLS_REQUIRED), now=0.0)
+    assert feed(stack, b"N") == [Failed(reason="plain text on a TLS port")]  # its first byte is enough
+    assert feed(stack, b"ICK bob\n") == []
+    assert not stack.secure
+    assert stack.data_to_send() + stack.close() == TLS_REQUIRED  # unencrypted: it reads it as it is
+    assert stack.next_deadline is None
+
+
+def test_a_tls_handshake_is_never_taken_for_plain_text(pki: Pki, certificates: TlsCertificates) -> None:
+    stack = Stack(TransportConfig(tls=certificates, plain_text_answer=TLS_REQUIRED), now=0.0)
+    tls = TlsClient(pki.client_context())
+    assert tls.handshake(stack) == [Ready(secure=True)]
+    assert feed(stack, tls.encrypt(b"NICK bob\n")) == [Data(data=b"NICK bob\n")]
+
+
+def test_garbage_that_is_not_text_still_fails_the_handshake(certificates: TlsCertificates) -> None:
+    stack = Stack(TransportConfig(tls=certificates, plain_text_answer=TLS_REQUIRED), now=0.0)
+    [failed] = feed(stack, b"\x15\x03\x03\x00\x02\x02\x28" * 3)
+    assert isinstance(failed, Failed) and failed.reason.startswith("TLS handshake failed")
+    assert TLS_REQUIRED not in stack.data_to_send() + stack.close()
+
+
+def _plain_request(stack: Stack, request: bytes) -> tuple[list[object], h11.Response, bytes]:
+    events: list[object] = []
+    for byte in range(len(request)):  # however TCP splits it
+        events += feed(stack, request[byte : byte + 1])
+    client = h11.Connection(h11.CLIENT)
+    client.send(h11.Request(method="GET", target="/", headers=[("Host", "x")]))
+    client.send(h11.EndOfMessage())
+    client.receive_data(stack.data_to_send() + stack.close())
+    response = client.next_event()
+    assert isinstance(response, h11.Response)
+    body = client.next_event()
+    return events, response, body.data if isinstance(body, h11.Data) else b""
+
+
+def test_plain_http_on_the_https_port_is_sent_to_https(certificates: TlsCertificates) -> None:
+    stack = Stack(TransportConfig(tls=certificates, site=SITE), now=0.0)
+    request = b"GET /?room=den HTTP/1.1\r\nHost: chat.test:8443\r\n\r\n"
+    events, response, body = _plain_request(stack, request)
+    assert events == [
+        Served(method="GET", target="/?room=den", status=307),
+        Failed(reason="plain HTTP request on the https port"),
+    ]
+    assert dict(response.headers)[b"location"] == b"https://chat.test:8443/?room=den"
+    assert body == b"This port speaks HTTPS: https://chat.test:8443/?room=den\n"
+
+
+@pytest.mark.parametrize(
+    "request_head",
+    [
+        b"GET / HTTP/1.0\r\n\r\n",  # no Host
+        b"GET / HTTP/1.1\r\nHost: evil.test/x?\r\n\r\n",  # not a host and port
+    ],
+)
+def test_plain_http_without_a_usable_host_is_told_to_use_https(
+    certificates: TlsCertificates, request_head: bytes
+) -> None:
+    stack = Stack(TransportConfig(tls=certificates, site=SITE), now=0.0)
+    events, response, body = _plain_request(stack, request_head)
+    assert [type(event) for event in events] == [Served, Failed]
+    assert response.status_code == 400
+    assert b"location" not in dict(response.headers)
+    assert body == b"400 Bad Request\nThis port speaks HTTPS: use https:// in the address.\n"
+
+
+def test_a_slow_plain_http_request_on_the_https_port_still_has_its_deadline(
+    certificates: TlsCertificates,
+) -> None:
+    stack = Stack(TransportConfig(tls=certificates, site=SITE, head_seconds=5.0), now=0.0)
+    stack.tick(1.0)
+    assert feed(stack, b"GET / HT") == []
+    assert stack.next_deadline == 6.0  # counted from when it spoke: no TLS handshake is coming
+    stack.tick(6.0)
+    assert [type(event) for event in pull(stack)] == [Served, Failed]
+    assert stack.data_to_send().startswith(b"HTTP/1.1 408 ")
