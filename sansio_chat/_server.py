@@ -36,6 +36,7 @@ from ._shared import (
     ShareFailed,
 )
 from ._users import User
+from ._web_dialect import WebRenderer
 
 
 class ChatServerState(LineServerBase[Session]):
@@ -70,6 +71,7 @@ class ChatServerState(LineServerBase[Session]):
             seat=seat,
         )
         self.renderers = IRCRenderers(IRCServerInfo(self.config, self._clock))
+        self._web_renderer = WebRenderer(max_message_bytes=self.config.max_line_bytes)  # every web client's
         self._irc_host = _IRCHost(self)  # shared by every IRC session
         self._too_long: dict[Renderer, bytes] = {}  # each renderer's line-too-long error, made once
         # (time, conn) at which an IRC session asked to be checked (registration, silence); stale ones
@@ -137,7 +139,7 @@ class ChatServerState(LineServerBase[Session]):
             case DialectName.IRC:
                 return IRCSession(conn, self._uid_base + conn, self._irc_host, secure=secure)
             case DialectName.WEB:
-                return WebSession(conn, self._uid_base + conn, secure=secure)
+                return WebSession(conn, self._uid_base + conn, self._web_renderer, secure=secure)
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
                 assert_never(dialect)
 
@@ -157,7 +159,7 @@ class ChatServerState(LineServerBase[Session]):
                     conn, self.renderers.get(frozenset()).error_line("Closing link: server full")
                 )
             case DialectName.WEB:
-                self._send_unaccounted(conn, WebSession.renderer.render(Error(kind=ErrorKind.SERVER_FULL)))
+                self._send_unaccounted(conn, self._web_renderer.render(Error(kind=ErrorKind.SERVER_FULL)))
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
                 assert_never(dialect)
 
