@@ -268,6 +268,31 @@ def test_a_message_of_the_limit_the_welcome_gives_goes_through_and_one_byte_more
 # -- certificates ---------------------------------------------------------------------------
 
 
+def test_https_settles_on_http_1_1_by_alpn_and_the_byte_stream_listeners_claim_no_protocol(
+    start_server: StartServer, pki: Pki
+) -> None:
+    """A browser offers ``h2, http/1.1``: https answers ``http/1.1``; text and IRC over TLS answer nothing."""
+    server = every_kind(start_server, pki, "--listen", "irc+tls://127.0.0.1:0")
+    context = pki.client_context()
+    context.set_alpn_protocols(["h2", "http/1.1"])
+    web = server.web_join("guest1", tls=context)
+    assert isinstance(web.sock, ssl.SSLSocket) and web.sock.selected_alpn_protocol() == "http/1.1"
+    for kind in ("text+tls", "irc+tls"):
+        with open_socket("127.0.0.1", server.port_of(kind), tls=context) as sock:
+            assert isinstance(sock, ssl.SSLSocket)
+            assert sock.version() in {"TLSv1.2", "TLSv1.3"}
+            assert sock.selected_alpn_protocol() is None, kind
+    text = server.join(tls=context)  # and each still speaks its own protocol
+    text.send_line("MSG over TLS")
+    assert web.ping_barrier()[-1] == {  # after the probes' comings and goings
+        "type": "message",
+        "room": "#lobby",
+        "from": text.name,
+        "text": "over TLS",
+        "kind": "msg",
+    }
+
+
 def test_sighup_reloads_a_renewed_certificate_and_keeps_the_old_one_when_the_new_is_bad(
     start_server: StartServer, pki: Pki, tmp_path: Path
 ) -> None:
