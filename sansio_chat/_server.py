@@ -37,6 +37,7 @@ from ._shared import (
     ShareFailed,
 )
 from ._users import User
+from ._web_dialect import WebRenderer, error_event
 
 
 class Refusal(enum.Enum):
@@ -60,7 +61,7 @@ def refusal(dialect: DialectName, why: Refusal) -> bytes:
         case DialectName.IRC:
             return IRCRenderer.refusal(why.value)
         case DialectName.WEB:
-            return WebSession.renderer.render(error)
+            return error_event(error)
         case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
             assert_never(dialect)
 
@@ -97,6 +98,7 @@ class ChatServerState(LineServerBase[Session]):
             seat=seat,
         )
         self.renderers = IRCRenderers(IRCServerInfo(self.config, self._clock))
+        self._web_renderer = WebRenderer(max_message_bytes=self.config.max_line_bytes)  # every web client's
         self._irc_host = _IRCHost(self)  # shared by every IRC session
         self._too_long: dict[Renderer, bytes] = {}  # each renderer's line-too-long error, made once
         # (time, conn) at which an IRC session asked to be checked (registration, silence); stale ones
@@ -164,7 +166,7 @@ class ChatServerState(LineServerBase[Session]):
             case DialectName.IRC:
                 return IRCSession(conn, self._uid_base + conn, self._irc_host, secure=secure)
             case DialectName.WEB:
-                return WebSession(conn, self._uid_base + conn, secure=secure)
+                return WebSession(conn, self._uid_base + conn, self._web_renderer, secure=secure)
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
                 assert_never(dialect)
 

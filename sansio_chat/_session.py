@@ -81,13 +81,14 @@ class TextSession(Session):
 class WebSession(Session):
     """A web client (JSON over WebSocket): named ``guest<N>`` and put in ``#lobby`` at once, as a text client.
 
-    Its input comes in whole messages, one command each.
+    Its input comes in whole messages, one command each.  ``renderer`` is
+    the server's, one for all its web clients (it knows the server's limits).
     """
 
-    __slots__ = ()
+    __slots__ = ("renderer",)
     message_framed = True
-    renderer: Renderer = WebRenderer()  # stateless: one for every web client
     parse = staticmethod(parse_web_message)
 
-    def __init__(self, conn: ConnId, uid: UserId, *, secure: bool = False) -> None:
+    def __init__(self, conn: ConnId, uid: UserId, renderer: WebRenderer, *, secure: bool = False) -> None:
         super().__init__(conn, SECURE_WEB_USER if secure else WEB_USER, uid)
+        self.renderer: Renderer = renderer

@@ -422,7 +422,8 @@ def error_code(kind: ErrorKind) -> str:
             assert_never(kind)
 
 
-def _error(reply: Error) -> bytes:
+def error_event(reply: Error) -> bytes:
+    """An error as its event: the same for every server (a refusal needs no server's limits)."""
     fields: dict[str, Any] = {"type": "error", "code": error_code(reply.kind), "message": error_text(reply)}
     if reply.kind is ErrorKind.MISSING_FIELD or reply.kind is ErrorKind.INVALID_FIELD:
         fields["field"] = reply.detail
@@ -432,7 +433,19 @@ def _error(reply: Error) -> bytes:
 
 
 class WebRenderer:
-    """Replies as the JSON events of docs/web.md, one per line (the transport makes each a message)."""
+    """Replies as the JSON events of docs/web.md, one per line (the transport makes each a message).
+
+    One per server, shared by its web clients.  The welcome tells a client
+    the server's limit on one message (``max_message_bytes``: the server's
+    line limit, over the whole JSON message in UTF-8, as the transport and
+    the input count it), so that a client can refuse a longer one itself
+    rather than lose its connection to a 1009 close.
+    """
+
+    __slots__ = ("_max_message_bytes",)
+
+    def __init__(self, *, max_message_bytes: int) -> None:
+        self._max_message_bytes = max_message_bytes
 
     def render_echo(self, reply: Said | Told) -> bytes:
         """Nothing: the page shows what its user sent without waiting for the server."""
@@ -469,9 +482,16 @@ class WebRenderer:
                     }
                 )
             case Error():
-                return _error(reply)
+                return error_event(reply)
             case Welcome(nick=nick, room=room):
-                return _event({"type": "welcome", "nick": nick, "room": _or_null(room)})
+                return _event(
+                    {
+                        "type": "welcome",
+                        "nick": nick,
+                        "room": _or_null(room),
+                        "max_message_bytes": self._max_message_bytes,
+                    }
+                )
             case Connected(nick=nick, room=room):
                 return _event({"type": "join", "room": room, "nick": nick, "connected": True})
             case JoinedRoom(nick=nick, room=room):

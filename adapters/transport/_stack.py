@@ -34,10 +34,14 @@ class Stack:
 
     def __init__(self, config: TransportConfig, *, now: float) -> None:
         self._now = now
+        tls = config.tls
         self._tls = (
             None
-            if config.tls is None
-            else TlsLayer(config.tls.context, deadline=now + config.tls_handshake_seconds)
+            if tls is None
+            else TlsLayer(
+                tls.context if config.site is None else tls.http_context,  # ALPN http/1.1 under HTTP
+                deadline=now + config.tls_handshake_seconds,
+            )
         )
         self._top: StreamLayer | HttpLayer | WebSocketLayer
         if config.site is None:

@@ -8,7 +8,7 @@ whatever number of messages it holds.  No socket, no clock: the handshake
 deadline is a number the stack compares with the time it is given.
 
 ``TlsCertificates`` holds the server's certificate and key; ``reload``
-swaps in a new context for connections made afterwards, while those
+swaps in new contexts for connections made afterwards, while those
 already open keep the context they were made with.
 """
 
@@ -20,10 +20,12 @@ from dataclasses import dataclass
 
 #: Plaintext asked of OpenSSL per pull: one TLS record at most.
 READ_SIZE = 16 * 1024
-#: The first byte of every TLS connection: the content type of a handshake record (RFC 8446, 5.1).
-HANDSHAKE_RECORD = 0x16
-#: First bytes that say a client speaks plain text (a request line, a command, a typed line) to a TLS port.
+#: First bytes that say a client speaks plain text (a request line, a command, a typed line) to a TLS
+#: port: every TLS connection begins with a handshake record, content type 0x16 (RFC 8446, 5.1).
 _PLAIN_TEXT_STARTS = frozenset(range(0x20, 0x7F)) | {ord("\t"), ord("\r"), ord("\n")}
+#: What a listener serving HTTP answers by ALPN: HTTP/1.1, the one version its HTTP layer speaks (a
+#: browser offering ``h2, http/1.1`` settles on it). A byte-stream listener (text, IRC) names none.
+HTTP_ALPN = ("http/1.1",)
 
 
 class TlsSetupError(Exception):
@@ -33,35 +35,45 @@ class TlsSetupError(Exception):
 class TlsCertificates:
     """The server's certificate chain and private key (PEM files), reloadable.
 
-    The context is the standard library's secure server defaults
+    The contexts are the standard library's secure server defaults
     (``ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)``) with TLS 1.2
-    as the minimum and client-initiated renegotiation refused.
+    as the minimum and client-initiated renegotiation refused: ``context``
+    for a byte stream, ``http_context`` (ALPN ``http/1.1``) for HTTP.  A
+    client that offers only protocols the server lacks gets no ALPN answer,
+    and the handshake goes on.
     """
 
-    __slots__ = ("_cert_file", "_context", "_key_file")
+    __slots__ = ("_cert_file", "_context", "_http_context", "_key_file")
 
     def __init__(self, cert_file: str, key_file: str | None = None) -> None:
         self._cert_file = cert_file
         self._key_file = key_file
-        self._context = self._load()
+        self._context, self._http_context = self._load(), self._load(HTTP_ALPN)
 
     @property
     def context(self) -> ssl.SSLContext:
-        """The context for the next connection."""
+        """The context for the next connection of a byte-stream listener (text, IRC): no ALPN."""
         return self._context
+
+    @property
+    def http_context(self) -> ssl.SSLContext:
+        """The context for the next connection of a listener serving HTTP (the page, the WebSocket)."""
+        return self._http_context
 
     @property
     def cert_file(self) -> str:
         return self._cert_file
 
     def reload(self) -> None:
-        """Read the files again (they were renewed); on error the old context stays and it raises."""
-        self._context = self._load()
+        """Read the files again (they were renewed); on error the old contexts stay and it raises."""
+        self._context, self._http_context = self._load(), self._load(HTTP_ALPN)
 
-    def _load(self) -> ssl.SSLContext:
+    def _load(self, alpn: tuple[str, ...] = ()) -> ssl.SSLContext:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.options |= ssl.OP_NO_RENEGOTIATION
+        if alpn:
+            context.set_alpn_protocols(alpn)
         try:
             context.load_cert_chain(self._cert_file, self._key_file)
         except ssl.SSLError as exc:

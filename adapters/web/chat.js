@@ -4,9 +4,10 @@
 const MAX_LINES = 500; // per conversation, oldest dropped first
 const BACKOFF_FIRST = 1000; // ms before the first reconnection attempt
 const BACKOFF_MAX = 30000;
-// The server's default limit (--max-line-bytes) on one message, in bytes of UTF-8: it closes the
-// WebSocket (1009) on a longer one, so the page says so instead of sending it.
-const MAX_MESSAGE_BYTES = 4096;
+// The server's limit on one message, in bytes of UTF-8 of the whole JSON message (--max-line-bytes): it
+// closes the WebSocket (1009) on a longer one, so the page says so instead of sending it. The welcome
+// gives the limit; this default holds for a server whose welcome does not.
+const DEFAULT_MAX_MESSAGE_BYTES = 4096;
 const utf8 = new TextEncoder();
 
 const $ = (id) => document.getElementById(id);
@@ -35,6 +36,7 @@ const state = {
   history: [],
   historyAt: 0,
   pings: 0,
+  maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES, // as the last welcome gave it
 };
 
 // -- the connection ---------------------------------------------------------------
@@ -85,8 +87,8 @@ function send(command) {
   }
   const message = JSON.stringify(command);
   const size = utf8.encode(message).length;
-  if (size > MAX_MESSAGE_BYTES) {
-    note(`Not sent: a message is at most ${MAX_MESSAGE_BYTES} bytes (this one is ${size})`, "error");
+  if (size > state.maxMessageBytes) {
+    note(`Not sent: a message is at most ${state.maxMessageBytes} bytes (this one is ${size})`, "error");
     return false;
   }
   state.socket.send(message);
@@ -107,6 +109,8 @@ const same = (a, b) => typeof a === "string" && typeof b === "string" && a.toLow
 function handle(e) {
   switch (e.type) {
     case "welcome": {
+      const limit = e.max_message_bytes;
+      state.maxMessageBytes = Number.isSafeInteger(limit) && limit > 0 ? limit : DEFAULT_MAX_MESSAGE_BYTES;
       setNick(e.nick);
       state.room = e.room ?? null;
       if (state.room) showView(state.room);

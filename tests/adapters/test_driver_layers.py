@@ -204,7 +204,7 @@ def test_the_upgrade_opens_a_web_user_and_the_101_goes_out_before_the_welcome() 
     ]
     [[accepted, welcome]] = deliver(w, alice)
     assert isinstance(accepted, AcceptConnection)
-    assert welcome == {"type": "welcome", "nick": "guest1", "room": "#lobby"}
+    assert welcome == {"type": "welcome", "nick": "guest1", "room": "#lobby", "max_message_bytes": 4096}
     w.clock.now += DEFAULT_HEAD_SECONDS  # the request-head timer of before the upgrade: it says nothing now
     w.driver.run_timers(worked=False)
     assert alice.conn.life.open

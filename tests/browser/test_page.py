@@ -340,6 +340,33 @@ def test_the_page_refuses_a_message_over_the_limit_instead_of_losing_its_connect
     assert script_errors(browser) == []
 
 
+def test_the_page_keeps_to_the_smaller_limit_its_server_gives(browser: WebDriver) -> None:
+    """With ``--max-line-bytes 512`` the page sends a message of 512 bytes, JSON and all, and refuses 513.
+
+    Refused, the text stays in the input box, and the page stays connected as
+    wes in #den: a 1009 close would bring it back as a new guest in #lobby.
+    """
+    server = ServerProcess("select", ["--listen", "http://127.0.0.1:0", "--max-line-bytes", "512"])
+    try:
+        page, tina = wes_on_the_page_and_tina_in_den(browser, server)
+        tina.ping_barrier()
+        words = "é" * 200 + '"' * 20 + "x" * 49  # 400 + 40 (each quote escaped) + 49 bytes
+        at_limit = json.dumps({"cmd": "msg", "text": words}, ensure_ascii=False, separators=(",", ":"))
+        assert len(at_limit.encode()) == 512
+        page.type(words)
+        assert tina.ping_barrier() == [f"[wes] {words}"]
+        page.type(words + "x")
+        page.sees("Not sent: a message is at most 512 bytes (this one is 513)")
+        assert page._run("return document.getElementById('input').value") == words + "x"  # kept, to be cut
+        page._run("document.getElementById('input').value = ''")
+        page.type("shorter")
+        assert tina.ping_barrier() == ["[wes] shorter"]
+        assert (page.status, page.nick, page.text_of("view-title")) == ("Connected", "wes", "#den")
+        assert script_errors(browser) == []
+    finally:
+        server.stop()
+
+
 def test_the_pages_join_gives_a_rooms_key(browser: WebDriver, server: ServerProcess) -> None:
     """``/join #room key`` enters a room with a key (``+k``), as the web protocol's ``join`` allows."""
     page = open_window(browser, f"http://127.0.0.1:{server.port_of('http')}/", first=True)

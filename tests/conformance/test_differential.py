@@ -615,7 +615,7 @@ LAYERS_EXPECTED: dict[str, list[str]] = {
     ],
 }
 WEB_EXPECTED: list[str] = [
-    '{"type":"welcome","nick":"guest15","room":"#lobby"}',
+    '{"type":"welcome","nick":"guest15","room":"#lobby","max_message_bytes":4096}',
     '{"type":"nick","old":"guest14","new":"tess"}',
     '{"type":"nick","old":"guest15","new":"wes"}',
     '{"type":"pong","token":"barrier-1"}',

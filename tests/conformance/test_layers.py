@@ -156,7 +156,12 @@ def test_the_websocket_is_refused_to_other_sites_pages_unless_allowed(start_serv
     for number, origin in enumerate(("https://friend.example", None), start=1):  # a friend; no browser
         client = server.web(origin=origin)
         assert isinstance(client, WebClient)
-        assert client.next() == {"type": "welcome", "nick": f"guest{number}", "room": "#lobby"}
+        assert client.next() == {
+            "type": "welcome",
+            "nick": f"guest{number}",
+            "room": "#lobby",
+            "max_message_bytes": 4096,
+        }
 
 
 def test_slow_broken_and_refused_http(start_server: StartServer) -> None:
@@ -236,7 +241,56 @@ def test_broken_websocket_frames_close_with_their_code(
     ]
 
 
+def test_a_message_of_the_limit_the_welcome_gives_goes_through_and_one_byte_more_closes(
+    start_server: StartServer,
+) -> None:
+    """The limit told is the one enforced: on the whole JSON message, in UTF-8, as it arrives."""
+    server = start_server("--listen", "http://127.0.0.1:0", "--max-line-bytes", "200")
+    text = server.join()
+    web = server.web()
+    assert isinstance(web, WebClient)
+    welcome = web.next()
+    assert isinstance(welcome, dict) and welcome["max_message_bytes"] == 200, welcome
+    words = "é" * 88 + "x"  # 177 bytes of UTF-8, and 23 of JSON around them
+    message = json.dumps({"cmd": "msg", "text": words}, ensure_ascii=False, separators=(",", ":"))
+    assert len(message.encode()) == 200
+    web.send_text(message)
+    assert web.ping_barrier() == []
+    web.send_text(message.replace("x", "xy"))
+    web.expect_closed(1009)
+    assert text.ping_barrier() == [
+        f"[server] {welcome['nick']} is connected",
+        f"[{welcome['nick']}] {words}",
+        f"[server] {welcome['nick']} is disconnected",
+    ]
+
+
 # -- certificates ---------------------------------------------------------------------------
+
+
+def test_https_settles_on_http_1_1_by_alpn_and_the_byte_stream_listeners_claim_no_protocol(
+    start_server: StartServer, pki: Pki
+) -> None:
+    """A browser offers ``h2, http/1.1``: https answers ``http/1.1``; text and IRC over TLS answer nothing."""
+    server = every_kind(start_server, pki, "--listen", "irc+tls://127.0.0.1:0")
+    context = pki.client_context()
+    context.set_alpn_protocols(["h2", "http/1.1"])
+    web = server.web_join("guest1", tls=context)
+    assert isinstance(web.sock, ssl.SSLSocket) and web.sock.selected_alpn_protocol() == "http/1.1"
+    for kind in ("text+tls", "irc+tls"):
+        with open_socket("127.0.0.1", server.port_of(kind), tls=context) as sock:
+            assert isinstance(sock, ssl.SSLSocket)
+            assert sock.version() in {"TLSv1.2", "TLSv1.3"}
+            assert sock.selected_alpn_protocol() is None, kind
+    text = server.join(tls=context)  # and each still speaks its own protocol
+    text.send_line("MSG over TLS")
+    assert web.ping_barrier()[-1] == {  # after the probes' comings and goings
+        "type": "message",
+        "room": "#lobby",
+        "from": text.name,
+        "text": "over TLS",
+        "kind": "msg",
+    }
 
 
 def test_sighup_reloads_a_renewed_certificate_and_keeps_the_old_one_when_the_new_is_bad(

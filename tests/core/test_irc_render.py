@@ -45,6 +45,9 @@ from sansio_chat._text_dialect import TextRenderer
 from sansio_chat._timefmt import human_utc, iso_utc
 from sansio_chat._web_dialect import WebRenderer
 
+#: The web renderer of a server with the default limits.
+WEB = WebRenderer(max_message_bytes=ServerConfig().max_line_bytes)
+
 ALICE = Identity(uid=1, nick="alice", mask="alice!~alice@irc.invalid")
 
 
@@ -159,7 +162,7 @@ def test_lusers_leaves_out_what_is_zero(irc: IRCRenderer) -> None:
 )
 def test_text_and_web_clients_get_nothing_of_what_only_irc_clients_ask_or_read(reply: Reply) -> None:
     assert TextRenderer().render(reply) == b""
-    assert WebRenderer().render(reply) == b""
+    assert WEB.render(reply) == b""
 
 
 def test_user_modes_in_text_and_on_the_web() -> None:
@@ -170,11 +173,11 @@ def test_user_modes_in_text_and_on_the_web() -> None:
         b"[server] Your modes: +\n"
     )
     assert TextRenderer().render(changed) == b"[server] Your modes changed: +i-w\n"
-    assert WebRenderer().render(shown) == b'{"type":"usermodes","modes":"+ow"}\n'
-    assert WebRenderer().render(UserModesAre(invisible=False, operator=False, announcements=False)) == (
+    assert WEB.render(shown) == b'{"type":"usermodes","modes":"+ow"}\n'
+    assert WEB.render(UserModesAre(invisible=False, operator=False, announcements=False)) == (
         b'{"type":"usermodes","modes":""}\n'
     )
-    assert WebRenderer().render(changed) == b'{"type":"usermode","nick":"x","modes":"+i-w"}\n'
+    assert WEB.render(changed) == b'{"type":"usermode","nick":"x","modes":"+i-w"}\n'
 
 
 def test_words_still_say_who_spoke_and_how() -> None:
@@ -190,7 +193,7 @@ def test_an_announcement_in_every_dialect(irc: IRCRenderer) -> None:
     announcement = Announcement(source=ALICE, text="maintenance at \x1b[2Jnoon")
     assert irc.render(announcement) == b":alice!~alice@irc.invalid WALLOPS :maintenance at \x1b[2Jnoon\r\n"
     assert TextRenderer().render(announcement) == "[wallops] alice: maintenance at \ufffd[2Jnoon\n".encode()
-    assert json.loads(WebRenderer().render(announcement)) == {
+    assert json.loads(WEB.render(announcement)) == {
         "type": "wallops",
         "from": "alice",
         "text": "maintenance at \x1b[2Jnoon",
@@ -213,7 +216,7 @@ def test_a_refused_real_name_in_every_dialect(irc: IRCRenderer) -> None:
         == b":srv FAIL SETNAME INVALID_REALNAME :Realname is not valid (1 to 150 characters)\r\n"
     )
     assert TextRenderer().render(error) == b"[server] Error: invalid real name (1 to 150 characters)\n"
-    assert json.loads(WebRenderer().render(error))["code"] == "invalid-field"
+    assert json.loads(WEB.render(error))["code"] == "invalid-field"
 
 
 def test_a_list_with_bots_in_text_and_on_the_web() -> None:
@@ -226,7 +229,7 @@ def test_a_list_with_bots_in_text_and_on_the_web() -> None:
         bots=frozenset({"robo"}),
     )
     assert TextRenderer().render(listed) == b"[server] Users in #a (3): @op +robo(bot) +vee\n"
-    assert json.loads(WebRenderer().render(listed))["users"] == [
+    assert json.loads(WEB.render(listed))["users"] == [
         {"nick": "op", "op": True},
         {"nick": "robo", "op": False, "voice": True, "bot": True},
         {"nick": "vee", "op": False, "voice": True},

@@ -53,7 +53,9 @@ def error(code: str, message: str, **extra: str) -> dict[str, Any]:
 def test_a_web_user_lands_in_the_lobby_under_a_guest_name_like_a_text_user(net: FakeNetwork) -> None:
     text = net.connect()
     browser = net.connect_web()
-    assert browser.events() == [{"type": "welcome", "nick": "guest2", "room": "#lobby"}]
+    assert browser.events() == [
+        {"type": "welcome", "nick": "guest2", "room": "#lobby", "max_message_bytes": 4096}
+    ]
     assert text.lines() == [WELCOME.format("guest1"), "[server] guest2 is connected"]
     net.connect()
     assert browser.events() == [{"type": "join", "room": "#lobby", "nick": "guest3", "connected": True}]
@@ -354,6 +356,34 @@ def test_a_message_over_the_line_limit_is_refused_as_a_line_is() -> None:
     bob = web(net)
     bob.send_json({"cmd": "msg", "text": "x" * 64})
     assert bob.events() == [error("message-too-long", "line too long (max 64 bytes)")]
+
+
+def test_the_welcome_tells_the_limit_on_a_whole_message_as_the_server_enforces_it() -> None:
+    """``max_message_bytes`` is ``max_line_bytes``, on the whole JSON message: at it, taken; over, refused."""
+    net = FakeNetwork(ServerConfig(max_line_bytes=100))
+    text = net.connect()
+    browser = net.connect_web()
+    [welcome] = browser.events()
+    assert welcome == {"type": "welcome", "nick": "guest2", "room": "#lobby", "max_message_bytes": 100}
+    text.lines()
+    room = 100 - len(b'{"cmd":"msg","text":""}')  # what the JSON around the words leaves
+    words = '"\u00e9' * (room // 4) + "x" * (room % 4)  # a quote (escaped, 2 bytes) and an e acute (2 bytes)
+    message = json.dumps({"cmd": "msg", "text": words}, ensure_ascii=False, separators=(",", ":")).encode()
+    assert len(message) == 100
+    browser.send_message(message)
+    assert text.lines() == [f"[guest2] {words}"]
+    browser.send_message(message[:-2] + b'x"}')  # one byte more
+    assert browser.events() == [error("message-too-long", "line too long (max 100 bytes)")]
+    assert text.lines() == []
+
+
+def test_each_server_tells_its_own_limit() -> None:
+    small, default = FakeNetwork(ServerConfig(max_line_bytes=512)), FakeNetwork()
+    assert small.connect_web().events()[0]["max_message_bytes"] == 512
+    assert default.connect_web().events()[0]["max_message_bytes"] == 4096
+    refused = FakeNetwork(ServerConfig(max_clients=1, max_line_bytes=512))
+    refused.connect()
+    assert refused.connect_web().events()[0]["code"] == "server-full"
 
 
 def test_the_server_full_error_is_an_event_then_a_close_saying_so() -> None:

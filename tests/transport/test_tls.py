@@ -17,6 +17,7 @@ from adapters.transport import (
     Failed,
     PeerClosed,
     Ready,
+    Site,
     Stack,
     StackState,
     TlsCertificates,
@@ -193,6 +194,36 @@ def test_tls_1_2_clients_are_served(pki: Pki, config: TransportConfig) -> None:
     assert client.handshake(stack) == [Ready(secure=True)]
     assert client.ssl.version() == "TLSv1.2"
     assert feed(stack, client.encrypt(b"PING\n")) == [Data(data=b"PING\n")]
+
+
+@pytest.mark.parametrize(
+    ("offered", "chosen"),
+    [(["h2", "http/1.1"], "http/1.1"), (["http/1.1"], "http/1.1"), (["h2"], None), ([], None)],
+    ids=["h2-and-http1.1", "http1.1", "h2-only", "no-alpn"],
+)
+def test_alpn_settles_on_http_1_1_where_http_is_served_and_says_nothing_on_a_stream(
+    pki: Pki, site: Site, offered: list[str], chosen: str | None
+) -> None:
+    """HTTP/1.1 is all the HTTP layer speaks; a text or IRC listener has no ALPN name and claims none.
+
+    A client offering only what the server lacks gets no ALPN answer and
+    the handshake goes on.  A reload keeps each context's ALPN.
+    """
+    certificates = TlsCertificates(str(pki.cert_file), str(pki.key_file))
+    for reloaded in (False, True):
+        if reloaded:
+            certificates.reload()
+        for config, expected in (
+            (TransportConfig(tls=certificates, site=site), chosen),
+            (TransportConfig(tls=certificates), None),
+        ):
+            context = pki.client_context()
+            if offered:
+                context.set_alpn_protocols(offered)
+            client = TlsClient(context)
+            client.handshake(Stack(config, now=0.0))
+            assert client.ssl.version() in {"TLSv1.2", "TLSv1.3"}  # the handshake is done
+            assert client.ssl.selected_alpn_protocol() == expected
 
 
 def test_reload_reaches_new_connections_and_spares_open_ones(
