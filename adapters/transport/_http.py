@@ -5,7 +5,8 @@ never reaches the chat) and hands an accepted WebSocket upgrade over to
 the WebSocket layer.  What it enforces:
 
 - ``GET`` and ``HEAD`` only (``405`` with ``Allow``); unknown paths ``404``;
-  ``/ws`` takes only a WebSocket handshake (``426`` otherwise);
+  ``/ws`` takes only a WebSocket handshake (``426`` otherwise), and only
+  ``/ws`` takes one (``404`` saying where it is, elsewhere);
 - no request body (``413``, then close);
 - the request line and headers together within ``max_head_bytes``
   (``431``, then close), judged the same however TCP splits the bytes:
@@ -210,6 +211,10 @@ class HttpLayer:
         if path == WS_PATH:
             return self._upgrade(request, method, target)
         asset = self._site.get(path)
+        if _asks_for_websocket(request):  # a WebSocket client pointed at ``ws://host/``: say where to go
+            return self._respond(
+                method, target, 404, f"404 Not Found\nThe chat's WebSocket is at {WS_PATH}\n".encode()
+            )
         if asset is None:
             return self._respond(method, target, 404)
         if method not in ("GET", "HEAD"):
@@ -224,7 +229,7 @@ class HttpLayer:
     def _upgrade(self, request: h11.Request, method: str, target: str) -> Served | Failed | Upgraded:
         if method != "GET":
             return self._respond(method, target, 405, extra=((b"allow", b"GET"),))
-        if b"websocket" not in (v.lower() for v in _header_values(request, b"upgrade")):
+        if not _asks_for_websocket(request):
             body = b"426 Upgrade Required\nThis address is the chat's WebSocket.\n"
             return self._respond(method, target, 426, body, extra=((b"upgrade", b"websocket"),))
         hosts = _header_values(request, b"host")
@@ -336,6 +341,10 @@ class HttpLayer:
 
     def close(self, code: int, reason: str) -> None:
         self.phase = HttpPhase.ENDED
+
+
+def _asks_for_websocket(request: h11.Request) -> bool:
+    return b"websocket" in (value.lower() for value in _header_values(request, b"upgrade"))
 
 
 def _header_values(request: h11.Request, name: bytes) -> list[bytes]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from wsproto import WSConnection
+from wsproto import ConnectionType, WSConnection
 from wsproto.events import (
     AcceptConnection,
     BytesMessage,
@@ -13,6 +13,8 @@ from wsproto.events import (
     Ping,
     Pong,
     RejectConnection,
+    RejectData,
+    Request,
     TextMessage,
 )
 from wsproto.frame_protocol import Opcode
@@ -424,3 +426,19 @@ def test_rejected_handshake_event_shape() -> None:
     feed(stack, request)
     events = ws_events(ws, stack.data_to_send())
     assert isinstance(events[0], RejectConnection) and events[0].status_code == 403
+
+
+@pytest.mark.parametrize("target", ["/", "/chat", "/index.html"])
+def test_a_handshake_on_another_path_is_told_where_the_websocket_is(target: str) -> None:
+    stack = Stack(web(), now=0.0)
+    ws = WSConnection(ConnectionType.CLIENT)
+    request = ws.send(Request(host="chat.test:8080", target=target))
+    assert feed(stack, request) == [Served(method="GET", target=target, status=404)]
+    rejected, *body = ws_events(ws, stack.data_to_send())
+    assert isinstance(rejected, RejectConnection) and rejected.status_code == 404
+    assert b"".join(bytes(part.data) for part in body if isinstance(part, RejectData)) == (
+        b"404 Not Found\nThe chat's WebSocket is at /ws\n"
+    )
+    assert stack.state is StackState.PENDING  # still a page connection: it may ask again, at /ws
+    ws, request = upgrade_request()
+    assert feed(stack, request) == [Ready(secure=False)]
