@@ -231,7 +231,9 @@ class WebSocketLayer:
                 self._held = frame
                 break
             if isinstance(frame, ParseFailed):
-                return self._fail(frame.code, str(frame))
+                # The peer reads the reason: say what was wrong, not which decoder said so.
+                reason = "text is not valid UTF-8" if frame.code == INVALID_PAYLOAD else str(frame)
+                return self._fail(frame.code, reason)
             opcode, payload = frame.opcode, frame.payload
             if opcode is Opcode.TEXT:
                 return self._fail(MESSAGE_TOO_BIG, f"message too big (max {self._limit} bytes)")

@@ -279,6 +279,8 @@ def test_broken_input_closes_with_its_code(frame: bytes, code: int) -> None:
     assert len(events) == 2 and isinstance(events[1], Failed)
     assert events[1].reason.startswith(f"WebSocket closed with {code}")
     assert stack.state is StackState.ENDED
+    if code == 1007:  # a reason for people, not the decoder's message
+        assert events[1].reason == "WebSocket closed with 1007: text is not valid UTF-8"
     stack.send(text_frame("dropped: nothing follows a close frame"))
     assert closed_with(ws, stack) == code
 
