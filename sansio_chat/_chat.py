@@ -386,6 +386,8 @@ class Chat:
             case Invite():
                 self._invite(user, command)
             case Away(message=message):
+                if message.isspace():  # blank is no message: back, in every dialect (a text AWAY is trimmed)
+                    message = ""
                 if message or user.away:
                     self._commit(facts.AwayChanged(user=user.uid, message=message[:MAX_AWAY_CHARS]), user)
                 else:

@@ -289,6 +289,24 @@ def test_away_from_a_web_user_shows_to_text_and_irc_users(net: FakeNetwork) -> N
     assert tina.lines() == ["[server] wes is back"]
 
 
+def test_a_blank_away_message_means_back_in_every_dialect(net: FakeNetwork) -> None:
+    (tina,) = net.join("tina")
+    ann = register(net, "ann")
+    ann.send("JOIN #lobby")
+    browser = web_user(net, "wes")
+    ann.send("AWAY :lunch")
+    browser.send_json({"cmd": "away", "text": "brb"})
+    ann.lines(), browser.events(), tina.lines()
+    ann.send("AWAY :   ")
+    assert ann.lines() == [":My.Little.Server 305 ann :You are no longer marked as being away"]
+    browser.send_json({"cmd": "away", "text": " \t "})
+    assert browser.events() == [
+        {"type": "away", "nick": "ann", "text": None},
+        {"type": "away", "nick": "wes", "text": None},
+    ]
+    assert tina.lines() == ["[server] ann is back", "[server] wes is back"]
+
+
 # -- showing modes and bans -------------------------------------------------------------------------------
 
 
