@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_HelpWithDefaults,
     )
     serve.add_argument("--backend", choices=list(BACKENDS), default=DEFAULT_BACKEND, help="I/O backend")
-    kinds = ", ".join(LISTENER_KINDS)
+    kinds = ", ".join(f"{name} ({kind.default_port})" for name, kind in LISTENER_KINDS.items())
     defaults = " and ".join(str(address) for address in default_addresses())
     defaults += f" (in chat mode; {' and '.join(map(str, default_addresses(chat=False)))} in the others)"
     serve.add_argument(
@@ -179,8 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KIND://HOST:PORT",
         help=(
-            f"open a listener (repeatable); KIND is one of: {kinds}; an IPv6 HOST goes in brackets, "
-            f"an empty one means every interface. With none of --listen, --host, --port: {defaults}"
+            f"open a listener (repeatable); KIND is one of: {kinds}, its port when :PORT is left out;"
+            " an IPv6 HOST goes in brackets, an empty one means every interface; port 0 picks a free one."
+            f" With none of --listen, --host, --port: {defaults}"
         ),
     )
     serve.add_argument(
