@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_HelpWithDefaults,
     )
     serve.add_argument("--backend", choices=list(BACKENDS), default=DEFAULT_BACKEND, help="I/O backend")
-    kinds = ", ".join(LISTENER_KINDS)
+    kinds = ", ".join(f"{name} ({kind.default_port})" for name, kind in LISTENER_KINDS.items())
     defaults = " and ".join(str(address) for address in default_addresses())
     defaults += f" (in chat mode; {' and '.join(map(str, default_addresses(chat=False)))} in the others)"
     serve.add_argument(
@@ -179,8 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KIND://HOST:PORT",
         help=(
-            f"open a listener (repeatable); KIND is one of: {kinds}; an IPv6 HOST goes in brackets, "
-            f"an empty one means every interface. With none of --listen, --host, --port: {defaults}"
+            f"open a listener (repeatable); KIND is one of: {kinds}, its port when :PORT is left out;"
+            " an IPv6 HOST goes in brackets, an empty one means every interface; port 0 picks a free one."
+            f" With none of --listen, --host, --port: {defaults}"
         ),
     )
     serve.add_argument(
@@ -196,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--tls-cert",
         default=None,
         metavar="FILE",
-        help="TLS listeners (text+tls, https): the certificate chain, PEM; SIGHUP reads it again",
+        help="TLS listeners (text+tls, irc+tls, https): the certificate chain, PEM; SIGHUP reads it again",
     )
     serve.add_argument(
         "--tls-key",
@@ -230,7 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
         " an idle server writes at once; 0: every pass writes)",
     )
     serve.add_argument(
-        "--oper-password", default=None, help=f"chat mode (default: ${PASSWORD_ENV}, else a random one)"
+        "--oper-password",
+        default=None,
+        metavar="PASSWORD",
+        help="the password text and web clients give to OPER, in chat mode"
+        f" (default: ${PASSWORD_ENV}, else a random one, printed at start)",
     )
     serve.add_argument(
         "--oper",
@@ -255,9 +260,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="the message of the day shown to IRC clients (default: none)",
     )
-    serve.add_argument("--max-clients", type=_positive, default=DEFAULT_MAX_CLIENTS, help="clients at once")
     serve.add_argument(
-        "--max-line-bytes", type=_positive, default=DEFAULT_MAX_LINE_BYTES, help="longest line accepted"
+        "--max-clients",
+        type=_positive,
+        default=DEFAULT_MAX_CLIENTS,
+        help="clients connected at once; more are refused",
+    )
+    serve.add_argument(
+        "--max-line-bytes",
+        type=_positive,
+        default=DEFAULT_MAX_LINE_BYTES,
+        help="longest line accepted, in bytes (a web client's message too)",
     )
     serve.add_argument(
         "--max-pending-bytes",
@@ -269,9 +282,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--rate-lines",
         type=_non_negative_float,
         default=DEFAULT_RATE_LINES,
-        help="lines/s per client (0: off)",
+        help="flood control: lines a client may send per second, on average; more wait (0: off)",
     )
-    serve.add_argument("--rate-burst", type=_positive, default=DEFAULT_RATE_BURST, help="lines at once")
+    serve.add_argument(
+        "--rate-burst",
+        type=_positive,
+        default=DEFAULT_RATE_BURST,
+        help="flood control: lines a client may send at once, before --rate-lines paces it",
+    )
     serve.add_argument(
         "--selector",
         choices=["default", "select"],
@@ -334,7 +352,8 @@ def _check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace
     if args.tls_cert is not None and not tls_kinds:
         _usage_error(
             serve,
-            "--tls-cert is for TLS listeners, and none is given (--listen text+tls://... or https://...)",
+            "--tls-cert is for TLS listeners, and none is given"
+            " (--listen text+tls://..., irc+tls://... or https://...)",
         )
     if args.tls_key is not None and args.tls_cert is None:
         _usage_error(serve, "--tls-key goes with --tls-cert")

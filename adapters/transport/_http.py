@@ -257,8 +257,7 @@ class HttpLayer:
         hosts = _header_values(request, b"host")
         host = hosts[0].decode("ascii", "replace") if len(hosts) == 1 else ""
         if not _HOST.fullmatch(host):
-            body = b"400 Bad Request\nThis port speaks HTTPS: use https:// in the address.\n"
-            return self._refuse(method, target, 400, reason, body=body)
+            return self._refuse(method, target, 400, reason, body=_use_https(400))
         path = target if target.startswith("/") else "/"
         address = f"https://{host}{path}"
         body = f"This port speaks HTTPS: {address}\n".encode()
@@ -275,7 +274,10 @@ class HttpLayer:
         if self._eof_fed:
             self.phase = HttpPhase.ENDED
             return Failed(reason="peer closed in the middle of a request")
-        return self._refuse("-", "-", exc.error_status_hint, f"bad request: {exc}")
+        status = exc.error_status_hint
+        # A malformed plain request on the TLS port (HTTP/1.1 without Host) still says where to go.
+        body = _use_https(status) if self._plain_on_tls else b""
+        return self._refuse("-", "-", status, f"bad request: {exc}", body=body)
 
     def _refuse(
         self, method: str, target: str, status: int, reason: str, *, body: bytes = b"", extra: _Headers = ()
@@ -368,3 +370,9 @@ def _method(request: h11.Request) -> str:
 
 def _target(request: h11.Request) -> str:
     return request.target.decode("ascii", "replace")
+
+
+def _use_https(status: int) -> bytes:
+    """The body of an error to plain HTTP on the TLS port: the status, and that ``https://`` is wanted."""
+    phrase = HTTPStatus(status).phrase
+    return f"{status} {phrase}\nThis port speaks HTTPS: use https:// in the address.\n".encode()

@@ -285,6 +285,24 @@ def test_a_server_cut_off_serves_its_own_users_and_says_so(pair: tuple[FakeClust
     assert newcomer.lines()[0].startswith("[server] Welcome to the chat, guest")
 
 
+def test_who_connects_to_a_server_cut_off_is_told_so_after_its_welcome(
+    pair: tuple[FakeCluster, Member, Member],
+) -> None:
+    """Else a newcomer would talk to the few users of its server thinking the whole chat hears it."""
+    cluster, one, _ = pair
+    alice = named(cluster, one, "alice")
+    cluster.down(one)
+    assert alice.lines() == [LOST]
+    newcomer = one.net.connect()
+    cluster.settle()
+    welcome, *rest = newcomer.lines()
+    assert welcome.startswith("[server] Welcome to the chat, guest")
+    assert rest == [LOST]
+    cluster.restore(one)
+    cluster.settle()
+    assert newcomer.lines() == [RESTORED]
+
+
 def test_after_the_return_everyone_agrees_and_a_nickname_taken_meanwhile_is_not_stolen_back(
     pair: tuple[FakeCluster, Member, Member],
 ) -> None:

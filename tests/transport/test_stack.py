@@ -225,6 +225,7 @@ def test_plain_http_on_the_https_port_is_sent_to_https(certificates: TlsCertific
     "request_head",
     [
         b"GET / HTTP/1.0\r\n\r\n",  # no Host
+        b"GET / HTTP/1.1\r\n\r\n",  # no Host where HTTP/1.1 requires one: a malformed request
         b"GET / HTTP/1.1\r\nHost: evil.test/x?\r\n\r\n",  # not a host and port
     ],
 )
