@@ -261,9 +261,7 @@ class StateChanges:
         directory.most_users = max(directory.most_users, len(directory.users))
         lobby = directory.lobby
         self._out.to_user(user, Welcome(nick=nick, room=lobby.name if fact.lobby else ""))
-        if (
-            self._seat is not None and self._seat.down
-        ):  # told as the others were, so that it knows who hears it
+        if self._seat is not None and self._seat.down:  # told as the others were: it knows who hears it
             self._out.to_user(user, ClusterNotice(news=ClusterNews.LOST_CONTACT))
         if fact.lobby:
             connected = Connected(nick=nick, room=lobby.name, mask=user.mask)
