@@ -418,15 +418,14 @@ def _certificates(prog: str, args: argparse.Namespace) -> TlsCertificates | None
         _usage_error(f"{prog} serve", str(exc))
 
 
-def _oper_password(given: str | None) -> str:
+def _oper_password(given: str | None) -> tuple[str, bool]:
+    """The operator password, and whether it was made up here (then it is printed, once the rest is valid)."""
     if given:
-        return given
+        return given, False
     from_env = os.environ.get(PASSWORD_ENV)
     if from_env:
-        return from_env
-    generated = secrets.token_urlsafe(12)
-    print(f"sansio-chat: operator password (generated): {generated}", file=sys.stderr, flush=True)
-    return generated
+        return from_env, False
+    return secrets.token_urlsafe(12), True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -437,16 +436,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
     mode = Mode(args.mode)
     cluster = _cluster_options(args)
+    motd = _motd(args.motd)
+    oper_password, generated = _oper_password(args.oper_password) if mode is Mode.CHAT else ("", False)
     try:
         config = ServerConfig(
             mode=mode,
-            oper_password=_oper_password(args.oper_password) if mode is Mode.CHAT else "",
+            oper_password=oper_password,
             opers=tuple(args.oper),
             server_name=_server_name(args.server_name),
             network=args.network,
             version=f"sansio-chat-{_version()}",
             password=args.password or "",
-            motd=_motd(args.motd),
+            motd=motd,
             max_clients=args.max_clients,
             max_line_bytes=args.max_line_bytes,
             max_pending_bytes=args.max_pending_bytes,
@@ -456,6 +457,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except ValueError as exc:
         _usage_error(f"{parser.prog} serve", str(exc))
+    if generated:  # only now: a command line refused above prints nothing but its error
+        print(f"sansio-chat: operator password (generated): {oper_password}", file=sys.stderr, flush=True)
     options = ServeOptions(
         listen=_listen_addresses(args),
         config=config,

@@ -257,7 +257,7 @@ class HttpLayer:
         hosts = _header_values(request, b"host")
         host = hosts[0].decode("ascii", "replace") if len(hosts) == 1 else ""
         if not _HOST.fullmatch(host):
-            return self._refuse(method, target, 400, reason, body=_use_https(400))
+            return self._refuse(method, target, 400, reason)  # (which says to use https://)
         path = target if target.startswith("/") else "/"
         address = f"https://{host}{path}"
         body = f"This port speaks HTTPS: {address}\n".encode()
@@ -274,10 +274,7 @@ class HttpLayer:
         if self._eof_fed:
             self.phase = HttpPhase.ENDED
             return Failed(reason="peer closed in the middle of a request")
-        status = exc.error_status_hint
-        # A malformed plain request on the TLS port (HTTP/1.1 without Host) still says where to go.
-        body = _use_https(status) if self._plain_on_tls else b""
-        return self._refuse("-", "-", status, f"bad request: {exc}", body=body)
+        return self._refuse("-", "-", exc.error_status_hint, f"bad request: {exc}")
 
     def _refuse(
         self, method: str, target: str, status: int, reason: str, *, body: bytes = b"", extra: _Headers = ()
@@ -285,8 +282,12 @@ class HttpLayer:
         """Answer with an error and close; the Failed follows the Served.
 
         Every request is answered before the next is read, so h11 is always
-        ready for a response here.
+        ready for a response here.  To plain HTTP on the TLS port, every error
+        (a malformed request, a head too large or too slow) also says to use
+        ``https://``.
         """
+        if self._plain_on_tls and not body:
+            body = _use_https(status)
         served = self._respond(method, target, status, body, close=True, extra=extra)
         self._queued.append(Failed(reason=reason))
         return served

@@ -320,3 +320,14 @@ def test_irc_options_that_cannot_be_honoured(
     capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
     assert message in _usage_error(capsys, "serve", "--oper-password", "pw", *argv)
+
+
+@pytest.mark.parametrize(
+    "argv", [["--motd", "/nonexistent/motd.txt"], ["--server-name", "two words"], ["--network", "a b"]]
+)
+def test_a_refused_command_line_prints_its_error_and_no_generated_password(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: list[str]
+) -> None:
+    monkeypatch.delenv(cli.PASSWORD_ENV, raising=False)
+    error = _usage_error(capsys, "serve", *argv)
+    assert "operator password" not in error

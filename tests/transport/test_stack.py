@@ -249,4 +249,17 @@ def test_a_slow_plain_http_request_on_the_https_port_still_has_its_deadline(
     assert stack.next_deadline == 6.0  # counted from when it spoke: no TLS handshake is coming
     stack.tick(6.0)
     assert [type(event) for event in pull(stack)] == [Served, Failed]
-    assert stack.data_to_send().startswith(b"HTTP/1.1 408 ")
+    answer = stack.data_to_send()
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert answer.endswith(b"408 Request Timeout\nThis port speaks HTTPS: use https:// in the address.\n")
+
+
+def test_a_plain_http_head_too_large_for_the_https_port_is_told_to_use_https(
+    certificates: TlsCertificates,
+) -> None:
+    stack = Stack(TransportConfig(tls=certificates, site=SITE, max_head_bytes=256), now=0.0)
+    events = feed(stack, b"GET / HTTP/1.1\r\nHost: chat.test\r\nX-Filler: " + b"x" * 400 + b"\r\n\r\n")
+    assert [type(event) for event in events] == [Served, Failed]
+    answer = stack.data_to_send()
+    assert answer.startswith(b"HTTP/1.1 431 ")
+    assert answer.endswith(b"This port speaks HTTPS: use https:// in the address.\n")
