@@ -431,12 +431,9 @@ class ThreadsServer:
             self._driver.lost(conn, exc)
             return
         if sent < len(data):
-            out = conn.out
-            out.append(data)
-            out.consume(sent)
-            self._driver.written(conn, len(out))
-            if not conn.life.closed:  # not dropped as too slow
-                self._watch(conn, _WRITE)
+            conn.out.append(data)
+            conn.out.consume(sent)
+            self._backlogged(conn)
 
     def _account(self, writes: list[tuple[_Connection, memoryview]], results: list[int | OSError]) -> None:
         """Consume what the kernel took; report backlogs; watch full sockets for room."""
@@ -457,10 +454,13 @@ class ThreadsServer:
                 self._watch(conn, 0)
                 self._attend(conn)
             else:
-                # The kernel did not take it all: the core judges the slow-consumer rule on what is left.
-                driver.written(conn, len(out))
-                if not conn.life.closed:  # not dropped as too slow
-                    self._watch(conn, _WRITE)
+                self._backlogged(conn)
+
+    def _backlogged(self, conn: _Connection) -> None:
+        """The kernel did not take it all: the core judges the slow-consumer rule on the rest."""
+        self._driver.written(conn, len(conn.out))
+        if not conn.life.closed:  # not dropped as too slow
+            self._watch(conn, _WRITE)
 
     def _watch(self, conn: _Connection, mask: int) -> None:
         if mask == conn.mask:

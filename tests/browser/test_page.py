@@ -299,23 +299,30 @@ def test_the_page_follows_the_room_after_a_mode_a_who_and_a_kick(
     assert script_errors(browser) == []
 
 
-def test_the_page_shows_an_irc_users_words_without_their_formatting_codes(browser: WebDriver) -> None:
-    """Bold, colours (their digits too) and the other IRC codes are not shown, as a text client's terminal."""
+@pytest.fixture
+def page_and_ann(browser: WebDriver) -> Iterator[tuple[Window, IRCClient]]:
+    """The page, and ann: an IRC client registered on the same server (an http and an irc listener)."""
     server = ServerProcess("select", ["--listen", "http://127.0.0.1:0", "--listen", "irc://127.0.0.1:0"])
     try:
         page = open_window(browser, f"http://127.0.0.1:{server.port_of('http')}/", first=True)
         ann = IRCClient(server.connect(port=server.port_of("irc"), chat=False), "ann")
         ann.register()
-        ann.send("JOIN #lobby")
-        ann.send(
-            "PRIVMSG #lobby :hi \x02bold\x02 \x034red\x03 \x0304,12blue\x0f \x1ditalic\x1d \x04ff0000hex"
-        )
-        ann.send("PRIVMSG #lobby :\x01ACTION waves \x1fslowly\x1f\x01")
-        page.sees("ann hi bold red blue italic hex", "* ann waves slowly")
-        ann.barrier()
-        assert script_errors(browser) == []
+        yield page, ann
     finally:
         server.stop()
+
+
+def test_the_page_shows_an_irc_users_words_without_their_formatting_codes(
+    browser: WebDriver, page_and_ann: tuple[Window, IRCClient]
+) -> None:
+    """Bold, colours (their digits too) and the other IRC codes are not shown, as a text client's terminal."""
+    page, ann = page_and_ann
+    ann.send("JOIN #lobby")
+    ann.send("PRIVMSG #lobby :hi \x02bold\x02 \x034red\x03 \x0304,12blue\x0f \x1ditalic\x1d \x04ff0000hex")
+    ann.send("PRIVMSG #lobby :\x01ACTION waves \x1fslowly\x1f\x01")
+    page.sees("ann hi bold red blue italic hex", "* ann waves slowly")
+    ann.barrier()
+    assert script_errors(browser) == []
 
 
 def test_the_page_refuses_a_message_over_the_limit_instead_of_losing_its_connection(
@@ -381,21 +388,17 @@ def test_the_pages_join_gives_a_rooms_key(browser: WebDriver, server: ServerProc
     assert tina.ping_barrier() == [f"[server] {page.nick} joined #vault"]
 
 
-def test_the_page_says_when_an_irc_user_clears_the_topic(browser: WebDriver) -> None:
+def test_the_page_says_when_an_irc_user_clears_the_topic(
+    browser: WebDriver, page_and_ann: tuple[Window, IRCClient]
+) -> None:
     """IRC's ``TOPIC #room :`` (a ``topic`` event with ``by`` and no topic) reads as a cleared topic."""
-    server = ServerProcess("select", ["--listen", "http://127.0.0.1:0", "--listen", "irc://127.0.0.1:0"])
-    try:
-        page = open_window(browser, f"http://127.0.0.1:{server.port_of('http')}/", first=True)
-        ann = IRCClient(server.connect(port=server.port_of("irc"), chat=False), "ann")
-        ann.register()
-        ann.send("JOIN #den", "TOPIC #den :games tonight")
-        ann.barrier()
-        page.type("/join #den")
-        page.wait("#den's topic", lambda: page.text_of("topic") == "games tonight")
-        ann.send("TOPIC #den :")
-        page.sees("ann cleared the topic of #den")
-        page.wait("no topic shown", lambda: page.text_of("topic") == "")
-        ann.barrier()
-        assert script_errors(browser) == []
-    finally:
-        server.stop()
+    page, ann = page_and_ann
+    ann.send("JOIN #den", "TOPIC #den :games tonight")
+    ann.barrier()
+    page.type("/join #den")
+    page.wait("#den's topic", lambda: page.text_of("topic") == "games tonight")
+    ann.send("TOPIC #den :")
+    page.sees("ann cleared the topic of #den")
+    page.wait("no topic shown", lambda: page.text_of("topic") == "")
+    ann.barrier()
+    assert script_errors(browser) == []
