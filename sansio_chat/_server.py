@@ -160,13 +160,15 @@ class ChatServerState(LineServerBase[Session]):
     # -- connections --------------------------------------------------------------------
 
     def _on_open(self, conn: ConnId, dialect: DialectName, secure: bool) -> Session:
+        # Off a cluster the user id is the connection id itself: no second int per idle user.
+        uid = self._uid_base + conn if self._uid_base else conn
         match dialect:
             case DialectName.TEXT:
-                return TextSession(conn, self._uid_base + conn, secure=secure)
+                return TextSession(conn, uid, secure=secure)
             case DialectName.IRC:
-                return IRCSession(conn, self._uid_base + conn, self._irc_host, secure=secure)
+                return IRCSession(conn, uid, self._irc_host, secure=secure)
             case DialectName.WEB:
-                return WebSession(conn, self._uid_base + conn, self._web_renderer, secure=secure)
+                return WebSession(conn, uid, self._web_renderer, secure=secure)
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
                 assert_never(dialect)
 
