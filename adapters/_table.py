@@ -52,15 +52,20 @@ class ConnectionTable(Generic[C]):
     The lists are split by ``route`` (a connection's listener decides it, so
     it never changes while the connection is in the table): a fan-out to
     plain connections costs nothing for the others' existence, and a frame
-    is built once for all the framed ones.
+    is built once for all the framed ones.  The table counts the connections
+    that are not plain, so that while there are none (no TLS, no web client)
+    a list is known to be plain without asking each connection: a join
+    announced to everyone comes with a new list each time, since the table
+    changed.
     """
 
-    __slots__ = ("_by_id", "_cached", "_cached_slots", "_route", "get")
+    __slots__ = ("_by_id", "_cached", "_cached_slots", "_layered", "_route", "get")
 
     def __init__(self, route: Callable[[C], Route] = _all_plain) -> None:
         self._by_id: dict[ConnId, C] = {}
         self._cached: dict[int, tuple[tuple[ConnId, ...], Recipients[C]]] = {}  # id(tuple): oldest first
         self._cached_slots = 0
+        self._layered = 0  # connections whose route is not PLAIN
         self._route = route
         self.get: Callable[[ConnId], C | None] = self._by_id.get  # the C-level lookup itself
 
@@ -72,13 +77,18 @@ class ConnectionTable(Generic[C]):
         return iter(list(self._by_id.values()))
 
     def add(self, conn_id: ConnId, conn: C) -> None:
+        self.pop(conn_id)  # (an id is not reused; if it were, the count would stay true)
         self._by_id[conn_id] = conn
+        if self._route(conn) is not Route.PLAIN:
+            self._layered += 1
         self._forget_lists()
 
     def pop(self, conn_id: ConnId) -> C | None:
         """Remove a connection; None if it was not there."""
         conn = self._by_id.pop(conn_id, None)
         if conn is not None:
+            if self._route(conn) is not Route.PLAIN:
+                self._layered -= 1
             self._forget_lists()
         return conn
 
@@ -100,8 +110,10 @@ class ConnectionTable(Generic[C]):
         return found
 
     def _split(self, conns: list[C]) -> Recipients[C]:
+        if not self._layered:  # the usual case: nothing to split
+            return Recipients(conns, [], [])
         route = self._route
-        if all(route(conn) is Route.PLAIN for conn in conns):  # the usual case: one pass, one list
+        if all(route(conn) is Route.PLAIN for conn in conns):  # a plain fan-out among layered others
             return Recipients(conns, [], [])
         framed = [conn for conn in conns if route(conn) is Route.FRAMED]
         sealed = [conn for conn in conns if route(conn) is Route.SEALED]

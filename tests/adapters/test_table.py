@@ -103,3 +103,31 @@ def test_recipients_are_split_by_route_each_in_the_order_named() -> None:
     assert split == ([conns[4], conns[1]], [conns[5], conns[3]], [conns[6], conns[2]])
     assert table.recipients(broadcast) is split
     assert table.recipients((3,)) == ([], [conns[3]], [])
+
+
+def test_the_split_follows_the_connections_in_the_table_as_they_come_and_go() -> None:
+    routes = {1: Route.PLAIN, 2: Route.SEALED, 3: Route.PLAIN, 4: Route.FRAMED}
+    asked: list[int] = []
+
+    def route(conn: Conn) -> Route:
+        asked.append(conn.conn_id)
+        return routes[conn.conn_id]
+
+    table: ConnectionTable[Conn] = ConnectionTable(route=route)
+    conns = {i: Conn(i) for i in routes}
+    for conn_id in (1, 3):
+        table.add(conn_id, conns[conn_id])
+    asked.clear()
+    assert table.recipients((3, 1, 9)) == ([conns[3], conns[1]], [], [])
+    assert asked == []  # with no layered connection in the table, none is asked its route
+    table.add(2, conns[2])
+    table.add(4, conns[4])
+    assert table.recipients((1, 2, 3, 4)) == ([conns[1], conns[3]], [conns[4]], [conns[2]])
+    assert table.recipients((1, 3)) == ([conns[1], conns[3]], [], [])  # plain among layered others
+    table.add(4, conns[4])  # the same id again: counted once
+    assert table.pop(2) is conns[2]
+    assert table.recipients((4, 1)) == ([conns[1]], [conns[4]], [])
+    assert table.pop(4) is conns[4]
+    asked.clear()
+    assert table.recipients((1, 2, 3, 4)) == ([conns[1], conns[3]], [], [])
+    assert asked == []  # the last layered one left
