@@ -36,6 +36,7 @@ const state = {
   history: [],
   historyAt: 0,
   pings: 0,
+  whoTyped: false, // the next list of the room we are in also goes into the conversation
   maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES, // as the last welcome gave it
 };
 
@@ -133,10 +134,14 @@ function handle(e) {
       note(`You are now in ${e.room}`);
       send({ cmd: "rooms" });
       break;
-    case "users":
-      if (!e.room || same(e.room, state.room)) renderMembers(e.users ?? []);
-      else note(usersLine(e.room, e.users ?? [])); // the answer to /who of another room
+    case "users": {
+      const here = !e.room || same(e.room, state.room);
+      if (here) renderMembers(e.users ?? []);
+      // Typed /who is answered in the conversation; the page's own asks only refresh the panel.
+      if (!here || state.whoTyped) note(usersLine(e.room ?? state.room, e.users ?? []));
+      state.whoTyped = false;
       break;
+    }
     case "rooms":
       state.rooms = e.rooms ?? [];
       renderRooms();
@@ -264,7 +269,7 @@ function handle(e) {
 
 function usersLine(room, users) {
   const nicks = users.map((u) => `${u.op ? "@" : u.voice ? "+" : ""}${u.nick}`);
-  return [`Users in ${room} (${users.length}):`, ...nicks].join(" ");
+  return [room ? `Users in ${room} (${users.length}):` : `Users (${users.length}):`, ...nicks].join(" ");
 }
 
 function setNick(nick) {
@@ -315,7 +320,7 @@ function add(name, line) {
     ui.log.append(renderLine(line));
     while (ui.log.childElementCount > MAX_LINES) ui.log.firstElementChild.remove();
     if (stick) ui.log.scrollTop = ui.log.scrollHeight;
-  } else {
+  } else if (!line.self) { // what we said ourselves is not news to us
     view.unread += 1;
     renderPrivates();
   }
@@ -486,7 +491,9 @@ function command(line) {
     case "kick": return first ? send({ cmd: "kick", nick: first, ...(tail && { reason: tail }) }) : usage();
     case "oper": return rest ? send({ cmd: "oper", password: rest.trim() }) : usage();
     case "kill": return first ? send({ cmd: "kill", nick: first, ...(tail && { reason: tail }) }) : usage();
-    case "who": return send(rest ? { cmd: "who", room: rest.trim() } : { cmd: "who" });
+    case "who":
+      state.whoTyped = true;
+      return send(rest ? { cmd: "who", room: rest.trim() } : { cmd: "who" });
     case "rooms": return send({ cmd: "rooms" });
     case "mode": return mode(rest);
     case "invite": return first ? send({ cmd: "invite", nick: first, ...(tail && { room: tail.trim() }) }) : usage();

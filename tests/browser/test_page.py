@@ -402,3 +402,28 @@ def test_the_page_says_when_an_irc_user_clears_the_topic(
     page.wait("no topic shown", lambda: page.text_of("topic") == "")
     ann.barrier()
     assert script_errors(browser) == []
+
+
+def test_the_pages_own_private_message_is_not_unread_and_a_typed_who_is_answered_in_the_conversation(
+    browser: WebDriver, server: ServerProcess
+) -> None:
+    """What you said yourself adds no unread mark; ``/who`` typed gets a line, the page's own asks do not."""
+    page = open_window(browser, f"http://127.0.0.1:{server.port_of('http')}/", first=True)
+    tina = server.join("guest2")
+    tina.send_line("NICK tina")
+    page.sees("guest2 is now known as tina")
+    assert "Users in #lobby" not in " ".join(page.log())  # the page's own who, on its welcome
+
+    page.type("/msg tina psst")
+    assert tina.ping_barrier()[-1] == "[guest1 -> tina] psst"
+    page.wait("the private conversation", lambda: "tina" in page.text_of("privates"))
+    assert page.text_of("privates").split() == ["tina"]  # no unread count
+
+    tina.send_line("TELL guest1 hello back")
+    page.wait("an unread mark", lambda: page.text_of("privates").split() == ["tina", "1"])
+
+    page.type("/who")
+    page.sees("Users in #lobby (2): guest1 tina")
+    page.type("/who #lobby")
+    page.sees("Users in #lobby (2): guest1 tina", "Users in #lobby (2): guest1 tina")
+    assert script_errors(browser) == []
