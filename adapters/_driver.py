@@ -489,7 +489,7 @@ class Driver(Generic[C]):
                 self._drop(conn)
         if count:
             why = "a second signal" if cut_short else f"still closing after {SHUTDOWN_FLUSH_SECONDS:g} s"
-            self._log.info("shutdown: %s, closing %d connections now", why, count)
+            self._log.info("shutdown: %s, closing %d connection%s now", why, count, "" if count == 1 else "s")
 
     # -- into the core -----------------------------------------------------------
 

@@ -247,7 +247,8 @@ class ChatServerState(LineServerBase[Session]):
 
     def _on_shutdown(self) -> None:
         self._fanout.to_everyone(ShuttingDown())
-        self._log(LogLevel.INFO, f"shutting down, closing {len(self._conns)} connections")
+        count = len(self._conns)
+        self._log(LogLevel.INFO, f"shutting down, closing {count} connection{'' if count == 1 else 's'}")
         for conn in list(self._conns):
             self._close(conn, CloseReason.SHUTDOWN)
 
