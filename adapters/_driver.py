@@ -824,7 +824,7 @@ class Driver(Generic[C]):
             was_open = life.open
             self._close(conn)  # its last words (an alert, an error page, a close frame) go out before the FIN
             if was_open:
-                self._event(ConnectionReset(conn=conn.id))
+                self._event(ConnectionReset(conn=conn.id, protocol_error=event.protocol_error))
         else:
             assert_never(event)
 

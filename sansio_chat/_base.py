@@ -155,9 +155,12 @@ class ServerBase(Generic[S]):
             case EofReceived(conn=conn):
                 if conn in self._conns:
                     self._on_eof(conn)
-            case ConnectionReset(conn=conn):
+            case ConnectionReset(conn=conn, protocol_error=protocol_error):
                 if conn in self._conns:
-                    self._on_reset(conn)
+                    if protocol_error:
+                        self._on_protocol_error(conn)
+                    else:
+                        self._on_reset(conn)
             case NickClaimAnswered(claim=claim, granted=granted):
                 self._on_claim_answered(claim, granted)
             case ShutdownRequested():
@@ -297,6 +300,10 @@ class ServerBase(Generic[S]):
     def _on_reset(self, conn: ConnId) -> None:
         """The connection failed; by default, as an orderly end of stream."""
         self._on_eof(conn)
+
+    def _on_protocol_error(self, conn: ConnId) -> None:
+        """Its transport closed it for breaking the transport's protocol; by default, as a reset."""
+        self._on_reset(conn)
 
     def _on_claim_answered(self, claim: int, granted: bool) -> None:
         """A nickname registry answered (only the chat makes claims)."""

@@ -214,6 +214,13 @@ class ChatServerState(LineServerBase[Session]):
         self._leaves(self._conns[conn], LeaveReason.TOO_SLOW, aborted=True)
         self._abort(conn)
 
+    def _on_protocol_error(self, conn: ConnId) -> None:
+        """As a reset (what it still held is dropped), but the others are told why it left."""
+        session = self._conns[conn]
+        session.input = None
+        if not self._leaves(session, LeaveReason.PROTOCOL_ERROR):
+            self._close(conn)
+
     def _leaves(self, session: Session, reason: LeaveReason, *, aborted: bool = False) -> bool:
         """Tell the chat; True: it closes the connection itself, once its departure crossed the cluster."""
         if session.state is Registration.REGISTERED:
