@@ -489,7 +489,7 @@ class Driver(Generic[C]):
                 self._drop(conn)
         if count:
             why = "a second signal" if cut_short else f"still closing after {SHUTDOWN_FLUSH_SECONDS:g} s"
-            self._log.info("shutdown: %s, closing %d connections now", why, count)
+            self._log.info("shutdown: %s, closing %d connection%s now", why, count, "" if count == 1 else "s")
 
     # -- into the core -----------------------------------------------------------
 
@@ -824,7 +824,7 @@ class Driver(Generic[C]):
             was_open = life.open
             self._close(conn)  # its last words (an alert, an error page, a close frame) go out before the FIN
             if was_open:
-                self._event(ConnectionReset(conn=conn.id))
+                self._event(ConnectionReset(conn=conn.id, protocol_error=event.protocol_error))
         else:
             assert_never(event)
 

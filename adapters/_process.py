@@ -31,6 +31,27 @@ RELOAD_SIGNAL = signal.SIGHUP
 SPARE_DESCRIPTORS = 32
 
 
+def log_format(tag: str = "") -> str:
+    """A log line: when, how bad, whose (``[tag]``, if any), which logger, what."""
+    whose = f"[{tag}] " if tag else ""
+    return f"%(asctime)s %(levelname)s {whose}%(name)s: %(message)s"
+
+
+#: The log line of a server alone (or of the parent of ``--workers``).
+LOG_FORMAT = log_format()
+
+
+def tag_log_lines(tag: str) -> None:
+    """Put ``[tag]`` before the logger's name in every line this process logs from now on.
+
+    The workers of ``--workers`` write to one stderr: without it, their
+    lines could not be told apart.
+    """
+    formatter = logging.Formatter(log_format(tag))
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(formatter)
+
+
 class Wakeup:
     """A socket pair that makes a ``select`` return: written by a signal, another thread, or anyone."""
 

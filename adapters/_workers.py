@@ -25,7 +25,7 @@ from sansio_chat import MAX_NODE
 
 from ._listeners import Listener, open_shared_listeners
 from ._options import ServeOptions
-from ._process import STOP_SIGNALS
+from ._process import STOP_SIGNALS, tag_log_lines
 
 log = logging.getLogger("sansio_chat.workers")
 
@@ -59,9 +59,8 @@ def run_workers(serve: Callable[[ServeOptions], int], options: ServeOptions, cou
             )
             pid = os.fork()
             if pid == 0:  # the worker: never returns
-                _work(
-                    serve, worker, [listener for each in sets for listener in each if each is not sets[index]]
-                )
+                others = [listener for each in sets for listener in each if each is not sets[index]]
+                _work(serve, worker, index + 1, others)
             children[pid] = index + 1
         for each in sets:
             for listener in each:
@@ -88,10 +87,16 @@ def run_workers(serve: Callable[[ServeOptions], int], options: ServeOptions, cou
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
-def _work(serve: Callable[[ServeOptions], int], options: ServeOptions, others: list[Listener]) -> None:
-    """In a worker: serve with its own listeners, then leave the process (never returns)."""
+def _work(
+    serve: Callable[[ServeOptions], int], options: ServeOptions, number: int, others: list[Listener]
+) -> None:
+    """In worker ``number``: serve with its own listeners, then leave the process (never returns).
+
+    Every line it logs says ``[worker N]``, N as in its node id (``-N``).
+    """
     status = 1
     try:
+        tag_log_lines(f"worker {number}")
         for sig in STOP_SIGNALS:
             signal.signal(sig, signal.SIG_DFL)  # until the backend takes them
         for listener in others:

@@ -33,6 +33,7 @@ from sansio_chat import (
 from ._flush_policy import DEFAULT_FLUSH_DELAY, MAX_FLUSH_DELAY, FlushConfig
 from ._listeners import LISTENER_KINDS, ListenAddress, default_addresses, parse_listen, parse_port
 from ._options import ClusterOptions, ServeOptions
+from ._process import LOG_FORMAT
 from ._workers import run_workers
 from .transport import DEFAULT_TLS_HANDSHAKE_SECONDS, TlsCertificates, TlsSetupError, normalize_origin
 
@@ -44,7 +45,6 @@ BACKENDS = {
 }
 DEFAULT_BACKEND = "select"
 PASSWORD_ENV = "SANSIO_CHAT_OPER_PASSWORD"
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 #: Exit status for a command line that cannot be honoured (as argparse's).
 USAGE_ERROR = 2
 

@@ -77,7 +77,13 @@ class RefusalLog:
 
     def report(self, now: float) -> str | None:
         """The count of refusals not yet logged, once it is due; None otherwise."""
-        if not self._unreported or now < self._quiet_until:
+        if now < self._quiet_until:
+            return None
+        return self.report_now(now)
+
+    def report_now(self, now: float) -> str | None:
+        """The count of refusals not yet logged, due or not (the server stops: later would be too late)."""
+        if not self._unreported:
             return None
         more, self._unreported = self._unreported, 0
         self._quiet_until = now + REFUSAL_LOG_INTERVAL
@@ -149,14 +155,19 @@ class ServerBase(Generic[S]):
             case EofReceived(conn=conn):
                 if conn in self._conns:
                     self._on_eof(conn)
-            case ConnectionReset(conn=conn):
+            case ConnectionReset(conn=conn, protocol_error=protocol_error):
                 if conn in self._conns:
-                    self._on_reset(conn)
+                    if protocol_error:
+                        self._on_protocol_error(conn)
+                    else:
+                        self._on_reset(conn)
             case NickClaimAnswered(claim=claim, granted=granted):
                 self._on_claim_answered(claim, granted)
             case ShutdownRequested():
                 if not self._shutting_down:
                     self._shutting_down = True
+                    # Refusals not yet counted in the log happened before: say so before the shutdown.
+                    self._log_refusals(self._refusals.report_now(self._now))
                     self._on_shutdown()
             case (
                 FactsArrived()
@@ -203,9 +214,7 @@ class ServerBase(Generic[S]):
             self._emit(Close(conn=conn, reason=CloseReason.SHUTDOWN))
             return
         if len(self._conns) >= self.config.max_clients:
-            message = self._refusals.refused(peer, self._now)
-            if message is not None:
-                self._log(LogLevel.WARNING, message)
+            self._log_refusals(self._refusals.refused(peer, self._now))
             self._on_refused(conn, dialect)
             self._emit(Close(conn=conn, reason=CloseReason.SERVER_FULL))
             return
@@ -292,6 +301,10 @@ class ServerBase(Generic[S]):
         """The connection failed; by default, as an orderly end of stream."""
         self._on_eof(conn)
 
+    def _on_protocol_error(self, conn: ConnId) -> None:
+        """Its transport closed it for breaking the transport's protocol; by default, as a reset."""
+        self._on_reset(conn)
+
     def _on_claim_answered(self, claim: int, granted: bool) -> None:
         """A nickname registry answered (only the chat makes claims)."""
 
@@ -307,7 +320,9 @@ class ServerBase(Generic[S]):
             self._close(conn, CloseReason.SHUTDOWN)
 
     def _on_tick(self) -> None:
-        message = self._refusals.report(self._now)
+        self._log_refusals(self._refusals.report(self._now))
+
+    def _log_refusals(self, message: str | None) -> None:
         if message is not None:
             self._log(LogLevel.WARNING, message)
 

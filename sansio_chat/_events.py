@@ -74,9 +74,16 @@ class EofReceived:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionReset:
-    """The connection failed (RST, send error): nothing more can be sent to it."""
+    """The connection failed (RST, send error): nothing more can be sent to it.
+
+    ``protocol_error``: it did not just fail, the transport below the core
+    closed it because the peer broke the transport's protocol (a WebSocket
+    closed with 1002, 1003, 1007 or 1009).  The user was dropped for what it
+    sent, as for being too slow, and the others are told so.
+    """
 
     conn: ConnId
+    protocol_error: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -190,6 +190,7 @@ _LEAVE_TEXT = {
     LeaveReason.TOO_SLOW: "Max SendQ exceeded",
     LeaveReason.TIMED_OUT: "Ping timeout",
     LeaveReason.SERVER_DOWN: "*.net *.split",
+    LeaveReason.PROTOCOL_ERROR: "Protocol error",
 }
 
 # Error kinds as (numeric, their parameters after the nickname, text); {d} is the detail, {r} the room.

@@ -27,6 +27,7 @@ class LeaveReason(enum.Enum):
     TOO_SLOW = "too slow"
     SERVER_DOWN = "server down"  # its server (of a cluster) stopped or died
     TIMED_OUT = "timed out"  # silent, and did not answer the server's PING
+    PROTOCOL_ERROR = "protocol error"  # its transport closed it for what it sent (a WebSocket's 1002...)
 
 
 class ErrorKind(enum.Enum):

@@ -216,6 +216,13 @@ class ChatServerState(LineServerBase[Session]):
         self._leaves(self._conns[conn], LeaveReason.TOO_SLOW, aborted=True)
         self._abort(conn)
 
+    def _on_protocol_error(self, conn: ConnId) -> None:
+        """As a reset (what it still held is dropped), but the others are told why it left."""
+        session = self._conns[conn]
+        session.input = None
+        if not self._leaves(session, LeaveReason.PROTOCOL_ERROR):
+            self._close(conn)
+
     def _leaves(self, session: Session, reason: LeaveReason, *, aborted: bool = False) -> bool:
         """Tell the chat; True: it closes the connection itself, once its departure crossed the cluster."""
         if session.state is Registration.REGISTERED:
@@ -249,7 +256,8 @@ class ChatServerState(LineServerBase[Session]):
 
     def _on_shutdown(self) -> None:
         self._fanout.to_everyone(ShuttingDown())
-        self._log(LogLevel.INFO, f"shutting down, closing {len(self._conns)} connections")
+        count = len(self._conns)
+        self._log(LogLevel.INFO, f"shutting down, closing {count} connection{'' if count == 1 else 's'}")
         for conn in list(self._conns):
             self._close(conn, CloseReason.SHUTDOWN)
 

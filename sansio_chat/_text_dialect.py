@@ -205,6 +205,7 @@ _LEAVE_SUFFIX = {
     LeaveReason.TOO_SLOW: " (too slow)",
     LeaveReason.SERVER_DOWN: " (server down)",
     LeaveReason.TIMED_OUT: " (timed out)",
+    LeaveReason.PROTOCOL_ERROR: " (protocol error)",
 }
 #: What users are told of their server's link with the others, in every dialect.
 CLUSTER_NEWS = {

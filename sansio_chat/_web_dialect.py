@@ -324,6 +324,7 @@ _LEAVE_REASONS = {
     LeaveReason.TOO_SLOW: "too-slow",
     LeaveReason.TIMED_OUT: "timed-out",
     LeaveReason.SERVER_DOWN: "server-down",
+    LeaveReason.PROTOCOL_ERROR: "protocol-error",
 }
 
 

@@ -109,13 +109,15 @@ class Client:
     def eof(self) -> list[Action]:
         return self._deliver(EofReceived(conn=self.conn))
 
-    def reset(self) -> list[Action]:
+    def reset(self, *, protocol_error: bool = False) -> list[Action]:
         """The connection fails: reported even while reading is paused (an RST is not data).
 
         What the client typed and the core has not read yet is lost with it.
+        ``protocol_error``: its transport closed it for breaking the transport's
+        protocol (a WebSocket's 1002, 1003, 1007, 1009).
         """
         self.typed_while_paused.clear()
-        return self.net.receive(ConnectionReset(conn=self.conn))
+        return self.net.receive(ConnectionReset(conn=self.conn, protocol_error=protocol_error))
 
     def flush(self, count: int | None = None) -> list[Action]:
         """Let the kernel take ``count`` queued bytes (all by default); report what is left."""

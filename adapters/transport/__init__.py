@@ -49,11 +49,13 @@ The events (``_events.py``), and what a backend does with each:
 - ``PeerClosed()``: the peer ended in good order.  An open connection gets
   the core's ``EofReceived`` and is closed when the core says so; any other
   is closed at once.
-- ``Failed(reason)``: the stack gave up (garbage, truncation, a protocol
+- ``Failed(reason, protocol_error)``: the stack gave up (garbage, truncation, a protocol
   error, a deadline, plain text on a TLS port); its last words are queued
   (a TLS alert, an HTTP error, a close frame; for plain text on a TLS
   port, the config's ``plain_text_answer`` in plain text).  An open connection gets
-  the core's ``ConnectionReset``; either way, ``close()`` and FIN.
+  the core's ``ConnectionReset`` (with ``protocol_error``: the peer broke the
+  WebSocket protocol, and the core says so to the others); either way,
+  ``close()`` and FIN.
 
 Rules that make every backend behave the same:
 

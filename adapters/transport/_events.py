@@ -73,10 +73,13 @@ class Failed:
     a WebSocket protocol error, a deadline.  The stack's last words (a TLS
     alert, the error response, a close frame with its code) are already
     queued: call ``Stack.close`` and send what it returns, then the FIN.
-    For an open connection it is the core's ``ConnectionReset``.
+    For an open connection it is the core's ``ConnectionReset``;
+    ``protocol_error`` (the peer broke the WebSocket protocol: 1002, 1003,
+    1007, 1009) goes with it, for the core to say why the user left.
     """
 
     reason: str
+    protocol_error: bool = False
 
 
 TransportEvent = Ready | Data | Messages | Served | PeerClosed | Failed

@@ -291,4 +291,4 @@ class WebSocketLayer:
         self._out.append(bytes(self._proto.close(code, reason)))
         self.state = WsState.FAILED
         self._parts.clear()
-        return Failed(reason=f"WebSocket closed with {code}: {reason}")
+        return Failed(reason=f"WebSocket closed with {code}: {reason}", protocol_error=True)

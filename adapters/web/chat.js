@@ -194,6 +194,7 @@ function handle(e) {
         "oper-failures": " (too many failed OPER attempts)",
         "timed-out": " (timed out)",
         "server-down": " (server down)",
+        "protocol-error": " (protocol error)",
       };
       note(`${e.nick} disconnected${why[e.reason] ?? ""}${e.text ? `: ${e.text}` : ""}`);
       renderMembers(state.members.filter((m) => !same(m.nick, e.nick)));

@@ -306,9 +306,9 @@ def test_shutdown_closes_everyone_and_the_end_drops_who_is_left(caplog: pytest.L
     with caplog.at_level(logging.INFO, logger=log.name):
         world.driver.end(cut_short=True)
     assert world.port.take() == [("drop", b.id)]
-    assert "shutdown: a second signal, closing 1 connections now" in caplog.messages
+    assert "shutdown: a second signal, closing 1 connection now" in caplog.messages
     world.driver.end(cut_short=False)  # nobody left: nothing to say
-    assert caplog.messages.count("shutdown: a second signal, closing 1 connections now") == 1
+    assert caplog.messages.count("shutdown: a second signal, closing 1 connection now") == 1
 
 
 def test_memory_is_handed_back_after_a_quiet_moment_following_work(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -295,14 +295,14 @@ def test_the_peers_close_frame_is_its_end_of_stream_and_is_answered() -> None:
     ]
 
 
-def test_a_broken_frame_is_a_reset_for_the_core_and_the_close_code_goes_out_first() -> None:
+def test_a_broken_frame_is_a_protocol_error_for_the_core_and_the_close_code_goes_out_first() -> None:
     w = world()
     alice, bob = web_clients(w, 2)
     deliver(w, alice)
     w.driver.received(bob.conn, raw_frame(0x2, b"binary"))
-    assert isinstance(w.core.events[-1], ConnectionReset)
+    assert w.core.events[-1] == ConnectionReset(conn=bob.conn.id, protocol_error=True)
     [quit_event], [close] = deliver(w, alice, bob)
-    assert quit_event == {"type": "quit", "nick": "guest2", "reason": "left", "text": None}
+    assert quit_event == {"type": "quit", "nick": "guest2", "reason": "protocol-error", "text": None}
     assert isinstance(close, CloseConnection) and close.code == 1003
     assert bob.conn.life.phase is Phase.LINGERING
 
@@ -425,7 +425,9 @@ def test_tls_truncated_by_the_peer_is_a_reset(pki: Pki) -> None:
     bob, _ = tls_connect(w, pki)
     alice, client = tls_connect(w, pki)
     w.driver.eof(bob)  # a FIN without close_notify
-    assert isinstance(w.core.events[-1], ConnectionReset)
+    assert w.core.events[-1] == ConnectionReset(
+        conn=bob.id
+    )  # not the peer's protocol error: it may be the network
     assert lines(client.decrypt(w.flush()[alice.id]))[-1] == "[server] guest1 is disconnected"
 
 

@@ -12,6 +12,7 @@ deadline; no test sleeps to wait for the server.
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -26,6 +27,11 @@ from tests.conformance.test_differential import EXPECTED, ROOMS_EXPECTED, run_ro
 
 from .processes import JOIN_TIMEOUT, agree, irc_until, named, start_node, stop, until_line, wait_for
 from .redis_server import RedisServer
+
+#: A line of the server's log: date, time, level, whose it is (a worker's tag), the logger.
+LOG_LINE = re.compile(
+    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ (?:\[(?P<whose>worker \d+)\] )?(?P<logger>\S+): "
+)
 
 
 @pytest.fixture
@@ -194,3 +200,10 @@ def test_workers_share_one_port_as_nodes_of_one_chat_and_stop_as_a_group(redis_s
     finally:
         group.terminate(signal.SIGKILL)
     assert "w-1" in group.output and "w-2" in group.output
+    # One stderr for all: every line of a worker says whose it is, the parent's stay plain.
+    logged = [match for match in map(LOG_LINE.match, group.output.splitlines()) if match]
+    assert {match["whose"] for match in logged} == {None, "worker 1", "worker 2"}
+    assert all(match["logger"] == "sansio_chat.workers" for match in logged if match["whose"] is None)
+    for number in (1, 2):
+        assert f"[worker {number}] sansio_chat.select: cluster: node w-{number} joined" in group.output
+        assert f"[worker {number}] sansio_chat.select: shutting down" in group.output

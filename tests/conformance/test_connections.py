@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 
@@ -138,6 +139,22 @@ def test_refused_client_sending_data(start_server: StartServer) -> None:
         pytest.fail("refused client got a reset instead of the error line and a FIN")
     assert lines == ["[server] Error: server full"]
     a.expect_quiet()
+
+
+def test_refusals_not_yet_counted_in_the_log_are_counted_before_the_shutdown(
+    start_server: StartServer,
+) -> None:
+    server = start_server("--max-clients", "1")
+    server.join()
+    for _ in range(3):  # the first is logged with its address, the others counted (at most a line a second)
+        server.connect().expect_closed("[server] Error: server full")
+    assert server.terminate() == 0
+    lines = server.output.splitlines()
+    shutdown = next(at for at, line in enumerate(lines) if "shutting down, closing 1 connection" in line)
+    refusals = [line for line in lines[:shutdown] if ": refused " in line]
+    counted = [re.search(r"refused (\d+) more connections?: server full$", line) for line in refusals]
+    assert len(refusals) + sum(int(match[1]) - 1 for match in counted if match) == 3, lines
+    assert not any(": refused " in line for line in lines[shutdown:]), lines
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])

@@ -226,6 +226,7 @@ def test_broken_websocket_frames_close_with_their_code(
 ) -> None:
     server = start_server("--listen", "http://127.0.0.1:0", "--max-line-bytes", "100")
     text = server.join()
+    watcher = server.web_join()
     web = server.web_join()
     web.send_text("not JSON")
     web.send_event(Ping(payload=b"hi"))
@@ -235,9 +236,15 @@ def test_broken_websocket_frames_close_with_their_code(
     ]
     web.send_raw(frame)
     web.expect_closed(code)
+    # Dropped for what it sent, as a client too slow to read is: the others are told why.
     assert text.ping_barrier() == [
+        f"[server] {watcher.name} is connected",
         f"[server] {web.name} is connected",
-        f"[server] {web.name} is disconnected",
+        f"[server] {web.name} is disconnected (protocol error)",
+    ]
+    assert watcher.ping_barrier() == [
+        {"type": "join", "room": "#lobby", "nick": web.name, "connected": True},
+        {"type": "quit", "nick": web.name, "reason": "protocol-error", "text": None},
     ]
 
 
@@ -261,7 +268,7 @@ def test_a_message_of_the_limit_the_welcome_gives_goes_through_and_one_byte_more
     assert text.ping_barrier() == [
         f"[server] {welcome['nick']} is connected",
         f"[{welcome['nick']}] {words}",
-        f"[server] {welcome['nick']} is disconnected",
+        f"[server] {welcome['nick']} is disconnected (protocol error)",
     ]
 
 

@@ -263,7 +263,7 @@ def test_logs_of_departures_name_the_reason(net: FakeNetwork) -> None:
     assert [line for line in net.logs() if "disconnected" in line or "shutting" in line] == [
         "alice disconnected (left)",
         "bob disconnected (too many failed OPER attempts)",
-        "shutting down, closing 1 connections",
+        "shutting down, closing 1 connection",
     ]
 
 

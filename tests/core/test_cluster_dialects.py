@@ -317,3 +317,23 @@ def test_an_irc_registration_on_its_way_when_the_link_breaks_is_not_granted_here
     cluster.settle()
     assert " 001 dave " in newcomer.lines()[0]
     assert cluster.directory["dave"] == newcomer.client.conn + (1 << NODE_SHIFT)
+
+
+def test_a_web_client_dropped_for_a_protocol_error_is_told_so_on_every_server_then_closed() -> None:
+    cluster = FakeCluster(2)
+    cluster.settle()
+    one, two = cluster.members[1], cluster.members[2]
+    alice = text_client(cluster, one, "alice")
+    irc = irc_client(cluster, one, "ircy")
+    irc.send("JOIN #lobby")
+    web = two.net.connect_web()
+    cluster.settle()
+    web.send_json({"cmd": "nick", "nick": "webby"})
+    cluster.settle()
+    forget(cluster)
+    web.reset(protocol_error=True)  # its WebSocket was closed with 1002, 1003, 1007 or 1009
+    assert web.is_open  # closed once its departure has crossed the cluster, as after any reset
+    cluster.settle()
+    assert not web.is_open and not web.aborted
+    assert alice.lines() == ["[server] webby is disconnected (protocol error)"]
+    assert irc.lines() == [":webby!web@web.invalid QUIT :Protocol error"]

@@ -167,6 +167,26 @@ def test_after_a_quiet_second_a_refusal_is_logged_with_its_peer_again() -> None:
     assert [a.message for a in actions if isinstance(a, Log)] == ["refused 198.51.100.7:2: server full"]
 
 
+@pytest.mark.parametrize("mode", list(Mode))
+def test_a_count_of_refusals_not_yet_due_is_logged_before_the_shutdown_not_after(mode: Mode) -> None:
+    net = FakeNetwork(ServerConfig(mode=mode, max_clients=1))
+    net.tick(10.0)
+    net.connect()
+    for _ in range(3):
+        net.connect()
+    net.tick(10.5)  # the count is due at 11.0: the shutdown comes first
+    net.shutdown()
+    logs = [line for line in net.logs() if line.startswith(("refused", "shutting down"))]
+    assert logs[:3] == [
+        "refused 192.0.2.1:40002: server full",
+        "refused 2 more connections: server full",
+        *(["shutting down, closing 1 connection"] if mode is Mode.CHAT else []),
+    ]
+    assert net.state.next_wakeup is None  # nothing is left to tell after the shutdown line
+    net.tick(11.0)
+    assert len(refusal_logs(net)) == 2
+
+
 @pytest.mark.parametrize("mode", [Mode.ECHO, Mode.RELAY])
 def test_refusals_are_counted_in_every_mode(mode: Mode) -> None:
     net = FakeNetwork(ServerConfig(mode=mode, max_clients=1))

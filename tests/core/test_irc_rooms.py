@@ -551,3 +551,19 @@ def test_a_server_operator_may_run_any_channel_from_outside(net: FakeNetwork) ->
     alice.send("MODE #chan +i")
     oper.send("JOIN #chan")
     assert oper.codes()[0] == "JOIN"
+
+
+def test_mode_changes_past_the_isupport_modes_limit_are_ignored_without_a_reply(net: FakeNetwork) -> None:
+    """``MODES=4``: a client sends at most four changes with an argument in one ``MODE``.
+
+    Modern IRC defines no reply for more; as classic servers do, the changes
+    whose argument comes after the fourth are ignored (their arguments used
+    up), and the rest of the line is made.  Changes without an argument are
+    not counted.
+    """
+    alice, *others = in_chan(net, "alice", "b1", "b2", "b3", "b4", "b5")
+    alice.send("MODE #chan +vvvvvmi b1 b2 b3 b4 b5")
+    assert alice.lines() == [f":{ALICE} MODE #chan +vvvvmi b1 b2 b3 b4"]
+    assert others[4].lines() == [f":{ALICE} MODE #chan +vvvvmi b1 b2 b3 b4"]
+    alice.send("NAMES #chan")
+    assert alice.lines()[0] == n("353", "alice", "= #chan :@alice +b1 +b2 +b3 +b4 b5")

@@ -13,6 +13,7 @@ from sansio_chat import (
     Close,
     CloseReason,
     ConnectionOpened,
+    ConnectionReset,
     DataReceived,
     DialectName,
     MessagesReceived,
@@ -28,6 +29,8 @@ from sansio_chat._replies import ErrorKind
 from sansio_chat._web_dialect import error_code
 from tests.core_driver import OPER_PASSWORD, Client, FakeNetwork
 from tests.expected import WELCOME
+
+from .irc import irc_net, register
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "web.md").read_text()
 
@@ -415,6 +418,45 @@ def test_flood_control_holds_messages_in_order_and_pauses_reading() -> None:
     assert [e["text"] for e in alice.events()] == ["0", "1"]
     assert ResumeReading(conn=bob.conn) in net.run_timers()
     assert [e["text"] for e in alice.events()] == ["2", "3"]
+
+
+# -- dropped for breaking the WebSocket protocol -------------------------------------------
+
+
+def test_a_client_closed_for_a_protocol_error_is_told_as_dropped_for_it_in_every_dialect() -> None:
+    net = irc_net()
+    ann = register(net, "ann")
+    ann.send("JOIN #lobby")
+    carol, alice, bob = *net.join("carol"), web(net, "alice"), web(net, "bob")
+    ann.lines(), carol.lines(), alice.events()
+    bob.reset(protocol_error=True)  # its transport closed it (1002, 1003, 1007 or 1009)
+    assert alice.events() == [{"type": "quit", "nick": "bob", "reason": "protocol-error", "text": None}]
+    assert carol.lines() == ["[server] bob is disconnected (protocol error)"]
+    assert ann.lines() == [":bob!web@web.invalid QUIT :Protocol error"]
+    assert bob.closed and not bob.aborted and bob.events() == []
+
+
+def test_what_a_client_closed_for_a_protocol_error_still_held_is_dropped() -> None:
+    net = FakeNetwork(ServerConfig(rate_lines=1.0, rate_burst=3))  # the NICK takes one
+    alice, bob = web(net, "alice"), web(net, "bob")
+    alice.events()
+    for n in range(4):
+        bob.send_json({"cmd": "msg", "text": str(n)})
+    assert [e["text"] for e in alice.events()] == ["0", "1"]
+    bob.reset(protocol_error=True)
+    assert alice.events() == [{"type": "quit", "nick": "bob", "reason": "protocol-error", "text": None}]
+    assert net.run_timers() == []
+
+
+@pytest.mark.parametrize("mode", [Mode.ECHO, Mode.RELAY])
+def test_the_lab_modes_take_a_protocol_error_as_a_reset(mode: Mode) -> None:
+    def reset(protocol_error: bool) -> list[object]:
+        state = new_server_state(ServerConfig(mode=mode))
+        state.receive(ConnectionOpened(conn=1, peer="p", dialect=DialectName.WEB))
+        return [*state.receive(ConnectionReset(conn=1, protocol_error=protocol_error))]
+
+    assert reset(protocol_error=True) == reset(protocol_error=False)
+    assert Close(conn=1, reason=CloseReason.DONE) in reset(protocol_error=True)
 
 
 def test_input_of_the_other_framing_is_ignored(net: FakeNetwork) -> None:

@@ -130,6 +130,14 @@ def test_the_page_handles_every_documented_event() -> None:
     assert handled == _documented("Events (server → client)")
 
 
+def test_the_page_says_why_for_every_documented_reason_to_quit_but_leaving() -> None:
+    row = next(line for line in DOC.splitlines() if line.startswith("| `quit` | `nick`, `reason`:"))
+    documented = set(re.findall(r"`([a-z-]+)`", row.split("`reason`:", 1)[1].split(";", 1)[0]))
+    why = SCRIPT.split('case "quit":', 1)[1].split("};", 1)[0]  # the page's words for each reason
+    said = set(re.findall(r'^\s+"?([a-z-]+)"?: ["`] \(', why, re.MULTILINE))
+    assert documented - said == {"left"}
+
+
 def test_the_documented_error_codes_are_stable_words() -> None:
     codes = re.findall(
         r"^\| `([a-z-]+)` \| ", DOC.split("### Error codes", 1)[1].split("\n## ", 1)[0], re.MULTILINE

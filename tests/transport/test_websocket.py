@@ -222,7 +222,9 @@ def test_the_size_limit_counts_utf8_bytes() -> None:
     accents = "é" * (LIMIT // 2)
     assert feed(stack, ws.send(TextMessage(data=accents))) == [Messages(texts=(accents.encode(),))]
     events = feed(stack, ws.send(TextMessage(data="é" * (LIMIT // 2) + "a")))
-    assert events == [Failed(reason=f"WebSocket closed with 1009: message too big (max {LIMIT} bytes)")]
+    assert events == [
+        Failed(reason=f"WebSocket closed with 1009: message too big (max {LIMIT} bytes)", protocol_error=True)
+    ]
     assert closed_with(ws, stack) == 1009
 
 
@@ -276,7 +278,7 @@ def test_broken_input_closes_with_its_code(frame: bytes, code: int) -> None:
     ws, stack = opened()
     events = feed(stack, ws.send(TextMessage(data="before")) + frame + ws.send(TextMessage(data="after")))
     assert events[0] == Messages(texts=(b"before",))
-    assert len(events) == 2 and isinstance(events[1], Failed)
+    assert len(events) == 2 and isinstance(events[1], Failed) and events[1].protocol_error
     assert events[1].reason.startswith(f"WebSocket closed with {code}")
     assert stack.state is StackState.ENDED
     if code == 1007:  # a reason for people, not the decoder's message
@@ -418,7 +420,9 @@ def test_arbitrary_bytes_after_the_upgrade_never_raise(junk: list[bytes], eof: b
 def test_binary_frames_are_refused_from_a_real_client() -> None:
     ws, stack = opened()
     events = feed(stack, ws.send(BytesMessage(data=b"\x00")))
-    assert events == [Failed(reason="WebSocket closed with 1003: binary messages are not accepted")]
+    assert events == [
+        Failed(reason="WebSocket closed with 1003: binary messages are not accepted", protocol_error=True)
+    ]
 
 
 def test_rejected_handshake_event_shape() -> None:
