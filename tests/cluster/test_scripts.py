@@ -19,6 +19,7 @@ from adapters.cluster.scripts import (
     BURST,
     CLAIM,
     KILL,
+    KILLS_KEPT_MS,
     LEASE,
     REAP,
     REGISTER,
@@ -280,6 +281,32 @@ def test_a_burst_does_not_take_back_a_user_killed_while_its_node_did_not_listen(
     assert cluster.users() == {b"ben": b"b\t2\tben"}
     again = cluster.run(BURST, 2, "ben", "ben", node="b", epoch=new_epoch)
     assert again == [b"OK", 8]  # told once: the burst forgets the node's kills
+
+
+def test_a_node_reaped_while_it_did_not_listen_still_learns_its_users_kills(
+    cluster: Cluster, epochs: dict[str, str]
+) -> None:
+    """A node cut off past the reaper comes back and bursts its users: the kill must not be forgotten."""
+    claim_users(cluster, "b", epochs["b"], ["bob", "ben"])
+    assert cluster.ok(KILL, node="a", epoch=epochs["a"], fold="bob", killer="Op", reason="spam")
+    cluster.event()
+    cluster.client.call("ZADD", NAMES.key("NODES"), cluster.redis_ms() - 6000, "b")  # silent 6 s
+    assert cluster.run(REAP, dead_after_ms=5000, limit=16) == [b"OK", b"b"]
+    cluster.event()
+    kept = cluster.client.call("PTTL", NAMES.kills("b"))
+    assert isinstance(kept, int) and 0 < kept <= KILLS_KEPT_MS  # kept a while, not forever
+    new_epoch = cluster.register("b")  # b was fenced: it registers again and bursts bob and ben
+    cluster.event()
+    reply = cluster.run(BURST, 1, "bob", "bob", 2, "ben", "ben", node="b", epoch=new_epoch)
+    assert reply == [b"OK", 8, [b"spam"]]  # bob is not taken back: b applies the kill
+    assert cluster.users() == {b"ben": b"b\t2\tben"}
+
+
+def test_a_node_that_stops_cleanly_leaves_no_kills_behind(cluster: Cluster, epochs: dict[str, str]) -> None:
+    claim_users(cluster, "b", epochs["b"], ["bob"])
+    assert cluster.ok(KILL, node="a", epoch=epochs["a"], fold="bob", killer="Op", reason="spam")
+    assert cluster.ok(RELEASE_ALL, node="b", epoch=epochs["b"], reason="shutdown")
+    assert cluster.client.call("EXISTS", NAMES.kills("b")) == 0
 
 
 def test_guest_number_leases_never_overlap(cluster: Cluster, epochs: dict[str, str]) -> None:
