@@ -149,11 +149,18 @@ def _script(name: str, params: tuple[str, ...], body: str, *, variadic: bool = F
 
 REGISTER = _script(
     "register",
-    ("node",),
+    ("node", "fresh"),
     """
 -- A new epoch for the node: whatever it does under an older one is refused from now on,
 -- by the scripts and, for its messages, by every receiver (they learn the epoch here).
 -- (Its run is noted by its burst and its claims, not here: see burst.)
+-- fresh = '1': the first registration of a new process.  An earlier process under this id
+-- that was not dropped (it crashed and was started again before the reaper came) is dropped
+-- now, announced, so that every node lets its users go: the reaper never will (the id beats
+-- again), and the new process knows nothing of them.
+if fresh == '1' and redis.call('HEXISTS', EPOCHS, node) == 1 then
+  drop_node(node, 'restart')
+end
 local epoch = redis.call('INCR', EPOCH)
 redis.call('HSET', EPOCHS, node, epoch)
 redis.call('ZADD', NODES, now_ms(), node)
