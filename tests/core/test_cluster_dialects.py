@@ -317,3 +317,21 @@ def test_an_irc_registration_on_its_way_when_the_link_breaks_is_not_granted_here
     cluster.settle()
     assert " 001 dave " in newcomer.lines()[0]
     assert cluster.directory["dave"] == newcomer.client.conn + (1 << NODE_SHIFT)
+
+
+def test_a_one_server_cluster_numbers_guests_as_a_lone_server_does_irc_clients_counted() -> None:
+    """A lone server's guest number is the count of connections admitted (IRC ones too): so is a
+    one-server cluster's, read from its lease, so that it reads byte for byte like a lone server."""
+    cluster = FakeCluster(1)
+    cluster.settle()
+    (one,) = cluster.live()
+    first = one.net.connect()
+    cluster.settle()
+    irc_client(cluster, one, "ircy")
+    web = one.net.connect_web()
+    cluster.settle()
+    last = one.net.connect()
+    cluster.settle()
+    assert first.lines()[0].startswith("[server] Welcome to the chat, guest1!")
+    assert json.loads(web.lines()[0])["nick"] == "guest3"
+    assert last.lines()[0].startswith("[server] Welcome to the chat, guest4!")
