@@ -209,6 +209,13 @@ class Chat:
         cluster = self.cluster
         self._arrive(user, number if cluster is None else cluster.seat.next_guest(), peer)
 
+    def pass_number(self) -> None:
+        """A client that names itself (IRC) uses up its number, as on a lone server (whose guest
+        numbers count every connection admitted): a one-node cluster names its guests alike."""
+        cluster = self.cluster
+        if cluster is not None:
+            cluster.seat.next_guest()
+
     def _arrive(self, user: User, number: int, peer: str) -> None:
         cluster = self.cluster
         while True:

@@ -176,6 +176,7 @@ class ChatServerState(LineServerBase[Session]):
         session = self._conns[conn]
         if isinstance(session, IRCSession):
             session.peer = peer  # it registers itself, when it has said who it is
+            self._chat.pass_number()
             return
         self._chat.arrive(session.user, self._admitted, peer)  # its lines wait if the name is not granted yet
 

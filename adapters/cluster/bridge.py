@@ -162,6 +162,7 @@ class ClusterBridge:
         )
         self.phase = Phase.WAITING
         self.epoch = 0
+        self._fresh = True  # until registered once: an earlier process under this id is dropped then
         self._all = self.names.all_channel
         self._own_channel = self._node_channel(node_number)
         self.link.subscribe(self._all)
@@ -375,7 +376,7 @@ class ClusterBridge:
             return
         self.phase = Phase.REGISTERING
         self._next_beat = self._next_reap = None
-        self._run(REGISTER, _Purpose.REGISTER, node=self.node_id)
+        self._run(REGISTER, _Purpose.REGISTER, node=self.node_id, fresh=int(self._fresh))
 
     def _lost(self, why: str) -> None:
         """The link broke (or missed something): whatever is on its way may be lost; rejoin when back."""
@@ -409,6 +410,7 @@ class ClusterBridge:
         assert isinstance(value, list)
         match asked.purpose:
             case _Purpose.REGISTER:
+                self._fresh = False
                 if self.phase is Phase.REGISTERING:
                     self.epoch = _int(value[1])
                     self.phase = Phase.SYNCING

@@ -52,8 +52,9 @@ from ._script import Script
 from .names import ALL_CHANNEL_SUFFIX, INDEX_SUFFIX, KEY_SUFFIXES, KILLS_SUFFIX, ClusterNames
 
 #: How long a kill is kept for its victim's node (ms): it may have missed the ``KILL`` event
-#: (its subscription broke as it went by), and learns it from its next ``burst``.  A node
-#: silent for longer has been reaped, and its users with it.
+#: (its subscription broke as it went by), and learns it from its next ``burst``.  The reaper
+#: keeps them too: a node reaped while cut off or paused comes back and bursts its users, the
+#: killed one among them.  Only a clean stop (``release_all``) drops them at once.
 KILLS_KEPT_MS = 60_000
 
 #: Names and helpers every script starts with.
@@ -97,7 +98,8 @@ local function this_run()
   return string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
 end
 
--- A node and all its users leave the directory, announced once.
+-- A node and all its users leave the directory, announced once.  Its recent kills stay
+-- (they expire on their own): a reaped node may come back and burst the killed user.
 local function drop_node(node, reason)
   local index = index_of(node)
   local gone = {node, reason}
@@ -108,7 +110,6 @@ local function drop_node(node, reason)
     end
   end
   redis.call('DEL', index)
-  redis.call('DEL', kills_of(node))
   redis.call('HDEL', EPOCHS, node)
   redis.call('HDEL', RUNS, node)
   redis.call('ZREM', NODES, node)
@@ -148,11 +149,18 @@ def _script(name: str, params: tuple[str, ...], body: str, *, variadic: bool = F
 
 REGISTER = _script(
     "register",
-    ("node",),
+    ("node", "fresh"),
     """
 -- A new epoch for the node: whatever it does under an older one is refused from now on,
 -- by the scripts and, for its messages, by every receiver (they learn the epoch here).
 -- (Its run is noted by its burst and its claims, not here: see burst.)
+-- fresh = '1': the first registration of a new process.  An earlier process under this id
+-- that was not dropped (it crashed and was started again before the reaper came) is dropped
+-- now, announced, so that every node lets its users go: the reaper never will (the id beats
+-- again), and the new process knows nothing of them.
+if fresh == '1' and redis.call('HEXISTS', EPOCHS, node) == 1 then
+  drop_node(node, 'restart')
+end
 local epoch = redis.call('INCR', EPOCH)
 redis.call('HSET', EPOCHS, node, epoch)
 redis.call('ZADD', NODES, now_ms(), node)
@@ -223,6 +231,7 @@ redis.call('SREM', index_of(victim), fold)
 local now, kills = now_ms(), kills_of(victim)
 redis.call('ZADD', kills, now, conn .. '\\t' .. reason)
 redis.call('ZREMRANGEBYSCORE', kills, '-inf', '(' .. (now - KILLS_KEPT_MS))
+redis.call('PEXPIRE', kills, KILLS_KEPT_MS)  -- gone with the last, should its node never burst
 return {'OK', announce('KILL', {victim, conn, fold, killer, reason}), victim, conn}
 """,
 )
@@ -233,6 +242,7 @@ RELEASE_ALL = _script(
     """
 -- A node stopping cleanly: all its users leave at once, no waiting for the reaper.
 if not current(node, epoch) then return {'FENCED'} end
+redis.call('DEL', kills_of(node))  -- its process ends: no burst of it will come
 return {'OK', drop_node(node, reason)}
 """,
 )

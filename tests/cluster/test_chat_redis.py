@@ -165,6 +165,25 @@ def test_a_dead_nodes_users_leave_everywhere_within_the_reapers_bound(cluster: C
     cluster.sees(alice, "[server] You are now known as bob")
 
 
+def test_a_node_restarted_under_its_id_before_the_reaper_came_has_its_old_users_leave_everywhere(
+    cluster: ChatCluster,
+) -> None:
+    """A crashed node started again at once (a supervisor): the reaper never sees the id silent, and
+    the new process (a new number) bursts nobody: the old process's users must leave all the same."""
+    one, two = cluster.add(), cluster.add()
+    cluster.joined()
+    alice = named(cluster, one, "alice")
+    named(cluster, two, "bob")
+    cluster.driver.kill(two)
+    again = cluster.add(3, node_id="node2")
+    cluster.until(lambda: again.joined)
+    cluster.sees(alice, "[server] bob is disconnected (server down)", timeout=DEAD_AFTER + 3)
+    who(cluster, alice, "alice")
+    bob = named(cluster, again, "bob")  # the nickname is free, and bob here is the new one
+    alice.send("TELL bob hi")
+    cluster.sees(bob, "[alice -> bob] hi")
+
+
 def test_a_node_that_stops_cleanly_releases_its_users_at_once(cluster: ChatCluster) -> None:
     one, two = cluster.add(), cluster.add()
     cluster.joined()

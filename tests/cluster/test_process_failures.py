@@ -346,3 +346,30 @@ def test_a_kill_whose_event_its_victims_node_missed_still_disconnects_the_victim
     assert victim.lines_until_closed()[-2:] == ["[oper] enough", "[server] You have been killed by oper"]
     agree([oper], ["oper"])
     assert cluster.directory() == ["oper"]
+
+
+def test_a_kill_whose_victims_node_was_reaped_before_it_heard_still_disconnects_the_victim(
+    cluster: Cluster,
+) -> None:
+    """As above, but the victim's node stays stopped past the reaper: it comes back fenced and bursts its
+    users, and the kill (kept for it) is applied, not forgotten with the node."""
+    oper, victim = named(cluster.select, "oper"), named(cluster.threads, "victim")
+    witness = named(cluster.threads, "wit")
+    agree([oper, victim], ["oper", "victim", "wit"])
+    oper.send_line(f"OPER {OPER_PASSWORD}")
+    oper.ping_barrier()
+    with cluster.redis.client() as redis:
+        listing = redis.call("CLIENT", "LIST", "TYPE", "pubsub")
+        assert isinstance(listing, bytes)
+        (sub,) = [line for line in listing.decode().splitlines() if " name=sansio-chat:thr:sub " in line]
+        cluster.threads.send_signal(signal.SIGSTOP)
+        try:
+            assert redis.call("CLIENT", "KILL", "ID", sub.split()[0].removeprefix("id=")) == 1
+            oper.send_line("KILL victim enough")
+            assert oper.ping_barrier() == ["[server] victim is disconnected (killed by oper)"]
+            until_line(oper, "[server] wit is disconnected (server down)", timeout=GONE_WITHIN + SLACK)
+        finally:
+            cluster.threads.send_signal(signal.SIGCONT)
+    assert victim.lines_until_closed()[-2:] == ["[oper] enough", "[server] You have been killed by oper"]
+    agree([oper, witness], ["oper", "wit"], timeout=AGREED_WITHIN + SLACK)
+    assert cluster.directory() == ["oper", "wit"]

@@ -19,6 +19,7 @@ from adapters.cluster.scripts import (
     BURST,
     CLAIM,
     KILL,
+    KILLS_KEPT_MS,
     LEASE,
     REAP,
     REGISTER,
@@ -61,7 +62,7 @@ class Cluster:
 
     def register(self, node: str) -> str:
         """Register ``node``; its new epoch (the UP event is left for the test to read)."""
-        return str(self.ok(REGISTER, node=node)[0])
+        return str(self.ok(REGISTER, node=node, fresh=0)[0])
 
     def get(self, key: str) -> RespValue:
         return self.client.call("GET", NAMES.key(key))
@@ -144,6 +145,27 @@ def test_a_node_that_registers_again_fences_its_older_self(cluster: Cluster) -> 
     assert claim(cluster, node="a", epoch=old, conn=1, fold="bob", nick="Bob", old="") == [b"FENCED"]
     assert cluster.users() == {}
     cluster.ok(BEAT, node="a", epoch=new)
+
+
+def test_a_new_process_under_a_live_id_drops_what_the_earlier_one_left_announced(
+    cluster: Cluster, epochs: dict[str, str]
+) -> None:
+    """b crashed and was started again before the reaper came: its first registration says so."""
+    claim_users(cluster, "b", epochs["b"], ["bob", "ben"])
+    assert cluster.ok(REGISTER, node="b", fresh=1)[1:] == [6]  # (the new epoch first; UP is event 6)
+    fields = cluster.event()
+    assert fields[:4] == ["5", "DOWN", "b", "restart"] and sorted(fields[4:]) == ["ben", "bob"]
+    assert cluster.event()[:3] == ["6", "UP", "b"]
+    assert cluster.users() == {} and cluster.index("b") == set()
+
+
+def test_a_first_registration_under_a_new_or_dropped_id_announces_no_departure(cluster: Cluster) -> None:
+    epoch = cluster.ok(REGISTER, node="a", fresh=1)[0]
+    assert isinstance(epoch, int) and cluster.event()[:3] == ["1", "UP", "a"]
+    cluster.ok(RELEASE_ALL, node="a", epoch=epoch, reason="shutdown")
+    assert cluster.event()[:3] == ["2", "DOWN", "a"]
+    cluster.ok(REGISTER, node="a", fresh=1)
+    assert cluster.event()[:3] == ["3", "UP", "a"]
 
 
 @pytest.mark.parametrize(
@@ -280,6 +302,32 @@ def test_a_burst_does_not_take_back_a_user_killed_while_its_node_did_not_listen(
     assert cluster.users() == {b"ben": b"b\t2\tben"}
     again = cluster.run(BURST, 2, "ben", "ben", node="b", epoch=new_epoch)
     assert again == [b"OK", 8]  # told once: the burst forgets the node's kills
+
+
+def test_a_node_reaped_while_it_did_not_listen_still_learns_its_users_kills(
+    cluster: Cluster, epochs: dict[str, str]
+) -> None:
+    """A node cut off past the reaper comes back and bursts its users: the kill must not be forgotten."""
+    claim_users(cluster, "b", epochs["b"], ["bob", "ben"])
+    assert cluster.ok(KILL, node="a", epoch=epochs["a"], fold="bob", killer="Op", reason="spam")
+    cluster.event()
+    cluster.client.call("ZADD", NAMES.key("NODES"), cluster.redis_ms() - 6000, "b")  # silent 6 s
+    assert cluster.run(REAP, dead_after_ms=5000, limit=16) == [b"OK", b"b"]
+    cluster.event()
+    kept = cluster.client.call("PTTL", NAMES.kills("b"))
+    assert isinstance(kept, int) and 0 < kept <= KILLS_KEPT_MS  # kept a while, not forever
+    new_epoch = cluster.register("b")  # b was fenced: it registers again and bursts bob and ben
+    cluster.event()
+    reply = cluster.run(BURST, 1, "bob", "bob", 2, "ben", "ben", node="b", epoch=new_epoch)
+    assert reply == [b"OK", 8, [b"spam"]]  # bob is not taken back: b applies the kill
+    assert cluster.users() == {b"ben": b"b\t2\tben"}
+
+
+def test_a_node_that_stops_cleanly_leaves_no_kills_behind(cluster: Cluster, epochs: dict[str, str]) -> None:
+    claim_users(cluster, "b", epochs["b"], ["bob"])
+    assert cluster.ok(KILL, node="a", epoch=epochs["a"], fold="bob", killer="Op", reason="spam")
+    assert cluster.ok(RELEASE_ALL, node="b", epoch=epochs["b"], reason="shutdown")
+    assert cluster.client.call("EXISTS", NAMES.kills("b")) == 0
 
 
 def test_guest_number_leases_never_overlap(cluster: Cluster, epochs: dict[str, str]) -> None:
@@ -470,7 +518,7 @@ def test_two_nodes_claiming_the_same_nicknames_at_once_have_exactly_one_winner_e
 
 def register_through(driver: SelectorsDriver, node: Node, name: str) -> str:
     """Register a node through its link; its epoch."""
-    request = node.link.run_script(REGISTER.script, args=REGISTER.args(NAMES, node=name))
+    request = node.link.run_script(REGISTER.script, args=REGISTER.args(NAMES, node=name, fresh=0))
     node.sync()
     driver.run_until(lambda: any(isinstance(e, Reply) and e.request == request for e in node.events))
     reply = node.events_of(Reply)[-1]

@@ -337,3 +337,21 @@ def test_a_web_client_dropped_for_a_protocol_error_is_told_so_on_every_server_th
     assert not web.is_open and not web.aborted
     assert alice.lines() == ["[server] webby is disconnected (protocol error)"]
     assert irc.lines() == [":webby!web@web.invalid QUIT :Protocol error"]
+
+
+def test_a_one_server_cluster_numbers_guests_as_a_lone_server_does_irc_clients_counted() -> None:
+    """A lone server's guest number is the count of connections admitted (IRC ones too): so is a
+    one-server cluster's, read from its lease, so that it reads byte for byte like a lone server."""
+    cluster = FakeCluster(1)
+    cluster.settle()
+    (one,) = cluster.live()
+    first = one.net.connect()
+    cluster.settle()
+    irc_client(cluster, one, "ircy")
+    web = one.net.connect_web()
+    cluster.settle()
+    last = one.net.connect()
+    cluster.settle()
+    assert first.lines()[0].startswith("[server] Welcome to the chat, guest1!")
+    assert json.loads(web.lines()[0])["nick"] == "guest3"
+    assert last.lines()[0].startswith("[server] Welcome to the chat, guest4!")
