@@ -370,7 +370,7 @@ class ClusterSync:
             entry = listed.get(user.uid)
             if entry is None:
                 if user.uid not in born:
-                    self._changes.depart(user, Disconnected(nick=user.nick, reason=LeaveReason.LEFT))
+                    self._changes.depart(user, _departure(user, LeaveReason.LEFT))
             elif entry.nick != user.nick and not self._held_here(nick_key(entry.nick)):
                 del self._dir.users[user.key]  # renamed: its old nickname may be another's now (a swap)
         rooms = {room.name: room for room in present.rooms}
@@ -391,7 +391,7 @@ class ClusterSync:
             # Held here from older news than this presence (this server missed the holder's
             # departure or rename): its own server's presence, or a fact replayed after it,
             # says where it is now.  Kept, it would keep the listed user out here alone.
-            self._changes.depart(holder, Disconnected(nick=holder.nick, reason=LeaveReason.LEFT))
+            self._changes.depart(holder, _departure(holder, LeaveReason.LEFT))
             holder = None
         if user is None:
             if holder is not None:
@@ -445,7 +445,7 @@ class ClusterSync:
         for key in keys:
             user = self._dir.users.get(key)
             if user is not None and not self._is_local(user):
-                self._changes.depart(user, Disconnected(nick=user.nick, reason=LeaveReason.SERVER_DOWN))
+                self._changes.depart(user, _departure(user, LeaveReason.SERVER_DOWN))
 
     def guests_leased(self, first: int, last: int) -> None:
         seat = self.seat
@@ -461,7 +461,7 @@ class ClusterSync:
     def _forget_silent(self, ended: Round) -> None:
         for user in [user for user in self._dir.by_id.values() if user.nick and not self._is_local(user)]:
             if node_of(user.uid) not in ended.answered:
-                self._changes.depart(user, Disconnected(nick=user.nick, reason=LeaveReason.SERVER_DOWN))
+                self._changes.depart(user, _departure(user, LeaveReason.SERVER_DOWN))
 
     def _held_here(self, key: str) -> bool:
         """Whether a user of this server holds the nickname ``key`` (before its burst is answered)."""
@@ -518,3 +518,8 @@ def _room_as_listed(listed: PresentRoom) -> Room:
     room.bans.extend(listed.bans)
     room.settings_changed()
     return room
+
+
+def _departure(user: User, reason: LeaveReason) -> Disconnected:
+    """A user of another server leaving, as its own departures are told: by nickname and full mask."""
+    return Disconnected(nick=user.nick, reason=reason, mask=user.mask)

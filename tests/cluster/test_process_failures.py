@@ -142,7 +142,8 @@ def test_a_node_stopped_past_the_reaper_leaves_then_comes_back_without_stealing_
     cluster.threads.send_signal(signal.SIGSTOP)
     try:
         agree([alice, erin], ["alice", "dave", "erin", "ann"], timeout=GONE_WITHIN + SLACK)  # guarantee 4
-        irc_until(ann, lambda line: line == ":bob QUIT :*.net *.split")  # as IRC tells a netsplit
+        netsplit = ":bob!text@text.invalid QUIT :*.net *.split"  # as IRC tells a netsplit
+        irc_until(ann, lambda line: line == netsplit)
         dave.send_line("NICK bob")  # bob's nickname is free again while his node is stopped
         until_line(dave, "[server] You are now known as bob")
     finally:

@@ -355,3 +355,23 @@ def test_a_one_server_cluster_numbers_guests_as_a_lone_server_does_irc_clients_c
     assert first.lines()[0].startswith("[server] Welcome to the chat, guest1!")
     assert json.loads(web.lines()[0])["nick"] == "guest3"
     assert last.lines()[0].startswith("[server] Welcome to the chat, guest4!")
+
+
+def test_irc_clients_see_the_users_of_a_dead_server_quit_by_their_full_mask() -> None:
+    """A netsplit's QUITs name ``nick!user@host``, as every other QUIT does."""
+    cluster = FakeCluster(2)
+    cluster.settle()
+    one, two = cluster.members[1], cluster.members[2]
+    ann = irc_client(cluster, one, "ann")
+    ann.send("JOIN #lobby")
+    text_client(cluster, two, "bob")
+    ircy = irc_client(cluster, two, "ircy")
+    ircy.send("JOIN #lobby")
+    cluster.settle()
+    forget(cluster)
+    cluster.kill(two)
+    cluster.settle()
+    assert sorted(ann.lines()) == [
+        ":bob!text@text.invalid QUIT :*.net *.split",
+        ":ircy!~ircy@irc.invalid QUIT :*.net *.split",
+    ]
