@@ -102,6 +102,8 @@ REAP_EVERY = 0.5
 REAP_LIMIT = 100
 #: How long a stopping node waits for Redis to drop its users.
 STOP_WAIT = 1.0
+#: How long a node whose joining Redis refused (full, say) waits before it registers again.
+REJOIN_AFTER = 1.0
 
 
 class Phase(enum.Enum):
@@ -126,6 +128,15 @@ class _Purpose(enum.Enum):
     CLAIM = "claim"
     RELEASE = "release"
     STOP = "release_all"
+
+
+#: The steps of joining, and the phase each answers in: refused, they are tried again.
+_JOINING = {
+    _Purpose.REGISTER: Phase.REGISTERING,
+    _Purpose.SNAPSHOT: Phase.SYNCING,
+    _Purpose.BURST: Phase.JOINED,
+    _Purpose.LEASE: Phase.JOINED,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,13 +193,14 @@ class ClusterBridge:
         self._next_beat: float | None = None
         self._next_reap: float | None = None
         self._stop_by: float | None = None
+        self._rejoin_at: float | None = None  # a step of joining was refused: register again then
         self._bad = 0  # messages that could not be read
 
     # -- what the driver asks --------------------------------------------------------------
 
     @property
     def next_wakeup(self) -> float | None:
-        times = [self.link.next_wakeup, self._next_beat, self._next_reap, self._stop_by]
+        times = [self.link.next_wakeup, self._next_beat, self._next_reap, self._stop_by, self._rejoin_at]
         return min((time for time in times if time is not None), default=None)
 
     @property
@@ -238,6 +250,8 @@ class ClusterBridge:
         if self._stop_by is not None and now >= self._stop_by:
             self._log(LogLevel.WARNING, "Redis did not confirm the release of this node's users")
             self._stopped()
+        if self._rejoin_at is not None and now >= self._rejoin_at:
+            self._register()
         return self.poll(now)
 
     def stop(self, now: float) -> None:
@@ -245,7 +259,7 @@ class ClusterBridge:
         self._now = now
         if self.phase is Phase.STOPPING or self.phase is Phase.STOPPED:
             return
-        self._next_beat = self._next_reap = None
+        self._next_beat = self._next_reap = self._rejoin_at = None
         if self.phase is Phase.JOINED:
             self._run(RELEASE_ALL, _Purpose.STOP, node=self.node_id, epoch=self.epoch, reason="shutdown")
             self.phase = Phase.STOPPING
@@ -346,14 +360,10 @@ class ClusterBridge:
                         self._on_message(line)
                 else:
                     self._on_message(data)
-            case Reply(request=request, value=value):
-                asked = self._requests.pop(request, None)
-                if asked is not None:
-                    self._on_reply(asked, value)
+            case Reply(request=request, value=value):  # (every request is the bridge's, answered once)
+                self._on_reply(self._requests.pop(request), value)
             case RequestFailed(request=request, sent=sent):
-                asked = self._requests.pop(request, None)
-                if asked is not None:
-                    self._on_request_failed(asked, sent=sent)
+                self._on_request_failed(self._requests.pop(request), sent=sent)
             case Subscribed(channel=channel):
                 if channel not in (self._all, self._own_channel):
                     self._heard.add(channel)
@@ -375,17 +385,17 @@ class ClusterBridge:
         if self.phase is Phase.STOPPING or self.phase is Phase.STOPPED:
             return
         self.phase = Phase.REGISTERING
-        self._next_beat = self._next_reap = None
+        self._next_beat = self._next_reap = self._rejoin_at = None
         self._run(REGISTER, _Purpose.REGISTER, node=self.node_id, fresh=int(self._fresh))
 
-    def _lost(self, why: str) -> None:
-        """The link broke (or missed something): whatever is on its way may be lost; rejoin when back."""
+    def _lost(self, why: str, *, then: str = "when the link is back") -> None:
+        """The link broke (or missed something): whatever is on its way may be lost; rejoin ``then``."""
         if self.phase is Phase.STOPPING or self.phase is Phase.STOPPED:
             return
         if self.phase is not Phase.WAITING:
-            self._log(LogLevel.WARNING, f"cluster: {why}; this node rejoins when the link is back")
+            self._log(LogLevel.WARNING, f"cluster: {why}; this node rejoins {then}")
         self.phase = Phase.WAITING
-        self._next_beat = self._next_reap = None
+        self._next_beat = self._next_reap = self._rejoin_at = None
         self._buffer.clear()
         # (``_heard`` stays: the link subscribes again to every channel it keeps before it is up
         # again, and confirms nothing twice; a share waits for nothing but ``JOINED`` then.)
@@ -398,10 +408,12 @@ class ClusterBridge:
         self._emit(ClusterChanged(status=ClusterStatus.INTERRUPTED))
 
     def _on_reply(self, asked: _Request, value: RespValue) -> None:
+        if asked.purpose is _Purpose.STOP:  # done, refused, or fenced (nothing left to release): the end
+            self._stopped()
+            return
         status = value[0] if isinstance(value, list) and value else None
         if status == b"FENCED":
-            if asked.ticket:
-                self._fail(asked.ticket, ShareRefusal.NOT_SENT)
+            self._refuse(asked.ticket, ShareRefusal.NOT_SENT)
             self._fenced()
             return
         if status != b"OK":
@@ -429,8 +441,6 @@ class ClusterBridge:
                 self._emit(BurstAnswered(refused=refused))
             case _Purpose.LEASE:
                 self._emit(GuestsLeased(first=_int(value[1]), last=_int(value[2])))
-            case _Purpose.STOP:
-                self._stopped()
             case _Purpose.BEAT | _Purpose.REAP | _Purpose.SHARE | _Purpose.CLAIM | _Purpose.RELEASE:
                 pass  # a share's item comes back on the all channel
             case _:  # pragma: no cover - the cases above are exhaustive (mypy checks)
@@ -438,20 +448,29 @@ class ClusterBridge:
 
     def _refused(self, asked: _Request, status: object, value: RespValue) -> None:
         """A script said no (or failed): its share is told why."""
-        if asked.purpose is _Purpose.STOP:
-            self._stopped()
+        if _JOINING.get(asked.purpose) is self.phase:
+            # A step of joining (Redis is full, say: it refuses every script that writes).  The
+            # core would wait for its answer for ever: it hears of a break, and the node tries again.
+            self._lost(f"Redis refused {asked.purpose.value}: {value!r}", then=f"in {REJOIN_AFTER:g} s")
+            self._rejoin_at = self._now + REJOIN_AFTER
             return
         if not asked.ticket:
             self._log(LogLevel.WARNING, f"cluster: Redis refused {asked.purpose.value}: {value!r}")
             return
         if status == b"TAKEN" or (status == b"GONE" and asked.purpose is _Purpose.CLAIM):
-            self._fail(asked.ticket, ShareRefusal.TAKEN)
+            self._refuse(asked.ticket, ShareRefusal.TAKEN)
         elif status == b"NO_SUCH":
-            self._fail(asked.ticket, ShareRefusal.NO_SUCH)
+            self._refuse(asked.ticket, ShareRefusal.NO_SUCH)
         else:  # GONE for a release (gone already), or an error reply
             if status != b"GONE":
                 self._log(LogLevel.WARNING, f"cluster: Redis refused {asked.purpose.value}: {value!r}")
-            self._fail(asked.ticket, ShareRefusal.NOT_SENT)
+            self._refuse(asked.ticket, ShareRefusal.NOT_SENT)
+
+    def _refuse(self, ticket: int, why: ShareRefusal) -> None:
+        """A script's refusal of a share, unless the share was answered meanwhile (failed when the
+        subscription broke while its script was on its way: the core hears one answer for each)."""
+        if ticket in self._in_flight:
+            self._fail(ticket, why)
 
     def _on_request_failed(self, asked: _Request, *, sent: bool) -> None:
         if asked.purpose is _Purpose.STOP:

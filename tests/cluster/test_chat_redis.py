@@ -50,8 +50,14 @@ def named(cluster: ChatCluster, node: ChatNode, nick: str) -> Client:
 
 def alice_and_bob(cluster: ChatCluster) -> tuple[Client, Client]:
     """Two nodes that joined (``cluster.nodes``), alice a user of the first, bob of the second."""
-    one, two = cluster.add(), cluster.add()
+    cluster.add(), cluster.add()
     cluster.joined()
+    return alice_and_bob_of(cluster)
+
+
+def alice_and_bob_of(cluster: ChatCluster) -> tuple[Client, Client]:
+    """Alice a user of the cluster's first node, bob of its second."""
+    one, two = cluster.nodes[:2]
     return named(cluster, one, "alice"), named(cluster, two, "bob")
 
 
@@ -263,3 +269,23 @@ def test_after_the_link_breaks_newcomers_and_joins_of_rooms_followed_before_go_t
     newcomer.send("JOIN #dev")  # a room its node followed before the break
     cluster.sees(newcomer, "[server] You are now in #dev")
     cluster.sees(bob, f"[server] {guest} joined #dev")
+
+
+def test_a_node_that_redis_is_too_full_to_register_joins_once_redis_has_room(
+    own_cluster: ChatCluster,
+) -> None:
+    """Redis refuses every script that writes while its memory is full (``maxmemory``): the node
+    keeps trying, and joins once the operator makes room, without a break of the link."""
+    cluster = own_cluster
+    with cluster.server.client() as redis:
+        redis.call("CONFIG", "SET", "maxmemory", "1")
+        one = cluster.add()
+        cluster.until(lambda: any("Redis refused register" in warning for warning in one.warnings()))
+        assert not one.joined
+        redis.call("CONFIG", "SET", "maxmemory", "0")
+    cluster.add()
+    cluster.joined()
+    assert not any("connection" in warning for warning in one.warnings())  # (the link never broke)
+    alice, bob = alice_and_bob_of(cluster)
+    alice.send("MSG hello")
+    cluster.sees(bob, "[alice] hello")
