@@ -12,6 +12,7 @@ deadline; no test sleeps to wait for the server.
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import time
@@ -207,3 +208,22 @@ def test_workers_share_one_port_as_nodes_of_one_chat_and_stop_as_a_group(redis_s
     for number in (1, 2):
         assert f"[worker {number}] sansio_chat.select: cluster: node w-{number} joined" in group.output
         assert f"[worker {number}] sansio_chat.select: shutting down" in group.output
+
+
+def test_a_worker_that_dies_stops_the_others_and_the_group_exits_with_failure(
+    redis_server: RedisServer,
+) -> None:
+    group = ServerProcess("select", ["--cluster", redis_server.url(), "--node-id", "w", "--workers", "2"])
+    try:
+        wait_for(lambda: group.output.count("joined (epoch") == 2, JOIN_TIMEOUT, "two workers joining")
+        started = re.search(r"2 workers started \(pids (\d+) (\d+)\)", group.output)
+        assert started is not None, group.output
+        os.kill(int(started[1]), signal.SIGKILL)  # worker 1 dies; nobody asked the group to stop
+        assert group.wait() == 1
+    finally:
+        group.terminate(signal.SIGKILL)
+    assert "worker 1 ended by itself (status -9): stopping the others" in group.output
+    assert "Traceback" not in group.output
+    with redis_server.client() as redis:  # worker 2 stopped cleanly: it left the cluster at once
+        epochs = redis.call("HKEYS", "sc:0:epochs")
+    assert isinstance(epochs, list) and b"w-2" not in epochs
