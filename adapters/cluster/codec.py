@@ -114,19 +114,9 @@ class Codec:
         if origin is tuple:
             parts = [self._plan(arg) for arg in args]
             return _fixed_encoder(tuple(e for e, _ in parts)), _fixed(tuple(d for _, d in parts))
-        if origin is frozenset:
-            each_encode, each_decode = self._plan(args[0])
-            return _list_of(each_encode), _sequence(each_decode, frozenset)
-        if (origin is types.UnionType or origin is typing.Union) and type(None) in args:
-            rest = tuple(arg for arg in args if arg is not type(None))
-            encode, decode = self._plan(rest[0] if len(rest) == 1 else typing.Union[rest])  # noqa: UP007
+        if (origin is types.UnionType or origin is typing.Union) and len(args) == 2 and type(None) in args:
+            encode, decode = self._plan(next(arg for arg in args if arg is not type(None)))
             return _or_none_encoder(encode), _or_none(decode)
-        if origin is types.UnionType or origin is typing.Union:
-            for arg in args:
-                if not (isinstance(arg, type) and dataclasses.is_dataclass(arg)):
-                    raise TypeError(f"a shared item cannot hold a {hint!r}")
-                self._learn(arg)
-            return _cached_encoder(self._encode_item), self._decode_item
         raise TypeError(f"a shared item cannot hold a {hint!r}")
 
     def _one_type(self, kind: type[Any]) -> Decoder:
@@ -135,11 +125,10 @@ class Codec:
         name = kind.__name__
 
         def decode(value: Any) -> Any:
-            if type(value) is list and value and value[0] == name:
-                nested = self._nested.get(kind)
-                if nested is not None:
-                    return nested(value)
-            return self._decode_item(value)
+            if type(value) is not list or not value or value[0] != name:  # (another type: refused)
+                raise CodecError(f"expected a {name}")
+            nested = self._nested.get(kind)
+            return nested(value) if nested is not None else self._decoders[name](value)
 
         return decode
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 import typing
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.cluster.codec import Codec, CodecError
+from adapters.cluster.codec import CACHE_SIZE, Codec, CodecError
 from sansio_chat import Hello, Shared
 from sansio_chat._facts import Fact, RealnameChanged, UserModesChanged
 from sansio_chat._replies import Identity, Rank, Said
@@ -117,6 +118,12 @@ def test_the_codec_knows_every_fact_type_of_the_core() -> None:
         b'["n", 1, 2, "Hello"]',
         b"\xff",
         b'["n",1,2,["Hello",1,1]] ["n",1,2,["Hello",1,1]]',
+        # A known type where another one goes (a speaker, a user of a presence), or no item at all:
+        b'["n", 1, 2, ["Kicked", ["Hello", 1, 2], "#a", 5, "bye"]]',
+        b'["n", 1, 2, ["Present", 1, 2, 3, [["Hello", 1, 2]], []]]',
+        b'["n", 1, 2, ["Kicked", "joe", "#a", 5, "bye"]]',
+        b'["n", 1, 2, ["Joined", 1, "#a", 1.5, [1]]]',  # a number among room names
+        b'["n",1,3,["Said",["Identity",5,"joe","",false,false],"#a","3","words","",[["k"]],null]]',
     ],
 )
 def test_bad_bytes_are_refused(data: bytes) -> None:
@@ -140,3 +147,35 @@ def test_a_node_reads_the_ticket_of_its_own_messages_from_their_head(node: str) 
 @pytest.mark.parametrize("data", [b'["n",', b'["n",1', b'["n",x,2,[]]', b'["n",1,-2,[]]', b'["m",1,2,[]]'])
 def test_a_head_that_is_not_a_message_of_this_node_has_no_ticket(data: bytes) -> None:
     assert Codec.ticket_after(data, Codec.head("n")) is None
+
+
+def test_many_speakers_are_written_right_after_the_encoders_cache_is_emptied() -> None:
+    codec = Codec()
+    speakers = [Identity(uid=uid, nick=f"u{uid}") for uid in range(CACHE_SIZE + 10)]
+    for ticket, speaker in enumerate([*speakers, *speakers]):
+        said = Said(source=speaker, room="#a", text="hi")
+        assert codec.read(codec.message("n", 1, ticket, said))[3] == said
+
+
+@dataclass(frozen=True)
+class Odd:
+    """A shared type the codec cannot carry: a field of a type it does not know."""
+
+    values: dict[str, int]
+
+
+def test_a_type_the_codec_cannot_carry_is_refused_when_it_is_built_not_on_the_wire() -> None:
+    with pytest.raises(TypeError, match="cannot hold"):
+        Codec(Odd | Hello)
+    with pytest.raises(TypeError, match="two shared types are named Hello"):
+        Codec(Hello | _other_hello())
+    with pytest.raises(TypeError, match="not a shared type: Odd"):
+        CODEC.message("n", 1, 1, Odd(values={}))  # type: ignore[arg-type]
+
+
+def _other_hello() -> type[Any]:
+    @dataclass(frozen=True)
+    class Hello:
+        node: int
+
+    return Hello
