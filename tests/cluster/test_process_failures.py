@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
+import struct
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
 
+from adapters.cli import BACKENDS
 from adapters.cluster.bridge import DEAD_AFTER
 from tests.conformance.client import ReadTimeoutError
 from tests.conformance.irc_client import IRCClient
@@ -374,3 +377,50 @@ def test_a_kill_whose_victims_node_was_reaped_before_it_heard_still_disconnects_
     assert victim.lines_until_closed()[-2:] == ["[oper] enough", "[server] You have been killed by oper"]
     agree([oper, witness], ["oper", "wit"], timeout=AGREED_WITHIN + SLACK)
     assert cluster.directory() == ["oper", "wit"]
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_a_redis_that_resets_every_connection_leaves_the_node_serving_its_users_and_retrying(
+    backend: str,
+) -> None:
+    """Something at Redis' address (a proxy, a Redis gone wrong) takes each connection, reads the
+    node's first commands and resets it: the node says so, tries again, and serves its users."""
+    with socket.create_server(("127.0.0.1", 0)) as fake:
+        fake.settimeout(LOSS_TOLD_WITHIN + SLACK)
+        url = f"redis://127.0.0.1:{fake.getsockname()[1]}"
+        node = ServerProcess(backend, ["--cluster", url, "--node-id", f"reset-{backend}"])
+        try:
+            for _ in range(4):  # both connections, then both again
+                conn, _ = fake.accept()
+                with conn:
+                    conn.settimeout(LOSS_TOLD_WITHIN + SLACK)
+                    assert conn.recv(65536)  # its set-up (CLIENT SETNAME...), never answered
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            alice, bob = node.join(), node.join()
+            alice.send_line("MSG still here")
+            until_line(bob, f"[{alice.name}] still here")
+            wait_for(lambda: "reset by peer" in node.output, LOSS_TOLD_WITHIN + SLACK, "the reset logged")
+        finally:
+            fake.close()
+            status = node.terminate()
+        assert status == 0, node.output
+    assert "Traceback" not in node.output
+
+
+def test_a_redis_address_no_connection_can_reach_is_told_to_the_operator_and_users_are_served() -> None:
+    """The limited broadcast address: the kernel refuses the connection at once (ENETUNREACH),
+    with nothing sent anywhere.  A mistaken address must not stop the node serving."""
+    node = ServerProcess("select", ["--cluster", "redis://255.255.255.255:6379", "--node-id", "nowhere"])
+    try:
+        alice, bob = node.join(), node.join()
+        alice.send_line("MSG anyone?")
+        until_line(bob, f"[{alice.name}] anyone?")
+        wait_for(
+            lambda: "link to Redis down: cannot connect to redis://255.255.255.255:6379/0" in node.output,
+            LOSS_TOLD_WITHIN + SLACK,
+            "the operator told why",
+        )
+    finally:
+        status = node.terminate()
+    assert status == 0, node.output
+    assert "Traceback" not in node.output
