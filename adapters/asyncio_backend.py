@@ -195,6 +195,8 @@ class _Server:
         if driver.flush_now():
             self._flush()
         self._arm_timer()
+        if self.stop.requested:
+            self._changed.set()  # (as after the timer's pass)
 
     def _flush(self) -> None:
         """Hand each dirty connection's output to its transport in one write.
@@ -239,6 +241,8 @@ class _Server:
         if driver.flush_held and driver.flush_now():  # the hold is over
             self._flush()
         self._arm_timer()
+        if self.stop.requested:
+            self._changed.set()  # the drain looks again: the cluster may have given up its goodbye
 
     # -- endings -------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ server.
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 import pytest
 
 from adapters.cli import BACKENDS
-from adapters.cluster.bridge import DEAD_AFTER
+from adapters.cluster.bridge import DEAD_AFTER, STOP_WAIT
 from tests.conformance.client import ReadTimeoutError
 from tests.conformance.irc_client import IRCClient
 from tests.conformance.server import OPER_PASSWORD, ServerProcess
@@ -424,3 +425,24 @@ def test_a_redis_address_no_connection_can_reach_is_told_to_the_operator_and_use
         status = node.terminate()
     assert status == 0, node.output
     assert "Traceback" not in node.output
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_a_node_told_to_stop_while_redis_hangs_stops_within_its_wait(
+    own_redis: RedisServer, backend: str
+) -> None:
+    """Redis stopped (SIGSTOP: its connections open, nothing answered): the node's users cannot be
+    released, and it says so, but the operator's SIGTERM still ends it within a second or so."""
+    node = start_node(own_redis, backend, f"hang-{backend}")
+    alice = named(node, "alice")
+    os.kill(own_redis.pid, signal.SIGSTOP)
+    try:
+        alice.close()
+        asked = time.monotonic()
+        status = node.terminate()
+        took = time.monotonic() - asked
+    finally:
+        os.kill(own_redis.pid, signal.SIGCONT)
+    assert status == 0, node.output
+    assert "Redis did not confirm the release of this node's users" in node.output
+    assert took < STOP_WAIT + SLACK, (took, node.output)
