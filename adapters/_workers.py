@@ -69,9 +69,7 @@ def run_workers(serve: Callable[[ServeOptions], int], options: ServeOptions, cou
         status = 0
         while children:
             pid, wait_status = os.waitpid(-1, 0)
-            worker_index = children.pop(pid, None)
-            if worker_index is None:
-                continue
+            worker_index = children.pop(pid)  # (the workers are the parent's only children)
             code = os.waitstatus_to_exitcode(wait_status)
             if code:
                 status = 1
