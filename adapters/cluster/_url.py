@@ -74,6 +74,11 @@ def _host(parts: SplitResult) -> str:
             ipaddress.IPv6Address(host)
         except ValueError:
             raise _InvalidError(f"{host} is not an IPv6 address") from None
+        return host
+    try:  # what the resolver is asked for (socket.getaddrinfo encodes a name so, or raises)
+        host.encode("idna")
+    except UnicodeError:
+        raise _InvalidError(f"{host} is not a host name (a label is empty or too long)") from None
     return host
 
 

@@ -15,6 +15,8 @@ from adapters.cluster import RedisAddress, RedisUrlError, parse_redis_url
         ("redis://redis.example/", RedisAddress(host="redis.example", port=6379, db=0)),
         ("redis://[::1]:7000/15", RedisAddress(host="::1", port=7000, db=15)),
         ("REDIS://Redis.Example:1", RedisAddress(host="redis.example", port=1, db=0)),
+        ("redis://rédis.example", RedisAddress(host="rédis.example", port=6379, db=0)),
+        (f"redis://{'a' * 63}.test", RedisAddress(host=f"{'a' * 63}.test", port=6379, db=0)),
         ("  redis://h:65535/0\n", RedisAddress(host="h", port=65535, db=0)),
     ],
 )
@@ -47,6 +49,8 @@ def test_accepted(url: str, address: RedisAddress) -> None:
         ("redis://[1.2.3.4]:1", "the host is not a valid address"),
         ("redis://[v1.x]:1", "v1.x is not an IPv6 address"),
         ("redis://h: 1", "it contains spaces or control characters"),
+        (f"redis://{'a' * 64}.test", f"{'a' * 64}.test is not a host name (a label is empty or too long)"),
+        ("redis://a..test:1", "a..test is not a host name (a label is empty or too long)"),
         ("redis://h\n:1", "it contains spaces or control characters"),
     ],
 )
