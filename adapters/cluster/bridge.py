@@ -194,13 +194,24 @@ class ClusterBridge:
         self._next_reap: float | None = None
         self._stop_by: float | None = None
         self._rejoin_at: float | None = None  # a step of joining was refused: register again then
+        # Since when Redis has refused every join (the link up all along): past the link's grace,
+        # the users hear of it as of a lost link (once), until a join goes through.
+        self._refused_since: float | None = None
+        self._told_down = False
         self._bad = 0  # messages that could not be read
 
     # -- what the driver asks --------------------------------------------------------------
 
     @property
     def next_wakeup(self) -> float | None:
-        times = [self.link.next_wakeup, self._next_beat, self._next_reap, self._stop_by, self._rejoin_at]
+        times = [
+            self.link.next_wakeup,
+            self._next_beat,
+            self._next_reap,
+            self._stop_by,
+            self._rejoin_at,
+            self._tell_down_at,
+        ]
         return min((time for time in times if time is not None), default=None)
 
     @property
@@ -252,7 +263,18 @@ class ClusterBridge:
             self._stopped()
         if self._rejoin_at is not None and now >= self._rejoin_at:
             self._register()
+        tell_down_at = self._tell_down_at
+        if tell_down_at is not None and now >= tell_down_at:
+            self._told_down = True  # cut off as surely as by a broken link: the users are told so
+            self._emit(ClusterChanged(status=ClusterStatus.DOWN))
         return self.poll(now)
+
+    @property
+    def _tell_down_at(self) -> float | None:
+        """When the users hear that this node is cut off, Redis refusing its joins (None: not due)."""
+        if self._refused_since is None or self._told_down:
+            return None
+        return self._refused_since + self.link.config.grace
 
     def stop(self, now: float) -> None:
         """The node stops: its users leave the directory at once (``release_all``), then the link stops."""
@@ -438,6 +460,7 @@ class ClusterBridge:
                     if isinstance(payload, bytes):
                         self._on_message(payload)
                 refused = tuple(_int(conn) for conn in rest)
+                self._refused_since, self._told_down = None, False  # joined: a new refusal counts anew
                 self._emit(BurstAnswered(refused=refused))
             case _Purpose.LEASE:
                 self._emit(GuestsLeased(first=_int(value[1]), last=_int(value[2])))
@@ -453,6 +476,8 @@ class ClusterBridge:
             # core would wait for its answer for ever: it hears of a break, and the node tries again.
             self._lost(f"Redis refused {asked.purpose.value}: {value!r}", then=f"in {REJOIN_AFTER:g} s")
             self._rejoin_at = self._now + REJOIN_AFTER
+            if self._refused_since is None:
+                self._refused_since = self._now
             return
         if not asked.ticket:
             self._log(LogLevel.WARNING, f"cluster: Redis refused {asked.purpose.value}: {value!r}")

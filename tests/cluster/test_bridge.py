@@ -218,6 +218,41 @@ def test_a_join_refused_then_a_break_of_the_link_waits_for_the_link_to_rejoin() 
     assert redis.names_ran().count("register") == 2
 
 
+DOWN = ClusterChanged(status=ClusterStatus.DOWN)
+
+
+def test_a_join_redis_keeps_refusing_is_told_to_the_users_as_a_lost_link_once() -> None:
+    """The link stays up, so it never says it is down: past its grace the bridge says so, once a refusal."""
+    redis = ScriptedRedis()
+    answer = redis.answers["register"]
+    redis.answers["register"] = FULL
+    b = BridgeHarness(redis)
+    grace = b.bridge.link.config.grace
+    assert b.pump() == [INTERRUPTED]
+    assert DOWN not in b.advance(grace - 0.01)
+    assert b.advance(0.01).count(DOWN) == 1
+    assert DOWN not in b.advance(3 * grace)  # refused all along: told once
+    redis.answers["register"] = answer
+    assert b.advance(REJOIN_AFTER) == [JOINING]
+    assert b.act(Burst(users=())) == [BurstAnswered(refused=())]  # joined: the core says it is back
+    redis.answers["burst"] = FULL
+    assert b.act(Burst(users=())) == [INTERRUPTED]  # refused again, after a join that went through
+    assert b.advance(grace).count(DOWN) == 1
+
+
+def test_a_join_refused_for_less_than_the_grace_is_not_told_as_a_lost_link() -> None:
+    redis = ScriptedRedis()
+    answer = redis.answers["register"]
+    redis.answers["register"] = FULL
+    b = BridgeHarness(redis)
+    grace = b.bridge.link.config.grace
+    assert b.pump() == [INTERRUPTED]
+    redis.answers["register"] = answer
+    assert b.advance(REJOIN_AFTER) == [JOINING]
+    assert b.act(Burst(users=())) == [BurstAnswered(refused=())]
+    assert DOWN not in b.advance(2 * grace)
+
+
 @pytest.mark.parametrize(
     ("step", "action"),
     [("burst", Burst(users=(((1 << 32) + 1, "alice", "alice"),))), ("lease", LeaseGuests(count=100))],

@@ -280,11 +280,14 @@ def test_a_node_that_redis_is_too_full_to_register_joins_once_redis_has_room(
     with cluster.server.client() as redis:
         redis.call("CONFIG", "SET", "maxmemory", "1")
         one = cluster.add()
+        early = one.client()
         cluster.until(lambda: any("Redis refused register" in warning for warning in one.warnings()))
         assert not one.joined
+        cluster.sees(early, LOST)  # its words reach nobody elsewhere: it is told, as at a loss
         redis.call("CONFIG", "SET", "maxmemory", "0")
     cluster.add()
     cluster.joined()
+    cluster.sees(early, RESTORED)
     assert not any("connection" in warning for warning in one.warnings())  # (the link never broke)
     alice, bob = alice_and_bob_of(cluster)
     alice.send("MSG hello")
