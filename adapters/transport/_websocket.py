@@ -22,7 +22,12 @@ where it stopped, not set up again.  What the layer enforces:
 - a ping is answered with a pong by the layer itself;
 - the peer's close frame is answered (its code echoed) when the stack is
   closed; an EOF without a close frame is a failure (1006 in the RFC's
-  terms: nothing is sent).
+  terms: no close frame is sent).
+
+A failure's close frame, like any close frame, is queued when the stack
+is closed, not when the failure is found: what the server sends before
+the close (its answer to the messages that came before the bad frame,
+which under TLS reaches the layer only at the flush) goes out first.
 """
 
 from __future__ import annotations
@@ -116,7 +121,7 @@ class WsState(enum.Enum):
     OPEN = "open"
     PEER_CLOSED = "peer closed"  # their close frame came: ours answers it at close()
     CLOSED = "closed"  # our close frame is queued: no frame follows it
-    FAILED = "failed"  # a close frame with an error code is queued
+    FAILED = "failed"  # broken: nothing more is read; close() queues the close frame with the error's code
 
 
 def accept(
@@ -151,6 +156,7 @@ class WebSocketLayer:
 
     __slots__ = (
         "_eof",
+        "_error",
         "_fed",
         "_frames",
         "_held",
@@ -176,6 +182,7 @@ class WebSocketLayer:
         self._size = 0  # its UTF-8 bytes so far
         self._eof = False
         self._peer_close: tuple[int, str] | None = None  # their close frame's code and reason
+        self._error: tuple[int, str] | None = None  # the close frame a failure owes the peer
         self.state = WsState.OPEN
 
     def receive_data(self, data: bytes) -> None:
@@ -265,8 +272,8 @@ class WebSocketLayer:
         return message
 
     def send(self, frame: bytes) -> None:
-        """Queue a frame built by ``text_frame``; nothing follows a close frame."""
-        if self.state is WsState.OPEN or self.state is WsState.PEER_CLOSED:
+        """Queue a frame built by ``text_frame``; nothing follows a close frame (``close``)."""
+        if self.state is not WsState.CLOSED:
             self._out.append(frame)
 
     def take_output(self) -> list[bytes]:
@@ -279,16 +286,17 @@ class WebSocketLayer:
         return bool(self._out)
 
     def close(self, code: int, reason: str) -> None:
-        """Queue our close frame: the answer to theirs (code echoed), or ``code``."""
+        """Queue our close frame: the answer to theirs (code echoed), a failure's, or ``code``."""
         if self.state is WsState.PEER_CLOSED and self._peer_close is not None:
             self._out.append(bytes(self._proto.close(*self._peer_close)))
+        elif self.state is WsState.FAILED and self._error is not None:
+            self._out.append(bytes(self._proto.close(*self._error)))
         elif self.state is WsState.OPEN:
             self._out.append(bytes(self._proto.close(code, reason or None)))
-        if self.state is not WsState.FAILED:
-            self.state = WsState.CLOSED
+        self.state = WsState.CLOSED
 
     def _fail(self, code: int, reason: str) -> Failed:
-        self._out.append(bytes(self._proto.close(code, reason)))
+        self._error = (code, reason)
         self.state = WsState.FAILED
         self._parts.clear()
         return Failed(reason=f"WebSocket closed with {code}: {reason}", protocol_error=True)

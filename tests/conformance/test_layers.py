@@ -248,6 +248,18 @@ def test_broken_websocket_frames_close_with_their_code(
     ]
 
 
+@pytest.mark.parametrize("secure", [False, True], ids=["ws", "wss"])
+def test_the_answer_to_messages_before_a_broken_frame_goes_out_before_its_close_frame(
+    start_server: StartServer, pki: Pki, secure: bool
+) -> None:
+    """A ping, then a binary frame in the same read: the pong, then the 1003; over TLS as without."""
+    server = start_server("--listen", "http://127.0.0.1:0", "--listen", "https://127.0.0.1:0",
+                          *tls_args(pki.cert_file, pki.key_file))  # fmt: skip
+    web = server.web_join(tls=pki.client_context() if secure else None)
+    web.send_raw(raw_frame(0x1, b'{"cmd":"ping","token":"before"}') + raw_frame(0x2, b"\x00"))
+    web.expect_closed(1003, {"type": "pong", "token": "before"})
+
+
 def test_a_message_of_the_limit_the_welcome_gives_goes_through_and_one_byte_more_closes(
     start_server: StartServer,
 ) -> None:

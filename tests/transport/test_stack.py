@@ -8,6 +8,7 @@ import ssl
 import h11
 import pytest
 from wsproto.events import AcceptConnection, CloseConnection, Ping, Pong, TextMessage
+from wsproto.frame_protocol import Opcode
 
 from adapters.transport import (
     Data,
@@ -25,7 +26,7 @@ from adapters.transport import (
 )
 from tests.pki import Pki
 
-from .peers import HttpClient, TlsClient, feed, pull, upgrade_request, ws_events
+from .peers import HttpClient, TlsClient, feed, pull, raw_frame, upgrade_request, ws_events
 
 SITE = Site({"index.html": b"<!doctype html><title>chat</title>"})
 
@@ -158,6 +159,33 @@ def test_a_flush_is_one_encryption_and_keeps_the_layers_words_first(
         TextMessage(data="three"),
     ]
     assert stack.flush(b"") == b""
+
+
+def test_under_tls_the_answer_to_messages_before_a_broken_frame_goes_out_before_its_close_frame(
+    pki: Pki, certificates: TlsCertificates
+) -> None:
+    """As a backend seals it: the core's answer reaches the stack after the failure, and still goes first.
+
+    Without TLS the driver queues the answer itself, before the close
+    frame; under TLS everything passes through the stack at the flush, so
+    the stack must take it then and put the close frame after it.
+    """
+    stack = Stack(TransportConfig(tls=certificates, site=SITE), now=0.0)
+    tls = TlsClient(pki.client_context())
+    tls.handshake(stack)
+    ws, request = upgrade_request("https://chat.test:8080")
+    assert feed(stack, tls.encrypt(request)) == [Ready(secure=True)]
+    ws_events(ws, tls.decrypt(stack.flush(b"")))  # the 101
+    data = ws.send(TextMessage(data="ping")) + raw_frame(Opcode.BINARY, b"\x00")
+    events = feed(stack, tls.encrypt(data))
+    assert events[0] == Messages(texts=(b"ping",))
+    assert isinstance(events[1], Failed) and events[1].protocol_error
+    stack.send(text_frame("pong"))  # the core's answer, sealed at the flush
+    assert ws_events(ws, tls.decrypt(stack.close(1000))) == [
+        TextMessage(data="pong"),
+        CloseConnection(code=1003, reason="binary messages are not accepted"),
+    ]
+    assert tls.got_close_notify()
 
 
 def test_a_stream_is_not_framed_and_a_plain_flush_passes_bytes_through() -> None:
