@@ -79,11 +79,37 @@ class TlsCertificates:
         except ssl.SSLError as exc:
             raise TlsSetupError(
                 f"cannot use TLS certificate {self._cert_file} with key {self._key_file or self._cert_file}: "
-                f"{exc.reason or exc}"
+                f"{self._what_will_not_do(exc)}"
             ) from exc
         except OSError as exc:
-            raise TlsSetupError(f"cannot read TLS certificate or key: {exc.strerror or exc}") from exc
+            unreadable = "certificate" if _certificate_problem(self._cert_file) is not None else "key"
+            path = self._cert_file if unreadable == "certificate" else self._key_file or self._cert_file
+            raise TlsSetupError(f"cannot read TLS {unreadable} {path}: {exc.strerror or exc}") from exc
         return context
+
+    def _what_will_not_do(self, exc: ssl.SSLError) -> str:
+        """In the operator's words: OpenSSL says ``PEM lib`` whichever file holds nothing it can use."""
+        if exc.reason in _REASONS:
+            return _REASONS[exc.reason]
+        if exc.reason is not None:
+            return _describe(exc)
+        if _certificate_problem(self._cert_file) is not None:
+            return f"no PEM certificate in {self._cert_file}"
+        return f"no PEM private key in {self._key_file or self._cert_file}"
+
+
+#: OpenSSL's reasons a readable pair will not do, as the operator reads them.
+_REASONS = {"KEY_VALUES_MISMATCH": "the key does not match the certificate"}
+
+
+def _certificate_problem(cert_file: str) -> OSError | None:
+    """Why OpenSSL finds no certificate in ``cert_file`` (unreadable, or none in it), or None if it does."""
+    probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        probe.load_verify_locations(cafile=cert_file)  # reads every certificate in the file, nothing else
+    except OSError as exc:  # ssl.SSLError too
+        return exc
+    return None
 
 
 class TlsState(enum.Enum):

@@ -93,7 +93,7 @@ def _usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
         (["serve", "--flush-delay", "0.5"], "argument --flush-delay: must be at most 0.1 seconds, not 0.5"),
         (
             ["serve", "--listen", "https://:0", "--tls-cert", "/nonexistent/cert.pem"],
-            "cannot read TLS certificate or key: No such file or directory",
+            "cannot read TLS certificate /nonexistent/cert.pem: No such file or directory",
         ),
     ],
 )

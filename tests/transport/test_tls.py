@@ -265,7 +265,7 @@ def test_a_failed_reload_keeps_the_current_certificate(pki: Pki, tmp_path: Path)
 
 
 def test_setup_errors_are_one_line(pki: Pki, fresh_pair: tuple[Path, Path], tmp_path: Path) -> None:
-    with pytest.raises(TlsSetupError, match="cannot read TLS certificate or key") as missing:
+    with pytest.raises(TlsSetupError, match="cannot read TLS certificate") as missing:
         TlsCertificates(str(tmp_path / "nope.crt"), str(tmp_path / "nope.key"))
     with pytest.raises(TlsSetupError, match="cannot use TLS certificate") as mismatch:
         TlsCertificates(str(pki.cert_file), str(fresh_pair[1]))
@@ -274,6 +274,26 @@ def test_setup_errors_are_one_line(pki: Pki, fresh_pair: tuple[Path, Path], tmp_
     both = tmp_path / "both.pem"
     both.write_bytes(pki.key_file.read_bytes() + pki.cert_file.read_bytes())
     TlsCertificates(str(both))  # one file with key and chain is fine
+
+
+def test_a_setup_error_names_the_file_that_will_not_do_and_why(pki: Pki, tmp_path: Path) -> None:
+    """The operator reads which file is wrong and what is wrong with it, not OpenSSL's ``PEM lib``."""
+    cert, key = str(pki.cert_file), str(pki.key_file)
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not PEM at all\n")
+    missing = str(tmp_path / "missing.pem")
+    unusable = "cannot use TLS certificate"
+    cases = [
+        ((str(garbage), key), f"{unusable} {garbage} with key {key}: no PEM certificate in {garbage}"),
+        ((cert, str(garbage)), f"{unusable} {cert} with key {garbage}: no PEM private key in {garbage}"),
+        ((cert, None), f"{unusable} {cert} with key {cert}: no PEM private key in {cert}"),
+        ((missing, key), f"cannot read TLS certificate {missing}: No such file or directory"),
+        ((cert, missing), f"cannot read TLS key {missing}: No such file or directory"),
+    ]
+    for (cert_file, key_file), message in cases:
+        with pytest.raises(TlsSetupError) as caught:
+            TlsCertificates(cert_file, key_file)
+        assert str(caught.value) == message
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
