@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--tls-key",
         default=None,
         metavar="FILE",
-        help="the certificate's private key, PEM (default: in the --tls-cert file)",
+        help="the certificate's private key, PEM, without a pass phrase (default: in the --tls-cert file)",
     )
     serve.add_argument(
         "--web-origin",

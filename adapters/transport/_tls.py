@@ -75,7 +75,12 @@ class TlsCertificates:
         if alpn:
             context.set_alpn_protocols(alpn)
         try:
-            context.load_cert_chain(self._cert_file, self._key_file)
+            context.load_cert_chain(self._cert_file, self._key_file, password=_no_pass_phrase)
+        except _PassPhraseAskedError as exc:
+            raise TlsSetupError(
+                f"cannot use TLS certificate {self._cert_file} with key {self._key_file or self._cert_file}: "
+                "the key is encrypted (give it without a pass phrase)"
+            ) from exc
         except ssl.SSLError as exc:
             raise TlsSetupError(
                 f"cannot use TLS certificate {self._cert_file} with key {self._key_file or self._cert_file}: "
@@ -96,6 +101,19 @@ class TlsCertificates:
         if _certificate_problem(self._cert_file) is not None:
             return f"no PEM certificate in {self._cert_file}"
         return f"no PEM private key in {self._key_file or self._cert_file}"
+
+
+class _PassPhraseAskedError(Exception):
+    """OpenSSL asked for the key's pass phrase: the key is encrypted."""
+
+
+def _no_pass_phrase() -> bytes:
+    """Answer OpenSSL's request for a pass phrase, which it would otherwise put to the terminal.
+
+    A server started from a terminal (or sent SIGHUP while attached to one)
+    would wait there for someone to type it, serving nobody meanwhile.
+    """
+    raise _PassPhraseAskedError
 
 
 #: OpenSSL's reasons a readable pair will not do, as the operator reads them.

@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -274,6 +275,25 @@ def test_setup_errors_are_one_line(pki: Pki, fresh_pair: tuple[Path, Path], tmp_
     both = tmp_path / "both.pem"
     both.write_bytes(pki.key_file.read_bytes() + pki.cert_file.read_bytes())
     TlsCertificates(str(both))  # one file with key and chain is fine
+
+
+def test_an_encrypted_key_is_refused_without_asking_for_a_pass_phrase(pki: Pki, tmp_path: Path) -> None:
+    """OpenSSL would ask the terminal: a server started there (or sent SIGHUP) would wait, serving nobody."""
+    key = serialization.load_pem_private_key(pki.key_file.read_bytes(), password=None)
+    encrypted = tmp_path / "encrypted.key"
+    encrypted.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.BestAvailableEncryption(b"pass phrase"),
+        )
+    )
+    with pytest.raises(TlsSetupError) as caught:
+        TlsCertificates(str(pki.cert_file), str(encrypted))
+    assert str(caught.value) == (
+        f"cannot use TLS certificate {pki.cert_file} with key {encrypted}: "
+        "the key is encrypted (give it without a pass phrase)"
+    )
 
 
 def test_a_setup_error_names_the_file_that_will_not_do_and_why(pki: Pki, tmp_path: Path) -> None:
