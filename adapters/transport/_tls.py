@@ -96,7 +96,7 @@ class TlsCertificates:
         """In the operator's words: OpenSSL says ``PEM lib`` whichever file holds nothing it can use."""
         if exc.reason in _REASONS:
             return _REASONS[exc.reason]
-        if exc.reason is not None:
+        if exc.reason not in _NOTHING_READ:
             return _describe(exc)
         if _certificate_problem(self._cert_file) is not None:
             return f"no PEM certificate in {self._cert_file}"
@@ -118,6 +118,8 @@ def _no_pass_phrase() -> bytes:
 
 #: OpenSSL's reasons a readable pair will not do, as the operator reads them.
 _REASONS = {"KEY_VALUES_MISMATCH": "the key does not match the certificate"}
+#: How OpenSSL says it found nothing it could use in one of the files, without saying which.
+_NOTHING_READ = frozenset({None, "PEM_LIB", "NO_START_LINE"})
 
 
 def _certificate_problem(cert_file: str) -> OSError | None:
