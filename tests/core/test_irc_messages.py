@@ -67,6 +67,19 @@ def test_several_targets_each_get_the_words(net: FakeNetwork) -> None:
     assert carol.lines() == [f":{ALICE} PRIVMSG #chan :both"]
 
 
+def test_a_target_named_twice_gets_the_words_once(net: FakeNetwork) -> None:
+    # A list that names a channel or a user twice, in any case, is one delivery each:
+    # nobody (IRC, text or web) reads the same words twice.
+    alice, bob = in_chan(net, "alice", "bob")
+    text = text_in(net)
+    alice.send("PRIVMSG #chan,#CHAN,bob,BOB,guest3,GUEST3 :once", "TAGMSG bob,Bob")
+    assert bob.lines() == [f":{ALICE} PRIVMSG #chan :once", f":{ALICE} PRIVMSG bob :once"]
+    assert text.lines() == ["[alice] once", "[alice -> guest3] once"]
+    alice.send("NOTICE @#chan,@#Chan,#chan :ops then all")
+    assert bob.lines() == [f":{ALICE} NOTICE #chan :ops then all"]
+    assert alice.lines() == []
+
+
 def test_errors_about_words(net: FakeNetwork) -> None:
     alice = register(net, "alice")
     alice.send("PRIVMSG nobody :hi", "PRIVMSG #nowhere :hi", "PRIVMSG", "PRIVMSG #chan", "PRIVMSG #chan :")
