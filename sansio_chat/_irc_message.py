@@ -297,7 +297,7 @@ def split_text(
         space = data.rfind(b" ", start, end)
         if space >= start + room // 2:
             end = space + 1
-        piece = _whole_characters(data[start:end].decode(), data[end : end + 4].decode(errors="ignore")[:1])
+        piece = whole_characters(data[start:end].decode(), data[end : end + 4].decode(errors="ignore")[:1])
         pieces.append(piece)
         start += len(piece.encode())
     pieces.append(data[start:].decode())
@@ -339,7 +339,7 @@ def _joined(piece: str, cut: int, following: str) -> bool:
     return _within(before, _JAMO_L) and (_within(following, _JAMO_L) or _within(following, _SYLLABLES))
 
 
-def _whole_characters(piece: str, following: str) -> str:
+def whole_characters(piece: str, following: str) -> str:
     """``piece`` without the start of a user-perceived character that ``following`` would complete.
 
     An IRC client shows each piece as a line of its own, so a piece that ended

@@ -230,6 +230,19 @@ def test_a_long_irc_line_is_cut_at_a_character_boundary_not_split(net: FakeNetwo
     assert payload.startswith(relayed) and len(relayed) < len(payload)
 
 
+@pytest.mark.parametrize("shift", range(3))
+def test_a_long_irc_line_is_cut_between_user_perceived_characters(net: FakeNetwork, shift: int) -> None:
+    # What is cut off is lost, but what is kept does not end in a letter without its accent.
+    alice, bob = in_chan(net, "alice", "bob")
+    room = 512 - len("PRIVMSG #chan :") - 2
+    payload = "b" * shift + "e\u0301" * ((room - shift) // 3)  # fits as sent, not with the prefix
+    alice.send(f"PRIVMSG #chan :{payload}")
+    (line,) = bob.lines()
+    relayed = line.partition(" :")[2]
+    assert payload.startswith(relayed) and len(relayed) < len(payload)
+    assert relayed.endswith("\u0301")
+
+
 def test_over_long_lines_get_417_and_nothing_is_relayed(net: FakeNetwork) -> None:
     alice, bob = in_chan(net, "alice", "bob", caps="message-tags")
     alice.send("PRIVMSG #chan :" + "a" * 500)
