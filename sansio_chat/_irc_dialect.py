@@ -75,6 +75,17 @@ def _targets(text: str) -> list[str]:
     return [target for target in text.split(",") if target]
 
 
+def _distinct(targets: list[str]) -> list[str]:
+    """Each target once, the first spelling kept: a name repeated (in any case) is not a second delivery.
+
+    Names compare as the chat compares them (case folded); ``@#a`` and ``#a`` stay two audiences.
+    """
+    first: dict[str, str] = {}
+    for target in targets:
+        first.setdefault(target.casefold(), target)
+    return list(first.values())
+
+
 # -- words ------------------------------------------------------------------------------------------
 
 
@@ -101,7 +112,7 @@ def _words(message: IRCMessage, user: User) -> list[Item]:
         return [] if notice else [Numeric(code="412", params=("No text to send",))]
     kind, text = _speech(params[1], notice=notice)
     tags = tuple((key, value) for key, value in message.tags if key[:1] == "+")
-    return [_to(target, text, kind, tags) for target in targets[:MAX_TARGETS]]
+    return [_to(target, text, kind, tags) for target in _distinct(targets)[:MAX_TARGETS]]
 
 
 def _to(target: str, text: str, kind: Speech, tags: tuple[tuple[str, str], ...]) -> Command:
@@ -124,7 +135,7 @@ def _tagmsg(message: IRCMessage, user: User) -> list[Item]:
     if not targets:
         return _need_more("TAGMSG")
     tags = tuple((key, value) for key, value in message.tags if key[:1] == "+")
-    return [_to(target, "", Speech.TAGS, tags) for target in targets[:MAX_TARGETS]]
+    return [_to(target, "", Speech.TAGS, tags) for target in _distinct(targets)[:MAX_TARGETS]]
 
 
 # -- rooms --------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from dataclasses import dataclass
 
 #: A message without its tags, CR LF included, may not be longer than this.
@@ -296,10 +297,60 @@ def split_text(
         space = data.rfind(b" ", start, end)
         if space >= start + room // 2:
             end = space + 1
-        pieces.append(data[start:end].decode())
-        start = end
+        piece = whole_characters(data[start:end].decode(), data[end : end + 4].decode(errors="ignore")[:1])
+        pieces.append(piece)
+        start += len(piece.encode())
     pieces.append(data[start:].decode())
     return tuple(pieces)
+
+
+#: Hangul: leading consonant jamo, vowel and trailing jamo, precomposed syllables.
+_JAMO_L = ("\u1100", "\u115f")
+_JAMO_VT = ("\u1160", "\u11ff")
+_SYLLABLES = ("\uac00", "\ud7a3")
+#: Regional indicators: a flag is a pair of them.
+_REGIONAL = ("\U0001f1e6", "\U0001f1ff")
+_REGIONAL_CHARS = "".join(map(chr, range(ord(_REGIONAL[0]), ord(_REGIONAL[1]) + 1)))
+
+
+def _within(char: str, bounds: tuple[str, str]) -> bool:
+    return bounds[0] <= char <= bounds[1]
+
+
+def _extends(char: str) -> bool:
+    """Whether ``char`` belongs with the character before it: a mark, a joiner, a modifier, a tag."""
+    return (
+        unicodedata.category(char) in ("Mn", "Mc", "Me")  # combining marks, variation selectors
+        or char == "\u200d"  # zero-width joiner
+        or "\U0001f3fb" <= char <= "\U0001f3ff"  # emoji skin tones
+        or "\U000e0020" <= char <= "\U000e007f"  # tag characters (subdivision flags)
+    )
+
+
+def _joined(piece: str, cut: int, following: str) -> bool:
+    """Whether ``piece[cut - 1]`` and ``following`` are one user-perceived character (UAX #29, simplified)."""
+    before = piece[cut - 1]
+    if _extends(following) or before == "\u200d":
+        return True
+    if _within(before, _REGIONAL) and _within(following, _REGIONAL):  # an odd run ends in half a flag
+        return (cut - len(piece[:cut].rstrip(_REGIONAL_CHARS))) % 2 == 1
+    if _within(following, _JAMO_VT):  # a vowel or trailing jamo completes the syllable before it
+        return any(_within(before, bounds) for bounds in (_JAMO_L, _JAMO_VT, _SYLLABLES))
+    return _within(before, _JAMO_L) and (_within(following, _JAMO_L) or _within(following, _SYLLABLES))
+
+
+def whole_characters(piece: str, following: str) -> str:
+    """``piece`` without the start of a user-perceived character that ``following`` would complete.
+
+    An IRC client shows each piece as a line of its own, so a piece that ended
+    between an ``e`` and its accent, or inside a flag, would show it broken.
+    A character too long for a whole piece (endless marks) is cut where it must be.
+    """
+    cut = len(piece)
+    while cut > 0 and following and _joined(piece, cut, following):
+        following = piece[cut - 1]
+        cut -= 1
+    return piece[:cut] if cut else piece
 
 
 # -- formatting ----------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from typing import assert_never
 
 from ._base import Clock
 from ._config import MAX_ROOMS_PER_USER, ServerConfig
-from ._irc_message import MAX_LINE_BYTES, split_text
+from ._irc_message import MAX_LINE_BYTES, split_text, whole_characters
 from ._modes import MAX_BANS, MAX_KEY_CHARS, ModeChange, RoomMode
 from ._nicknames import MAX_NICK_CHARS
 from ._replies import (
@@ -322,7 +322,7 @@ def _line(head: str, params: Sequence[str], *, force_trailing: bool = False) -> 
 
 
 def _fit(head: str, tail: str = "") -> bytes:
-    """``head`` then ``tail``, CR LF added; ``tail`` cut at a character boundary to keep 512 bytes."""
+    """``head`` then ``tail``, CR LF added; ``tail`` cut between whole characters to fit 512 bytes."""
     data = head.encode()
     rest = tail.encode()
     room = MAX_LINE_BYTES - 2 - len(data)
@@ -330,7 +330,7 @@ def _fit(head: str, tail: str = "") -> bytes:
         end = max(room, 0)
         while end and rest[end] & 0xC0 == 0x80:  # inside a character: back up to its start
             end -= 1
-        rest = rest[:end]
+        rest = whole_characters(rest[:end].decode(), rest[end : end + 4].decode(errors="ignore")[:1]).encode()
     return data + rest + b"\r\n"
 
 

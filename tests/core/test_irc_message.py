@@ -386,6 +386,48 @@ def test_pieces_end_at_character_boundaries() -> None:
     assert len(_lines(pieces, source=None, target="#room")[0]) > MAX_LINE_BYTES - 4
 
 
+#: One user-perceived character each, of several code points: a piece never ends inside one.
+CLUSTERS = [
+    "e\u0301",  # e and a combining acute accent (text typed decomposed)
+    "a\u0323\u0302",  # two combining marks
+    "\U0001f469\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466",  # a family: emoji joined by ZWJ
+    "\U0001f44d\U0001f3fd",  # a thumb with a skin tone
+    "\u2764\ufe0f",  # a variation selector
+    "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",  # a flag of tag characters
+    "\U0001f1eb\U0001f1f7",  # a flag: two regional indicators
+    "\u1100\u1161\u11a8",  # a Hangul syllable in jamo (leading, vowel, trailing)
+    "\u1100\u1100\uac00",  # leading jamo before a precomposed syllable
+]
+
+
+@pytest.mark.parametrize("cluster", CLUSTERS)
+@pytest.mark.parametrize("shift", range(8))
+def test_pieces_end_between_user_perceived_characters(cluster: str, shift: int) -> None:
+    # An IRC client shows each piece as a line of its own: a piece that ended inside a
+    # character would show it broken in two (an accent alone, half a flag).
+    text = "a" * shift + cluster * (1600 // len(cluster.encode()))
+    pieces = split_text(text, command="PRIVMSG", target="#room", source="kim!k@host.test")
+    assert isinstance(pieces, tuple)
+    assert "".join(pieces) == text
+    assert len(pieces) > 1
+    assert all(
+        len(line) <= MAX_LINE_BYTES for line in _lines(pieces, source="kim!k@host.test", target="#room")
+    )
+    cut = 0
+    for piece in pieces[:-1]:
+        cut += len(piece)
+        assert (cut - shift) % len(cluster) == 0, (piece[-3:], cut)
+
+
+def test_a_character_longer_than_a_line_is_still_cut() -> None:
+    # Nothing to choose from: the pieces end at code points, and nothing is lost.
+    text = "e" + "\u0301" * 1000
+    pieces = split_text(text, command="PRIVMSG", target="#room")
+    assert isinstance(pieces, tuple)
+    assert "".join(pieces) == text
+    assert all(len(line) <= MAX_LINE_BYTES for line in _lines(pieces, source=None, target="#room"))
+
+
 def test_pieces_end_after_a_space_in_the_second_half() -> None:
     words = " ".join(["word"] * 200)
     pieces = split_text(words, command="PRIVMSG", target="#room")

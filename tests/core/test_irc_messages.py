@@ -67,6 +67,19 @@ def test_several_targets_each_get_the_words(net: FakeNetwork) -> None:
     assert carol.lines() == [f":{ALICE} PRIVMSG #chan :both"]
 
 
+def test_a_target_named_twice_gets_the_words_once(net: FakeNetwork) -> None:
+    # A list that names a channel or a user twice, in any case, is one delivery each:
+    # nobody (IRC, text or web) reads the same words twice.
+    alice, bob = in_chan(net, "alice", "bob")
+    text = text_in(net)
+    alice.send("PRIVMSG #chan,#CHAN,bob,BOB,guest3,GUEST3 :once", "TAGMSG bob,Bob")
+    assert bob.lines() == [f":{ALICE} PRIVMSG #chan :once", f":{ALICE} PRIVMSG bob :once"]
+    assert text.lines() == ["[alice] once", "[alice -> guest3] once"]
+    alice.send("NOTICE @#chan,@#Chan,#chan :ops then all")
+    assert bob.lines() == [f":{ALICE} NOTICE #chan :ops then all"]
+    assert alice.lines() == []
+
+
 def test_errors_about_words(net: FakeNetwork) -> None:
     alice = register(net, "alice")
     alice.send("PRIVMSG nobody :hi", "PRIVMSG #nowhere :hi", "PRIVMSG", "PRIVMSG #chan", "PRIVMSG #chan :")
@@ -215,6 +228,19 @@ def test_a_long_irc_line_is_cut_at_a_character_boundary_not_split(net: FakeNetwo
     assert len(line.encode()) <= 510
     relayed = line.partition(" :")[2]
     assert payload.startswith(relayed) and len(relayed) < len(payload)
+
+
+@pytest.mark.parametrize("shift", range(3))
+def test_a_long_irc_line_is_cut_between_user_perceived_characters(net: FakeNetwork, shift: int) -> None:
+    # What is cut off is lost, but what is kept does not end in a letter without its accent.
+    alice, bob = in_chan(net, "alice", "bob")
+    room = 512 - len("PRIVMSG #chan :") - 2
+    payload = "b" * shift + "e\u0301" * ((room - shift) // 3)  # fits as sent, not with the prefix
+    alice.send(f"PRIVMSG #chan :{payload}")
+    (line,) = bob.lines()
+    relayed = line.partition(" :")[2]
+    assert payload.startswith(relayed) and len(relayed) < len(payload)
+    assert relayed.endswith("\u0301")
 
 
 def test_over_long_lines_get_417_and_nothing_is_relayed(net: FakeNetwork) -> None:
