@@ -221,14 +221,20 @@ def test_a_join_refused_then_a_break_of_the_link_waits_for_the_link_to_rejoin() 
 DOWN = ClusterChanged(status=ClusterStatus.DOWN)
 
 
-def test_a_join_redis_keeps_refusing_is_told_to_the_users_as_a_lost_link_once() -> None:
-    """The link stays up, so it never says it is down: past its grace the bridge says so, once a refusal."""
+def refused_from_the_start() -> tuple[BridgeHarness, Answer]:
+    """A bridge whose first ``register`` Redis refuses (it is full), and the answer it gives when well."""
     redis = ScriptedRedis()
     answer = redis.answers["register"]
     redis.answers["register"] = FULL
     b = BridgeHarness(redis)
-    grace = b.bridge.link.config.grace
     assert b.pump() == [INTERRUPTED]
+    return b, answer
+
+
+def test_a_join_redis_keeps_refusing_is_told_to_the_users_as_a_lost_link_once() -> None:
+    """The link stays up, so it never says it is down: past its grace the bridge says so, once a refusal."""
+    b, answer = refused_from_the_start()
+    redis, grace = b.redis, b.bridge.link.config.grace
     assert DOWN not in b.advance(grace - 0.01)
     assert b.advance(0.01).count(DOWN) == 1
     assert DOWN not in b.advance(3 * grace)  # refused all along: told once
@@ -241,12 +247,8 @@ def test_a_join_redis_keeps_refusing_is_told_to_the_users_as_a_lost_link_once() 
 
 
 def test_a_join_refused_for_less_than_the_grace_is_not_told_as_a_lost_link() -> None:
-    redis = ScriptedRedis()
-    answer = redis.answers["register"]
-    redis.answers["register"] = FULL
-    b = BridgeHarness(redis)
-    grace = b.bridge.link.config.grace
-    assert b.pump() == [INTERRUPTED]
+    b, answer = refused_from_the_start()
+    redis, grace = b.redis, b.bridge.link.config.grace
     redis.answers["register"] = answer
     assert b.advance(REJOIN_AFTER) == [JOINING]
     assert b.act(Burst(users=())) == [BurstAnswered(refused=())]

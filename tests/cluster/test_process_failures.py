@@ -13,6 +13,7 @@ server.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -331,23 +332,31 @@ def test_a_stopped_node_cut_off_by_the_output_buffer_limit_tells_its_users_and_s
 # -- a kill its victim's node did not hear ----------------------------------------------------------
 
 
+@contextlib.contextmanager
+def threads_node_stopped_and_unsubscribed(cluster: Cluster) -> Iterator[None]:
+    """The threads node SIGSTOPped, its subscription to Redis cut: it misses what happens meanwhile
+    (stopped, it cannot subscribe again before it has happened); SIGCONT at the end."""
+    with cluster.redis.client() as redis:
+        listing = redis.call("CLIENT", "LIST", "TYPE", "pubsub")
+        assert isinstance(listing, bytes)
+        (sub,) = [line for line in listing.decode().splitlines() if " name=sansio-chat:thr:sub " in line]
+        cluster.threads.send_signal(signal.SIGSTOP)
+        try:
+            assert redis.call("CLIENT", "KILL", "ID", sub.split()[0].removeprefix("id=")) == 1
+            yield
+        finally:
+            cluster.threads.send_signal(signal.SIGCONT)
+
+
 def test_a_kill_whose_event_its_victims_node_missed_still_disconnects_the_victim(cluster: Cluster) -> None:
     """The victim's node was cut off from the ``all`` channel as the kill went by: its rejoin learns it."""
     oper, victim = named(cluster.select, "oper"), named(cluster.threads, "victim")
     agree([oper, victim], ["oper", "victim"])
     oper.send_line(f"OPER {OPER_PASSWORD}")
     oper.ping_barrier()
-    with cluster.redis.client() as redis:
-        listing = redis.call("CLIENT", "LIST", "TYPE", "pubsub")
-        assert isinstance(listing, bytes)
-        (sub,) = [line for line in listing.decode().splitlines() if " name=sansio-chat:thr:sub " in line]
-        cluster.threads.send_signal(signal.SIGSTOP)  # (so that it cannot subscribe again before the kill)
-        try:
-            assert redis.call("CLIENT", "KILL", "ID", sub.split()[0].removeprefix("id=")) == 1
-            oper.send_line("KILL victim enough")
-            assert oper.ping_barrier() == ["[server] victim is disconnected (killed by oper)"]
-        finally:
-            cluster.threads.send_signal(signal.SIGCONT)
+    with threads_node_stopped_and_unsubscribed(cluster):
+        oper.send_line("KILL victim enough")
+        assert oper.ping_barrier() == ["[server] victim is disconnected (killed by oper)"]
     assert victim.lines_until_closed()[-2:] == ["[oper] enough", "[server] You have been killed by oper"]
     agree([oper], ["oper"])
     assert cluster.directory() == ["oper"]
@@ -363,18 +372,10 @@ def test_a_kill_whose_victims_node_was_reaped_before_it_heard_still_disconnects_
     agree([oper, victim], ["oper", "victim", "wit"])
     oper.send_line(f"OPER {OPER_PASSWORD}")
     oper.ping_barrier()
-    with cluster.redis.client() as redis:
-        listing = redis.call("CLIENT", "LIST", "TYPE", "pubsub")
-        assert isinstance(listing, bytes)
-        (sub,) = [line for line in listing.decode().splitlines() if " name=sansio-chat:thr:sub " in line]
-        cluster.threads.send_signal(signal.SIGSTOP)
-        try:
-            assert redis.call("CLIENT", "KILL", "ID", sub.split()[0].removeprefix("id=")) == 1
-            oper.send_line("KILL victim enough")
-            assert oper.ping_barrier() == ["[server] victim is disconnected (killed by oper)"]
-            until_line(oper, "[server] wit is disconnected (server down)", timeout=GONE_WITHIN + SLACK)
-        finally:
-            cluster.threads.send_signal(signal.SIGCONT)
+    with threads_node_stopped_and_unsubscribed(cluster):
+        oper.send_line("KILL victim enough")
+        assert oper.ping_barrier() == ["[server] victim is disconnected (killed by oper)"]
+        until_line(oper, "[server] wit is disconnected (server down)", timeout=GONE_WITHIN + SLACK)
     assert victim.lines_until_closed()[-2:] == ["[oper] enough", "[server] You have been killed by oper"]
     agree([oper, witness], ["oper", "wit"], timeout=AGREED_WITHIN + SLACK)
     assert cluster.directory() == ["oper", "wit"]
