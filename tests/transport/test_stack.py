@@ -7,6 +7,7 @@ import ssl
 
 import h11
 import pytest
+from wsproto import WSConnection
 from wsproto.events import AcceptConnection, CloseConnection, Ping, Pong, TextMessage
 from wsproto.frame_protocol import Opcode
 
@@ -137,15 +138,21 @@ def test_a_failed_stack_reports_once_and_then_stays_quiet() -> None:
     assert pull(stack) == []
 
 
-def test_a_flush_is_one_encryption_and_keeps_the_layers_words_first(
-    pki: Pki, certificates: TlsCertificates
-) -> None:
+def wss_stack(pki: Pki, certificates: TlsCertificates) -> tuple[Stack, TlsClient, WSConnection]:
+    """A stack with a WebSocket over TLS open, as the driver flushes it, and its client's two ends."""
     stack = Stack(TransportConfig(tls=certificates, site=SITE), now=0.0)
     tls = TlsClient(pki.client_context())
     tls.handshake(stack)
     ws, request = upgrade_request("https://chat.test:8080")
     assert feed(stack, tls.encrypt(request)) == [Ready(secure=True)]
     ws_events(ws, tls.decrypt(stack.flush(b"")))  # the 101
+    return stack, tls, ws
+
+
+def test_a_flush_is_one_encryption_and_keeps_the_layers_words_first(
+    pki: Pki, certificates: TlsCertificates
+) -> None:
+    stack, tls, ws = wss_stack(pki, certificates)
     assert feed(stack, tls.encrypt(ws.send(TextMessage(data="hi")))) == [Messages(texts=(b"hi",))]
     frames = text_frame("one") + text_frame("two")
     assert ws_events(ws, tls.decrypt(stack.flush(frames))) == [
@@ -170,12 +177,7 @@ def test_under_tls_the_answer_to_messages_before_a_broken_frame_goes_out_before_
     frame; under TLS everything passes through the stack at the flush, so
     the stack must take it then and put the close frame after it.
     """
-    stack = Stack(TransportConfig(tls=certificates, site=SITE), now=0.0)
-    tls = TlsClient(pki.client_context())
-    tls.handshake(stack)
-    ws, request = upgrade_request("https://chat.test:8080")
-    assert feed(stack, tls.encrypt(request)) == [Ready(secure=True)]
-    ws_events(ws, tls.decrypt(stack.flush(b"")))  # the 101
+    stack, tls, ws = wss_stack(pki, certificates)
     data = ws.send(TextMessage(data="ping")) + raw_frame(Opcode.BINARY, b"\x00")
     events = feed(stack, tls.encrypt(data))
     assert events[0] == Messages(texts=(b"ping",))
